@@ -1,0 +1,105 @@
+import { existsSync, mkdirSync, readFileSync, writeFileSync, chmodSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { join } from 'node:path';
+import type { Config } from './config/config.js';
+import { openMetadataStore } from './db/open.js';
+import type { MetadataStore } from './db/metadata-store.js';
+import { LocalKeyProvider } from './keys/local-key-provider.js';
+import { KmsKeyProvider } from './keys/kms-key-provider.js';
+import type { KeyProvider } from './keys/key-provider.js';
+import { SecretBox } from './keys/secret-box.js';
+import { LocalBlobStore } from './blob/local-blob-store.js';
+import { S3BlobStore } from './blob/s3-blob-store.js';
+import type { BlobStore } from './blob/blob-store.js';
+import { IdentityService } from './iam/identity.js';
+
+/**
+ * The composition root's lower half: config -> master key -> metadata store
+ * -> key provider -> blob store -> identity. Shared by `serve` and `admin`.
+ */
+export interface Core {
+  config: Config;
+  db: MetadataStore;
+  keys: KeyProvider;
+  blobs: BlobStore;
+  identity: IdentityService;
+  secrets: SecretBox;
+  partition: { partition: string; region: string };
+  close(): Promise<void>;
+}
+
+export function loadMasterKey(config: Config): Buffer {
+  if (config.masterKey) {
+    const k = Buffer.from(config.masterKey, 'base64');
+    if (k.length !== 32) throw new Error('OPENOMICS_MASTER_KEY must be 32 bytes, base64-encoded');
+    return k;
+  }
+  const file = join(config.dataDir, 'master.key');
+  if (!existsSync(file)) {
+    writeFileSync(file, randomBytes(32).toString('base64') + '\n', { mode: 0o600, flag: 'wx' });
+  }
+  const k = Buffer.from(readFileSync(file, 'utf8').trim(), 'base64');
+  if (k.length !== 32) throw new Error(`${file} does not hold a 32-byte base64 key`);
+  return k;
+}
+
+export async function openCore(config: Config): Promise<Core> {
+  mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
+  const masterKey = loadMasterKey(config);
+  const partition = { partition: config.partition, region: config.region };
+  const db = await openMetadataStore(
+    config.databaseUrl
+      ? { kind: 'postgres', url: config.databaseUrl, ...(config.databaseSchema ? { schema: config.databaseSchema } : {}) }
+      : { kind: 'sqlite', file: join(config.dataDir, 'metadata.sqlite') },
+  );
+  const keys: KeyProvider =
+    config.keys.kind === 'kms'
+      ? new KmsKeyProvider({
+          region: config.keys.region,
+          defaultKeyId: config.keys.keyId,
+          ...(config.keys.endpoint ? { endpoint: config.keys.endpoint } : {}),
+          ...(config.keys.accessKeyId && config.keys.secretAccessKey
+            ? { credentials: { accessKeyId: config.keys.accessKeyId, secretAccessKey: config.keys.secretAccessKey } }
+            : {}),
+        })
+      : new LocalKeyProvider(masterKey, config.partition, config.region, config.accountId);
+  const blobs: BlobStore =
+    config.blob.kind === 's3'
+      ? new S3BlobStore({
+          bucket: config.blob.bucket,
+          region: config.blob.region,
+          prefix: config.blob.prefix,
+          forcePathStyle: config.blob.forcePathStyle,
+          ...(config.blob.endpoint ? { endpoint: config.blob.endpoint } : {}),
+          ...(config.blob.accessKeyId && config.blob.secretAccessKey
+            ? { credentials: { accessKeyId: config.blob.accessKeyId, secretAccessKey: config.blob.secretAccessKey } }
+            : {}),
+        })
+      : new LocalBlobStore(join(config.dataDir, 'blobs'));
+  const secrets = new SecretBox(masterKey);
+  const identity = new IdentityService(db, secrets, partition);
+  return { config, db, keys, blobs, identity, secrets, partition, close: () => db.close() };
+}
+
+/**
+ * Makes sure the configured account and a root access key exist, and that
+ * `<dataDir>/credentials` holds it (profile `openomics`). Returns the key.
+ */
+export async function bootstrapRootCredentials(core: Core): Promise<{ accessKeyId: string; secretAccessKey: string; file: string }> {
+  const { config, db, identity, secrets } = core;
+  await identity.ensureAccount(config.accountId, 'root');
+  const file = join(config.dataDir, 'credentials');
+  const existing = (await db.listAccessKeys(config.accountId, null)).find((k) => k.status === 'Active');
+  const key = existing
+    ? { accessKeyId: existing.accessKeyId, secretAccessKey: secrets.open(existing.secretEnc, `access-key:${existing.accessKeyId}`) }
+    : await identity.createAccessKey(config.accountId, null);
+  if (!existsSync(file)) {
+    writeFileSync(
+      file,
+      `[openomics]\naws_access_key_id = ${key.accessKeyId}\naws_secret_access_key = ${key.secretAccessKey}\nregion = ${config.region}\n`,
+      { mode: 0o600 },
+    );
+    chmodSync(file, 0o600);
+  }
+  return { ...key, file };
+}

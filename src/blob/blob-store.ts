@@ -1,0 +1,65 @@
+import { PassThrough, type Readable } from 'node:stream';
+import { ValidationError } from '../core/errors.js';
+
+/** An inclusive byte range, as HTTP Range speaks of it. */
+export interface ByteRange {
+  start: number;
+  end: number;
+}
+
+export interface BlobInfo {
+  key: string;
+  size: number;
+}
+
+/**
+ * The narrow blob interface every storage backend implements. Keys are
+ * slash-separated relative paths ("seq/123/readset/456/source1").
+ * `test/blob-store.test.ts` is the conformance suite for every implementation.
+ */
+export interface BlobStore {
+  /** Streams `body` into `key`; visible only once complete (atomic replace). */
+  put(key: string, body: Readable): Promise<{ size: number }>;
+  /** Streams the blob or the inclusive `range` of it. */
+  get(key: string, range?: ByteRange): Promise<Readable>;
+  head(key: string): Promise<BlobInfo | undefined>;
+  delete(key: string): Promise<void>;
+  list(prefix: string): AsyncIterable<BlobInfo>;
+  /** Multipart assembly: `key` becomes the concatenation of `sources`, in order. */
+  compose(key: string, sources: string[]): Promise<{ size: number }>;
+}
+
+/** Refuses keys that could escape a backend's namespace. */
+export function checkBlobKey(key: string): void {
+  if (
+    key.length === 0 ||
+    key.length > 1024 ||
+    key.startsWith('/') ||
+    key.includes('\\') ||
+    key.includes('\0') ||
+    key.split('/').some((seg) => seg === '' || seg === '.' || seg === '..')
+  ) {
+    throw new ValidationError(`invalid blob key: ${JSON.stringify(key)}`);
+  }
+}
+
+/** A stream that yields each source blob in turn, opening one at a time. */
+export function concatBlobs(store: BlobStore, sources: string[]): Readable {
+  const out = new PassThrough();
+  (async () => {
+    for (const src of sources) {
+      const part = await store.get(src);
+      for await (const chunk of part) {
+        if (!out.write(chunk)) await new Promise((r) => out.once('drain', r));
+      }
+    }
+    out.end();
+  })().catch((e: Error) => out.destroy(e));
+  return out;
+}
+
+export class BlobNotFoundError extends Error {
+  constructor(readonly key: string) {
+    super(`blob not found: ${key}`);
+  }
+}

@@ -1,0 +1,215 @@
+import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
+import { Transform, type Readable, type TransformCallback } from 'node:stream';
+import { BlobNotFoundError, concatBlobs, type BlobInfo, type BlobStore, type ByteRange } from './blob-store.js';
+
+/**
+ * Authenticated encryption at rest, as a decorator over any BlobStore.
+ *
+ * Layout of a stored blob:
+ *   header (16 B): magic "OOE1" | chunk size (u32 BE) | nonce prefix (8 random bytes)
+ *   then chunks: AES-256-GCM(plaintext chunk) | tag (16 B)
+ * Every chunk but the last holds exactly `chunkSize` plaintext bytes; the
+ * last holds 0..chunkSize and is flagged final in its AAD, so truncation and
+ * reordering are detected. The nonce is prefix | chunk index (u32 BE).
+ * A ranged read fetches and decrypts only the chunks it covers.
+ */
+export const CHUNK_SIZE = 64 * 1024;
+const HEADER = 16;
+const TAG = 16;
+const MAGIC = Buffer.from('OOE1');
+
+function aad(index: number, final: boolean): Buffer {
+  const b = Buffer.alloc(9);
+  b.writeBigUInt64BE(BigInt(index));
+  b[8] = final ? 1 : 0;
+  return b;
+}
+
+function nonce(prefix: Buffer, index: number): Buffer {
+  const n = Buffer.alloc(12);
+  prefix.copy(n, 0, 0, 8);
+  n.writeUInt32BE(index, 8);
+  return n;
+}
+
+export function plaintextSize(storedSize: number, chunkSize = CHUNK_SIZE): number {
+  const body = storedSize - HEADER;
+  const chunks = Math.ceil(body / (chunkSize + TAG));
+  return body - chunks * TAG;
+}
+
+export class CorruptBlobError extends Error {}
+
+class EncryptStream extends Transform {
+  private buf: Buffer[] = [];
+  private bufLen = 0;
+  private index = 0;
+  private readonly prefix = randomBytes(8);
+
+  constructor(
+    private readonly key: Buffer,
+    private readonly chunkSize: number,
+  ) {
+    super();
+    const header = Buffer.alloc(HEADER);
+    MAGIC.copy(header, 0);
+    header.writeUInt32BE(chunkSize, 4);
+    this.prefix.copy(header, 8);
+    this.push(header);
+  }
+
+  private seal(plain: Buffer, final: boolean): void {
+    const c = createCipheriv('aes-256-gcm', this.key, nonce(this.prefix, this.index));
+    c.setAAD(aad(this.index, final));
+    this.push(Buffer.concat([c.update(plain), c.final(), c.getAuthTag()]));
+    this.index++;
+  }
+
+  override _transform(chunk: Buffer, _enc: BufferEncoding, cb: TransformCallback): void {
+    this.buf.push(chunk);
+    this.bufLen += chunk.length;
+    if (this.bufLen > this.chunkSize) {
+      let all = Buffer.concat(this.buf, this.bufLen);
+      // Emit full chunks while more bytes follow them (the last one is held back to be flagged final).
+      while (all.length > this.chunkSize) {
+        this.seal(all.subarray(0, this.chunkSize), false);
+        all = all.subarray(this.chunkSize);
+      }
+      this.buf = [all];
+      this.bufLen = all.length;
+    }
+    cb();
+  }
+
+  override _flush(cb: TransformCallback): void {
+    this.seal(Buffer.concat(this.buf, this.bufLen), true);
+    cb();
+  }
+}
+
+class DecryptStream extends Transform {
+  private pending: Buffer = Buffer.alloc(0);
+  private index: number;
+  private emitted = 0;
+
+  constructor(
+    private readonly key: Buffer,
+    private readonly prefix: Buffer,
+    private readonly chunkSize: number,
+    firstIndex: number,
+    private readonly lastIndexOfBlob: number,
+    private readonly skip: number, // plaintext bytes to drop from the first chunk
+    private readonly want: number, // plaintext bytes to emit in all
+  ) {
+    super();
+    this.index = firstIndex;
+  }
+
+  private open(sealed: Buffer): void {
+    const final = this.index === this.lastIndexOfBlob;
+    const d = createDecipheriv('aes-256-gcm', this.key, nonce(this.prefix, this.index));
+    d.setAAD(aad(this.index, final));
+    d.setAuthTag(sealed.subarray(sealed.length - TAG));
+    let plain: Buffer;
+    try {
+      plain = Buffer.concat([d.update(sealed.subarray(0, sealed.length - TAG)), d.final()]);
+    } catch {
+      throw new CorruptBlobError(`chunk ${this.index} failed authentication`);
+    }
+    const from = this.emitted === 0 ? this.skip : 0;
+    const slice = plain.subarray(from, Math.min(plain.length, from + (this.want - this.emitted)));
+    this.emitted += slice.length;
+    if (slice.length > 0) this.push(slice);
+    this.index++;
+  }
+
+  override _transform(chunk: Buffer, _enc: BufferEncoding, cb: TransformCallback): void {
+    try {
+      this.pending = this.pending.length ? Buffer.concat([this.pending, chunk]) : chunk;
+      const sealedSize = this.chunkSize + TAG;
+      let off = 0;
+      while (this.pending.length - off >= sealedSize && this.emitted < this.want) {
+        this.open(this.pending.subarray(off, off + sealedSize));
+        off += sealedSize;
+      }
+      this.pending = this.pending.subarray(off);
+      cb();
+    } catch (e) {
+      cb(e as Error);
+    }
+  }
+
+  override _flush(cb: TransformCallback): void {
+    try {
+      if (this.pending.length > 0 && this.emitted < this.want) this.open(this.pending);
+      if (this.emitted !== this.want) throw new CorruptBlobError(`blob is truncated: ${this.emitted} of ${this.want} bytes`);
+      cb();
+    } catch (e) {
+      cb(e as Error);
+    }
+  }
+}
+
+/** A BlobStore view that encrypts with one data key (a store's). Sizes and ranges are in plaintext bytes. */
+export class EncryptedBlobStore implements BlobStore {
+  constructor(
+    private readonly inner: BlobStore,
+    private readonly dataKey: Buffer,
+    private readonly chunkSize = CHUNK_SIZE,
+  ) {
+    if (dataKey.length !== 32) throw new Error('data key must be 32 bytes');
+  }
+
+  async put(key: string, body: Readable): Promise<{ size: number }> {
+    const enc = new EncryptStream(this.dataKey, this.chunkSize);
+    body.on('error', (e) => enc.destroy(e));
+    const { size } = await this.inner.put(key, body.pipe(enc));
+    return { size: plaintextSize(size, this.chunkSize) };
+  }
+
+  private async header(key: string): Promise<{ prefix: Buffer; chunkSize: number }> {
+    const stream = await this.inner.get(key, { start: 0, end: HEADER - 1 });
+    const parts: Buffer[] = [];
+    for await (const c of stream) parts.push(c as Buffer);
+    const h = Buffer.concat(parts);
+    if (h.length !== HEADER || !h.subarray(0, 4).equals(MAGIC)) throw new CorruptBlobError(`${key} is not an encrypted blob`);
+    return { chunkSize: h.readUInt32BE(4), prefix: h.subarray(8, 16) };
+  }
+
+  async get(key: string, range?: ByteRange): Promise<Readable> {
+    const info = await this.inner.head(key);
+    if (!info) throw new BlobNotFoundError(key);
+    const { prefix, chunkSize } = await this.header(key);
+    const size = plaintextSize(info.size, chunkSize);
+    const chunks = Math.max(1, Math.ceil(size / chunkSize));
+    const start = range ? range.start : 0;
+    const end = range ? Math.min(range.end, size - 1) : size - 1;
+    const want = Math.max(0, end - start + 1);
+    const first = size === 0 ? 0 : Math.floor(start / chunkSize);
+    const last = size === 0 ? 0 : Math.floor(Math.max(end, start) / chunkSize);
+    const sealed = chunkSize + TAG;
+    const cStart = HEADER + first * sealed;
+    const cEnd = Math.min(info.size - 1, HEADER + (last + 1) * sealed - 1);
+    const src = await this.inner.get(key, { start: cStart, end: cEnd });
+    const dec = new DecryptStream(this.dataKey, prefix, chunkSize, first, chunks - 1, start - first * chunkSize, want);
+    src.on('error', (e) => dec.destroy(e));
+    return src.pipe(dec);
+  }
+
+  async head(key: string): Promise<BlobInfo | undefined> {
+    const info = await this.inner.head(key);
+    return info && { key, size: plaintextSize(info.size, this.chunkSize) };
+  }
+
+  delete(key: string): Promise<void> {
+    return this.inner.delete(key);
+  }
+
+  async *list(prefix: string): AsyncIterable<BlobInfo> {
+    for await (const b of this.inner.list(prefix)) yield { key: b.key, size: plaintextSize(b.size, this.chunkSize) };
+  }
+
+  async compose(key: string, sources: string[]): Promise<{ size: number }> {
+    return this.put(key, concatBlobs(this, sources));
+  }
+}

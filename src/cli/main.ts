@@ -1,0 +1,37 @@
+#!/usr/bin/env node
+import { Command, Option } from 'commander';
+import { serve } from './serve.js';
+import { adminCommand } from './admin.js';
+
+const program = new Command('openomics').description('OpenOmics: a self-hostable server that speaks the AWS HealthOmics API');
+
+program
+  .command('serve')
+  .description('run the server (API, workers) on embedded defaults: SQLite and ./openomics-data')
+  .option('--port <port>', 'listen port (OPENOMICS_PORT, default 8080)', (v) => Number.parseInt(v, 10))
+  .option('--host <host>', 'listen address (OPENOMICS_HOST, default 127.0.0.1)')
+  .option('--data-dir <dir>', 'data folder (OPENOMICS_DATA_DIR, default ./openomics-data)')
+  .option('--config <file>', 'JSON config file (OPENOMICS_CONFIG)')
+  .option('--account-id <id>', '12-digit account id of the root account (OPENOMICS_ACCOUNT_ID)')
+  .option('--region <region>', 'region name (OPENOMICS_REGION, default us-east-1)')
+  .option('--database-url <url>', 'postgres://... for PostgreSQL metadata (OPENOMICS_DATABASE_URL)')
+  .addOption(new Option('--no-auth', 'DEVELOPMENT ONLY: accept unsigned requests as the root principal'))
+  .action(async (o: Record<string, unknown>) => {
+    await serve({
+      ...(o['port'] !== undefined ? { port: o['port'] as number } : {}),
+      ...(o['host'] ? { host: o['host'] as string } : {}),
+      ...(o['dataDir'] ? { dataDir: o['dataDir'] as string } : {}),
+      ...(o['config'] ? { configFile: o['config'] as string } : {}),
+      ...(o['accountId'] ? { accountId: o['accountId'] as string } : {}),
+      ...(o['region'] ? { region: o['region'] as string } : {}),
+      ...(o['databaseUrl'] ? { databaseUrl: o['databaseUrl'] as string } : {}),
+      ...(o['auth'] === false ? { auth: false } : {}),
+    });
+  });
+
+program.addCommand(adminCommand());
+
+program.parseAsync(process.argv).catch((e: Error) => {
+  process.stderr.write(`openomics: ${e.message}\n`);
+  process.exit(1);
+});

@@ -1,0 +1,42 @@
+import { pino } from 'pino';
+import { loadConfig, type ConfigOverrides } from '../config/config.js';
+import { openCore } from '../app.js';
+import { startHttpServer } from '../server/http-server.js';
+
+/** `openomics serve`: run the server until SIGINT/SIGTERM, then drain and exit. */
+export async function serve(flags: ConfigOverrides): Promise<void> {
+  const config = loadConfig(flags);
+  const log = pino({ level: config.logLevel });
+  const core = await openCore(config);
+  const server = await startHttpServer(core, log);
+  const lines = [
+    `OpenOmics is serving the HealthOmics API on ${server.url}`,
+    `  data: ${config.dataDir} (${config.databaseUrl ? 'PostgreSQL' : 'SQLite'} metadata, ${config.blob.kind === 's3' ? 'S3' : 'local-disk'} blobs, ${config.keys.kind} keys)`,
+    config.auth ? `  root credentials: ${server.credentials.file} (profile openomics)` : '  AUTHENTICATION IS OFF (--no-auth): every request acts as the root principal',
+    '',
+    'Use it with the AWS CLI, boto3 or the AWS SDKs:',
+    `  export AWS_ENDPOINT_URL=${server.url}`,
+    '  export AWS_DISABLE_HOST_PREFIX_INJECTION=true',
+    `  export AWS_SHARED_CREDENTIALS_FILE=${server.credentials.file}`,
+    '  export AWS_PROFILE=openomics',
+    `  export AWS_REGION=${config.region}`,
+    '  aws omics list-sequence-stores',
+    'JavaScript SDK: new OmicsClient({ endpoint: process.env.AWS_ENDPOINT_URL, disableHostPrefix: true })',
+    '',
+  ];
+  process.stderr.write(lines.join('\n') + '\n');
+  log.info({ url: server.url, ready: '/_openomics/ready', metrics: '/_openomics/metrics' }, 'listening');
+
+  let stopping = false;
+  const stop = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    log.info({ signal }, 'shutting down');
+    await server.close();
+    await core.close();
+    log.info('stopped');
+    process.exit(0);
+  };
+  process.on('SIGINT', () => void stop('SIGINT'));
+  process.on('SIGTERM', () => void stop('SIGTERM'));
+}

@@ -1,0 +1,97 @@
+import { readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { DEFAULT_QUOTAS, type Quotas } from '../domain/context.js';
+
+/** Typed configuration: defaults < config file < environment < command-line flags. */
+export interface Config {
+  host: string;
+  port: number;
+  dataDir: string;
+  accountId: string;
+  region: string;
+  partition: string;
+  auth: boolean;
+  logLevel: string;
+  /** postgres://... — unset: SQLite in the data dir. */
+  databaseUrl?: string;
+  databaseSchema?: string;
+  blob: { kind: 'local' } | { kind: 's3'; endpoint?: string; region: string; bucket: string; prefix: string; forcePathStyle: boolean; accessKeyId?: string; secretAccessKey?: string };
+  keys: { kind: 'local' } | { kind: 'kms'; endpoint?: string; region: string; keyId: string; accessKeyId?: string; secretAccessKey?: string };
+  /** base64 32-byte master key; unset: `<dataDir>/master.key`, created on first start. */
+  masterKey?: string;
+  quotas: Quotas;
+}
+
+export type ConfigOverrides = Partial<Omit<Config, 'blob' | 'keys' | 'quotas'>> & { configFile?: string };
+
+function env(name: string): string | undefined {
+  const v = process.env[name];
+  return v === undefined || v === '' ? undefined : v;
+}
+
+function num(v: string | undefined, name: string): number | undefined {
+  if (v === undefined) return undefined;
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 0) throw new Error(`${name} must be a whole number, not ${JSON.stringify(v)}`);
+  return n;
+}
+
+export function loadConfig(flags: ConfigOverrides = {}): Config {
+  const file = flags.configFile ?? env('OPENOMICS_CONFIG');
+  const fromFile: Partial<Config> = file ? (JSON.parse(readFileSync(file, 'utf8')) as Partial<Config>) : {};
+  const dataDir = resolve(flags.dataDir ?? env('OPENOMICS_DATA_DIR') ?? fromFile.dataDir ?? './openomics-data');
+  const region = flags.region ?? env('OPENOMICS_REGION') ?? fromFile.region ?? 'us-east-1';
+  const s3Bucket = env('OPENOMICS_BLOB_S3_BUCKET');
+  const kmsKey = env('OPENOMICS_KMS_KEY_ID');
+  const databaseUrl = flags.databaseUrl ?? env('OPENOMICS_DATABASE_URL') ?? fromFile.databaseUrl;
+  const databaseSchema = flags.databaseSchema ?? env('OPENOMICS_DATABASE_SCHEMA') ?? fromFile.databaseSchema;
+  const masterKey = env('OPENOMICS_MASTER_KEY') ?? fromFile.masterKey;
+  const cfg: Config = {
+    host: flags.host ?? env('OPENOMICS_HOST') ?? fromFile.host ?? '127.0.0.1',
+    port: flags.port ?? num(env('OPENOMICS_PORT'), 'OPENOMICS_PORT') ?? fromFile.port ?? 8080,
+    dataDir,
+    accountId: flags.accountId ?? env('OPENOMICS_ACCOUNT_ID') ?? fromFile.accountId ?? '123456789012',
+    region,
+    partition: fromFile.partition ?? 'aws',
+    auth: flags.auth ?? (env('OPENOMICS_NO_AUTH') === '1' ? false : (fromFile.auth ?? true)),
+    logLevel: flags.logLevel ?? env('OPENOMICS_LOG_LEVEL') ?? fromFile.logLevel ?? 'info',
+    ...(databaseUrl ? { databaseUrl } : {}),
+    ...(databaseSchema ? { databaseSchema } : {}),
+    blob: s3Bucket
+      ? {
+          kind: 's3',
+          bucket: s3Bucket,
+          region: env('OPENOMICS_BLOB_S3_REGION') ?? region,
+          prefix: env('OPENOMICS_BLOB_S3_PREFIX') ?? '',
+          forcePathStyle: env('OPENOMICS_BLOB_S3_FORCE_PATH_STYLE') !== '0',
+          ...(env('OPENOMICS_BLOB_S3_ENDPOINT') ? { endpoint: env('OPENOMICS_BLOB_S3_ENDPOINT')! } : {}),
+          ...(env('OPENOMICS_BLOB_S3_ACCESS_KEY_ID') ? { accessKeyId: env('OPENOMICS_BLOB_S3_ACCESS_KEY_ID')! } : {}),
+          ...(env('OPENOMICS_BLOB_S3_SECRET_ACCESS_KEY') ? { secretAccessKey: env('OPENOMICS_BLOB_S3_SECRET_ACCESS_KEY')! } : {}),
+        }
+      : (fromFile.blob ?? { kind: 'local' }),
+    keys: kmsKey
+      ? {
+          kind: 'kms',
+          keyId: kmsKey,
+          region: env('OPENOMICS_KMS_REGION') ?? region,
+          ...(env('OPENOMICS_KMS_ENDPOINT') ? { endpoint: env('OPENOMICS_KMS_ENDPOINT')! } : {}),
+          ...(env('OPENOMICS_KMS_ACCESS_KEY_ID') ? { accessKeyId: env('OPENOMICS_KMS_ACCESS_KEY_ID')! } : {}),
+          ...(env('OPENOMICS_KMS_SECRET_ACCESS_KEY') ? { secretAccessKey: env('OPENOMICS_KMS_SECRET_ACCESS_KEY')! } : {}),
+        }
+      : (fromFile.keys ?? { kind: 'local' }),
+    ...(masterKey ? { masterKey } : {}),
+    quotas: {
+      ...DEFAULT_QUOTAS,
+      ...(fromFile.quotas ?? {}),
+      ...(num(env('OPENOMICS_MAX_SEQUENCE_STORES'), 'OPENOMICS_MAX_SEQUENCE_STORES') !== undefined
+        ? { maxSequenceStores: num(env('OPENOMICS_MAX_SEQUENCE_STORES'), '')! }
+        : {}),
+      ...(num(env('OPENOMICS_MAX_REFERENCE_STORES'), 'OPENOMICS_MAX_REFERENCE_STORES') !== undefined
+        ? { maxReferenceStores: num(env('OPENOMICS_MAX_REFERENCE_STORES'), '')! }
+        : {}),
+    },
+  };
+  if (!/^\d{12}$/.test(cfg.accountId)) throw new Error(`the account id must be 12 digits, not ${JSON.stringify(cfg.accountId)}`);
+  if (!/^[a-z]{2}(-[a-z]+)+-\d$/.test(cfg.region)) throw new Error(`${JSON.stringify(cfg.region)} is not a region name like us-east-1`);
+  return cfg;
+}

@@ -1,0 +1,42 @@
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { Kysely, PostgresDialect, SqliteDialect } from 'kysely';
+import SQLite from 'better-sqlite3';
+import pg from 'pg';
+import type { Database } from './schema.js';
+import { KyselyMetadataStore, type MetadataStore } from './metadata-store.js';
+
+// int8 (bigint) columns hold epoch milliseconds, well inside Number's range.
+pg.types.setTypeParser(20, (v) => Number.parseInt(v, 10));
+
+export type MetadataLocation = { kind: 'sqlite'; file: string } | { kind: 'postgres'; url: string; schema?: string };
+
+/** Opens (and migrates) the metadata store named by the configuration. */
+export async function openMetadataStore(loc: MetadataLocation): Promise<MetadataStore> {
+  let store: KyselyMetadataStore;
+  if (loc.kind === 'sqlite') {
+    if (loc.file !== ':memory:') mkdirSync(dirname(loc.file), { recursive: true });
+    const database = new SQLite(loc.file);
+    database.pragma('journal_mode = WAL');
+    database.pragma('busy_timeout = 5000');
+    database.pragma('foreign_keys = ON');
+    store = new KyselyMetadataStore(new Kysely<Database>({ dialect: new SqliteDialect({ database }) }), 'sqlite');
+  } else {
+    const pool = new pg.Pool({
+      connectionString: loc.url,
+      max: 10,
+      ...(loc.schema ? { options: `-c search_path=${loc.schema}` } : {}),
+    });
+    if (loc.schema) {
+      const client = await pool.connect();
+      try {
+        await client.query(`CREATE SCHEMA IF NOT EXISTS "${loc.schema.replace(/"/g, '')}"`);
+      } finally {
+        client.release();
+      }
+    }
+    store = new KyselyMetadataStore(new Kysely<Database>({ dialect: new PostgresDialect({ pool }) }), 'postgres');
+  }
+  await store.migrate();
+  return store;
+}

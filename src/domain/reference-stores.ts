@@ -1,0 +1,75 @@
+import { referenceStoreArn } from '../core/arn.js';
+import { ConflictError, NotFoundError, QuotaExceededError } from '../core/errors.js';
+import { newNumericId } from '../core/ids.js';
+import type { Page } from '../core/pagination.js';
+import type { PageRequest, ReferenceStoreQuery, ReferenceStoreRecord } from '../db/metadata-store.js';
+import type { DomainDeps } from './context.js';
+import { idempotent } from './idempotency.js';
+
+export interface CreateReferenceStoreInput {
+  name: string;
+  description?: string;
+  sseConfig?: { type: string; keyArn?: string };
+  tags?: Record<string, string>;
+  clientToken?: string;
+}
+
+export interface ReferenceStoreView extends ReferenceStoreRecord {
+  arn: string;
+}
+
+export class ReferenceStoreService {
+  constructor(private readonly d: DomainDeps) {}
+
+  view(r: ReferenceStoreRecord): ReferenceStoreView {
+    return { ...r, arn: referenceStoreArn(this.d.partition, r.accountId, r.id) };
+  }
+
+  async create(accountId: string, input: CreateReferenceStoreInput): Promise<ReferenceStoreView> {
+    const now = this.d.now();
+    const { resourceId } = await idempotent(this.d.db, accountId, 'CreateReferenceStore', input.clientToken, { ...input }, now, async () => {
+      if ((await this.d.db.countReferenceStores(accountId)) >= this.d.quotas.maxReferenceStores) {
+        throw new QuotaExceededError(
+          `The account already has the maximum of ${this.d.quotas.maxReferenceStores} reference store(s) in this region.`,
+        );
+      }
+      const keyArn = input.sseConfig?.keyArn ?? this.d.keys.defaultKeyArn();
+      if (input.sseConfig?.keyArn) await this.d.keys.describeKey(keyArn);
+      const dataKey = await this.d.keys.generateDataKey(keyArn);
+      const id = newNumericId();
+      await this.d.db.insertReferenceStore({
+        id,
+        accountId,
+        name: input.name,
+        description: input.description ?? null,
+        sseType: input.sseConfig?.type ?? 'KMS',
+        sseKeyArn: dataKey.keyArn,
+        dataKey: dataKey.wrapped,
+        creationTime: now,
+      });
+      if (input.tags) await this.d.db.putTags(referenceStoreArn(this.d.partition, accountId, id), input.tags);
+      return id;
+    });
+    return this.get(accountId, resourceId);
+  }
+
+  async get(accountId: string, id: string): Promise<ReferenceStoreView> {
+    const r = await this.d.db.getReferenceStore(accountId, id);
+    if (!r) throw new NotFoundError(`Reference store ${id} not found.`);
+    return this.view(r);
+  }
+
+  async delete(accountId: string, id: string): Promise<void> {
+    const store = await this.get(accountId, id);
+    const refs = await this.d.db.countReferences(id);
+    if (refs > 0) throw new ConflictError(`Reference store ${id} still holds ${refs} reference(s); delete them before deleting the store.`);
+    await this.d.db.deleteReferenceStore(accountId, id);
+    await this.d.db.deleteAllTags(store.arn);
+    for await (const b of this.d.blobs.list(`ref/${id}/`)) await this.d.blobs.delete(b.key);
+  }
+
+  async list(accountId: string, q: ReferenceStoreQuery, page: PageRequest): Promise<Page<ReferenceStoreView>> {
+    const res = await this.d.db.listReferenceStores(accountId, q, page);
+    return { items: res.items.map((r) => this.view(r)), ...(res.nextToken ? { nextToken: res.nextToken } : {}) };
+  }
+}

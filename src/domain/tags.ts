@@ -1,0 +1,48 @@
+import { parseArn } from '../core/arn.js';
+import { NotFoundError, QuotaExceededError, ValidationError } from '../core/errors.js';
+import type { DomainDeps } from './context.js';
+
+/**
+ * Tags on any taggable resource of the caller's account. The resource must
+ * exist; which ARNs are taggable grows as resources are added.
+ */
+export class TagService {
+  constructor(private readonly d: DomainDeps) {}
+
+  private async checkResource(accountId: string, arn: string): Promise<void> {
+    const p = parseArn(arn);
+    const notFound = () => new NotFoundError(`Resource ${arn} not found.`);
+    if (!p || p.service !== 'omics' || p.partition !== this.d.partition.partition || p.region !== this.d.partition.region) throw notFound();
+    if (p.account !== accountId) throw notFound();
+    const parts = p.resource.split('/');
+    if (parts.length === 2 && parts[0] === 'sequenceStore') {
+      if (await this.d.db.getSequenceStore(accountId, parts[1]!)) return;
+    } else if (parts.length === 2 && parts[0] === 'referenceStore') {
+      if (await this.d.db.getReferenceStore(accountId, parts[1]!)) return;
+    }
+    throw notFound();
+  }
+
+  async tag(accountId: string, arn: string, tags: Record<string, string>): Promise<void> {
+    await this.checkResource(accountId, arn);
+    for (const k of Object.keys(tags)) {
+      if (k.toLowerCase().startsWith('aws:')) throw new ValidationError(`Tag keys starting with "aws:" are reserved: ${k}`);
+    }
+    const current = await this.d.db.listTags(arn);
+    const total = new Set([...Object.keys(current), ...Object.keys(tags)]).size;
+    if (total > this.d.quotas.maxTagsPerResource) {
+      throw new QuotaExceededError(`A resource can have at most ${this.d.quotas.maxTagsPerResource} tags; this request would make ${total}.`);
+    }
+    await this.d.db.putTags(arn, tags);
+  }
+
+  async untag(accountId: string, arn: string, keys: string[]): Promise<void> {
+    await this.checkResource(accountId, arn);
+    await this.d.db.removeTags(arn, keys);
+  }
+
+  async list(accountId: string, arn: string): Promise<Record<string, string>> {
+    await this.checkResource(accountId, arn);
+    return this.d.db.listTags(arn);
+  }
+}

@@ -1,0 +1,175 @@
+import { userArn, type Partition } from '../core/arn.js';
+import { AccessDeniedError, AuthenticationError, NotFoundError, ValidationError } from '../core/errors.js';
+import { newAccessKeyId, newSecretAccessKey } from '../core/ids.js';
+import type { MetadataStore } from '../db/metadata-store.js';
+import type { SecretBox } from '../keys/secret-box.js';
+import { evaluate, parsePolicy, type PolicyDocument, type RequestContext } from './policy.js';
+
+/** Who made a request, once authenticated. */
+export interface Principal {
+  accountId: string;
+  userName: string | null; // null: the account's root
+  arn: string;
+  accessKeyId: string;
+}
+
+interface CachedKey {
+  principal: Principal;
+  secret: string;
+  active: boolean;
+  policies: PolicyDocument[];
+  loadedAt: number;
+}
+
+const CACHE_MS = 5_000;
+const USER_NAME = /^[\w+=,.@-]{1,64}$/;
+const POLICY_NAME = /^[\w+=,.@-]{1,128}$/;
+const ACCOUNT_ID = /^\d{12}$/;
+
+/**
+ * Accounts, users, access keys and identity policies. Secrets are stored
+ * sealed by the SecretBox and only opened in memory to verify signatures.
+ * Lookups are cached for a few seconds, so a revoked key stops working on
+ * every server process within that time.
+ */
+export class IdentityService {
+  private readonly cache = new Map<string, CachedKey>();
+
+  constructor(
+    private readonly db: MetadataStore,
+    private readonly secrets: SecretBox,
+    private readonly partition: Partition,
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  private sealContext(accessKeyId: string) {
+    return `access-key:${accessKeyId}`;
+  }
+
+  /** The principal and secret for an access key id, or an UnrecognizedClient error. */
+  async lookup(accessKeyId: string): Promise<{ principal: Principal; secret: string }> {
+    const k = await this.load(accessKeyId);
+    return { principal: k.principal, secret: k.secret };
+  }
+
+  private async load(accessKeyId: string): Promise<CachedKey> {
+    const cached = this.cache.get(accessKeyId);
+    if (cached && this.now() - cached.loadedAt < CACHE_MS) {
+      if (!cached.active) throw unrecognized();
+      return cached;
+    }
+    const rec = await this.db.getAccessKey(accessKeyId);
+    if (!rec) {
+      this.cache.delete(accessKeyId);
+      throw unrecognized();
+    }
+    const policies =
+      rec.userName === null
+        ? []
+        : (await this.db.listUserPolicies(rec.accountId, rec.userName)).map((p) => parsePolicy(p.document));
+    const entry: CachedKey = {
+      principal: {
+        accountId: rec.accountId,
+        userName: rec.userName,
+        arn: userArn(this.partition, rec.accountId, rec.userName),
+        accessKeyId,
+      },
+      secret: this.secrets.open(rec.secretEnc, this.sealContext(accessKeyId)),
+      active: rec.status === 'Active',
+      policies,
+      loadedAt: this.now(),
+    };
+    if (this.cache.size > 10_000) this.cache.clear();
+    this.cache.set(accessKeyId, entry);
+    if (!entry.active) throw unrecognized();
+    return entry;
+  }
+
+  /**
+   * Identity-policy authorization. The root principal may do everything in
+   * its own account; a user needs an Allow and no explicit Deny.
+   */
+  async authorize(principal: Principal, action: string, resource: string, context: RequestContext): Promise<void> {
+    if (principal.userName === null) return;
+    const { policies } = await this.load(principal.accessKeyId);
+    const ctx: RequestContext = {
+      'aws:username': principal.userName,
+      'aws:userid': principal.accessKeyId,
+      'aws:PrincipalArn': principal.arn,
+      'aws:PrincipalAccount': principal.accountId,
+      'aws:PrincipalType': 'User',
+      'aws:CurrentTime': new Date(this.now()).toISOString(),
+      'aws:EpochTime': String(Math.floor(this.now() / 1000)),
+      ...context,
+    };
+    const { decision } = evaluate(policies, { action, resource, context: ctx });
+    if (decision === 'Allow') return;
+    const why = decision === 'ExplicitDeny' ? 'with an explicit deny in an identity-based policy' : 'because no identity-based policy allows the ' + action + ' action';
+    throw new AccessDeniedError(`User: ${principal.arn} is not authorized to perform: ${action} on resource: ${resource} ${why}`);
+  }
+
+  // ---- administration (used by `openomics admin` and at first start)
+
+  async ensureAccount(accountId: string, name: string): Promise<void> {
+    if (!ACCOUNT_ID.test(accountId)) throw new ValidationError('An account id is 12 digits.');
+    await this.db.ensureAccount(accountId, name, this.now());
+  }
+
+  async createAccessKey(accountId: string, userName: string | null): Promise<{ accessKeyId: string; secretAccessKey: string }> {
+    if (!(await this.db.accountExists(accountId))) throw new NotFoundError(`account ${accountId} does not exist`);
+    if (userName !== null && !(await this.db.userExists(accountId, userName))) {
+      throw new NotFoundError(`user ${userName} does not exist in account ${accountId}`);
+    }
+    const accessKeyId = newAccessKeyId();
+    const secretAccessKey = newSecretAccessKey();
+    await this.db.putAccessKey({
+      accessKeyId,
+      accountId,
+      userName,
+      secretEnc: this.secrets.seal(secretAccessKey, this.sealContext(accessKeyId)),
+      status: 'Active',
+      createdAt: this.now(),
+    });
+    return { accessKeyId, secretAccessKey };
+  }
+
+  async createUser(accountId: string, userName: string): Promise<string> {
+    if (!USER_NAME.test(userName)) throw new ValidationError('A user name is 1-64 characters of letters, digits and +=,.@_-');
+    if (!(await this.db.accountExists(accountId))) throw new NotFoundError(`account ${accountId} does not exist`);
+    if (!(await this.db.createUser(accountId, userName, this.now()))) throw new ValidationError(`user ${userName} already exists`);
+    return userArn(this.partition, accountId, userName);
+  }
+
+  async deleteUser(accountId: string, userName: string): Promise<void> {
+    if (!(await this.db.userExists(accountId, userName))) throw new NotFoundError(`user ${userName} does not exist`);
+    await this.db.deleteUser(accountId, userName);
+    this.cache.clear();
+  }
+
+  async putUserPolicy(accountId: string, userName: string, policyName: string, document: string): Promise<void> {
+    if (!POLICY_NAME.test(policyName)) throw new ValidationError('A policy name is 1-128 characters of letters, digits and +=,.@_-');
+    if (!(await this.db.userExists(accountId, userName))) throw new NotFoundError(`user ${userName} does not exist`);
+    parsePolicy(document);
+    await this.db.putUserPolicy(accountId, userName, policyName, document);
+    this.cache.clear();
+  }
+
+  async deleteUserPolicy(accountId: string, userName: string, policyName: string): Promise<void> {
+    if (!(await this.db.deleteUserPolicy(accountId, userName, policyName))) throw new NotFoundError(`policy ${policyName} not found`);
+    this.cache.clear();
+  }
+
+  async setAccessKeyStatus(accessKeyId: string, status: 'Active' | 'Inactive'): Promise<void> {
+    if (!(await this.db.setAccessKeyStatus(accessKeyId, status))) throw new NotFoundError(`access key ${accessKeyId} not found`);
+    this.cache.delete(accessKeyId);
+  }
+
+  async deleteAccessKey(accessKeyId: string): Promise<void> {
+    if (!(await this.db.deleteAccessKey(accessKeyId))) throw new NotFoundError(`access key ${accessKeyId} not found`);
+    this.cache.delete(accessKeyId);
+  }
+}
+
+function unrecognized(): AuthenticationError {
+  return new AuthenticationError('UnrecognizedClientException', 'The security token included in the request is invalid.');
+}

@@ -1,0 +1,258 @@
+import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
+import { AuthenticationError } from '../core/errors.js';
+
+/**
+ * AWS Signature Version 4 verification (Authorization header and presigned
+ * query string). Pure: the caller supplies the request parts, the secret and
+ * the clock. Canonicalisation follows the SigV4 specification; the omics
+ * service (like every service but S3) double-encodes the path.
+ */
+export const EMPTY_SHA256 = 'e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855';
+export const UNSIGNED_PAYLOAD = 'UNSIGNED-PAYLOAD';
+export const MAX_SKEW_MS = 15 * 60 * 1000;
+
+export interface SigningRequest {
+  method: string;
+  rawPath: string; // as received, percent-encoded, without the query
+  rawQuery: string; // as received, without "?"
+  headers: Record<string, string | string[] | undefined>; // lower-case names
+}
+
+export interface ParsedSignature {
+  via: 'header' | 'query';
+  accessKeyId: string;
+  amzDate: string; // yyyymmddThhmmssZ
+  scopeDate: string; // yyyymmdd
+  region: string;
+  service: string;
+  signedHeaders: string[];
+  signature: string;
+  expiresSeconds?: number;
+  securityToken?: string;
+  /** x-amz-content-sha256 as sent, if any. */
+  contentSha256?: string;
+}
+
+const RFC3986 = /[!'()*]/g;
+export function uriEncode(s: string): string {
+  return encodeURIComponent(s).replace(RFC3986, (c) => '%' + c.charCodeAt(0).toString(16).toUpperCase());
+}
+
+function safeDecode(s: string): string {
+  try {
+    return decodeURIComponent(s);
+  } catch {
+    return s;
+  }
+}
+
+function headerValue(h: SigningRequest['headers'], name: string): string | undefined {
+  const v = h[name];
+  return Array.isArray(v) ? v.join(',') : v;
+}
+
+/** Splits a raw query string into decoded [key, value] pairs. */
+export function queryPairs(rawQuery: string): [string, string][] {
+  if (!rawQuery) return [];
+  return rawQuery
+    .split('&')
+    .filter((p) => p.length > 0)
+    .map((p) => {
+      const i = p.indexOf('=');
+      return i < 0 ? [safeDecode(p), ''] : [safeDecode(p.slice(0, i)), safeDecode(p.slice(i + 1))];
+    });
+}
+
+/** Finds the signature in the request, or undefined when the request is unsigned. */
+export function parseSignature(req: SigningRequest): ParsedSignature | undefined {
+  const auth = headerValue(req.headers, 'authorization');
+  if (auth !== undefined) {
+    if (!auth.startsWith('AWS4-HMAC-SHA256')) {
+      throw new AuthenticationError('IncompleteSignatureException', 'Only the AWS4-HMAC-SHA256 signature algorithm is supported.');
+    }
+    const fields: Record<string, string> = {};
+    for (const part of auth.slice('AWS4-HMAC-SHA256'.length).split(',')) {
+      const [k, ...v] = part.trim().split('=');
+      if (k) fields[k] = v.join('=');
+    }
+    const cred = fields['Credential'];
+    const sh = fields['SignedHeaders'];
+    const sig = fields['Signature'];
+    const amzDate = headerValue(req.headers, 'x-amz-date') ?? '';
+    if (!cred || !sh || !sig) {
+      throw new AuthenticationError(
+        'IncompleteSignatureException',
+        `Authorization header requires 'Credential', 'SignedHeaders' and 'Signature' parameters.`,
+      );
+    }
+    if (!/^\d{8}T\d{6}Z$/.test(amzDate)) {
+      throw new AuthenticationError('IncompleteSignatureException', 'Authorization header requires existence of either a \'X-Amz-Date\' or a \'Date\' header.');
+    }
+    const contentSha256 = headerValue(req.headers, 'x-amz-content-sha256');
+    const securityToken = headerValue(req.headers, 'x-amz-security-token');
+    return {
+      via: 'header',
+      ...splitCredential(cred),
+      amzDate,
+      signedHeaders: sh.split(';'),
+      signature: sig,
+      ...(contentSha256 !== undefined ? { contentSha256 } : {}),
+      ...(securityToken !== undefined ? { securityToken } : {}),
+    };
+  }
+  const q = new Map(queryPairs(req.rawQuery));
+  if (!q.has('X-Amz-Algorithm') && !q.has('X-Amz-Signature')) return undefined;
+  if (q.get('X-Amz-Algorithm') !== 'AWS4-HMAC-SHA256') {
+    throw new AuthenticationError('IncompleteSignatureException', 'X-Amz-Algorithm must be AWS4-HMAC-SHA256.');
+  }
+  const cred = q.get('X-Amz-Credential');
+  const amzDate = q.get('X-Amz-Date');
+  const sh = q.get('X-Amz-SignedHeaders');
+  const sig = q.get('X-Amz-Signature');
+  const expires = q.get('X-Amz-Expires');
+  if (!cred || !amzDate || !sh || !sig || !expires) {
+    throw new AuthenticationError(
+      'IncompleteSignatureException',
+      'A presigned URL requires X-Amz-Credential, X-Amz-Date, X-Amz-Expires, X-Amz-SignedHeaders and X-Amz-Signature.',
+    );
+  }
+  const exp = Number(expires);
+  if (!Number.isInteger(exp) || exp < 1 || exp > 604800) {
+    throw new AuthenticationError('IncompleteSignatureException', 'X-Amz-Expires must be between 1 and 604800 seconds.');
+  }
+  if (!/^\d{8}T\d{6}Z$/.test(amzDate)) throw new AuthenticationError('IncompleteSignatureException', 'X-Amz-Date is malformed.');
+  const token = q.get('X-Amz-Security-Token');
+  return {
+    via: 'query',
+    ...splitCredential(cred),
+    amzDate,
+    signedHeaders: sh.split(';'),
+    signature: sig,
+    expiresSeconds: exp,
+    ...(token !== undefined ? { securityToken: token } : {}),
+  };
+}
+
+function splitCredential(cred: string): Pick<ParsedSignature, 'accessKeyId' | 'scopeDate' | 'region' | 'service'> {
+  const parts = cred.split('/');
+  if (parts.length !== 5 || parts[4] !== 'aws4_request') {
+    throw new AuthenticationError('IncompleteSignatureException', `Credential should be scoped to a valid region and service: ${parts.slice(1).join('/')}`);
+  }
+  return { accessKeyId: parts[0]!, scopeDate: parts[1]!, region: parts[2]!, service: parts[3]! };
+}
+
+export function amzDateToMs(amzDate: string): number {
+  return Date.UTC(
+    Number(amzDate.slice(0, 4)),
+    Number(amzDate.slice(4, 6)) - 1,
+    Number(amzDate.slice(6, 8)),
+    Number(amzDate.slice(9, 11)),
+    Number(amzDate.slice(11, 13)),
+    Number(amzDate.slice(13, 15)),
+  );
+}
+
+function toAmzDate(ms: number): string {
+  return new Date(ms).toISOString().replace(/[-:]/g, '').replace(/\.\d{3}/, '');
+}
+
+/** Rejects signatures outside the clock-skew window or past their expiry. */
+export function checkTime(sig: ParsedSignature, nowMs: number): void {
+  const t = amzDateToMs(sig.amzDate);
+  if (sig.amzDate.slice(0, 8) !== sig.scopeDate) {
+    throw new AuthenticationError('InvalidSignatureException', 'The credential scope date does not match X-Amz-Date.');
+  }
+  if (sig.via === 'header') {
+    if (t < nowMs - MAX_SKEW_MS) {
+      throw new AuthenticationError(
+        'InvalidSignatureException',
+        `Signature expired: ${sig.amzDate} is now earlier than ${toAmzDate(nowMs - MAX_SKEW_MS)} (${toAmzDate(nowMs)} - 15 min.)`,
+      );
+    }
+    if (t > nowMs + MAX_SKEW_MS) {
+      throw new AuthenticationError(
+        'InvalidSignatureException',
+        `Signature not yet current: ${sig.amzDate} is still later than ${toAmzDate(nowMs + MAX_SKEW_MS)} (${toAmzDate(nowMs)} + 15 min.)`,
+      );
+    }
+  } else {
+    if (t > nowMs + MAX_SKEW_MS) {
+      throw new AuthenticationError('InvalidSignatureException', `Signature not yet current: ${sig.amzDate}.`);
+    }
+    if (nowMs > t + sig.expiresSeconds! * 1000) {
+      throw new AuthenticationError('InvalidSignatureException', `Signature expired: the presigned URL expired at ${toAmzDate(t + sig.expiresSeconds! * 1000)}.`);
+    }
+  }
+}
+
+export function canonicalPath(rawPath: string, doubleEncode: boolean): string {
+  if (!doubleEncode) return rawPath || '/';
+  return (rawPath || '/')
+    .split('/')
+    .map((seg) => uriEncode(seg))
+    .join('/');
+}
+
+export function canonicalQuery(rawQuery: string, excludeSignature: boolean): string {
+  const pairs = queryPairs(rawQuery)
+    .filter(([k]) => !(excludeSignature && k === 'X-Amz-Signature'))
+    .map(([k, v]) => [uriEncode(k), uriEncode(v)] as [string, string]);
+  pairs.sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : a[1] < b[1] ? -1 : a[1] > b[1] ? 1 : 0));
+  return pairs.map(([k, v]) => `${k}=${v}`).join('&');
+}
+
+export function canonicalRequest(req: SigningRequest, sig: ParsedSignature, payloadHash: string, doubleEncodePath: boolean): string {
+  const headers = sig.signedHeaders
+    .map((name) => {
+      const v = headerValue(req.headers, name);
+      if (v === undefined) {
+        throw new AuthenticationError('SignatureDoesNotMatch', `The request does not carry the signed header ${name}.`);
+      }
+      return `${name}:${v.trim().replace(/\s+/g, ' ')}\n`;
+    })
+    .join('');
+  return [
+    req.method,
+    canonicalPath(req.rawPath, doubleEncodePath),
+    canonicalQuery(req.rawQuery, sig.via === 'query'),
+    headers,
+    sig.signedHeaders.join(';'),
+    payloadHash,
+  ].join('\n');
+}
+
+const signingKeyCache = new Map<string, Buffer>();
+
+export function signingKey(secret: string, date: string, region: string, service: string): Buffer {
+  const cacheKey = `${secret}\0${date}\0${region}\0${service}`;
+  let k = signingKeyCache.get(cacheKey);
+  if (!k) {
+    const kDate = createHmac('sha256', `AWS4${secret}`).update(date).digest();
+    const kRegion = createHmac('sha256', kDate).update(region).digest();
+    const kService = createHmac('sha256', kRegion).update(service).digest();
+    k = createHmac('sha256', kService).update('aws4_request').digest();
+    if (signingKeyCache.size > 10_000) signingKeyCache.clear();
+    signingKeyCache.set(cacheKey, k);
+  }
+  return k;
+}
+
+export function stringToSign(sig: ParsedSignature, canonical: string): string {
+  return [
+    'AWS4-HMAC-SHA256',
+    sig.amzDate,
+    `${sig.scopeDate}/${sig.region}/${sig.service}/aws4_request`,
+    createHash('sha256').update(canonical).digest('hex'),
+  ].join('\n');
+}
+
+/** Checks the signature; `payloadHash` is what the client must have signed. */
+export function verifySignature(req: SigningRequest, sig: ParsedSignature, secret: string, payloadHash: string, doubleEncodePath: boolean): boolean {
+  if (!sig.signedHeaders.includes('host')) {
+    throw new AuthenticationError('SignatureDoesNotMatch', 'The host header must be signed.');
+  }
+  const canonical = canonicalRequest(req, sig, payloadHash, doubleEncodePath);
+  const expected = createHmac('sha256', signingKey(secret, sig.scopeDate, sig.region, sig.service)).update(stringToSign(sig, canonical)).digest();
+  const given = Buffer.from(sig.signature, 'hex');
+  return given.length === expected.length && timingSafeEqual(given, expected);
+}

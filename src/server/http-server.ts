@@ -1,0 +1,133 @@
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { randomBytes } from 'node:crypto';
+import type { AddressInfo } from 'node:net';
+import { pino, type Logger } from 'pino';
+import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import type { Core } from '../app.js';
+import { bootstrapRootCredentials } from '../app.js';
+import { Authenticator } from '../iam/authenticator.js';
+import { userArn } from '../core/arn.js';
+import { parseSignature } from '../iam/sigv4.js';
+import { OmicsEdge } from '../api/omics/edge.js';
+import { SequenceStoreService } from '../domain/sequence-stores.js';
+import { ReferenceStoreService } from '../domain/reference-stores.js';
+import { TagService } from '../domain/tags.js';
+import type { DomainDeps } from '../domain/context.js';
+import { AuthenticationError } from '../core/errors.js';
+
+export const READY_PATH = '/_openomics/ready';
+export const METRICS_PATH = '/_openomics/metrics';
+
+export interface RunningServer {
+  url: string;
+  port: number;
+  credentials: { accessKeyId: string; secretAccessKey: string; file: string };
+  close(): Promise<void>;
+}
+
+/**
+ * One listener for everything: readiness and metrics under /_openomics/,
+ * the Omics API (routed by method and path, whatever the Host header), and
+ * later the S3 API (a SigV4 request names its service in its scope).
+ */
+export async function startHttpServer(core: Core, log: Logger = pino({ level: core.config.logLevel })): Promise<RunningServer> {
+  const { config } = core;
+  const credentials = await bootstrapRootCredentials(core);
+  const deps: DomainDeps = { db: core.db, keys: core.keys, blobs: core.blobs, partition: core.partition, quotas: config.quotas, now: Date.now };
+  const services = {
+    sequenceStores: new SequenceStoreService(deps),
+    referenceStores: new ReferenceStoreService(deps),
+    tags: new TagService(deps),
+    partition: core.partition,
+  };
+
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry });
+  const requests = new Counter({ name: 'openomics_requests_total', help: 'API requests by operation and status', labelNames: ['operation', 'status'], registers: [registry] });
+  const latency = new Histogram({
+    name: 'openomics_request_duration_seconds',
+    help: 'API request latency by operation',
+    labelNames: ['operation'],
+    buckets: [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5],
+    registers: [registry],
+  });
+
+  const edge = new OmicsEdge({
+    auth: config.auth,
+    authenticator: new Authenticator(core.identity, config.region),
+    identity: core.identity,
+    anonymousPrincipal: { accountId: config.accountId, userName: null, arn: userArn(core.partition, config.accountId, null), accessKeyId: 'anonymous' },
+    services,
+    onOperation: (op, status, seconds) => {
+      requests.inc({ operation: op, status: String(status) });
+      latency.observe({ operation: op }, seconds);
+    },
+  });
+
+  let draining = false;
+  const handler = async (req: IncomingMessage, res: ServerResponse) => {
+    const requestId = randomBytes(16).toString('hex');
+    const url = req.url ?? '/';
+    const q = url.indexOf('?');
+    const rawPath = q < 0 ? url : url.slice(0, q);
+    const rawQuery = q < 0 ? '' : url.slice(q + 1);
+    if (rawPath === READY_PATH) {
+      try {
+        if (draining) throw new Error('shutting down');
+        await core.db.ping();
+        res.writeHead(200, { 'content-type': 'application/json' }).end('{"status":"ready"}');
+      } catch (e) {
+        res.writeHead(503, { 'content-type': 'application/json' }).end(JSON.stringify({ status: 'unavailable', reason: (e as Error).message }));
+      }
+      return;
+    }
+    if (rawPath === METRICS_PATH) {
+      res.writeHead(200, { 'content-type': registry.contentType }).end(await registry.metrics());
+      return;
+    }
+    const info = { requestId, rawPath, rawQuery, log: log.child({ requestId }), secure: false };
+    let service = 'omics';
+    try {
+      const sig = parseSignature({ method: req.method ?? 'GET', rawPath, rawQuery, headers: req.headers });
+      service = sig?.service ?? (edge.router.matchesAnyMethod(rawPath) ? 'omics' : 's3');
+    } catch (e) {
+      if (!(e instanceof AuthenticationError)) throw e;
+      // malformed signatures are reported by the edge that owns the path
+    }
+    if (service === 's3') {
+      const body = '<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>NotImplemented</Code><Message>The S3 API is not available on this server yet.</Message>' +
+        `<RequestId>${requestId}</RequestId></Error>`;
+      res.writeHead(501, { 'content-type': 'application/xml', 'x-amz-request-id': requestId }).end(body);
+      return;
+    }
+    await edge.handle(req, res, info);
+  };
+
+  const server: Server = createServer((req, res) => {
+    handler(req, res).catch((err) => {
+      log.error({ err }, 'unhandled request error');
+      if (!res.headersSent) res.writeHead(500).end();
+      else res.destroy();
+    });
+  });
+  server.keepAliveTimeout = 65_000;
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(config.port, config.host, () => resolve());
+  });
+  const port = (server.address() as AddressInfo).port;
+  const host = config.host.includes(':') ? `[${config.host}]` : config.host;
+  return {
+    url: `http://${host}:${port}`,
+    port,
+    credentials,
+    close: async () => {
+      draining = true;
+      await new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeIdleConnections();
+        setTimeout(() => server.closeAllConnections(), 10_000).unref();
+      });
+    },
+  };
+}
