@@ -1,5 +1,5 @@
 import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
-import { Transform, type Readable, type TransformCallback } from 'node:stream';
+import { pipeline, Transform, type Readable, type TransformCallback } from 'node:stream';
 import { BlobNotFoundError, concatBlobs, type BlobInfo, type BlobStore, type ByteRange } from './blob-store.js';
 
 /**
@@ -162,8 +162,8 @@ export class EncryptedBlobStore implements BlobStore {
 
   async put(key: string, body: Readable): Promise<{ size: number }> {
     const enc = new EncryptStream(this.dataKey, this.chunkSize);
-    body.on('error', (e) => enc.destroy(e));
-    const { size } = await this.inner.put(key, body.pipe(enc));
+    // pipeline() destroys `enc` with the source's error, which fails the inner put.
+    const { size } = await this.inner.put(key, pipeline(body, enc, () => {}));
     return { size: plaintextSize(size, this.chunkSize) };
   }
 
@@ -192,8 +192,7 @@ export class EncryptedBlobStore implements BlobStore {
     const cEnd = Math.min(info.size - 1, HEADER + (last + 1) * sealed - 1);
     const src = await this.inner.get(key, { start: cStart, end: cEnd });
     const dec = new DecryptStream(this.dataKey, prefix, chunkSize, first, chunks - 1, start - first * chunkSize, want);
-    src.on('error', (e) => dec.destroy(e));
-    return src.pipe(dec);
+    return pipeline(src, dec, () => {});
   }
 
   async head(key: string): Promise<BlobInfo | undefined> {

@@ -1,0 +1,173 @@
+// Conformance suite for BlobStore, run against local disk and S3 (moto), plain and encrypted.
+import { describe, it, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, readFileSync, readdirSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Readable } from 'node:stream';
+import { randomBytes } from 'node:crypto';
+import { S3Client, CreateBucketCommand, GetObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
+import { LocalBlobStore } from '../src/blob/local-blob-store.js';
+import { S3BlobStore } from '../src/blob/s3-blob-store.js';
+import { EncryptedBlobStore, CHUNK_SIZE } from '../src/blob/encrypted-blob-store.js';
+import type { BlobStore } from '../src/blob/blob-store.js';
+import { startMoto, MOTO_CREDENTIALS, type Moto } from './helpers/moto.js';
+
+async function readAll(s: Readable): Promise<Buffer> {
+  const parts: Buffer[] = [];
+  for await (const c of s) parts.push(c as Buffer);
+  return Buffer.concat(parts);
+}
+
+let moto: Moto;
+let dir: string;
+const DATA_KEY = randomBytes(32);
+
+before(async () => {
+  moto = await startMoto();
+  dir = mkdtempSync(join(tmpdir(), 'oo-blob-'));
+  const s3 = new S3Client({ endpoint: moto.endpoint, region: 'us-east-1', forcePathStyle: true, credentials: MOTO_CREDENTIALS });
+  await s3.send(new CreateBucketCommand({ Bucket: 'blobs' }));
+});
+after(async () => {
+  await moto?.stop();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+const s3Store = (prefix: string) =>
+  new S3BlobStore({ endpoint: moto.endpoint, region: 'us-east-1', bucket: 'blobs', prefix, credentials: MOTO_CREDENTIALS });
+
+const IMPLEMENTATIONS: [string, () => BlobStore][] = [
+  ['local', () => new LocalBlobStore(join(dir, 'plain'))],
+  ['s3', () => s3Store('plain/')],
+  ['encrypted(local)', () => new EncryptedBlobStore(new LocalBlobStore(join(dir, 'enc')), DATA_KEY)],
+  ['encrypted(s3)', () => new EncryptedBlobStore(s3Store('enc/'), DATA_KEY)],
+];
+
+for (const [name, make] of IMPLEMENTATIONS) {
+  describe(`BlobStore conformance: ${name}`, () => {
+    it('puts, heads and gets whole blobs of awkward sizes', async () => {
+      const b = make();
+      for (const size of [0, 1, CHUNK_SIZE - 1, CHUNK_SIZE, CHUNK_SIZE + 1, 3 * CHUNK_SIZE + 17]) {
+        const data = randomBytes(size);
+        const { size: written } = await b.put(`t/size-${size}`, Readable.from([data]));
+        assert.equal(written, size);
+        assert.equal((await b.head(`t/size-${size}`))?.size, size);
+        assert.ok((await readAll(await b.get(`t/size-${size}`))).equals(data), `round trip of ${size} bytes`);
+      }
+    });
+
+    it('serves ranges, including ranges across chunk boundaries', async () => {
+      const b = make();
+      const data = randomBytes(5 * CHUNK_SIZE + 123);
+      await b.put('t/ranged', Readable.from([data.subarray(0, 1000), data.subarray(1000)]));
+      const ranges: [number, number][] = [
+        [0, 0],
+        [0, 99],
+        [CHUNK_SIZE - 10, CHUNK_SIZE + 10],
+        [CHUNK_SIZE, 2 * CHUNK_SIZE - 1],
+        [2 * CHUNK_SIZE + 5, 4 * CHUNK_SIZE + 7],
+        [data.length - 50, data.length - 1],
+        [12345, 12345],
+      ];
+      for (const [start, end] of ranges) {
+        const got = await readAll(await b.get('t/ranged', { start, end }));
+        assert.ok(got.equals(data.subarray(start, end + 1)), `range ${start}-${end}`);
+      }
+    });
+
+    it('replaces, lists, composes and deletes', async () => {
+      const b = make();
+      await b.put('c/part1', Readable.from([Buffer.from('hello ')]));
+      await b.put('c/part2', Readable.from([Buffer.from('old')]));
+      await b.put('c/part2', Readable.from([Buffer.from('world')]));
+      const listed = [];
+      for await (const x of b.list('c/')) listed.push(x);
+      assert.deepEqual(listed, [
+        { key: 'c/part1', size: 6 },
+        { key: 'c/part2', size: 5 },
+      ]);
+      const { size } = await b.compose('c/whole', ['c/part1', 'c/part2']);
+      assert.equal(size, 11);
+      assert.equal((await readAll(await b.get('c/whole'))).toString(), 'hello world');
+      await b.delete('c/part1');
+      await b.delete('c/part1');
+      assert.equal(await b.head('c/part1'), undefined);
+      await assert.rejects(b.get('c/part1'));
+    });
+
+    it('refuses keys that could escape its namespace', async () => {
+      const b = make();
+      for (const bad of ['../x', 'a/../../x', '/abs', 'a//b', 'a/./b', '']) {
+        await assert.rejects(b.put(bad, Readable.from([Buffer.from('x')])), /invalid blob key/);
+      }
+    });
+
+    it('does not keep a partial blob when the source stream fails', async () => {
+      const b = make();
+      const failing = new Readable({
+        read() {
+          this.push(randomBytes(1024));
+          this.destroy(new Error('source broke'));
+        },
+      });
+      await assert.rejects(b.put('t/broken', failing));
+      assert.equal(await b.head('t/broken'), undefined);
+    });
+  });
+}
+
+describe('encryption at rest is visible', () => {
+  it('stores ciphertext on disk, not the plaintext', async () => {
+    const root = join(dir, 'visible');
+    const b = new EncryptedBlobStore(new LocalBlobStore(root), DATA_KEY);
+    const text = Buffer.from('@read1\nACGTACGTACGTACGT\n+\nIIIIIIIIIIIIIIII\n'.repeat(5000));
+    await b.put('seq/1/file', Readable.from([text]));
+    const raw = readFileSync(join(root, 'seq', '1', 'file'));
+    assert.ok(raw.length > text.length, 'ciphertext carries headers and tags');
+    assert.equal(raw.indexOf(Buffer.from('ACGTACGTACGT')), -1, 'plaintext is not visible on disk');
+    const got = await readAll(await b.get('seq/1/file', { start: 100_000, end: 100_099 }));
+    assert.ok(got.equals(text.subarray(100_000, 100_100)));
+  });
+
+  it('stores ciphertext in the S3 bucket, not the plaintext', async () => {
+    const b = new EncryptedBlobStore(s3Store('visible/'), DATA_KEY);
+    const text = Buffer.from('GATTACA'.repeat(50_000));
+    await b.put('x', Readable.from([text]));
+    const s3 = new S3Client({ endpoint: moto.endpoint, region: 'us-east-1', forcePathStyle: true, credentials: MOTO_CREDENTIALS });
+    const raw = Buffer.from(await (await s3.send(new GetObjectCommand({ Bucket: 'blobs', Key: 'visible/x' }))).Body!.transformToByteArray());
+    assert.equal(raw.indexOf(Buffer.from('GATTACAGATTACA')), -1);
+    assert.ok((await readAll(await b.get('x', { start: 7, end: 13 }))).equals(Buffer.from('GATTACA')));
+  });
+
+  it('detects tampering, truncation and the wrong key', async () => {
+    const root = join(dir, 'tamper');
+    const b = new EncryptedBlobStore(new LocalBlobStore(root), DATA_KEY);
+    const data = randomBytes(3 * CHUNK_SIZE);
+    await b.put('f', Readable.from([data]));
+    const file = join(root, 'f');
+    const raw = readFileSync(file);
+
+    const flipped = Buffer.from(raw);
+    flipped[CHUNK_SIZE + 100] ^= 1;
+    await new LocalBlobStore(root).put('f', Readable.from([flipped]));
+    await assert.rejects(readAll(await b.get('f')), /failed authentication/);
+
+    // Drop the last sealed chunk: the new last chunk is not flagged final.
+    await new LocalBlobStore(root).put('f', Readable.from([raw.subarray(0, 16 + 2 * (CHUNK_SIZE + 16))]));
+    await assert.rejects(readAll(await b.get('f')), /failed authentication/);
+
+    await new LocalBlobStore(root).put('f', Readable.from([raw]));
+    const other = new EncryptedBlobStore(new LocalBlobStore(root), randomBytes(32));
+    await assert.rejects(readAll(await other.get('f')), /failed authentication/);
+    assert.ok((await readAll(await b.get('f'))).equals(data));
+    assert.ok(statSync(file).size > 0 && readdirSync(root).includes('f'));
+  });
+
+  it('refuses a plaintext object where an encrypted blob is expected', async () => {
+    const s3 = new S3Client({ endpoint: moto.endpoint, region: 'us-east-1', forcePathStyle: true, credentials: MOTO_CREDENTIALS });
+    await s3.send(new PutObjectCommand({ Bucket: 'blobs', Key: 'enc/plain-object', Body: 'just some text here' }));
+    const b = new EncryptedBlobStore(s3Store('enc/'), DATA_KEY);
+    await assert.rejects(b.get('plain-object'), /not an encrypted blob/);
+  });
+});
