@@ -35,7 +35,7 @@ export async function openMetadataStore(loc: MetadataLocation): Promise<Metadata
         client.release();
       }
     }
-    store = new KyselyMetadataStore(new Kysely<Database>({ dialect: new PostgresDialect({ pool }) }), 'postgres');
+    store = new KyselyMetadataStore(new Kysely<Database>({ dialect: new PostgresDialect({ pool }) }), 'postgres', loc.schema ?? 'public');
   }
   await store.migrate();
   return store;

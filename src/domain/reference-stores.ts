@@ -5,6 +5,7 @@ import type { Page } from '../core/pagination.js';
 import type { PageRequest, ReferenceStoreQuery, ReferenceStoreRecord } from '../db/metadata-store.js';
 import type { DomainDeps } from './context.js';
 import { idempotent } from './idempotency.js';
+import { checkNewTags } from './tags.js';
 
 export interface CreateReferenceStoreInput {
   name: string;
@@ -26,6 +27,7 @@ export class ReferenceStoreService {
   }
 
   async create(accountId: string, input: CreateReferenceStoreInput): Promise<ReferenceStoreView> {
+    checkNewTags(input.tags, this.d.quotas.maxTagsPerResource);
     const now = this.d.now();
     const { resourceId } = await idempotent(this.d.db, accountId, 'CreateReferenceStore', input.clientToken, { ...input }, now, async () => {
       if ((await this.d.db.countReferenceStores(accountId)) >= this.d.quotas.maxReferenceStores) {

@@ -5,6 +5,7 @@ import type { PageRequest, SequenceStoreQuery, SequenceStoreRecord } from '../db
 import type { Page } from '../core/pagination.js';
 import type { DomainDeps } from './context.js';
 import { idempotent } from './idempotency.js';
+import { checkNewTags } from './tags.js';
 
 export interface CreateSequenceStoreInput {
   name: string;
@@ -56,6 +57,7 @@ export class SequenceStoreService {
   }
 
   async create(accountId: string, input: CreateSequenceStoreInput): Promise<SequenceStoreView> {
+    checkNewTags(input.tags, this.d.quotas.maxTagsPerResource);
     this.checkPropagated(input.propagatedSetLevelTags);
     const now = this.d.now();
     const { resourceId } = await idempotent(this.d.db, accountId, 'CreateSequenceStore', input.clientToken, { ...input }, now, async () => {

@@ -2,6 +2,20 @@ import { parseArn } from '../core/arn.js';
 import { NotFoundError, QuotaExceededError, ValidationError } from '../core/errors.js';
 import type { DomainDeps } from './context.js';
 
+/** Checks tags given at creation: at most the per-resource limit, no reserved keys. */
+export function checkNewTags(tags: Record<string, string> | undefined, max: number): void {
+  if (!tags) return;
+  const n = Object.keys(tags).length;
+  if (n > max) throw new ValidationError(`A resource can have at most ${max} tags; ${n} were given.`);
+  checkReservedKeys(tags);
+}
+
+function checkReservedKeys(tags: Record<string, string>): void {
+  for (const k of Object.keys(tags)) {
+    if (k.toLowerCase().startsWith('aws:')) throw new ValidationError(`Tag keys starting with "aws:" are reserved: ${k}`);
+  }
+}
+
 /**
  * Tags on any taggable resource of the caller's account. The resource must
  * exist; which ARNs are taggable grows as resources are added.
@@ -25,9 +39,7 @@ export class TagService {
 
   async tag(accountId: string, arn: string, tags: Record<string, string>): Promise<void> {
     await this.checkResource(accountId, arn);
-    for (const k of Object.keys(tags)) {
-      if (k.toLowerCase().startsWith('aws:')) throw new ValidationError(`Tag keys starting with "aws:" are reserved: ${k}`);
-    }
+    checkReservedKeys(tags);
     const current = await this.d.db.listTags(arn);
     const total = new Set([...Object.keys(current), ...Object.keys(tags)]).size;
     if (total > this.d.quotas.maxTagsPerResource) {
