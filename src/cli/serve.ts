@@ -19,7 +19,7 @@ export async function serve(flags: ConfigOverrides): Promise<void> {
     '  export AWS_DISABLE_HOST_PREFIX_INJECTION=true',
     `  export AWS_SHARED_CREDENTIALS_FILE=${server.credentials.file}`,
     '  export AWS_PROFILE=openomics',
-    `  export AWS_REGION=${config.region}`,
+    `  export AWS_REGION=${config.region} AWS_DEFAULT_REGION=${config.region}`,
     '  aws omics list-sequence-stores',
     'JavaScript SDK: new OmicsClient({ endpoint: process.env.AWS_ENDPOINT_URL, disableHostPrefix: true })',
     '',
