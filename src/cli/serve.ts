@@ -6,7 +6,8 @@ import { startHttpServer } from '../server/http-server.js';
 /** `openomics serve`: run the server until SIGINT/SIGTERM, then drain and exit. */
 export async function serve(flags: ConfigOverrides): Promise<void> {
   const config = loadConfig(flags);
-  const log = pino({ level: config.logLevel });
+  // Asynchronous stdout: logging must not block the event loop on every request.
+  const log = pino({ level: config.logLevel }, pino.destination({ dest: 1, sync: false }));
   const core = await openCore(config);
   const server = await startHttpServer(core, log);
   const lines = [
@@ -35,7 +36,7 @@ export async function serve(flags: ConfigOverrides): Promise<void> {
     await server.close();
     await core.close();
     log.info('stopped');
-    process.exit(0);
+    log.flush(() => process.exit(0));
   };
   process.on('SIGINT', () => void stop('SIGINT'));
   process.on('SIGTERM', () => void stop('SIGTERM'));

@@ -20,7 +20,7 @@ export async function openMetadataStore(loc: MetadataLocation): Promise<Metadata
     database.pragma('journal_mode = WAL');
     database.pragma('busy_timeout = 5000');
     database.pragma('foreign_keys = ON');
-    store = new KyselyMetadataStore(new Kysely<Database>({ dialect: new SqliteDialect({ database }) }), 'sqlite');
+    store = new KyselyMetadataStore(new Kysely<Database>({ dialect: new SqliteDialect({ database: withStatementCache(database) }) }), 'sqlite');
   } else {
     const pool = new pg.Pool({
       connectionString: loc.url,
@@ -39,4 +39,24 @@ export async function openMetadataStore(loc: MetadataLocation): Promise<Metadata
   }
   await store.migrate();
   return store;
+}
+
+/**
+ * Kysely's SQLite driver prepares every query anew; preparing is a large share
+ * of a small query's cost, so keep prepared statements by SQL text (bounded).
+ */
+function withStatementCache(database: SQLite.Database, max = 512) {
+  const cache = new Map<string, SQLite.Statement>();
+  return {
+    close: () => database.close(),
+    prepare(sqlText: string) {
+      let st = cache.get(sqlText);
+      if (!st) {
+        if (cache.size >= max) cache.delete(cache.keys().next().value!);
+        st = database.prepare(sqlText);
+        cache.set(sqlText, st);
+      }
+      return st;
+    },
+  };
 }

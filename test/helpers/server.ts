@@ -33,6 +33,8 @@ export interface SpawnOptions {
   pgSchema?: string;
   env?: Record<string, string>;
   args?: string[];
+  /** Keep the server's log lines in memory (off for benchmarks). */
+  keepLogs?: boolean;
 }
 
 export function newPgSchema(): string {
@@ -68,11 +70,14 @@ export async function spawnServer(opts: SpawnOptions = {}): Promise<SpawnedServe
   const logs: string[] = [];
   const url = await new Promise<string>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`server did not start:\n${logs.join('\n')}`)), 30_000);
+    let listening = false;
     createInterface({ input: child.stdout! }).on('line', (line) => {
+      if (listening && opts.keepLogs === false) return;
       logs.push(line);
       try {
         const j = JSON.parse(line) as { msg?: string; url?: string };
         if (j.msg === 'listening' && j.url) {
+          listening = true;
           clearTimeout(timer);
           resolve(j.url);
         }

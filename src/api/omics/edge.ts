@@ -142,6 +142,7 @@ export class OmicsEdge {
 
 /** Reads a bounded request body. */
 export async function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
+  if (req.headers['content-length'] === undefined && req.headers['transfer-encoding'] === undefined) return Buffer.alloc(0);
   const declared = Number(req.headers['content-length'] ?? 0);
   if (declared > limit) {
     req.resume();

@@ -16,10 +16,15 @@ interface Route {
   regex: RegExp;
   labels: string[];
   literals: number;
+  first: string; // first path segment (every template starts with a literal)
 }
+
+const firstSegment = (path: string) => path.split('/', 2)[1] ?? '';
 
 export class OmicsRouter {
   private readonly routes: Route[] = [];
+  /** Routes by "METHOD /first-segment", to avoid scanning all 107 templates. */
+  private readonly index = new Map<string, Route[]>();
 
   constructor(model: ServiceModel) {
     for (const op of Object.values(model.operations)) {
@@ -38,15 +43,20 @@ export class OmicsRouter {
           return m[2] ? '(.+)' : '([^/]+)';
         })
         .join('/');
-      this.routes.push({ operation: op, method: op.http.method, regex: new RegExp(`^${pattern}$`), labels, literals });
+      this.routes.push({ operation: op, method: op.http.method, regex: new RegExp(`^${pattern}$`), labels, literals, first: firstSegment(path!) });
     }
     this.routes.sort((a, b) => b.literals - a.literals);
+    for (const r of this.routes) {
+      const key = `${r.method} ${r.first}`;
+      const list = this.index.get(key) ?? [];
+      list.push(r);
+      this.index.set(key, list);
+    }
   }
 
   /** Matches a raw (percent-encoded) path. */
   match(method: string, rawPath: string): RouteMatch | undefined {
-    for (const r of this.routes) {
-      if (r.method !== method) continue;
+    for (const r of this.index.get(`${method} ${firstSegment(rawPath)}`) ?? []) {
       const m = r.regex.exec(rawPath);
       if (!m) continue;
       const labels: Record<string, string> = {};
