@@ -138,3 +138,42 @@ describe('aws-chunked decoding', () => {
     }
   });
 });
+
+describe('verifiedBody', async () => {
+  const { verifiedBody } = await import('../src/iam/payload.js');
+  const principal = { accountId: '123456789012', userName: null, arn: 'arn:aws:iam::123456789012:root', accessKeyId: 'AKIA' };
+  const authn = (contentSha256?: string) => ({
+    principal,
+    signature: {
+      via: 'header' as const,
+      accessKeyId: 'AKIA',
+      amzDate: DATE,
+      scopeDate: '20130524',
+      region: 'us-east-1',
+      service: 's3',
+      signedHeaders: ['host'],
+      signature: SEED,
+      ...(contentSha256 ? { contentSha256 } : {}),
+    },
+    chunkSigning: signing,
+  });
+  const readAll = async (r: Readable) => {
+    const out: Buffer[] = [];
+    for await (const c of r) out.push(c as Buffer);
+    return Buffer.concat(out);
+  };
+
+  it('checks a hex payload hash while streaming', async () => {
+    const data = Buffer.from('payload bytes');
+    const good = createHash('sha256').update(data).digest('hex');
+    assert.ok((await readAll(verifiedBody(Readable.from([data]), {}, authn(good)))).equals(data));
+    await assert.rejects(readAll(verifiedBody(Readable.from([data]), {}, authn(EMPTY_SHA256))), /does not match/);
+  });
+
+  it('decodes aws-chunked bodies and passes UNSIGNED-PAYLOAD through', async () => {
+    const out = await readAll(verifiedBody(Readable.from([exampleBody()]), { 'x-amz-decoded-content-length': '66560' }, authn('STREAMING-AWS4-HMAC-SHA256-PAYLOAD')));
+    assert.equal(out.length, 66560);
+    assert.equal((await readAll(verifiedBody(Readable.from([Buffer.from('x')]), {}, authn('UNSIGNED-PAYLOAD')))).toString(), 'x');
+    assert.throws(() => verifiedBody(Readable.from([Buffer.from('x')]), { 'content-encoding': 'aws-chunked' }, authn('UNSIGNED-PAYLOAD')), /STREAMING/);
+  });
+});

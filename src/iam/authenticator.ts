@@ -1,12 +1,15 @@
 import { createHash } from 'node:crypto';
 import { AuthenticationError } from '../core/errors.js';
 import type { IdentityService, Principal } from './identity.js';
-import { checkTime, EMPTY_SHA256, parseSignature, UNSIGNED_PAYLOAD, verifySignature, type ParsedSignature, type SigningRequest } from './sigv4.js';
+import { checkTime, EMPTY_SHA256, parseSignature, signingKey, UNSIGNED_PAYLOAD, verifySignature, type ParsedSignature, type SigningRequest } from './sigv4.js';
+import type { ChunkSigning } from './aws-chunked.js';
 
 /** What a protocol edge asks of authentication: who signed this request, for which service. */
 export interface AuthenticatedRequest {
   principal: Principal;
   signature: ParsedSignature;
+  /** What a streamed (aws-chunked) body's chunk signatures chain from. */
+  chunkSigning: ChunkSigning;
 }
 
 export class Authenticator {
@@ -38,7 +41,18 @@ export class Authenticator {
     checkTime(sig, this.now());
     const candidates = payloadHashes(sig, body);
     for (const hash of candidates) {
-      if (verifySignature(req, sig, secret, hash, doubleEncodePath)) return { principal, signature: sig };
+      if (verifySignature(req, sig, secret, hash, doubleEncodePath)) {
+        return {
+          principal,
+          signature: sig,
+          chunkSigning: {
+            signingKey: signingKey(secret, sig.scopeDate, sig.region, sig.service),
+            amzDate: sig.amzDate,
+            scope: `${sig.scopeDate}/${sig.region}/${sig.service}/aws4_request`,
+            seedSignature: sig.signature,
+          },
+        };
+      }
     }
     throw new AuthenticationError(
       'InvalidSignatureException',

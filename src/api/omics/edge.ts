@@ -1,7 +1,8 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
 import { NotImplementedError, OpenOmicsError } from '../../core/errors.js';
-import type { Authenticator } from '../../iam/authenticator.js';
+import type { AuthenticatedRequest, Authenticator } from '../../iam/authenticator.js';
+import { verifiedBody } from '../../iam/payload.js';
 import type { IdentityService, Principal } from '../../iam/identity.js';
 import { queryPairs } from '../../iam/sigv4.js';
 import { loadModel, type Operation } from './model.js';
@@ -67,8 +68,9 @@ export class OmicsEdge {
       opName = op.name;
       const streamed = this.hasStreamingInput(op);
       const body = streamed ? undefined : await readBody(req, MAX_JSON_BODY);
+      let authn: AuthenticatedRequest | undefined;
       if (this.opts.auth) {
-        const authn = await this.opts.authenticator.authenticate(
+        authn = await this.opts.authenticator.authenticate(
           { method: req.method ?? 'GET', rawPath: info.rawPath, rawQuery: info.rawQuery, headers: req.headers },
           'omics',
           body,
@@ -80,7 +82,8 @@ export class OmicsEdge {
       }
       const impl = OPERATIONS[op.name];
       if (!impl) throw new NotImplementedError(`OpenOmics does not implement ${op.name} yet. See docs/compatibility.md.`);
-      const input = this.serde.parseInput(op, match.labels, queryPairs(info.rawQuery), req.headers, body, streamed ? req : undefined);
+      const stream = streamed ? verifiedBody(req, req.headers, authn) : undefined;
+      const input = this.serde.parseInput(op, match.labels, queryPairs(info.rawQuery), req.headers, body, stream);
       await this.opts.identity.authorize(principal, `omics:${op.name}`, impl.resource(input, principal, this.opts.services), {
         'aws:SourceIp': req.socket.remoteAddress ?? '',
         'aws:SecureTransport': info.secure ? 'true' : 'false',
