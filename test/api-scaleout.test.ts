@@ -1,0 +1,97 @@
+// The operator's configuration: PostgreSQL metadata, an S3-compatible bucket for blobs and the AWS KMS API
+// for keys (moto_server for both), driven through @aws-sdk/client-omics. Also: several accounts on one server.
+import { describe, it, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { S3Client, CreateBucketCommand, ListObjectsV2Command } from '@aws-sdk/client-s3';
+import { KMSClient, CreateKeyCommand } from '@aws-sdk/client-kms';
+import {
+  OmicsClient,
+  CreateSequenceStoreCommand,
+  GetSequenceStoreCommand,
+  DeleteSequenceStoreCommand,
+  ListSequenceStoresCommand,
+  TagResourceCommand,
+  CreateReferenceStoreCommand,
+} from '@aws-sdk/client-omics';
+import { CLI, spawnServer, type SpawnedServer } from './helpers/server.js';
+import { startMoto, MOTO_CREDENTIALS, type Moto } from './helpers/moto.js';
+
+describe('PostgreSQL + S3 blobs + KMS keys (moto), as an operator runs it', () => {
+  let moto: Moto;
+  let s: SpawnedServer;
+  let omics: OmicsClient;
+  let defaultKey: string;
+  let otherKey: string;
+  before(async () => {
+    moto = await startMoto();
+    const s3 = new S3Client({ endpoint: moto.endpoint, region: 'us-east-1', forcePathStyle: true, credentials: MOTO_CREDENTIALS });
+    await s3.send(new CreateBucketCommand({ Bucket: 'openomics-blobs' }));
+    const kms = new KMSClient({ endpoint: moto.endpoint, region: 'us-east-1', credentials: MOTO_CREDENTIALS });
+    defaultKey = (await kms.send(new CreateKeyCommand({ Description: 'default' }))).KeyMetadata!.Arn!;
+    otherKey = (await kms.send(new CreateKeyCommand({ Description: 'customer' }))).KeyMetadata!.Arn!;
+    s = await spawnServer({
+      backend: 'postgres',
+      env: {
+        OPENOMICS_MASTER_KEY: randomBytes(32).toString('base64'),
+        OPENOMICS_BLOB_S3_BUCKET: 'openomics-blobs',
+        OPENOMICS_BLOB_S3_ENDPOINT: moto.endpoint,
+        OPENOMICS_BLOB_S3_PREFIX: 'tenant-a/',
+        OPENOMICS_BLOB_S3_ACCESS_KEY_ID: MOTO_CREDENTIALS.accessKeyId,
+        OPENOMICS_BLOB_S3_SECRET_ACCESS_KEY: MOTO_CREDENTIALS.secretAccessKey,
+        OPENOMICS_KMS_KEY_ID: defaultKey,
+        OPENOMICS_KMS_ENDPOINT: moto.endpoint,
+        OPENOMICS_KMS_ACCESS_KEY_ID: MOTO_CREDENTIALS.accessKeyId,
+        OPENOMICS_KMS_SECRET_ACCESS_KEY: MOTO_CREDENTIALS.secretAccessKey,
+      },
+    });
+    omics = new OmicsClient({ endpoint: s.url, region: 'us-east-1', credentials: { accessKeyId: s.accessKeyId, secretAccessKey: s.secretAccessKey }, disableHostPrefix: true, maxAttempts: 1 });
+  });
+  after(async () => {
+    await s?.stop();
+    await moto?.stop();
+  });
+
+  it('reports the KMS key that wraps each store’s data key', async () => {
+    const a = await omics.send(new CreateSequenceStoreCommand({ name: 'default-key' }));
+    assert.deepEqual(a.sseConfig, { type: 'KMS', keyArn: defaultKey });
+    const b = await omics.send(new CreateSequenceStoreCommand({ name: 'customer-key', sseConfig: { type: 'KMS', keyArn: otherKey } }));
+    assert.equal((await omics.send(new GetSequenceStoreCommand({ id: b.id }))).sseConfig?.keyArn, otherKey);
+    const r = await omics.send(new CreateReferenceStoreCommand({ name: 'refs', sseConfig: { type: 'KMS', keyArn: otherKey } }));
+    assert.equal(r.sseConfig?.keyArn, otherKey);
+  });
+
+  it('refuses a customer key that KMS does not know', async () => {
+    try {
+      await omics.send(new CreateSequenceStoreCommand({ name: 'bad-key', sseConfig: { type: 'KMS', keyArn: 'arn:aws:kms:us-east-1:123456789012:key/00000000-0000-0000-0000-000000000000' } }));
+      assert.fail('should have failed');
+    } catch (e) {
+      assert.equal((e as Error).name, 'ValidationException');
+      assert.match((e as Error).message, /cannot be used/);
+    }
+  });
+
+  it('deletes a store and whatever blobs it had in the bucket', async () => {
+    const { id } = await omics.send(new CreateSequenceStoreCommand({ name: 'to-delete' }));
+    await omics.send(new DeleteSequenceStoreCommand({ id }));
+    const s3 = new S3Client({ endpoint: moto.endpoint, region: 'us-east-1', forcePathStyle: true, credentials: MOTO_CREDENTIALS });
+    const listed = await s3.send(new ListObjectsV2Command({ Bucket: 'openomics-blobs', Prefix: `tenant-a/seq/${id}/` }));
+    assert.equal(listed.KeyCount ?? 0, 0);
+  });
+
+  it('keeps accounts apart', async () => {
+    const other = JSON.parse(execFileSync(process.execPath, [CLI, 'admin', 'account', 'create', '210987654321', '--name', 'partner'], { env: s.env, encoding: 'utf8' }));
+    assert.equal(other.accountId, '210987654321');
+    const partner = new OmicsClient({ endpoint: s.url, region: 'us-east-1', credentials: other, disableHostPrefix: true, maxAttempts: 1 });
+    const mine = await omics.send(new CreateSequenceStoreCommand({ name: 'mine' }));
+    const theirs = await partner.send(new CreateSequenceStoreCommand({ name: 'theirs' }));
+    assert.equal(theirs.arn, `arn:aws:omics:us-east-1:210987654321:sequenceStore/${theirs.id}`);
+    const seen = (await partner.send(new ListSequenceStoresCommand({}))).sequenceStores!.map((x) => x.id);
+    assert.deepEqual(seen, [theirs.id]);
+    await assert.rejects(partner.send(new GetSequenceStoreCommand({ id: mine.id })), (e: Error) => e.name === 'ResourceNotFoundException');
+    await assert.rejects(partner.send(new TagResourceCommand({ resourceArn: mine.arn, tags: { x: 'y' } })), (e: Error) => e.name === 'ResourceNotFoundException');
+    // Each account has its own one-reference-store quota.
+    await partner.send(new CreateReferenceStoreCommand({ name: 'partner-refs' }));
+  });
+});

@@ -1,0 +1,70 @@
+// Configuration sources (file, environment, flags) and the explicit development switch --no-auth.
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, writeFileSync, rmSync, statSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { loadConfig } from '../src/config/config.js';
+import { spawnServer } from './helpers/server.js';
+import { sendRaw } from './helpers/signing.js';
+
+describe('configuration', () => {
+  it('layers defaults < file < environment < flags', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'oo-cfg-'));
+    try {
+      const file = join(dir, 'config.json');
+      writeFileSync(file, JSON.stringify({ port: 9000, region: 'eu-west-1', accountId: '111122223333', quotas: { maxSequenceStores: 7 } }));
+      const saved = { ...process.env };
+      try {
+        process.env['OPENOMICS_PORT'] = '9100';
+        delete process.env['OPENOMICS_REGION'];
+        const cfg = loadConfig({ configFile: file, accountId: '444455556666' });
+        assert.equal(cfg.port, 9100, 'environment over file');
+        assert.equal(cfg.region, 'eu-west-1', 'file over default');
+        assert.equal(cfg.accountId, '444455556666', 'flag over file');
+        assert.equal(cfg.quotas.maxSequenceStores, 7);
+        assert.equal(cfg.quotas.maxReferenceStores, 1);
+        assert.equal(cfg.auth, true, 'authentication is on by default');
+        assert.throws(() => loadConfig({ accountId: '12' }), /12 digits/);
+        assert.throws(() => loadConfig({ region: 'moon' }), /region/);
+      } finally {
+        process.env = saved;
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('serves unsigned requests only with --no-auth, with the account and region of a config file', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'oo-cfg-'));
+    const file = join(dir, 'config.json');
+    writeFileSync(file, JSON.stringify({ accountId: '111122223333', region: 'eu-west-1' }));
+    const s = await spawnServer({ args: ['--no-auth', '--config', file] });
+    try {
+      const r = await sendRaw({ endpoint: s.url, method: 'POST', path: '/sequencestore', body: '{"name":"dev"}' });
+      assert.equal(r.status, 200, r.body);
+      assert.match(JSON.parse(r.body).arn, /^arn:aws:omics:eu-west-1:111122223333:sequenceStore\/\d{10}$/);
+      assert.ok(s.logs.some((l) => l.includes('AUTHENTICATION IS OFF')), 'the banner says so');
+    } finally {
+      await s.stop();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('keeps its secrets private in the data dir', async () => {
+    const s = await spawnServer();
+    try {
+      for (const f of ['credentials', 'master.key']) {
+        assert.equal(statSync(join(s.dataDir, f)).mode & 0o077, 0, `${f} is readable only by its owner`);
+      }
+      assert.equal((statSync(s.dataDir).mode & 0o077) === 0, true);
+      assert.match(readFileSync(join(s.dataDir, 'credentials'), 'utf8'), /^\[openomics\]\naws_access_key_id = AKIA[A-Z2-7]{16}\naws_secret_access_key = \S{40}\nregion = us-east-1\n$/);
+      const files = ['metadata.sqlite', 'metadata.sqlite-wal'].map((f) => join(s.dataDir, f));
+      const bytes = Buffer.concat(files.map((f) => { try { return readFileSync(f); } catch { return Buffer.alloc(0); } }));
+      assert.ok(bytes.includes(Buffer.from(s.accessKeyId)), 'the database files hold the key id, so this check looks at real rows');
+      assert.equal(bytes.includes(Buffer.from(s.secretAccessKey)), false, 'the secret is sealed in the database');
+    } finally {
+      await s.stop();
+    }
+  });
+});
