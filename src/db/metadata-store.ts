@@ -1,7 +1,7 @@
-import { Kysely, Migrator, sql, type Transaction } from 'kysely';
+import { Kysely, Migrator, sql, type SelectQueryBuilder, type Transaction } from 'kysely';
 import type { Database } from './schema.js';
 import { migrationProvider } from './migrations.js';
-import { decodeNextToken, encodeNextToken, type Page } from '../core/pagination.js';
+import { decodeNextToken, encodeNextToken, type Page, type PageCursor } from '../core/pagination.js';
 
 /** What the domain persists. Plain records; times are epoch milliseconds. */
 export interface AccessKeyRecord {
@@ -183,6 +183,27 @@ function toAccessKey(r: Database['access_keys']): AccessKeyRecord {
     status: r.status as 'Active' | 'Inactive',
     createdAt: Number(r.created_at),
   };
+}
+
+/** Filters a time column to an inclusive range. */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+function inRange<QB extends SelectQueryBuilder<Database, any, any>>(query: QB, column: string, range: TimeRange | undefined): QB {
+  let q = query;
+  if (range?.after !== undefined) q = q.where(sql.ref(column), '>=', range.after) as QB;
+  if (range?.before !== undefined) q = q.where(sql.ref(column), '<=', range.before) as QB;
+  return q;
+}
+
+/** Orders by (creation_time, id), resumes after the cursor, and fetches one extra row to know if more follow. */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+function keyset<QB extends SelectQueryBuilder<Database, any, any>>(query: QB, cursor: PageCursor | undefined, maxResults: number): QB {
+  let q = query;
+  if (cursor) {
+    q = q.where((eb) =>
+      eb.or([eb(sql.ref('creation_time'), '>', cursor.t), eb.and([eb(sql.ref('creation_time'), '=', cursor.t), eb(sql.ref('id'), '>', cursor.id)])]),
+    ) as QB;
+  }
+  return q.orderBy(sql.ref('creation_time')).orderBy(sql.ref('id')).limit(maxResults + 1) as QB;
 }
 
 /** Keyset pagination over (creation_time, id): stable under inserts and deletes. */
@@ -385,16 +406,8 @@ export class KyselyMetadataStore implements MetadataStore {
     let query = this.db.selectFrom('sequence_stores').selectAll().where('account_id', '=', accountId);
     if (q.name !== undefined) query = query.where('name', '=', q.name);
     if (q.status !== undefined) query = query.where('status', '=', q.status);
-    if (q.created?.after !== undefined) query = query.where('creation_time', '>=', q.created.after);
-    if (q.created?.before !== undefined) query = query.where('creation_time', '<=', q.created.before);
-    if (q.updated?.after !== undefined) query = query.where('update_time', '>=', q.updated.after);
-    if (q.updated?.before !== undefined) query = query.where('update_time', '<=', q.updated.before);
-    if (cursor) {
-      query = query.where((eb) =>
-        eb.or([eb('creation_time', '>', cursor.t), eb.and([eb('creation_time', '=', cursor.t), eb('id', '>', cursor.id)])]),
-      );
-    }
-    const rows = await query.orderBy('creation_time').orderBy('id').limit(page.maxResults + 1).execute();
+    query = inRange(inRange(query, 'creation_time', q.created), 'update_time', q.updated);
+    const rows = await keyset(query, cursor, page.maxResults).execute();
     return pageOf(rows.map(toSequenceStore), page.maxResults);
   }
   async countSequenceStores(accountId: string): Promise<number> {
@@ -437,14 +450,8 @@ export class KyselyMetadataStore implements MetadataStore {
     const cursor = decodeNextToken(page.nextToken);
     let query = this.db.selectFrom('reference_stores').selectAll().where('account_id', '=', accountId);
     if (q.name !== undefined) query = query.where('name', '=', q.name);
-    if (q.created?.after !== undefined) query = query.where('creation_time', '>=', q.created.after);
-    if (q.created?.before !== undefined) query = query.where('creation_time', '<=', q.created.before);
-    if (cursor) {
-      query = query.where((eb) =>
-        eb.or([eb('creation_time', '>', cursor.t), eb.and([eb('creation_time', '=', cursor.t), eb('id', '>', cursor.id)])]),
-      );
-    }
-    const rows = await query.orderBy('creation_time').orderBy('id').limit(page.maxResults + 1).execute();
+    query = inRange(query, 'creation_time', q.created);
+    const rows = await keyset(query, cursor, page.maxResults).execute();
     return pageOf(rows.map(toReferenceStore), page.maxResults);
   }
   async countReferenceStores(accountId: string): Promise<number> {

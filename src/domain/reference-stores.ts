@@ -6,11 +6,12 @@ import type { PageRequest, ReferenceStoreQuery, ReferenceStoreRecord } from '../
 import type { DomainDeps } from './context.js';
 import { idempotent } from './idempotency.js';
 import { checkNewTags } from './tags.js';
+import { deleteStoreBlobs, newStoreDataKey, storePrefix, type SseConfigInput } from './store-storage.js';
 
 export interface CreateReferenceStoreInput {
   name: string;
   description?: string;
-  sseConfig?: { type: string; keyArn?: string };
+  sseConfig?: SseConfigInput;
   tags?: Record<string, string>;
   clientToken?: string;
 }
@@ -35,9 +36,7 @@ export class ReferenceStoreService {
           `The account already has the maximum of ${this.d.quotas.maxReferenceStores} reference store(s) in this region.`,
         );
       }
-      const keyArn = input.sseConfig?.keyArn ?? this.d.keys.defaultKeyArn();
-      if (input.sseConfig?.keyArn) await this.d.keys.describeKey(keyArn);
-      const dataKey = await this.d.keys.generateDataKey(keyArn);
+      const dataKey = await newStoreDataKey(this.d, input.sseConfig);
       const id = newNumericId();
       await this.d.db.insertReferenceStore({
         id,
@@ -67,7 +66,7 @@ export class ReferenceStoreService {
     if (refs > 0) throw new ConflictError(`Reference store ${id} still holds ${refs} reference(s); delete them before deleting the store.`);
     await this.d.db.deleteReferenceStore(accountId, id);
     await this.d.db.deleteAllTags(store.arn);
-    for await (const b of this.d.blobs.list(`ref/${id}/`)) await this.d.blobs.delete(b.key);
+    await deleteStoreBlobs(this.d, storePrefix.reference(id));
   }
 
   async list(accountId: string, q: ReferenceStoreQuery, page: PageRequest): Promise<Page<ReferenceStoreView>> {

@@ -6,11 +6,12 @@ import type { Page } from '../core/pagination.js';
 import type { DomainDeps } from './context.js';
 import { idempotent } from './idempotency.js';
 import { checkNewTags } from './tags.js';
+import { deleteStoreBlobs, newStoreDataKey, storePrefix, type SseConfigInput } from './store-storage.js';
 
 export interface CreateSequenceStoreInput {
   name: string;
   description?: string;
-  sseConfig?: { type: string; keyArn?: string };
+  sseConfig?: SseConfigInput;
   tags?: Record<string, string>;
   clientToken?: string;
   fallbackLocation?: string;
@@ -64,9 +65,7 @@ export class SequenceStoreService {
       if ((await this.d.db.countSequenceStores(accountId)) >= this.d.quotas.maxSequenceStores) {
         throw new QuotaExceededError(`The account already has the maximum of ${this.d.quotas.maxSequenceStores} sequence stores.`);
       }
-      const keyArn = input.sseConfig?.keyArn ?? this.d.keys.defaultKeyArn();
-      if (input.sseConfig?.keyArn) await this.d.keys.describeKey(keyArn);
-      const dataKey = await this.d.keys.generateDataKey(keyArn);
+      const dataKey = await newStoreDataKey(this.d, input.sseConfig);
       const id = newNumericId();
       const rec: SequenceStoreRecord = {
         id,
@@ -127,7 +126,7 @@ export class SequenceStoreService {
     }
     await this.d.db.deleteSequenceStore(accountId, id);
     await this.d.db.deleteAllTags(store.arn);
-    for await (const b of this.d.blobs.list(`seq/${id}/`)) await this.d.blobs.delete(b.key);
+    await deleteStoreBlobs(this.d, storePrefix.sequence(id));
   }
 
   async list(accountId: string, q: SequenceStoreQuery, page: PageRequest): Promise<Page<SequenceStoreView>> {
