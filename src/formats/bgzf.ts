@@ -1,0 +1,80 @@
+import { inflateRawSync, crc32 } from 'node:zlib';
+import { malformed, truncated } from './errors.js';
+
+/**
+ * BGZF (blocked gzip, SAM/BAM spec §4.1): a series of gzip members of at most
+ * 64 KiB, each with a `BC` extra field giving the block size, ending with a
+ * 28-byte empty EOF block. Yields each block's compressed offset and
+ * inflated, CRC-checked data. A missing EOF block or a partial block is an error.
+ */
+export interface BgzfBlock {
+  /** Offset of the block in the compressed file. */
+  coffset: number;
+  /** Compressed size of the whole block. */
+  csize: number;
+  data: Buffer;
+}
+
+export const BGZF_EOF = Buffer.from('1f8b08040000000000ff0600424302001b0003000000000000000000', 'hex');
+
+export function isBgzfHeader(b: Buffer): boolean {
+  return b.length >= 18 && b[0] === 0x1f && b[1] === 0x8b && b[2] === 8 && (b[3]! & 4) !== 0 && b[12] === 66 && b[13] === 67;
+}
+
+function blockSize(buf: Buffer, at: number, coffset: number): number | undefined {
+  if (buf.length - at < 18) return undefined;
+  if (buf[at] !== 0x1f || buf[at + 1] !== 0x8b || buf[at + 2] !== 8 || (buf[at + 3]! & 4) === 0) {
+    throw malformed('not a BGZF block (bad gzip magic or no extra field)', { byte: coffset });
+  }
+  const xlen = buf.readUInt16LE(at + 10);
+  if (buf.length - at < 12 + xlen) return undefined;
+  let p = at + 12;
+  const end = at + 12 + xlen;
+  while (p + 4 <= end) {
+    const si1 = buf[p]!, si2 = buf[p + 1]!, slen = buf.readUInt16LE(p + 2);
+    if (si1 === 66 && si2 === 67 && slen === 2) return buf.readUInt16LE(p + 4) + 1;
+    p += 4 + slen;
+  }
+  throw malformed('gzip member without the BGZF BC extra field', { byte: coffset });
+}
+
+/** Inflates and checks one complete block. */
+export function inflateBlock(block: Buffer, coffset: number): Buffer {
+  const xlen = block.readUInt16LE(10);
+  const cdata = block.subarray(12 + xlen, block.length - 8);
+  const crc = block.readUInt32LE(block.length - 8);
+  const isize = block.readUInt32LE(block.length - 4);
+  let data: Buffer;
+  try {
+    data = isize === 0 ? Buffer.alloc(0) : inflateRawSync(cdata);
+  } catch (e) {
+    throw malformed(`BGZF block does not inflate: ${(e as Error).message}`, { byte: coffset });
+  }
+  if (data.length !== isize) throw malformed(`BGZF block inflates to ${data.length} bytes, its header says ${isize}`, { byte: coffset });
+  if ((crc32(data) >>> 0) !== crc) throw malformed('BGZF block CRC32 mismatch (corrupted data)', { byte: coffset });
+  return data;
+}
+
+/** Splits a compressed byte stream into BGZF blocks and inflates them in order. */
+export async function* bgzfBlocks(source: AsyncIterable<Buffer>, opts: { requireEof?: boolean } = {}): AsyncGenerator<BgzfBlock> {
+  let buf: Buffer = Buffer.alloc(0);
+  let at = 0;
+  let coffset = 0;
+  let lastWasEof = false;
+  for await (const chunk of source) {
+    buf = at < buf.length ? Buffer.concat([buf.subarray(at), chunk]) : chunk;
+    at = 0;
+    for (;;) {
+      const size = blockSize(buf, at, coffset);
+      if (size === undefined || buf.length - at < size) break;
+      const block = buf.subarray(at, at + size);
+      const data = inflateBlock(block, coffset);
+      lastWasEof = data.length === 0;
+      yield { coffset, csize: size, data };
+      coffset += size;
+      at += size;
+    }
+  }
+  if (at < buf.length) throw truncated(`the file ends inside a BGZF block (${buf.length - at} bytes of a partial block)`, { byte: coffset });
+  if ((opts.requireEof ?? true) && !lastWasEof) throw truncated('the BGZF end-of-file marker is missing: the file is truncated', { byte: coffset });
+}
