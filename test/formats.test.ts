@@ -1,0 +1,267 @@
+// Differential tests of the format engine against samtools, on files nobody here wrote (Debian's htslib-test
+// corpus) and on a bwa-aligned synthetic corpus (../shared/testdata/make-corpus.sh, tiny settings).
+import { describe, it, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { basename, join } from 'node:path';
+import { Readable } from 'node:stream';
+import { inspectBam } from '../src/formats/bam-inspect.js';
+import { parseBai } from '../src/formats/bai.js';
+import { inspectFastq, inspectFastqPair } from '../src/formats/fastq.js';
+import { inspectFasta } from '../src/formats/fasta.js';
+import { FormatError } from '../src/formats/errors.js';
+import { ROOT } from './helpers/server.js';
+
+const HTSLIB_TEST = '/usr/share/htslib-test/test';
+const ENV = { ...process.env, REF_PATH: '/nonexistent/%s', REF_CACHE: '/nonexistent/%s' }; // never fetch references
+const samtools = (args: string[], opts: { encoding?: 'buffer' } = {}) =>
+  execFileSync('samtools', args, { env: ENV, maxBuffer: 1 << 30, stdio: ['ignore', 'pipe', 'pipe'], ...(opts.encoding ? {} : { encoding: 'latin1' }) });
+const bytes = (b: Buffer, piece = 7919) => Readable.from((function* () { for (let i = 0; i < b.length; i += piece) yield b.subarray(i, i + piece); })());
+const md5 = (s: string | Buffer) => createHash('md5').update(typeof s === 'string' ? Buffer.from(s, 'latin1') : s).digest('hex');
+
+let work: string;
+let corpus: string;
+const bams: string[] = [];
+const compared = { bam: 0, records: 0, indexed: 0, regions: 0, fastq: 0, fasta: 0 };
+
+before(() => {
+  execFileSync('samtools', ['--version']); // a missing samtools fails here, loudly
+  assert.ok(existsSync(HTSLIB_TEST), 'Debian package htslib-test is installed (.ci/run installs it)');
+  work = mkdtempSync(join(tmpdir(), 'oo-formats-'));
+  for (const dir of [HTSLIB_TEST, ...readdirSync(HTSLIB_TEST, { withFileTypes: true }).filter((d) => d.isDirectory()).map((d) => join(HTSLIB_TEST, d.name))]) {
+    for (const f of readdirSync(dir)) {
+      const src = join(dir, f);
+      const out = join(work, `${basename(dir)}__${f.replace(/[#]/g, '_')}`.replace(/\.sam$/, '.bam'));
+      if (f.endsWith('.bam')) copyFileSync(src, out);
+      else if (f.endsWith('.sam')) {
+        try {
+          samtools(['view', '-b', '-o', out, src]);
+        } catch {
+          continue; // SAM files htslib itself rejects are not BAM test material
+        }
+      } else continue;
+      bams.push(out);
+    }
+  }
+  corpus = join(work, 'corpus');
+  execFileSync('bash', [join(ROOT, '..', 'shared', 'testdata', 'make-corpus.sh'), corpus], {
+    env: { ...ENV, GENOME_MBP: '0.2', PAIRS: '5000', VCF_REGION: '', THREADS: '2' },
+    stdio: 'ignore',
+  });
+  bams.push(join(corpus, 'sample.bam'), join(corpus, 'sample.unaligned.bam'));
+});
+after(() => {
+  if (work) rmSync(work, { recursive: true, force: true });
+});
+
+describe('BAM against samtools', () => {
+  it('ETag = md5 of `samtools view`, counts = `samtools view -c -F 0x900`, for every file', async () => {
+    for (const bam of bams) {
+      const sam = samtools(['view', bam]) as string;
+      const info = await inspectBam(bytes(readFileSync(bam)), { fileName: basename(bam) });
+      assert.equal(info.etag, md5(sam), `${basename(bam)}: ETag`);
+      const primary = sam.split('\n').filter((l) => l && (Number(l.split('\t')[1]) & 0x900) === 0);
+      assert.equal(info.readCount, Number((samtools(['view', '-c', '-F', '0x900', bam]) as string).trim()), `${basename(bam)}: reads`);
+      const bases = primary.reduce((n, l) => n + (l.split('\t')[9] === '*' ? 0 : l.split('\t')[9]!.length), 0);
+      assert.equal(info.baseCount, bases, `${basename(bam)}: bases`);
+      assert.deepEqual(
+        info.header.references.map((r) => `${r.name}:${r.length}`),
+        (samtools(['view', '-H', bam]) as string).split('\n').filter((l) => l.startsWith('@SQ')).map((l) => `${/SN:([^\t]+)/.exec(l)![1]}:${/LN:(\d+)/.exec(l)![1]}`),
+        `${basename(bam)}: references`,
+      );
+      compared.bam++;
+      compared.records += info.recordCount;
+    }
+  });
+
+  it('computes SHA256up and SHA512up over the same text', async () => {
+    const bam = join(corpus, 'sample.bam');
+    const sam = Buffer.from(samtools(['view', bam]) as string, 'latin1');
+    assert.equal((await inspectBam(bytes(readFileSync(bam)), { etagFamily: 'SHA256up' })).etag, createHash('sha256').update(sam).digest('hex'));
+    assert.equal((await inspectBam(bytes(readFileSync(bam)), { etagFamily: 'SHA512up' })).etag, createHash('sha512').update(sam).digest('hex'));
+  });
+
+  it('builds the BAI samtools builds, for every coordinate-sorted file', async () => {
+    for (const bam of bams) {
+      const info = await inspectBam(bytes(readFileSync(bam)));
+      if (info.sortOrder !== 'coordinate') {
+        assert.equal(info.index, undefined);
+        continue;
+      }
+      const theirs = join(work, 'theirs.bai');
+      samtools(['index', '-o', theirs, bam]);
+      const a = parseBai(info.index!), b = parseBai(readFileSync(theirs));
+      assert.deepEqual(a, b, `${basename(bam)}: index content`);
+      compared.indexed++;
+    }
+  });
+
+  it('answers region queries and idxstats exactly like samtools with its own index', async () => {
+    const bam = join(corpus, 'sample.bam');
+    const dir = join(work, 'regions');
+    mkdirSync(dir, { recursive: true });
+    const ours = join(dir, 'ours.bam');
+    const theirs = join(dir, 'theirs.bam');
+    copyFileSync(bam, ours);
+    copyFileSync(bam, theirs);
+    writeFileSync(`${ours}.bai`, (await inspectBam(bytes(readFileSync(bam)))).index!);
+    samtools(['index', theirs]);
+    assert.equal(samtools(['idxstats', ours]), samtools(['idxstats', theirs]));
+    const regions = ['chr1', 'chr2', '*', 'chr1:1-1', 'chr1:16384-16385', 'chr1:16385-32768', 'chr2:131072-131073', 'chr1:100000-120000', 'chr2:1-80000', 'chr1:65536-65537', 'chr1:119900-130000'];
+    for (let i = 0; i < 40; i++) {
+      const start = (i * 7919 + 1) % 118_000;
+      regions.push(`chr${(i % 2) + 1}:${start}-${start + ((i * 104729) % 30_000)}`);
+    }
+    for (const r of regions) {
+      const a = samtools(['view', ours, r]);
+      assert.equal(a, samtools(['view', theirs, r]), `region ${r}`);
+      compared.regions++;
+    }
+    assert.ok((samtools(['view', '-c', ours, 'chr1:1-50000']) as string).trim() !== '0', 'the regions hold reads');
+  });
+});
+
+describe('FASTQ against zcat | md5sum', () => {
+  it('hashes the uncompressed text and pairs the corpus files', async () => {
+    const r1 = readFileSync(join(corpus, 'reads_R1.fastq.gz'));
+    const r2 = readFileSync(join(corpus, 'reads_R2.fastq.gz'));
+    const [a, b] = await inspectFastqPair(bytes(r1), bytes(r2));
+    for (const [info, file] of [[a, 'reads_R1.fastq.gz'], [b, 'reads_R2.fastq.gz']] as const) {
+      const text = execFileSync('zcat', [join(corpus, file)], { maxBuffer: 1 << 30 });
+      assert.equal(info.etag, md5(text));
+      const lines = text.toString('latin1').split('\n');
+      assert.equal(info.readCount, Math.floor(lines.length / 4));
+      assert.equal(info.baseCount, lines.filter((_, i) => i % 4 === 1).reduce((n, l) => n + l.length, 0));
+      compared.fastq++;
+    }
+  });
+
+  it('reads multi-member and BGZF gzip and plain text alike', async () => {
+    const text = readFileSync(join(HTSLIB_TEST, 'fastq', 'r1.fq'));
+    const plain = await inspectFastq(bytes(text));
+    const half = text.indexOf('\n@', text.length >> 1) + 1;
+    const gz = (b: Buffer) => execFileSync('gzip', ['-c'], { input: b });
+    const multi = await inspectFastq(bytes(Buffer.concat([gz(text.subarray(0, half)), gz(text.subarray(half))])));
+    const bgzf = await inspectFastq(bytes(execFileSync('bgzip', ['-c'], { input: text })));
+    assert.equal(plain.etag, md5(text));
+    assert.deepEqual({ ...multi, compressed: false }, plain);
+    assert.deepEqual({ ...bgzf, compressed: false }, plain);
+    assert.equal(multi.compressed, true);
+    compared.fastq += 3;
+  });
+});
+
+describe('FASTA against samtools faidx and samtools dict', () => {
+  it('writes the .fai samtools writes and the M5 digests samtools dict computes', async () => {
+    const files = readdirSync(HTSLIB_TEST).filter((f) => f.endsWith('.fa')).map((f) => join(HTSLIB_TEST, f));
+    files.push(join(corpus, 'ref.fa'));
+    for (const f of files) {
+      const copy = join(work, `fa-${basename(f)}`);
+      copyFileSync(f, copy);
+      try {
+        samtools(['faidx', copy]);
+      } catch {
+        continue;
+      }
+      const info = await inspectFasta(bytes(readFileSync(copy)));
+      assert.equal(info.fai, readFileSync(`${copy}.fai`, 'latin1'), `${basename(f)}: .fai`);
+      assert.equal(info.fileMd5, md5(readFileSync(copy)));
+      compared.fasta++;
+    }
+    const dict = samtools(['dict', join(corpus, 'ref.fa')]) as string;
+    const info = await inspectFasta(bytes(readFileSync(join(corpus, 'ref.fa'))));
+    for (const s of info.sequences) assert.ok(dict.includes(`SN:${s.name}\tLN:${s.length}\tM5:${s.md5}`), `${s.name} M5`);
+  });
+
+  it('indexes bgzip FASTA like samtools faidx (.fai and .gzi)', async () => {
+    const gz = join(work, 'ref.fa.gz');
+    writeFileSync(gz, execFileSync('bgzip', ['-c', join(corpus, 'ref.fa')]));
+    samtools(['faidx', gz]);
+    const info = await inspectFasta(bytes(readFileSync(gz)));
+    assert.equal(info.bgzip, true);
+    assert.equal(info.fai, readFileSync(`${gz}.fai`, 'latin1'));
+    assert.ok(info.gzi!.equals(readFileSync(`${gz}.gzi`)));
+    compared.fasta++;
+  });
+});
+
+describe('bad input gives the right error, never a crash or a hang', () => {
+  const expectFormatError = async (p: Promise<unknown>, code: string, what: string) => {
+    try {
+      await p;
+    } catch (e) {
+      assert.ok(e instanceof FormatError, `${what}: ${(e as Error).stack}`);
+      assert.equal((e as FormatError).code, code, `${what}: ${(e as Error).message}`);
+      return (e as FormatError).message;
+    }
+    assert.fail(`${what}: no error`);
+  };
+
+  it('a BAM truncated at many offsets', async () => {
+    const bam = readFileSync(join(corpus, 'sample.bam'));
+    for (let i = 1; i < 60; i++) {
+      const cut = Math.floor((bam.length * i) / 60);
+      try {
+        await inspectBam(bytes(bam.subarray(0, cut)));
+        assert.fail(`cut at ${cut} was accepted`);
+      } catch (e) {
+        assert.ok(e instanceof FormatError, `cut at ${cut}: ${(e as Error).message}`);
+        assert.ok(['TruncatedFile', 'MalformedFile'].includes((e as FormatError).code));
+      }
+    }
+    await expectFormatError(inspectBam(bytes(bam.subarray(0, bam.length - 28))), 'TruncatedFile', 'missing EOF block');
+  });
+
+  it('flipped bytes inside BGZF blocks', async () => {
+    const bam = readFileSync(join(corpus, 'sample.bam'));
+    for (const at of [100, 5000, 70_000, Math.floor(bam.length / 2), bam.length - 100]) {
+      const bad = Buffer.from(bam);
+      bad[at] ^= 0x55;
+      await expectFormatError(inspectBam(bytes(bad)), 'MalformedFile', `flip at ${at}`);
+    }
+  });
+
+  it('files that are not what they claim', async () => {
+    const fq = readFileSync(join(corpus, 'reads_R1.fastq.gz'));
+    await expectFormatError(inspectBam(bytes(fq)), 'MalformedFile', 'gzip FASTQ as BAM');
+    await expectFormatError(inspectFastq(bytes(readFileSync(join(corpus, 'sample.bam')))), 'MalformedFile', 'BAM as FASTQ');
+    await expectFormatError(inspectFastq(bytes(execFileSync('gzip', ['-c'], { input: 'hello world\nthis is not fastq\n' }))), 'MalformedFile', 'gzip text');
+    await expectFormatError(inspectFasta(bytes(fq)), 'UnsupportedFeature', 'plain gzip FASTA');
+  });
+
+  it('FASTQ defects: truncated gzip, broken records, unequal pairs, names that do not pair', async () => {
+    const r1 = readFileSync(join(corpus, 'reads_R1.fastq.gz'));
+    const r2 = readFileSync(join(corpus, 'reads_R2.fastq.gz'));
+    await expectFormatError(inspectFastq(bytes(r1.subarray(0, r1.length >> 1))), 'TruncatedFile', 'half a gzip');
+    const rec = '@r1\nACGT\n+\nIIII\n';
+    assert.match(await expectFormatError(inspectFastq(bytes(Buffer.from(rec + '@r2\nACGT\n+\nIII\n'))), 'MalformedFile', 'qual length'), /record 2.*4 bases but quality has 3/);
+    await expectFormatError(inspectFastq(bytes(Buffer.from(rec + 'r2\nACGT\n+\nIIII\n'))), 'MalformedFile', 'no @');
+    await expectFormatError(inspectFastq(bytes(Buffer.from(rec + '@r2\nAC!T\n+\nIIII\n'))), 'MalformedFile', 'bad base');
+    await expectFormatError(inspectFastq(bytes(Buffer.from(rec + '@r2\nACGT\n'))), 'TruncatedFile', 'half a record');
+    const text2 = execFileSync('zcat', [join(corpus, 'reads_R2.fastq.gz')], { maxBuffer: 1 << 30 }).toString('latin1').split('\n');
+    const short = execFileSync('gzip', ['-c'], { input: text2.slice(0, 400).join('\n') + '\n' });
+    assert.match(await expectFormatError(inspectFastqPair(bytes(r1), bytes(short)), 'MismatchedPair', 'unequal'), /source2 has 100 records but source1 has 5000/);
+    const renamed = execFileSync('gzip', ['-c'], { input: text2.map((l, i) => (i === 40 ? '@someone_else/2' : l)).join('\n') });
+    assert.match(await expectFormatError(inspectFastqPair(bytes(r1), bytes(renamed)), 'MismatchedPair', 'names'), /record 11/);
+    assert.equal((await inspectFastqPair(bytes(r1), bytes(r2)))[0].readCount, 5000);
+  });
+
+  it('FASTA defects', async () => {
+    await expectFormatError(inspectFasta(bytes(Buffer.from('>a\nACGT\nAC\nACGT\n'))), 'MalformedFile', 'ragged lines');
+    await expectFormatError(inspectFasta(bytes(Buffer.from('ACGT\n'))), 'MalformedFile', 'no header');
+    await expectFormatError(inspectFasta(bytes(Buffer.from('>a\nAC GT\n'))), 'MalformedFile', 'space in sequence');
+    await expectFormatError(inspectFasta(bytes(Buffer.from('>a\nACGT\n>a\nACGT\n'))), 'MalformedFile', 'duplicate');
+  });
+
+  it('compared something (guard)', () => {
+    assert.ok(compared.bam >= 80, `BAM files compared: ${compared.bam}`);
+    assert.ok(compared.records >= 10_000, `records compared: ${compared.records}`);
+    assert.ok(compared.indexed >= 20, `indexes compared: ${compared.indexed}`);
+    assert.ok(compared.regions >= 50, `regions compared: ${compared.regions}`);
+    assert.ok(compared.fastq >= 5, `FASTQ compared: ${compared.fastq}`);
+    assert.ok(compared.fasta >= 8, `FASTA compared: ${compared.fasta}`);
+  });
+});
