@@ -265,3 +265,19 @@ describe('bad input gives the right error, never a crash or a hang', () => {
     assert.ok(compared.fasta >= 8, `FASTA compared: ${compared.fasta}`);
   });
 });
+
+describe('alignment files against their linked reference', async () => {
+  const { checkAgainstReference, headerReferences } = await import('../src/formats/reference-check.js');
+  it('accepts the corpus BAM with its reference and names the mismatch otherwise', async () => {
+    const bam = await inspectBam(bytes(readFileSync(join(corpus, 'sample.bam'))));
+    const ref = await inspectFasta(bytes(readFileSync(join(corpus, 'ref.fa'))));
+    const refs = headerReferences(bam.header.text);
+    assert.equal(refs.length, 2);
+    checkAgainstReference(refs, ref.sequences);
+    const shorter = ref.sequences.map((s) => (s.name === 'chr2' ? { ...s, length: s.length - 1 } : s));
+    assert.throws(() => checkAgainstReference(refs, shorter, 'sample.bam'), (e: Error) => e instanceof FormatError && e.code === 'ReferenceMismatch' && /chr2 is 80000 bp in the file but 79999/.test(e.message));
+    assert.throws(() => checkAgainstReference(refs, ref.sequences.slice(0, 1)), /chr2 of the file is not in the linked reference/);
+    const withM5 = refs.map((r) => ({ ...r, md5: '0'.repeat(32) }));
+    assert.throws(() => checkAgainstReference(withM5, ref.sequences), /has M5 0{32} in the file/);
+  });
+});

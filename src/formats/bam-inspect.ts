@@ -1,8 +1,8 @@
 import { readBam, type BamHeader } from './bam.js';
 import { BaiBuilder, UnsortedError } from './bai.js';
 import { malformed } from './errors.js';
-import { familyHash, LineHasher, type EtagFamily } from './hashing.js';
-import { fields, renderSam } from './sam-text.js';
+import { ThreadedHash, type EtagFamily } from './hashing.js';
+import { fields, SamOut, writeSam } from './sam-text.js';
 
 /**
  * Everything the store records about a BAM or uBAM, from one streaming pass:
@@ -34,7 +34,22 @@ export async function inspectBam(
   source: AsyncIterable<Buffer>,
   opts: { etagFamily?: EtagFamily; buildIndex?: boolean; fileName?: string } = {},
 ): Promise<BamInfo> {
-  const hasher = new LineHasher(familyHash(opts.etagFamily ?? 'MD5up'));
+  const hash = new ThreadedHash(opts.etagFamily ?? 'MD5up');
+  const out = new SamOut((bytes) => hash.update(bytes), 1 << 22, true);
+  try {
+    return await inspect(source, opts, hash, out);
+  } catch (e) {
+    await hash.abort();
+    throw e;
+  }
+}
+
+async function inspect(
+  source: AsyncIterable<Buffer>,
+  opts: { etagFamily?: EtagFamily; buildIndex?: boolean; fileName?: string },
+  hash: ThreadedHash,
+  out: SamOut,
+): Promise<BamInfo> {
   let header: BamHeader | undefined;
   let sortOrder: string | undefined;
   let bai: BaiBuilder | undefined;
@@ -59,7 +74,7 @@ export async function inspectBam(
     const mapped = (f.flag & 4) === 0;
     if (mapped) mappedCount++;
     try {
-      hasher.line(renderSam(r.buf, r.start, r.end, header!));
+      writeSam(r.buf, r.start, r.end, header!, out);
     } catch (e) {
       throw malformed((e as Error).message.replace(/^malformed file: /, ''), { file: opts.fileName, record: r.index });
     }
@@ -75,6 +90,7 @@ export async function inspectBam(
       }
     }
     lastEnd = r.vEnd;
+    if ((recordCount & 1023) === 0) await hash.below(3);
   }
   let index: Buffer | undefined;
   if (sortOrder === 'coordinate' && (opts.buildIndex ?? true)) {
@@ -91,7 +107,7 @@ export async function inspectBam(
     readCount,
     baseCount,
     mappedCount,
-    etag: hasher.digest(),
+    etag: (out.flush(), await hash.digest()),
     ...(index ? { index } : {}),
   };
 }

@@ -1,5 +1,6 @@
 import { inflateRawSync, crc32 } from 'node:zlib';
 import { malformed, truncated } from './errors.js';
+import { sharedInflatePool } from './inflate-pool.js';
 
 /**
  * BGZF (blocked gzip, SAM/BAM spec §4.1): a series of gzip members of at most
@@ -55,12 +56,33 @@ export function inflateBlock(block: Buffer, coffset: number): Buffer {
   return data;
 }
 
-/** Splits a compressed byte stream into BGZF blocks and inflates them in order. */
-export async function* bgzfBlocks(source: AsyncIterable<Buffer>, opts: { requireEof?: boolean } = {}): AsyncGenerator<BgzfBlock> {
+/**
+ * Splits a compressed byte stream into BGZF blocks and inflates them in order.
+ * With `parallel` (the default) blocks are inflated on worker threads, at most
+ * `window` at a time ahead of the consumer.
+ */
+export async function* bgzfBlocks(
+  source: AsyncIterable<Buffer>,
+  opts: { requireEof?: boolean; parallel?: boolean; window?: number } = {},
+): AsyncGenerator<BgzfBlock> {
+  const pool = opts.parallel ?? true ? sharedInflatePool() : undefined;
+  const window = opts.window ?? 16;
+  const inflight: { coffset: number; csize: number; data: Promise<Buffer> }[] = [];
   let buf: Buffer = Buffer.alloc(0);
   let at = 0;
   let coffset = 0;
   let lastWasEof = false;
+  const settle = async (): Promise<BgzfBlock> => {
+    const head = inflight.shift()!;
+    let data: Buffer;
+    try {
+      data = await head.data;
+    } catch (e) {
+      throw malformed((e as Error).message, { byte: head.coffset });
+    }
+    lastWasEof = data.length === 0;
+    return { coffset: head.coffset, csize: head.csize, data };
+  };
   for await (const chunk of source) {
     buf = at < buf.length ? Buffer.concat([buf.subarray(at), chunk]) : chunk;
     at = 0;
@@ -68,13 +90,22 @@ export async function* bgzfBlocks(source: AsyncIterable<Buffer>, opts: { require
       const size = blockSize(buf, at, coffset);
       if (size === undefined || buf.length - at < size) break;
       const block = buf.subarray(at, at + size);
-      const data = inflateBlock(block, coffset);
-      lastWasEof = data.length === 0;
-      yield { coffset, csize: size, data };
+      const here = coffset;
+      if (pool) {
+        const data = pool.inflate(block);
+        data.catch(() => {}); // observed when settled, in order
+        inflight.push({ coffset: here, csize: size, data });
+        if (inflight.length >= window) yield await settle();
+      } else {
+        const data = inflateBlock(block, here);
+        lastWasEof = data.length === 0;
+        yield { coffset: here, csize: size, data };
+      }
       coffset += size;
       at += size;
     }
   }
+  while (inflight.length) yield await settle();
   if (at < buf.length) throw truncated(`the file ends inside a BGZF block (${buf.length - at} bytes of a partial block)`, { byte: coffset });
   if ((opts.requireEof ?? true) && !lastWasEof) throw truncated('the BGZF end-of-file marker is missing: the file is truncated', { byte: coffset });
 }

@@ -24,3 +24,69 @@ export class LineHasher {
     return this.hash.digest('hex');
   }
 }
+
+import { Worker } from 'node:worker_threads';
+
+const HASH_WORKER = `
+const { parentPort, workerData } = require('node:worker_threads');
+const { createHash } = require('node:crypto');
+const h = createHash(workerData.algorithm);
+parentPort.on('message', (m) => {
+  if (m.data) {
+    h.update(Buffer.from(m.data));
+    parentPort.postMessage({ ack: true });
+  } else parentPort.postMessage({ digest: h.digest('hex') });
+});
+`;
+
+/**
+ * A hash computed on a worker thread: buffers are handed over (transferred,
+ * not copied) in order, so hashing runs beside the producer.
+ */
+export class ThreadedHash {
+  private readonly worker: Worker;
+  private outstanding = 0;
+  private waiter: (() => void) | undefined;
+  private digestWaiter: ((hex: string) => void) | undefined;
+  private failure: Error | undefined;
+
+  constructor(family: EtagFamily) {
+    this.worker = new Worker(HASH_WORKER, {
+      eval: true,
+      workerData: { algorithm: family === 'MD5up' ? 'md5' : family === 'SHA256up' ? 'sha256' : 'sha512' },
+    });
+    this.worker.on('message', (m: { ack?: boolean; digest?: string }) => {
+      if (m.ack) {
+        this.outstanding--;
+        const w = this.waiter;
+        this.waiter = undefined;
+        w?.();
+      } else if (m.digest !== undefined) this.digestWaiter?.(m.digest);
+    });
+    this.worker.on('error', (e) => (this.failure = e));
+  }
+
+  /** Resolves once at most `n` buffers are waiting to be hashed (backpressure). */
+  async below(n: number): Promise<void> {
+    while (this.outstanding > n) {
+      if (this.failure) throw this.failure;
+      await new Promise<void>((r) => (this.waiter = r));
+    }
+  }
+  /** Takes ownership of `bytes` (its memory is transferred to the worker). */
+  update(bytes: Buffer): void {
+    const ab = bytes.byteOffset === 0 && bytes.length === bytes.buffer.byteLength ? (bytes.buffer as ArrayBuffer) : new Uint8Array(bytes).buffer;
+    this.outstanding++;
+    this.worker.postMessage({ data: ab }, [ab]);
+  }
+  async digest(): Promise<string> {
+    const result = new Promise<string>((resolve) => (this.digestWaiter = resolve));
+    this.worker.postMessage({});
+    const hex = await result;
+    await this.worker.terminate();
+    return hex;
+  }
+  async abort(): Promise<void> {
+    await this.worker.terminate();
+  }
+}

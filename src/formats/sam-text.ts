@@ -9,10 +9,6 @@ import { malformed } from './errors.js';
  */
 const CIGAR_OPS = 'MIDNSHP=X';
 const SEQ_CODES = '=ACMGRSVTWYHKDBN';
-const PAIR_CODES: string[] = [];
-for (let i = 0; i < 256; i++) PAIR_CODES.push(SEQ_CODES[i >> 4]! + SEQ_CODES[i & 15]!);
-const QUAL_CHARS: string[] = [];
-for (let i = 0; i < 256; i++) QUAL_CHARS.push(String.fromCharCode(Math.min(i + 33, 255)));
 
 /** C printf("%g") for a double. */
 export function formatG(v: number): string {
@@ -113,7 +109,99 @@ function auxSize(buf: Buffer, p: number, type: string, end: number): number {
   }
 }
 
-export function renderSam(buf: Buffer, start: number, end: number, header: BamHeader): string {
+/**
+ * An output buffer the renderer writes SAM bytes into; `sink` receives full
+ * buffers (e.g. a hash update). Rendering to bytes, not strings, keeps the
+ * garbage collector out of the hot loop.
+ */
+export class SamOut {
+  buf: Buffer;
+  pos = 0;
+  /** With `handOver`, the sink keeps each flushed buffer and a fresh one is allocated. */
+  constructor(
+    private readonly sink: (bytes: Buffer) => void,
+    size = 1 << 22,
+    private readonly handOver = false,
+  ) {
+    this.buf = Buffer.allocUnsafeSlow(size);
+  }
+  ensure(n: number): void {
+    if (this.pos + n <= this.buf.length) return;
+    this.flush();
+    if (n > this.buf.length) this.buf = Buffer.allocUnsafeSlow(n * 2);
+  }
+  flush(): void {
+    // Without handOver the sink must consume (or copy) the bytes before returning: the buffer is reused.
+    if (this.pos > 0) {
+      if (this.handOver) {
+        const full = this.buf;
+        this.buf = Buffer.allocUnsafeSlow(full.length);
+        this.sink(Buffer.from(full.buffer, full.byteOffset, this.pos));
+      } else this.sink(this.buf.subarray(0, this.pos));
+    }
+    this.pos = 0;
+  }
+  byte(c: number): void {
+    this.buf[this.pos++] = c;
+  }
+  /** Copies src[from, to) — by hand for short runs, where Buffer.copy's call overhead dominates. */
+  copy(src: Buffer, from: number, to: number): void {
+    const n = to - from;
+    if (n > 48) {
+      this.pos += src.copy(this.buf, this.pos, from, to);
+      return;
+    }
+    const b = this.buf;
+    let q = this.pos;
+    for (let i = from; i < to; i++) b[q++] = src[i]!;
+    this.pos = q;
+  }
+  /** "i:" / "f:" style type prefixes. */
+  pair(a: number, b: number): void {
+    this.buf[this.pos++] = a;
+    this.buf[this.pos++] = b;
+  }
+  ascii(s: string): void {
+    this.pos += this.buf.write(s, this.pos, 'latin1');
+  }
+  int(n: number): void {
+    if (n < 0) {
+      this.buf[this.pos++] = 45;
+      n = -n;
+    }
+    if (n < 10) {
+      this.buf[this.pos++] = 48 + n;
+      return;
+    }
+    const start = this.pos;
+    while (n > 0) {
+      this.buf[this.pos++] = 48 + (n % 10);
+      n = Math.floor(n / 10);
+    }
+    // reverse the digits in place
+    for (let i = start, j = this.pos - 1; i < j; i++, j--) {
+      const t = this.buf[i]!;
+      this.buf[i] = this.buf[j]!;
+      this.buf[j] = t;
+    }
+  }
+}
+
+const PAIR_BYTES = new Uint16Array(256); // two ASCII bases per packed byte, little-endian
+for (let i = 0; i < 256; i++) PAIR_BYTES[i] = SEQ_CODES.charCodeAt(i >> 4) | (SEQ_CODES.charCodeAt(i & 15) << 8);
+const CIGAR_CODES = Array.from(CIGAR_OPS, (c) => c.charCodeAt(0));
+const refNameCache = new WeakMap<BamHeader, Buffer[]>();
+function refNames(h: BamHeader): Buffer[] {
+  let names = refNameCache.get(h);
+  if (!names) {
+    names = h.references.map((r) => Buffer.from(r.name, 'latin1'));
+    refNameCache.set(h, names);
+  }
+  return names;
+}
+
+/** Appends the record's SAM line and a newline to `out`. */
+export function writeSam(buf: Buffer, start: number, end: number, header: BamHeader, out: SamOut): void {
   const o = start + 4;
   const refId = buf.readInt32LE(o);
   const pos = buf.readInt32LE(o + 4);
@@ -125,12 +213,24 @@ export function renderSam(buf: Buffer, start: number, end: number, header: BamHe
   const nextRefId = buf.readInt32LE(o + 20);
   const nextPos = buf.readInt32LE(o + 24);
   const tlen = buf.readInt32LE(o + 28);
-  const refs = header.references;
+  const names = refNames(header);
 
+  // Upper bound of the line: every byte of the record rendered as at most a few characters.
+  out.ensure(4 * (end - start) + 256 + (refId >= 0 ? names[refId]!.length : 0) + (nextRefId >= 0 ? names[nextRefId]!.length : 0));
+  const TAB = 9;
   let p = o + 32;
-  let line = buf.toString('latin1', p, p + lName - 1);
+  out.copy(buf, p, p + lName - 1);
   p += lName;
-  line += '\t' + flag + '\t' + (refId < 0 ? '*' : refs[refId]!.name) + '\t' + (pos + 1) + '\t' + mapq + '\t';
+  out.byte(TAB);
+  out.int(flag);
+  out.byte(TAB);
+  if (refId < 0) out.byte(42);
+  else out.copy(names[refId]!, 0, names[refId]!.length);
+  out.byte(TAB);
+  out.int(pos + 1);
+  out.byte(TAB);
+  out.int(mapq);
+  out.byte(TAB);
 
   const cigarStart = p;
   p += 4 * nCigar;
@@ -140,36 +240,51 @@ export function renderSam(buf: Buffer, start: number, end: number, header: BamHe
   p += lSeq;
   const auxStart = p;
 
-  // CG tag: a placeholder CIGAR kSmN stands for the real one in CG:B,I.
   let cg: ReturnType<typeof cigarFromCG>;
   if (nCigar === 2 && (buf.readUInt32LE(cigarStart) & 15) === 4 && buf.readUInt32LE(cigarStart) >>> 4 === lSeq && (buf.readUInt32LE(cigarStart + 4) & 15) === 3) {
-    cg = cigarFromCG(buf, auxStart, o + (end - o));
+    cg = cigarFromCG(buf, auxStart, end);
   }
-  if (cg) line += cg.cigar;
-  else if (nCigar === 0) line += '*';
+  if (cg) {
+    out.ensure(cg.cigar.length + 16);
+    out.ascii(cg.cigar);
+  } else if (nCigar === 0) out.byte(42);
   else {
     for (let i = 0; i < nCigar; i++) {
       const v = buf.readUInt32LE(cigarStart + 4 * i);
-      line += (v >>> 4) + CIGAR_OPS[v & 15]!;
+      out.int(v >>> 4);
+      out.byte(CIGAR_CODES[v & 15]!);
     }
   }
+  out.byte(TAB);
+  if (nextRefId < 0) out.byte(42);
+  else if (nextRefId === refId) out.byte(61);
+  else out.copy(names[nextRefId]!, 0, names[nextRefId]!.length);
+  out.byte(TAB);
+  out.int(nextPos + 1);
+  out.byte(TAB);
+  out.int(tlen);
+  out.byte(TAB);
 
-  line += '\t' + (nextRefId < 0 ? '*' : nextRefId === refId ? '=' : refs[nextRefId]!.name) + '\t' + (nextPos + 1) + '\t' + tlen + '\t';
-
-  if (lSeq === 0) line += '*';
+  if (lSeq === 0) out.byte(42);
   else {
-    let s = '';
     const full = lSeq >> 1;
-    for (let i = 0; i < full; i++) s += PAIR_CODES[buf[seqStart + i]!];
-    if (lSeq & 1) s += SEQ_CODES[buf[seqStart + full]! >> 4];
-    line += s;
+    const ob = out.buf;
+    let q = out.pos;
+    for (let i = 0; i < full; i++) {
+      const two = PAIR_BYTES[buf[seqStart + i]!]!;
+      ob[q++] = two & 0xff;
+      ob[q++] = two >> 8;
+    }
+    if (lSeq & 1) ob[q++] = SEQ_CODES.charCodeAt(buf[seqStart + full]! >> 4);
+    out.pos = q;
   }
-  line += '\t';
-  if (lSeq === 0 || buf[qualStart] === 0xff) line += '*';
+  out.byte(TAB);
+  if (lSeq === 0 || buf[qualStart] === 0xff) out.byte(42);
   else {
-    let q = '';
-    for (let i = 0; i < lSeq; i++) q += QUAL_CHARS[buf[qualStart + i]!];
-    line += q;
+    const ob = out.buf;
+    let q = out.pos;
+    for (let i = 0; i < lSeq; i++) ob[q++] = Math.min(buf[qualStart + i]! + 33, 255);
+    out.pos = q;
   }
 
   p = auxStart;
@@ -179,52 +294,67 @@ export function renderSam(buf: Buffer, start: number, end: number, header: BamHe
       continue;
     }
     if (p + 3 > end) throw malformed('truncated aux field');
-    const tag = String.fromCharCode(buf[p]!, buf[p + 1]!);
-    const type = String.fromCharCode(buf[p + 2]!);
+    const t0 = buf[p]!, t1 = buf[p + 1]!, type = buf[p + 2]!;
     p += 3;
-    line += '\t' + tag + ':';
+    out.byte(TAB);
+    out.byte(t0);
+    out.byte(t1);
+    out.byte(58);
     switch (type) {
-      case 'A': line += 'A:' + String.fromCharCode(buf[p]!); p += 1; break;
-      case 'c': line += 'i:' + buf.readInt8(p); p += 1; break;
-      case 'C': line += 'i:' + buf[p]; p += 1; break;
-      case 's': line += 'i:' + buf.readInt16LE(p); p += 2; break;
-      case 'S': line += 'i:' + buf.readUInt16LE(p); p += 2; break;
-      case 'i': line += 'i:' + buf.readInt32LE(p); p += 4; break;
-      case 'I': line += 'i:' + buf.readUInt32LE(p); p += 4; break;
-      case 'f': line += 'f:' + formatG(buf.readFloatLE(p)); p += 4; break;
-      case 'd': line += 'd:' + formatG(buf.readDoubleLE(p)); p += 8; break;
-      case 'Z':
-      case 'H': {
+      case 65: /* A */ out.byte(65); out.byte(58); out.byte(buf[p]!); p += 1; break;
+      case 99: /* c */ out.pair(105, 58); out.int(buf.readInt8(p)); p += 1; break;
+      case 67: /* C */ out.pair(105, 58); out.int(buf[p]!); p += 1; break;
+      case 115: /* s */ out.pair(105, 58); out.int(buf.readInt16LE(p)); p += 2; break;
+      case 83: /* S */ out.pair(105, 58); out.int(buf.readUInt16LE(p)); p += 2; break;
+      case 105: /* i */ out.pair(105, 58); out.int(buf.readInt32LE(p)); p += 4; break;
+      case 73: /* I */ out.pair(105, 58); out.int(buf.readUInt32LE(p)); p += 4; break;
+      case 102: /* f */ out.pair(102, 58); out.ascii(formatG(buf.readFloatLE(p))); p += 4; break;
+      case 100: /* d */ out.pair(100, 58); out.ascii(formatG(buf.readDoubleLE(p))); p += 8; break;
+      case 90: /* Z */
+      case 72: /* H */ {
         const z = buf.indexOf(0, p);
-        if (z < 0 || z >= end) throw malformed(`unterminated ${type} aux field ${tag}`);
-        line += type + ':' + buf.toString('latin1', p, z);
+        if (z < 0 || z >= end) throw malformed(`unterminated ${String.fromCharCode(type)} aux field ${String.fromCharCode(t0, t1)}`);
+        out.byte(type);
+        out.byte(58);
+        out.copy(buf, p, z);
         p = z + 1;
         break;
       }
-      case 'B': {
+      case 66: /* B */ {
         const sub = String.fromCharCode(buf[p]!);
         const n = buf.readUInt32LE(p + 1);
+        const size = auxSize(buf, p, 'B', end) - 5;
         p += 5;
-        line += 'B:' + sub;
-        const size = auxSize(buf, p - 5, 'B', end) - 5;
-        if (p + size > end) throw malformed(`B array ${tag} runs past the record`);
+        if (p + size > end) throw malformed(`B array ${String.fromCharCode(t0, t1)} runs past the record`);
+        out.ensure(n * 16 + 16);
+        out.ascii('B:' + sub);
         for (let i = 0; i < n; i++) {
+          out.byte(44);
           switch (sub) {
-            case 'c': line += ',' + buf.readInt8(p); p += 1; break;
-            case 'C': line += ',' + buf[p]; p += 1; break;
-            case 's': line += ',' + buf.readInt16LE(p); p += 2; break;
-            case 'S': line += ',' + buf.readUInt16LE(p); p += 2; break;
-            case 'i': line += ',' + buf.readInt32LE(p); p += 4; break;
-            case 'I': line += ',' + buf.readUInt32LE(p); p += 4; break;
-            case 'f': line += ',' + formatG(buf.readFloatLE(p)); p += 4; break;
+            case 'c': out.int(buf.readInt8(p)); p += 1; break;
+            case 'C': out.int(buf[p]!); p += 1; break;
+            case 's': out.int(buf.readInt16LE(p)); p += 2; break;
+            case 'S': out.int(buf.readUInt16LE(p)); p += 2; break;
+            case 'i': out.int(buf.readInt32LE(p)); p += 4; break;
+            case 'I': out.int(buf.readUInt32LE(p)); p += 4; break;
+            case 'f': out.ascii(formatG(buf.readFloatLE(p))); p += 4; break;
           }
         }
         break;
       }
       default:
-        throw malformed(`unknown aux type '${type}' in tag ${tag}`);
+        throw malformed(`unknown aux type '${String.fromCharCode(type)}' in tag ${String.fromCharCode(t0, t1)}`);
     }
   }
   if (p !== end) throw malformed('aux data runs past the end of the record');
-  return line;
+  out.byte(10);
+}
+
+/** The record's SAM line as a string, without the newline (for tests and tools). */
+export function renderSam(buf: Buffer, start: number, end: number, header: BamHeader): string {
+  const parts: Buffer[] = [];
+  const out = new SamOut((b) => parts.push(Buffer.from(b)), 1 << 12);
+  writeSam(buf, start, end, header, out);
+  out.flush();
+  return Buffer.concat(parts).toString('latin1').slice(0, -1);
 }

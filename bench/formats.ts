@@ -1,0 +1,50 @@
+// Ingest benchmark: our one-pass inspection against samtools/zcat doing the same work, same files, one run.
+//   BAM:   ours (validate + count + ETag + BAI)  vs  `samtools view F | md5sum` + `samtools index F`
+//   FASTQ: ours (validate + count + ETag)        vs  `zcat F | md5sum`
+// The corpus comes from ../shared/testdata/make-corpus.sh (BENCH_CORPUS, built if missing with
+// BENCH_GENOME_MBP / BENCH_PAIRS). Prints seconds, MB/s of input, ratios and our peak RSS.
+import { execFileSync, spawnSync } from 'node:child_process';
+import { existsSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+const corpus = process.env['BENCH_CORPUS'] ?? '/tmp/openomics-bench-corpus';
+if (!existsSync(join(corpus, 'sample.bam'))) {
+  console.log(`building the corpus in ${corpus} ...`);
+  execFileSync('bash', [join(ROOT, '..', 'shared', 'testdata', 'make-corpus.sh'), corpus], {
+    env: { ...process.env, GENOME_MBP: process.env['BENCH_GENOME_MBP'] ?? '2', PAIRS: process.env['BENCH_PAIRS'] ?? '400000', VCF_REGION: '' },
+    stdio: 'inherit',
+  });
+}
+
+function timeShell(cmd: string): number {
+  const t0 = process.hrtime.bigint();
+  const r = spawnSync('bash', ['-c', cmd], { stdio: ['ignore', 'ignore', 'inherit'], env: { ...process.env, REF_PATH: '/nonexistent/%s' } });
+  if (r.status !== 0) throw new Error(`${cmd} failed`);
+  return Number(process.hrtime.bigint() - t0) / 1e9;
+}
+
+function ours(kind: string, file: string): { seconds: number; maxRssMiB: number } {
+  const out = execFileSync(process.execPath, [join(ROOT, 'dist', 'bench', 'ingest-one.js'), kind, file], { encoding: 'utf8' });
+  return JSON.parse(out.trim().split('\n').pop()!);
+}
+
+const rows: string[] = [];
+const mb = (f: string) => statSync(f).size / 1e6;
+for (const [label, kind, file, reference] of [
+  ['BAM (coordinate-sorted)', 'bam', join(corpus, 'sample.bam'), `samtools view ${join(corpus, 'sample.bam')} | md5sum && samtools index -o /tmp/bench.bai ${join(corpus, 'sample.bam')}`],
+  ['uBAM', 'bam', join(corpus, 'sample.unaligned.bam'), `samtools view ${join(corpus, 'sample.unaligned.bam')} | md5sum`],
+  ['FASTQ.gz (R1)', 'fastq', join(corpus, 'reads_R1.fastq.gz'), `zcat ${join(corpus, 'reads_R1.fastq.gz')} | md5sum`],
+] as const) {
+  timeShell(`cat ${file} > /dev/null`); // warm the page cache for both
+  const theirs = timeShell(reference);
+  const us = ours(kind, file);
+  rows.push(
+    `| ${label} | ${mb(file).toFixed(0)} | ${us.seconds.toFixed(2)} | ${(mb(file) / us.seconds).toFixed(1)} | ${theirs.toFixed(2)} | ${(us.seconds / theirs).toFixed(2)} | ${us.maxRssMiB} |`,
+  );
+}
+console.log(`\ningest, corpus ${corpus}`);
+console.log('| input | MB | ours s | ours MB/s | reference s | ratio (ours/reference) | our peak RSS MiB |');
+console.log('|---|---|---|---|---|---|---|');
+for (const r of rows) console.log(r);

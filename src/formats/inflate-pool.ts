@@ -1,0 +1,82 @@
+import { Worker } from 'node:worker_threads';
+import { availableParallelism } from 'node:os';
+
+/**
+ * Inflates BGZF blocks on worker threads, so decompression runs beside the
+ * parsing and hashing on the main thread. Results come back in submission
+ * order; the caller bounds how many blocks are in flight (memory stays flat).
+ */
+const WORKER_SOURCE = `
+const { parentPort } = require('node:worker_threads');
+const { inflateRawSync, crc32 } = require('node:zlib');
+parentPort.on('message', ({ id, block }) => {
+  const b = Buffer.from(block);
+  try {
+    const xlen = b.readUInt16LE(10);
+    const crc = b.readUInt32LE(b.length - 8);
+    const isize = b.readUInt32LE(b.length - 4);
+    const data = isize === 0 ? Buffer.alloc(0) : inflateRawSync(b.subarray(12 + xlen, b.length - 8));
+    if (data.length !== isize) throw new Error('BGZF block inflates to ' + data.length + ' bytes, its header says ' + isize);
+    if ((crc32(data) >>> 0) !== crc) throw new Error('BGZF block CRC32 mismatch (corrupted data)');
+    const out = data.buffer.slice(data.byteOffset, data.byteOffset + data.length);
+    parentPort.postMessage({ id, data: out }, [out]);
+  } catch (e) {
+    parentPort.postMessage({ id, error: String(e && e.message || e) });
+  }
+});
+`;
+
+type Pending = { resolve: (b: Buffer) => void; reject: (e: Error) => void };
+
+export class InflatePool {
+  private readonly workers: Worker[];
+  private readonly pending = new Map<number, Pending>();
+  private next = 0;
+  private rr = 0;
+
+  constructor(size = Math.max(1, Math.min(4, availableParallelism() - 1))) {
+    this.workers = Array.from({ length: size }, () => {
+      const w = new Worker(WORKER_SOURCE, { eval: true });
+      w.on('message', (m: { id: number; data?: ArrayBuffer; error?: string }) => {
+        const p = this.pending.get(m.id);
+        if (!p) return;
+        this.pending.delete(m.id);
+        if (this.pending.size === 0) this.setRef(false);
+        if (m.error !== undefined) p.reject(new Error(m.error));
+        else p.resolve(Buffer.from(m.data!));
+      });
+      w.on('error', (e) => {
+        for (const p of this.pending.values()) p.reject(e);
+        this.pending.clear();
+      });
+      w.unref();
+      return w;
+    });
+  }
+
+  /** Idle workers must not keep the process alive; busy ones must. */
+  private setRef(on: boolean): void {
+    for (const w of this.workers) (on ? w.ref() : w.unref());
+  }
+
+  inflate(block: Buffer): Promise<Buffer> {
+    const id = this.next++;
+    if (this.pending.size === 0) this.setRef(true);
+    const copy = new Uint8Array(block).buffer; // a private copy the worker can take over
+    return new Promise((resolve, reject) => {
+      this.pending.set(id, { resolve, reject });
+      this.workers[this.rr++ % this.workers.length]!.postMessage({ id, block: copy }, [copy]);
+    });
+  }
+
+  async close(): Promise<void> {
+    await Promise.all(this.workers.map((w) => w.terminate()));
+  }
+}
+
+let shared: InflatePool | undefined;
+/** One pool per process, created on first use. */
+export function sharedInflatePool(): InflatePool {
+  shared ??= new InflatePool();
+  return shared;
+}
