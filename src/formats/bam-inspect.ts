@@ -35,7 +35,7 @@ export async function inspectBam(
   opts: { etagFamily?: EtagFamily; buildIndex?: boolean; fileName?: string } = {},
 ): Promise<BamInfo> {
   const hash = new ThreadedHash(opts.etagFamily ?? 'MD5up');
-  const out = new SamOut((bytes) => hash.update(bytes), 1 << 22, true);
+  const out = new SamOut((bytes) => hash.update(bytes, true), 1 << 22, true);
   try {
     return await inspect(source, opts, hash, out);
   } catch (e) {

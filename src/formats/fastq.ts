@@ -1,7 +1,7 @@
 import { createGunzip } from 'node:zlib';
 import { Readable } from 'node:stream';
 import { FormatError, malformed, truncated } from './errors.js';
-import { familyHash, type EtagFamily } from './hashing.js';
+import { ThreadedHash, type EtagFamily } from './hashing.js';
 
 /**
  * FASTQ inspection: gzip (single or multi-member, BGZF included) or plain
@@ -46,7 +46,7 @@ async function* uncompressed(source: AsyncIterable<Buffer>, onFirst: (gzip: bool
     yield* rest;
     return;
   }
-  const gunzip = createGunzip();
+  const gunzip = createGunzip({ chunkSize: 256 * 1024 });
   const input = Readable.from(rest);
   input.on('error', (e) => gunzip.destroy(e));
   input.pipe(gunzip);
@@ -67,75 +67,105 @@ export function pairName(header: string): string {
   return name;
 }
 
-/** Parses and validates records; yields each record's pairing name. */
+const QUAL_OK = new Uint8Array(256);
+for (let c = 33; c <= 126; c++) QUAL_OK[c] = 1;
+
+/**
+ * Parses and validates records, working on bytes (no per-line strings);
+ * yields each record's pairing name when `names` is set, else only counts.
+ */
 export async function* fastqRecords(
   source: AsyncIterable<Buffer>,
   family: EtagFamily,
   fileName: string | undefined,
   result: Partial<FastqInfo>,
+  names = true,
 ): AsyncGenerator<FastqRecordName> {
-  const hash = familyHash(family);
+  const hash = new ThreadedHash(family);
   let readCount = 0, baseCount = 0;
-  let carry = '';
-  let lines: string[] = [];
   let lineNo = 0;
   let sawData = false;
+  // The current record's 4 lines as [start, end) into `buf` (end excludes \n and \r).
+  const ls = [0, 0, 0, 0, 0, 0, 0, 0];
+  let nLines = 0;
+  let buf: Buffer = Buffer.alloc(0);
   const where = () => ({ ...(fileName ? { file: fileName } : {}), record: readCount + 1 });
-  const check = (h: string, seq: string, plus: string, qual: string): void => {
-    if (h.charCodeAt(0) !== 64) throw malformed(`line ${lineNo - 3} should start a record with '@' but starts with ${JSON.stringify(h.slice(0, 10))}`, where());
-    if (plus.charCodeAt(0) !== 43) throw malformed(`line ${lineNo - 1} should be the '+' separator`, where());
-    if (seq.length !== qual.length) throw malformed(`sequence has ${seq.length} bases but quality has ${qual.length} characters`, where());
-    for (let i = 0; i < seq.length; i++) if (!SEQ_OK[seq.charCodeAt(i)]) throw malformed(`invalid base ${JSON.stringify(seq[i])} in the sequence`, where());
-    for (let i = 0; i < qual.length; i++) {
-      const q = qual.charCodeAt(i);
-      if (q < 33 || q > 126) throw malformed(`invalid quality character code ${q}`, where());
-    }
+  const show = (a: number, b: number) => JSON.stringify(buf.toString('latin1', a, Math.min(b, a + 10)));
+  const checkRecord = (): void => {
+    const [, , s0, s1, p0, , q0, q1] = ls as [number, number, number, number, number, number, number, number];
+    if (buf[p0] !== 43) throw malformed(`line ${lineNo - 1} should be the '+' separator`, where());
+    const n = s1 - s0;
+    if (n !== q1 - q0) throw malformed(`sequence has ${n} bases but quality has ${q1 - q0} characters`, where());
+    for (let i = s0; i < s1; i++) if (!SEQ_OK[buf[i]!]) throw malformed(`invalid base ${show(i, i + 1)} in the sequence`, where());
+    for (let i = q0; i < q1; i++) if (!QUAL_OK[buf[i]!]) throw malformed(`invalid quality character code ${buf[i]}`, where());
+    readCount++;
+    baseCount += n;
   };
-  for await (const chunk of uncompressed(source, (gz) => (result.compressed = gz))) {
-    sawData = true;
-    hash.update(chunk);
-    const text = carry + chunk.toString('latin1');
-    const parts = text.split('\n');
-    carry = parts.pop()!;
-    for (let raw of parts) {
-      if (raw.endsWith('\r')) raw = raw.slice(0, -1);
-      lineNo++;
-      lines.push(raw);
-      if (lines.length === 1 && raw.charCodeAt(0) !== 64) {
-        throw malformed(`line ${lineNo} should start a record with '@' but starts with ${JSON.stringify(raw.slice(0, 10))}`, where());
+  try {
+    let carry: Buffer = Buffer.alloc(0);
+    for await (const chunk of uncompressed(source, (gz) => (result.compressed = gz))) {
+      sawData = true;
+      hash.update(chunk);
+      buf = carry.length ? Buffer.concat([carry, chunk]) : chunk;
+      let pos = 0;
+      let recordStart = 0;
+      for (let nl = buf.indexOf(10, pos); nl >= 0; nl = buf.indexOf(10, pos)) {
+        const end = nl > pos && buf[nl - 1] === 13 ? nl - 1 : nl;
+        lineNo++;
+        if (nLines === 0) {
+          recordStart = pos;
+          if (buf[pos] !== 64) throw malformed(`line ${lineNo} should start a record with '@' but starts with ${show(pos, end)}`, where());
+        }
+        ls[2 * nLines] = pos;
+        ls[2 * nLines + 1] = end;
+        nLines++;
+        pos = nl + 1;
+        if (nLines === 4) {
+          checkRecord();
+          nLines = 0;
+          if (names) yield { name: pairName(buf.toString('latin1', ls[0]!, ls[1]!)), index: readCount };
+        }
       }
-      if (lines.length === 4) {
-        check(lines[0]!, lines[1]!, lines[2]!, lines[3]!);
-        readCount++;
-        baseCount += lines[1]!.length;
-        yield { name: pairName(lines[0]!), index: readCount };
-        lines = [];
+      // Keep the unfinished record (its completed lines and the partial one) for the next chunk.
+      const keepFrom = nLines > 0 ? recordStart : pos;
+      carry = buf.subarray(keepFrom);
+      lineNo -= nLines;
+      nLines = 0;
+      if (carry.length > 64 << 20) throw malformed('a FASTQ record longer than 64 MiB', where());
+      // Re-scan the kept lines next time (cheap: at most one record).
+      if (keepFrom < pos) carry = Buffer.from(carry);
+    }
+    if (carry.length > 0) {
+      buf = carry[carry.length - 1] === 10 ? carry : Buffer.concat([carry, Buffer.from('\n')]);
+      let pos = 0;
+      for (let nl = buf.indexOf(10, pos); nl >= 0; nl = buf.indexOf(10, pos)) {
+        const end = nl > pos && buf[nl - 1] === 13 ? nl - 1 : nl;
+        lineNo++;
+        if (nLines === 0 && buf[pos] !== 64) throw malformed(`line ${lineNo} should start a record with '@' but starts with ${show(pos, end)}`, where());
+        ls[2 * nLines] = pos;
+        ls[2 * nLines + 1] = end;
+        nLines++;
+        pos = nl + 1;
+        if (nLines === 4) {
+          checkRecord();
+          nLines = 0;
+          if (names) yield { name: pairName(buf.toString('latin1', ls[0]!, ls[1]!)), index: readCount };
+        }
       }
+      if (nLines > 0) throw truncated(`the last record has ${nLines} of its 4 lines`, where());
     }
+    if (!sawData || readCount === 0) throw malformed('the file holds no FASTQ records', fileName ? { file: fileName } : {});
+    result.readCount = readCount;
+    result.baseCount = baseCount;
+    result.etag = await hash.digest();
+  } finally {
+    if (result.etag === undefined) await hash.abort();
   }
-  if (carry.length > 0) {
-    lineNo++;
-    lines.push(carry.endsWith('\r') ? carry.slice(0, -1) : carry);
-    if (lines.length === 4) {
-      check(lines[0]!, lines[1]!, lines[2]!, lines[3]!);
-      readCount++;
-      baseCount += lines[1]!.length;
-      yield { name: pairName(lines[0]!), index: readCount };
-      lines = [];
-    }
-  }
-  if (lines.length > 0 && !(lines.length === 1 && lines[0] === '')) {
-    throw truncated(`the last record has ${lines.length} of its 4 lines`, where());
-  }
-  if (!sawData || readCount === 0) throw malformed('the file holds no FASTQ records', fileName ? { file: fileName } : {});
-  result.readCount = readCount;
-  result.baseCount = baseCount;
-  result.etag = hash.digest('hex');
 }
 
 export async function inspectFastq(source: AsyncIterable<Buffer>, opts: { etagFamily?: EtagFamily; fileName?: string } = {}): Promise<FastqInfo> {
   const result: Partial<FastqInfo> = {};
-  for await (const _ of fastqRecords(source, opts.etagFamily ?? 'MD5up', opts.fileName, result)) {
+  for await (const _ of fastqRecords(source, opts.etagFamily ?? 'MD5up', opts.fileName, result, false)) {
     // records are validated as they stream by
   }
   return result as FastqInfo;
@@ -152,6 +182,15 @@ export async function inspectFastqPair(
   const r1: Partial<FastqInfo> = {}, r2: Partial<FastqInfo> = {};
   const a = fastqRecords(source1, family, n1, r1);
   const b = fastqRecords(source2, family, n2, r2);
+  try {
+    await pairUp(a, b, n1, n2);
+  } finally {
+    await Promise.all([a.return(undefined), b.return(undefined)]); // stops and cleans up a reader left mid-file
+  }
+  return [r1 as FastqInfo, r2 as FastqInfo];
+}
+
+async function pairUp(a: AsyncGenerator<FastqRecordName>, b: AsyncGenerator<FastqRecordName>, n1: string, n2: string): Promise<void> {
   for (;;) {
     const [x, y] = await Promise.all([a.next(), b.next()]);
     if (x.done && y.done) break;
@@ -170,5 +209,4 @@ export async function inspectFastqPair(
       });
     }
   }
-  return [r1 as FastqInfo, r2 as FastqInfo];
 }

@@ -33,7 +33,7 @@ const { createHash } = require('node:crypto');
 const h = createHash(workerData.algorithm);
 parentPort.on('message', (m) => {
   if (m.data) {
-    h.update(Buffer.from(m.data));
+    h.update(Buffer.from(m.data, m.offset || 0, m.length === undefined ? m.data.byteLength : m.length));
     parentPort.postMessage({ ack: true });
   } else parentPort.postMessage({ digest: h.digest('hex') });
 });
@@ -58,12 +58,19 @@ export class ThreadedHash {
     this.worker.on('message', (m: { ack?: boolean; digest?: string }) => {
       if (m.ack) {
         this.outstanding--;
+        if (this.outstanding === 0 && !this.digestWaiter) this.busy(false);
         const w = this.waiter;
         this.waiter = undefined;
         w?.();
       } else if (m.digest !== undefined) this.digestWaiter?.(m.digest);
     });
     this.worker.on('error', (e) => (this.failure = e));
+    this.worker.unref(); // an abandoned hash must not keep the process alive
+  }
+
+  private busy(on: boolean): void {
+    if (on) this.worker.ref();
+    else this.worker.unref();
   }
 
   /** Resolves once at most `n` buffers are waiting to be hashed (backpressure). */
@@ -73,14 +80,25 @@ export class ThreadedHash {
       await new Promise<void>((r) => (this.waiter = r));
     }
   }
-  /** Takes ownership of `bytes` (its memory is transferred to the worker). */
-  update(bytes: Buffer): void {
-    const ab = bytes.byteOffset === 0 && bytes.length === bytes.buffer.byteLength ? (bytes.buffer as ArrayBuffer) : new Uint8Array(bytes).buffer;
-    this.outstanding++;
-    this.worker.postMessage({ data: ab }, [ab]);
+  /**
+   * Queues `bytes` for hashing. With `transfer` the caller gives up the whole
+   * backing ArrayBuffer (it must own it alone: Buffer.allocUnsafeSlow), which
+   * moves to the worker without a copy; otherwise the bytes are copied.
+   */
+  update(bytes: Buffer, transfer = false): void {
+    if (this.outstanding++ === 0) this.busy(true);
+    if (transfer) {
+      // The whole backing store moves; the worker hashes only this view of it.
+      const ab = bytes.buffer as ArrayBuffer;
+      this.worker.postMessage({ data: ab, offset: bytes.byteOffset, length: bytes.length }, [ab]);
+    } else {
+      const ab = new Uint8Array(bytes).buffer;
+      this.worker.postMessage({ data: ab }, [ab]);
+    }
   }
   async digest(): Promise<string> {
     const result = new Promise<string>((resolve) => (this.digestWaiter = resolve));
+    this.busy(true);
     this.worker.postMessage({});
     const hex = await result;
     await this.worker.terminate();

@@ -136,7 +136,7 @@ export class SamOut {
       if (this.handOver) {
         const full = this.buf;
         this.buf = Buffer.allocUnsafeSlow(full.length);
-        this.sink(Buffer.from(full.buffer, full.byteOffset, this.pos));
+        this.sink(full.subarray(0, this.pos));
       } else this.sink(this.buf.subarray(0, this.pos));
     }
     this.pos = 0;
