@@ -41,7 +41,26 @@ interface Segment {
   length: number;
 }
 
-export async function* readBam(source: AsyncIterable<Buffer>, fileName?: string): AsyncGenerator<BamEvent> {
+/**
+ * A run of complete records, contiguous in `buf`: record i spans
+ * [starts[i], starts[i+1]) and the last ends at `end`. `vc`/`vu` hold the
+ * virtual offset of each record start; `vEnd` is the offset after the last.
+ */
+export interface BamRecordRun {
+  buf: Buffer;
+  starts: number[];
+  end: number;
+  vc: number[];
+  vu: number[];
+  vEnd: VOffset;
+  /** 1-based number of the first record of the run. */
+  firstIndex: number;
+}
+
+export type BamRunEvent = { kind: 'header'; header: BamHeader } | { kind: 'records'; run: BamRecordRun };
+
+/** Header, then runs of records (one per inflated block or so): few allocations per record. */
+export async function* readBamRuns(source: AsyncIterable<Buffer>, fileName?: string): AsyncGenerator<BamRunEvent> {
   let pending: Buffer = Buffer.alloc(0);
   let pos = 0;
   let segs: Segment[] = [];
@@ -49,22 +68,13 @@ export async function* readBam(source: AsyncIterable<Buffer>, fileName?: string)
   let index = 0;
   let nextBlockCoffset = 0;
 
-  const voff = (p: number): VOffset => {
-    for (let i = 0; i < segs.length; i++) {
-      const s = segs[i]!;
-      if (p < s.base + s.length) return { c: s.coffset, u: p - s.base };
-    }
-    // At the very end of the data seen so far: the start of the next block.
-    return { c: nextBlockCoffset, u: 0 };
-  };
-
   for await (const block of bgzfBlocks(source)) {
     nextBlockCoffset = block.coffset + block.csize;
     if (block.data.length === 0) continue;
-    // Drop consumed bytes and segments that are fully consumed.
     if (pos > 0) {
       pending = pending.subarray(pos);
-      segs = segs.map((s) => ({ ...s, base: s.base - pos })).filter((s) => s.base + s.length > 0);
+      for (const s of segs) s.base -= pos;
+      segs = segs.filter((s) => s.base + s.length > 0);
       pos = 0;
     }
     segs.push({ coffset: block.coffset, base: pending.length, length: block.data.length });
@@ -77,21 +87,54 @@ export async function* readBam(source: AsyncIterable<Buffer>, fileName?: string)
       pos = h.size;
       yield { kind: 'header', header };
     }
+    const starts: number[] = [];
+    const vc: number[] = [];
+    const vu: number[] = [];
+    let seg = 0;
+    const firstIndex = index + 1;
     while (pending.length - pos >= 4) {
       const size = pending.readInt32LE(pos);
       if (size < 32) throw malformed(`alignment record with block_size ${size} (minimum 32)`, { file: fileName, record: index + 1 });
       if (pending.length - pos < 4 + size) break;
       index++;
-      const start = pos;
-      const end = pos + 4 + size;
-      const record: BamRecord = { buf: pending, start, end, vStart: voff(start), vEnd: voff(end), index };
-      checkRecord(record, header, fileName);
-      pos = end;
-      yield { kind: 'record', record };
+      while (seg < segs.length && pos >= segs[seg]!.base + segs[seg]!.length) seg++;
+      const sg = segs[seg];
+      if (sg) {
+        vc.push(sg.coffset);
+        vu.push(pos - sg.base);
+      } else {
+        vc.push(nextBlockCoffset);
+        vu.push(0);
+      }
+      starts.push(pos);
+      checkRecord(pending, pos, pos + 4 + size, header, index, fileName);
+      pos += 4 + size;
+    }
+    if (starts.length > 0) {
+      while (seg < segs.length && pos >= segs[seg]!.base + segs[seg]!.length) seg++;
+      const sg = segs[seg];
+      const vEnd = sg ? { c: sg.coffset, u: pos - sg.base } : { c: nextBlockCoffset, u: 0 };
+      yield { kind: 'records', run: { buf: pending, starts, end: pos, vc, vu, vEnd, firstIndex } };
     }
   }
   if (!header) throw truncated('the file ends before the end of the BAM header', { file: fileName });
   if (pending.length - pos > 0) throw truncated(`the file ends inside alignment record ${index + 1}`, { file: fileName, record: index + 1 });
+}
+
+/** Record by record (convenient for tools and tests; the ingest path uses readBamRuns). */
+export async function* readBam(source: AsyncIterable<Buffer>, fileName?: string): AsyncGenerator<BamEvent> {
+  for await (const ev of readBamRuns(source, fileName)) {
+    if (ev.kind === 'header') {
+      yield ev;
+      continue;
+    }
+    const r = ev.run;
+    for (let i = 0; i < r.starts.length; i++) {
+      const end = i + 1 < r.starts.length ? r.starts[i + 1]! : r.end;
+      const vEnd = i + 1 < r.starts.length ? { c: r.vc[i + 1]!, u: r.vu[i + 1]! } : r.vEnd;
+      yield { kind: 'record', record: { buf: r.buf, start: r.starts[i]!, end, vStart: { c: r.vc[i]!, u: r.vu[i]! }, vEnd, index: r.firstIndex + i } };
+    }
+  }
 }
 
 function parseHeader(b: Buffer, fileName?: string): { header: BamHeader; size: number } | undefined {
@@ -122,10 +165,9 @@ function parseHeader(b: Buffer, fileName?: string): { header: BamHeader; size: n
 }
 
 /** Structural checks of one record: every field fits inside block_size. */
-function checkRecord(r: BamRecord, h: BamHeader, fileName?: string): void {
-  const b = r.buf;
-  const o = r.start + 4;
-  const where = { file: fileName, record: r.index };
+function checkRecord(b: Buffer, start: number, end: number, h: BamHeader, index: number, fileName?: string): void {
+  const o = start + 4;
+  const where = { file: fileName, record: index };
   const refId = b.readInt32LE(o);
   const nextRefId = b.readInt32LE(o + 20);
   const nRef = h.references.length;
@@ -137,6 +179,6 @@ function checkRecord(r: BamRecord, h: BamHeader, fileName?: string): void {
   if (lName < 1) throw malformed('empty read name field', where);
   if (lSeq < 0) throw malformed(`negative sequence length ${lSeq}`, where);
   const need = 32 + lName + 4 * nCigar + ((lSeq + 1) >> 1) + lSeq;
-  if (need > r.end - o) throw malformed(`record fields need ${need} bytes but block_size is ${r.end - o}`, where);
+  if (need > end - o) throw malformed(`record fields need ${need} bytes but block_size is ${end - o}`, where);
   if (b[o + 32 + lName - 1] !== 0) throw malformed('read name is not NUL-terminated', where);
 }

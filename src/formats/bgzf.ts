@@ -65,7 +65,7 @@ export async function* bgzfBlocks(
   source: AsyncIterable<Buffer>,
   opts: { requireEof?: boolean; parallel?: boolean; window?: number } = {},
 ): AsyncGenerator<BgzfBlock> {
-  const pool = opts.parallel ?? true ? sharedInflatePool() : undefined;
+  const pool = (opts.parallel ?? process.env['OPENOMICS_INFLATE_THREADS'] !== '0') ? sharedInflatePool() : undefined;
   const window = opts.window ?? 16;
   const inflight: { coffset: number; csize: number; data: Promise<Buffer> }[] = [];
   let buf: Buffer = Buffer.alloc(0);

@@ -43,6 +43,20 @@ export interface RecordFields {
   refSpan: number;
 }
 
+/** Reference length covered by the record's CIGAR (M, D, N, =, X); o = start + 4. */
+export function refSpan(buf: Buffer, o: number): number {
+  const lName = buf[o + 8]!;
+  const nCigar = buf.readUInt16LE(o + 12);
+  let span = 0;
+  const c0 = o + 32 + lName;
+  for (let i = 0; i < nCigar; i++) {
+    const v = buf.readUInt32LE(c0 + 4 * i);
+    const op = v & 15;
+    if (op === 0 || op === 2 || op === 3 || op === 7 || op === 8) span += v >>> 4;
+  }
+  return span;
+}
+
 /** Reads the fixed fields of the record at buf[o..] (o = start + 4, after block_size). */
 export function fields(buf: Buffer, o: number): RecordFields {
   const lName = buf[o + 8]!;

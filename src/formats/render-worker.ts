@@ -1,0 +1,28 @@
+// Worker thread: renders batches of raw BAM records into SAM text (see render-pool.ts).
+import { parentPort, workerData } from 'node:worker_threads';
+import type { BamHeader } from './bam.js';
+import { SamOut, writeSam } from './sam-text.js';
+
+const header = workerData.header as BamHeader;
+
+parentPort!.on('message', (m: { seq: number; data: ArrayBuffer; length: number }) => {
+  const buf = Buffer.from(m.data, 0, m.length);
+  const parts: Buffer[] = [];
+  // Rendered text is at most ~4x the record bytes; one buffer per batch in the common case.
+  const out = new SamOut((b) => parts.push(b), Math.max(1 << 16, m.length * 3), true);
+  let p = 0;
+  let n = 0;
+  try {
+    while (p < buf.length) {
+      const end = p + 4 + buf.readInt32LE(p);
+      writeSam(buf, p, end, header, out);
+      p = end;
+      n++;
+    }
+    out.flush();
+    const transfer = parts.map((b) => b.buffer as ArrayBuffer);
+    parentPort!.postMessage({ seq: m.seq, parts: parts.map((b, i) => ({ data: transfer[i], offset: b.byteOffset, length: b.length })) }, transfer);
+  } catch (e) {
+    parentPort!.postMessage({ seq: m.seq, error: (e as Error).message, recordInBatch: n });
+  }
+});
