@@ -281,3 +281,25 @@ describe('alignment files against their linked reference', async () => {
     assert.throws(() => checkAgainstReference(withM5, ref.sequences), /has M5 0{32} in the file/);
   });
 });
+
+describe('format detection by content, not by name', async () => {
+  const { checkDeclaredType, sniffFormat } = await import('../src/formats/sniff.js');
+  const head = (f: string) => readFileSync(f).subarray(0, 64 * 1024);
+  it('tells BAM, CRAM, FASTQ and FASTA apart', () => {
+    assert.equal(sniffFormat(head(join(corpus, 'sample.bam'))), 'BAM');
+    assert.equal(sniffFormat(head(join(corpus, 'sample.unaligned.bam'))), 'BAM');
+    assert.equal(sniffFormat(head(join(corpus, 'sample.cram'))), 'CRAM');
+    assert.equal(sniffFormat(head(join(corpus, 'reads_R1.fastq.gz'))), 'FASTQ');
+    assert.equal(sniffFormat(head(join(corpus, 'ref.fa'))), 'FASTA');
+    assert.equal(sniffFormat(Buffer.from('hello')), 'UNKNOWN');
+  });
+  it('refuses a BAM declared (or renamed) as CRAM, a FASTQ declared as BAM, and says CRAM is not supported yet', () => {
+    const renamed = join(work, 'sample.cram.bam-inside.cram');
+    copyFileSync(join(corpus, 'sample.bam'), renamed);
+    assert.throws(() => checkDeclaredType('CRAM', head(renamed), 'x.cram'), (e: Error) => e instanceof FormatError && /declared CRAM but is a BAM file/.test(e.message));
+    assert.throws(() => checkDeclaredType('BAM', head(join(corpus, 'reads_R1.fastq.gz'))), /declared BAM but is a FASTQ file/);
+    assert.throws(() => checkDeclaredType('CRAM', head(join(corpus, 'sample.cram'))), (e: Error) => e instanceof FormatError && e.code === 'UnsupportedFeature');
+    checkDeclaredType('UBAM', head(join(corpus, 'sample.unaligned.bam')));
+    checkDeclaredType('FASTQ', head(join(corpus, 'reads_R2.fastq.gz')));
+  });
+});
