@@ -101,57 +101,45 @@ export async function* fastqRecords(
     readCount++;
     baseCount += n;
   };
+  /** Scans whole lines of `buf`; returns where the unfinished record (if any) starts. */
+  function* scan(): Generator<FastqRecordName, number> {
+    let pos = 0;
+    let recordStart = 0;
+    for (let nl = buf.indexOf(10, pos); nl >= 0; nl = buf.indexOf(10, pos)) {
+      const end = nl > pos && buf[nl - 1] === 13 ? nl - 1 : nl;
+      lineNo++;
+      if (nLines === 0) {
+        recordStart = pos;
+        if (buf[pos] !== 64) throw malformed(`line ${lineNo} should start a record with '@' but starts with ${show(pos, end)}`, where());
+      }
+      ls[2 * nLines] = pos;
+      ls[2 * nLines + 1] = end;
+      nLines++;
+      pos = nl + 1;
+      if (nLines === 4) {
+        checkRecord();
+        nLines = 0;
+        if (names) yield { name: pairName(buf.toString('latin1', ls[0]!, ls[1]!)), index: readCount };
+      }
+    }
+    return nLines > 0 ? recordStart : pos;
+  }
   try {
     let carry: Buffer = Buffer.alloc(0);
     for await (const chunk of uncompressed(source, (gz) => (result.compressed = gz))) {
       sawData = true;
       hash.update(chunk);
       buf = carry.length ? Buffer.concat([carry, chunk]) : chunk;
-      let pos = 0;
-      let recordStart = 0;
-      for (let nl = buf.indexOf(10, pos); nl >= 0; nl = buf.indexOf(10, pos)) {
-        const end = nl > pos && buf[nl - 1] === 13 ? nl - 1 : nl;
-        lineNo++;
-        if (nLines === 0) {
-          recordStart = pos;
-          if (buf[pos] !== 64) throw malformed(`line ${lineNo} should start a record with '@' but starts with ${show(pos, end)}`, where());
-        }
-        ls[2 * nLines] = pos;
-        ls[2 * nLines + 1] = end;
-        nLines++;
-        pos = nl + 1;
-        if (nLines === 4) {
-          checkRecord();
-          nLines = 0;
-          if (names) yield { name: pairName(buf.toString('latin1', ls[0]!, ls[1]!)), index: readCount };
-        }
-      }
-      // Keep the unfinished record (its completed lines and the partial one) for the next chunk.
-      const keepFrom = nLines > 0 ? recordStart : pos;
-      carry = buf.subarray(keepFrom);
+      const keepFrom = yield* scan();
+      // Keep the unfinished record (its completed lines and the partial one) and re-scan it with the next chunk.
+      carry = Buffer.from(buf.subarray(keepFrom));
       lineNo -= nLines;
       nLines = 0;
       if (carry.length > 64 << 20) throw malformed('a FASTQ record longer than 64 MiB', where());
-      // Re-scan the kept lines next time (cheap: at most one record).
-      if (keepFrom < pos) carry = Buffer.from(carry);
     }
     if (carry.length > 0) {
       buf = carry[carry.length - 1] === 10 ? carry : Buffer.concat([carry, Buffer.from('\n')]);
-      let pos = 0;
-      for (let nl = buf.indexOf(10, pos); nl >= 0; nl = buf.indexOf(10, pos)) {
-        const end = nl > pos && buf[nl - 1] === 13 ? nl - 1 : nl;
-        lineNo++;
-        if (nLines === 0 && buf[pos] !== 64) throw malformed(`line ${lineNo} should start a record with '@' but starts with ${show(pos, end)}`, where());
-        ls[2 * nLines] = pos;
-        ls[2 * nLines + 1] = end;
-        nLines++;
-        pos = nl + 1;
-        if (nLines === 4) {
-          checkRecord();
-          nLines = 0;
-          if (names) yield { name: pairName(buf.toString('latin1', ls[0]!, ls[1]!)), index: readCount };
-        }
-      }
+      yield* scan();
       if (nLines > 0) throw truncated(`the last record has ${nLines} of its 4 lines`, where());
     }
     if (!sawData || readCount === 0) throw malformed('the file holds no FASTQ records', fileName ? { file: fileName } : {});

@@ -30,19 +30,6 @@ export function formatG(v: number): string {
   return fixed;
 }
 
-export interface RecordFields {
-  refId: number;
-  pos: number;
-  mapq: number;
-  flag: number;
-  lSeq: number;
-  nextRefId: number;
-  nextPos: number;
-  tlen: number;
-  /** Reference span (0 when no reference-consuming CIGAR op). */
-  refSpan: number;
-}
-
 /** Reference length covered by the record's CIGAR (M, D, N, =, X); o = start + 4. */
 export function refSpan(buf: Buffer, o: number): number {
   const lName = buf[o + 8]!;
@@ -55,30 +42,6 @@ export function refSpan(buf: Buffer, o: number): number {
     if (op === 0 || op === 2 || op === 3 || op === 7 || op === 8) span += v >>> 4;
   }
   return span;
-}
-
-/** Reads the fixed fields of the record at buf[o..] (o = start + 4, after block_size). */
-export function fields(buf: Buffer, o: number): RecordFields {
-  const lName = buf[o + 8]!;
-  const nCigar = buf.readUInt16LE(o + 12);
-  let span = 0;
-  const c0 = o + 32 + lName;
-  for (let i = 0; i < nCigar; i++) {
-    const v = buf.readUInt32LE(c0 + 4 * i);
-    const op = v & 15;
-    if (op === 0 || op === 2 || op === 3 || op === 7 || op === 8) span += v >>> 4;
-  }
-  return {
-    refId: buf.readInt32LE(o),
-    pos: buf.readInt32LE(o + 4),
-    mapq: buf[o + 9]!,
-    flag: buf.readUInt16LE(o + 14),
-    lSeq: buf.readInt32LE(o + 16),
-    nextRefId: buf.readInt32LE(o + 20),
-    nextPos: buf.readInt32LE(o + 24),
-    tlen: buf.readInt32LE(o + 28),
-    refSpan: span,
-  };
 }
 
 function cigarFromCG(buf: Buffer, auxStart: number, end: number): { cigar: string; cgStart: number; cgEnd: number } | undefined {
