@@ -260,7 +260,8 @@ export function writeSam(buf: Buffer, start: number, end: number, header: BamHea
   else {
     const ob = out.buf;
     let q = out.pos;
-    for (let i = 0; i < lSeq; i++) ob[q++] = Math.min(buf[qualStart + i]! + 33, 255);
+    // As htslib: qual + 33 stored in a char (wraps past 255).
+    for (let i = 0; i < lSeq; i++) ob[q++] = (buf[qualStart + i]! + 33) & 0xff;
     out.pos = q;
   }
 
