@@ -303,3 +303,21 @@ describe('format detection by content, not by name', async () => {
     checkDeclaredType('FASTQ', head(join(corpus, 'reads_R2.fastq.gz')));
   });
 });
+
+describe('libdeflate addon', async () => {
+  const { DEFLATE_ADDON, hasDeflateAddon } = await import('../src/formats/inflate-pool.js');
+  const { deflateRawSync } = await import('node:zlib');
+  const { createRequire } = await import('node:module');
+  it('is built wherever libdeflate-dev is installed (npm ci builds it; .ci/run installs the package)', () => {
+    if (existsSync('/usr/include/libdeflate.h')) assert.ok(hasDeflateAddon(), `${DEFLATE_ADDON} was not built`);
+  });
+  it('inflates like zlib and refuses bad data', { skip: !hasDeflateAddon() && 'the addon is not built here (the test above says why that is allowed)' }, () => {
+    const addon = createRequire(import.meta.url)(DEFLATE_ADDON) as { inflateRaw(i: Uint8Array, o: Uint8Array): number; crc32(d: Uint8Array): number };
+    const plain = Buffer.from('ACGT'.repeat(10_000) + 'the end');
+    const out = Buffer.alloc(plain.length);
+    assert.equal(addon.inflateRaw(deflateRawSync(plain), out), plain.length);
+    assert.ok(out.equals(plain));
+    assert.throws(() => addon.inflateRaw(Buffer.from('not deflate at all'), out), /DEFLATE/);
+    assert.throws(() => addon.inflateRaw(deflateRawSync(plain), Buffer.alloc(10)), /more bytes/);
+  });
+});

@@ -1,0 +1,63 @@
+// A minimal N-API binding to libdeflate (Debian libdeflate-dev), the inflater samtools itself uses:
+// whole-buffer raw-DEFLATE decompression and CRC32 for BGZF blocks. src/formats/inflate-pool.ts falls
+// back to node:zlib when this addon is not built.
+#include <node_api.h>
+#include <libdeflate.h>
+
+static napi_value throw_error(napi_env env, const char *msg) {
+  napi_throw_error(env, NULL, msg);
+  return NULL;
+}
+
+// inflateRaw(input: Uint8Array, output: Uint8Array): number of bytes written; throws on bad data.
+static napi_value inflate_raw(napi_env env, napi_callback_info info) {
+  size_t argc = 2;
+  napi_value args[2];
+  napi_get_cb_info(env, info, &argc, args, NULL, NULL);
+  if (argc != 2) return throw_error(env, "inflateRaw(input, output)");
+  void *in, *out;
+  size_t in_len, out_len;
+  napi_typedarray_type t;
+  napi_value ab;
+  size_t off;
+  if (napi_get_typedarray_info(env, args[0], &t, &in_len, &in, &ab, &off) != napi_ok) return throw_error(env, "input must be a Uint8Array");
+  if (napi_get_typedarray_info(env, args[1], &t, &out_len, &out, &ab, &off) != napi_ok) return throw_error(env, "output must be a Uint8Array");
+  struct libdeflate_decompressor *d = libdeflate_alloc_decompressor();
+  if (!d) return throw_error(env, "out of memory");
+  size_t actual = 0;
+  enum libdeflate_result r = libdeflate_deflate_decompress(d, in, in_len, out, out_len, &actual);
+  libdeflate_free_decompressor(d);
+  if (r == LIBDEFLATE_BAD_DATA) return throw_error(env, "invalid DEFLATE data");
+  if (r == LIBDEFLATE_INSUFFICIENT_SPACE) return throw_error(env, "DEFLATE data inflates to more bytes than the block header says");
+  if (r != LIBDEFLATE_SUCCESS) return throw_error(env, "DEFLATE data does not inflate");
+  napi_value n;
+  napi_create_uint32(env, (uint32_t)actual, &n);
+  return n;
+}
+
+// crc32(data: Uint8Array): number
+static napi_value crc32(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value args[1];
+  napi_get_cb_info(env, info, &argc, args, NULL, NULL);
+  void *data;
+  size_t len;
+  napi_typedarray_type t;
+  napi_value ab;
+  size_t off;
+  if (argc != 1 || napi_get_typedarray_info(env, args[0], &t, &len, &data, &ab, &off) != napi_ok) return throw_error(env, "crc32(data)");
+  napi_value n;
+  napi_create_uint32(env, libdeflate_crc32(0, data, len), &n);
+  return n;
+}
+
+static napi_value init(napi_env env, napi_value exports) {
+  napi_value f;
+  napi_create_function(env, "inflateRaw", NAPI_AUTO_LENGTH, inflate_raw, NULL, &f);
+  napi_set_named_property(env, exports, "inflateRaw", f);
+  napi_create_function(env, "crc32", NAPI_AUTO_LENGTH, crc32, NULL, &f);
+  napi_set_named_property(env, exports, "crc32", f);
+  return exports;
+}
+
+NAPI_MODULE(NODE_GYP_MODULE_NAME, init)
