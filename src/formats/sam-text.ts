@@ -141,29 +141,43 @@ export class SamOut {
   ascii(s: string): void {
     this.pos += this.buf.write(s, this.pos, 'latin1');
   }
+  /** Decimal digits of an integer, two at a time from a table (hot: several per record). */
   int(n: number): void {
+    const b = this.buf;
     if (n < 0) {
-      this.buf[this.pos++] = 45;
+      b[this.pos++] = 45;
       n = -n;
     }
     if (n < 10) {
-      this.buf[this.pos++] = 48 + n;
+      b[this.pos++] = 48 + n;
       return;
     }
-    const start = this.pos;
-    while (n > 0) {
-      this.buf[this.pos++] = 48 + (n % 10);
-      n = Math.floor(n / 10);
+    if (n < 100) {
+      b[this.pos++] = DIGIT_PAIRS[2 * n]!;
+      b[this.pos++] = DIGIT_PAIRS[2 * n + 1]!;
+      return;
     }
-    // reverse the digits in place
-    for (let i = start, j = this.pos - 1; i < j; i++, j--) {
-      const t = this.buf[i]!;
-      this.buf[i] = this.buf[j]!;
-      this.buf[j] = t;
+    const len = n < 1e3 ? 3 : n < 1e4 ? 4 : n < 1e5 ? 5 : n < 1e6 ? 6 : n < 1e7 ? 7 : n < 1e8 ? 8 : n < 1e9 ? 9 : n < 1e10 ? 10 : String(n).length;
+    let p = this.pos + len;
+    this.pos = p;
+    while (n >= 100) {
+      const r = n % 100;
+      n = (n - r) / 100;
+      b[--p] = DIGIT_PAIRS[2 * r + 1]!;
+      b[--p] = DIGIT_PAIRS[2 * r]!;
     }
+    if (n >= 10) {
+      b[--p] = DIGIT_PAIRS[2 * n + 1]!;
+      b[--p] = DIGIT_PAIRS[2 * n]!;
+    } else b[--p] = 48 + n;
   }
 }
 
+const DIGIT_PAIRS = new Uint8Array(200); // "00".."99"
+for (let i = 0; i < 100; i++) {
+  DIGIT_PAIRS[2 * i] = 48 + Math.floor(i / 10);
+  DIGIT_PAIRS[2 * i + 1] = 48 + (i % 10);
+}
 const PAIR_BYTES = new Uint16Array(256); // two ASCII bases per packed byte, little-endian
 for (let i = 0; i < 256; i++) PAIR_BYTES[i] = SEQ_CODES.charCodeAt(i >> 4) | (SEQ_CODES.charCodeAt(i & 15) << 8);
 const CIGAR_CODES = Array.from(CIGAR_OPS, (c) => c.charCodeAt(0));
