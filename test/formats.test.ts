@@ -321,3 +321,32 @@ describe('libdeflate addon', async () => {
     assert.throws(() => addon.inflateRaw(deflateRawSync(plain), Buffer.alloc(10)), /more bytes/);
   });
 });
+
+describe('inspectReadSet: the ingest entry point', async () => {
+  const { inspectReadSet } = await import('../src/formats/read-set.js');
+  const src = (f: string) => ({ name: basename(f), data: bytes(readFileSync(join(corpus, f))) });
+  it('inspects a paired FASTQ, an aligned BAM with its reference, and a uBAM', async () => {
+    const fq = await inspectReadSet('FASTQ', { source1: src('reads_R1.fastq.gz'), source2: src('reads_R2.fastq.gz') }, { etagFamily: 'SHA256up' });
+    assert.equal(fq.sequenceInformation.totalReadCount, 10_000);
+    assert.equal(fq.sequenceInformation.totalBaseCount, 1_500_000);
+    assert.equal(fq.etag.algorithm, 'FASTQ_SHA256up');
+    assert.equal(fq.etag.source2, createHash('sha256').update(execFileSync('zcat', [join(corpus, 'reads_R2.fastq.gz')], { maxBuffer: 1 << 30 })).digest('hex'));
+    const ref = await inspectFasta(bytes(readFileSync(join(corpus, 'ref.fa'))));
+    const bam = await inspectReadSet('BAM', { source1: src('sample.bam') }, { reference: ref.sequences });
+    assert.equal(bam.sequenceInformation.alignment, 'ALIGNED');
+    assert.equal(bam.etag.algorithm, 'BAM_MD5up');
+    assert.equal(bam.etag.source1, md5(samtools(['view', join(corpus, 'sample.bam')]) as string));
+    assert.equal(bam.index?.format, 'BAI');
+    const ubam = await inspectReadSet('UBAM', { source1: src('sample.unaligned.bam') });
+    assert.equal(ubam.sequenceInformation.alignment, 'UNALIGNED');
+    assert.equal(ubam.index, undefined);
+    assert.equal(ubam.etag.algorithm, 'BAM_MD5up');
+  });
+  it('refuses what does not fit the declaration', async () => {
+    await assert.rejects(inspectReadSet('UBAM', { source1: src('sample.bam') }), /declared UBAM \(unaligned\) but \d+ of its records are aligned/);
+    await assert.rejects(inspectReadSet('BAM', { source1: src('sample.bam') }), /needs a linked reference/);
+    await assert.rejects(inspectReadSet('BAM', { source1: src('sample.bam'), source2: src('sample.bam') }), /source2 is only for paired FASTQ/);
+    await assert.rejects(inspectReadSet('CRAM', { source1: src('sample.cram') }), (e: Error) => e instanceof FormatError && e.code === 'UnsupportedFeature');
+    await assert.rejects(inspectReadSet('FASTQ', { source1: src('reads_R1.fastq.gz'), source2: src('sample.bam') }), /declared FASTQ but is a BAM file/);
+  });
+});
