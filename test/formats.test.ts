@@ -350,3 +350,27 @@ describe('inspectReadSet: the ingest entry point', async () => {
     await assert.rejects(inspectReadSet('FASTQ', { source1: src('reads_R1.fastq.gz'), source2: src('sample.bam') }), /declared FASTQ but is a BAM file/);
   });
 });
+
+describe('record by record', async () => {
+  const { readBam } = await import('../src/formats/bam.js');
+  const { renderSam } = await import('../src/formats/sam-text.js');
+  it('renders every record of every corpus BAM as samtools view prints it (line-level diagnosis)', async () => {
+    let lines = 0;
+    for (const bam of bams) {
+      const expected = (samtools(['view', bam]) as string).split('\n');
+      let header;
+      let i = 0;
+      for await (const ev of readBam(bytes(readFileSync(bam)))) {
+        if (ev.kind === 'header') header = ev.header;
+        else {
+          const r = ev.record;
+          assert.equal(renderSam(r.buf, r.start, r.end, header!), expected[i], `${basename(bam)} record ${r.index}`);
+          assert.equal(r.index, ++i);
+          lines++;
+        }
+      }
+      assert.equal(i, expected.length - 1, `${basename(bam)}: record count`);
+    }
+    assert.ok(lines >= 20_000, `lines compared: ${lines}`);
+  });
+});

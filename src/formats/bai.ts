@@ -35,11 +35,6 @@ export function reg2bin(beg: number, end: number): number {
   return 0;
 }
 
-function binLevel(bin: number): number {
-  let l = 0;
-  for (let b = bin; b > 0; b = (b - 1) >> 3) l++;
-  return l;
-}
 const binParent = (bin: number) => (bin - 1) >> 3;
 const binFirst = (l: number) => ((1 << (3 * l)) - 1) / 7;
 
@@ -256,4 +251,3 @@ export function parseBai(buf: Buffer): { refs: { bins: Map<number, Chunk[]>; lin
   return { refs, nNoCoor };
 }
 
-export { binLevel };

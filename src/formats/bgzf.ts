@@ -16,8 +16,6 @@ export interface BgzfBlock {
   data: Buffer;
 }
 
-export const BGZF_EOF = Buffer.from('1f8b08040000000000ff0600424302001b0003000000000000000000', 'hex');
-
 export function isBgzfHeader(b: Buffer): boolean {
   return b.length >= 18 && b[0] === 0x1f && b[1] === 0x8b && b[2] === 8 && (b[3]! & 4) !== 0 && b[12] === 66 && b[13] === 67;
 }
@@ -83,29 +81,34 @@ export async function* bgzfBlocks(
     lastWasEof = data.length === 0;
     return { coffset: head.coffset, csize: head.csize, data };
   };
-  for await (const chunk of source) {
-    buf = at < buf.length ? Buffer.concat([buf.subarray(at), chunk]) : chunk;
-    at = 0;
-    for (;;) {
-      const size = blockSize(buf, at, coffset);
-      if (size === undefined || buf.length - at < size) break;
-      const block = buf.subarray(at, at + size);
-      const here = coffset;
-      if (pool) {
-        const data = pool.inflate(block);
-        data.catch(() => {}); // observed when settled, in order
-        inflight.push({ coffset: here, csize: size, data });
-        if (inflight.length >= window) yield await settle();
-      } else {
-        const data = inflateBlock(block, here);
-        lastWasEof = data.length === 0;
-        yield { coffset: here, csize: size, data };
+  pool?.acquire();
+  try {
+    for await (const chunk of source) {
+      buf = at < buf.length ? Buffer.concat([buf.subarray(at), chunk]) : chunk;
+      at = 0;
+      for (;;) {
+        const size = blockSize(buf, at, coffset);
+        if (size === undefined || buf.length - at < size) break;
+        const block = buf.subarray(at, at + size);
+        const here = coffset;
+        if (pool) {
+          const data = pool.inflate(block);
+          data.catch(() => {}); // observed when settled, in order
+          inflight.push({ coffset: here, csize: size, data });
+          if (inflight.length >= window) yield await settle();
+        } else {
+          const data = inflateBlock(block, here);
+          lastWasEof = data.length === 0;
+          yield { coffset: here, csize: size, data };
+        }
+        coffset += size;
+        at += size;
       }
-      coffset += size;
-      at += size;
     }
+    while (inflight.length) yield await settle();
+    if (at < buf.length) throw truncated(`the file ends inside a BGZF block (${buf.length - at} bytes of a partial block)`, { byte: coffset });
+    if ((opts.requireEof ?? true) && !lastWasEof) throw truncated('the BGZF end-of-file marker is missing: the file is truncated', { byte: coffset });
+  } finally {
+    pool?.release();
   }
-  while (inflight.length) yield await settle();
-  if (at < buf.length) throw truncated(`the file ends inside a BGZF block (${buf.length - at} bytes of a partial block)`, { byte: coffset });
-  if ((opts.requireEof ?? true) && !lastWasEof) throw truncated('the BGZF end-of-file marker is missing: the file is truncated', { byte: coffset });
 }

@@ -10,8 +10,6 @@ import { malformed, unsupported } from './errors.js';
  * length and the M5 digest CRAM uses (MD5 of the uppercase bases, no whitespace),
  * as `samtools dict` computes it.
  */
-export const FASTA_EXTENSIONS = ['.fasta', '.fa', '.fas', '.fsa', '.faa', '.fna', '.ffn', '.frn', '.mpfa', '.seq', '.txt'];
-
 export interface FastaSequence {
   name: string;
   length: number;

@@ -1,31 +1,8 @@
-import { createHash, type Hash } from 'node:crypto';
+import { Worker } from 'node:worker_threads';
+
 
 /** The hash behind an ETag algorithm family (MD5up, SHA256up, SHA512up). */
 export type EtagFamily = 'MD5up' | 'SHA256up' | 'SHA512up';
-
-export function familyHash(f: EtagFamily): Hash {
-  return createHash(f === 'MD5up' ? 'md5' : f === 'SHA256up' ? 'sha256' : 'sha512');
-}
-
-/** Batches text lines before hashing them (hashing many tiny strings is slow). */
-export class LineHasher {
-  private batch = '';
-  constructor(private readonly hash: Hash) {}
-  line(s: string): void {
-    this.batch += s + '\n';
-    if (this.batch.length > 1 << 20) this.flush();
-  }
-  flush(): void {
-    if (this.batch.length) this.hash.update(this.batch, 'latin1');
-    this.batch = '';
-  }
-  digest(): string {
-    this.flush();
-    return this.hash.digest('hex');
-  }
-}
-
-import { Worker } from 'node:worker_threads';
 
 const HASH_WORKER = `
 const { parentPort, workerData } = require('node:worker_threads');
@@ -58,19 +35,13 @@ export class ThreadedHash {
     this.worker.on('message', (m: { ack?: boolean; digest?: string }) => {
       if (m.ack) {
         this.outstanding--;
-        if (this.outstanding === 0 && !this.digestWaiter) this.busy(false);
         const w = this.waiter;
         this.waiter = undefined;
         w?.();
       } else if (m.digest !== undefined) this.digestWaiter?.(m.digest);
     });
     this.worker.on('error', (e) => (this.failure = e));
-    this.worker.unref(); // an abandoned hash must not keep the process alive
-  }
-
-  private busy(on: boolean): void {
-    if (on) this.worker.ref();
-    else this.worker.unref();
+    // The worker keeps the process alive until digest() or abort() ends it: every user ends it in a finally.
   }
 
   /** Resolves once at most `n` buffers are waiting to be hashed (backpressure). */
@@ -86,7 +57,7 @@ export class ThreadedHash {
    * moves to the worker without a copy; otherwise the bytes are copied.
    */
   update(bytes: Buffer, transfer = false): void {
-    if (this.outstanding++ === 0) this.busy(true);
+    this.outstanding++;
     if (transfer) {
       // The whole backing store moves; the worker hashes only this view of it.
       const ab = bytes.buffer as ArrayBuffer;
@@ -98,7 +69,6 @@ export class ThreadedHash {
   }
   async digest(): Promise<string> {
     const result = new Promise<string>((resolve) => (this.digestWaiter = resolve));
-    this.busy(true);
     this.worker.postMessage({});
     const hex = await result;
     await this.worker.terminate();

@@ -55,7 +55,6 @@ export class InflatePool {
         const p = this.pending.get(m.id);
         if (!p) return;
         this.pending.delete(m.id);
-        if (this.pending.size === 0) this.setRef(false);
         if (m.error !== undefined) p.reject(new Error(m.error));
         else p.resolve(Buffer.from(m.data!));
       });
@@ -68,14 +67,22 @@ export class InflatePool {
     });
   }
 
-  /** Idle workers must not keep the process alive; busy ones must. */
-  private setRef(on: boolean): void {
-    for (const w of this.workers) (on ? w.ref() : w.unref());
+  private users = 0;
+
+  /**
+   * Readers hold the pool while they read: the workers keep the process alive
+   * only while someone holds it, so an idle pool never delays exit.
+   */
+  acquire(): void {
+    if (this.users++ === 0) for (const w of this.workers) w.ref();
+  }
+
+  release(): void {
+    if (--this.users === 0) for (const w of this.workers) w.unref();
   }
 
   inflate(block: Buffer): Promise<Buffer> {
     const id = this.next++;
-    if (this.pending.size === 0) this.setRef(true);
     const copy = new Uint8Array(block).buffer; // a private copy the worker can take over
     return new Promise((resolve, reject) => {
       this.pending.set(id, { resolve, reject });

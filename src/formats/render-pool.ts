@@ -6,11 +6,6 @@ import type { BamHeader } from './bam.js';
  * the rendered batches in submission order. The caller copies whole raw
  * records into a batch (`add`), and receives the text through `onText`.
  */
-export interface RenderedBatch {
-  seq: number;
-  parts: Buffer[];
-}
-
 export class RenderError extends Error {
   constructor(
     message: string,
