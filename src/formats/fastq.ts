@@ -129,6 +129,7 @@ export async function* fastqRecords(
     for await (const chunk of uncompressed(source, (gz) => (result.compressed = gz))) {
       sawData = true;
       hash.update(chunk);
+      await hash.below(8); // bounded memory when hashing falls behind parsing
       buf = carry.length ? Buffer.concat([carry, chunk]) : chunk;
       const keepFrom = yield* scan();
       // Keep the unfinished record (its completed lines and the partial one) and re-scan it with the next chunk.
