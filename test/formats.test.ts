@@ -305,7 +305,7 @@ describe('format detection by content, not by name', async () => {
 });
 
 describe('libdeflate addon', async () => {
-  const { DEFLATE_ADDON, hasDeflateAddon } = await import('../src/formats/inflate-pool.js');
+  const { DEFLATE_ADDON, hasDeflateAddon } = await import('../src/formats/deflate.js');
   const { deflateRawSync } = await import('node:zlib');
   const { createRequire } = await import('node:module');
   it('is built wherever libdeflate-dev is installed (npm ci builds it; .ci/run installs the package)', () => {

@@ -1,4 +1,4 @@
-import { inflateRawSync, crc32 } from 'node:zlib';
+import { crc32, inflateRaw } from './deflate.js';
 import { malformed, truncated } from './errors.js';
 import { sharedInflatePool } from './inflate-pool.js';
 
@@ -45,12 +45,12 @@ export function inflateBlock(block: Buffer, coffset: number): Buffer {
   const isize = block.readUInt32LE(block.length - 4);
   let data: Buffer;
   try {
-    data = isize === 0 ? Buffer.alloc(0) : inflateRawSync(cdata);
+    data = isize === 0 ? Buffer.alloc(0) : inflateRaw(cdata, isize);
   } catch (e) {
     throw malformed(`BGZF block does not inflate: ${(e as Error).message}`, { byte: coffset });
   }
   if (data.length !== isize) throw malformed(`BGZF block inflates to ${data.length} bytes, its header says ${isize}`, { byte: coffset });
-  if ((crc32(data) >>> 0) !== crc) throw malformed('BGZF block CRC32 mismatch (corrupted data)', { byte: coffset });
+  if (crc32(data) !== crc) throw malformed('BGZF block CRC32 mismatch (corrupted data)', { byte: coffset });
   return data;
 }
 
@@ -92,7 +92,7 @@ export async function* bgzfBlocks(
         const block = buf.subarray(at, at + size);
         const here = coffset;
         if (pool) {
-          const data = pool.inflate(block);
+          const data = pool.inflate(block, here);
           data.catch(() => {}); // observed when settled, in order
           inflight.push({ coffset: here, csize: size, data });
           if (inflight.length >= window) yield await settle();
