@@ -374,3 +374,31 @@ describe('record by record', async () => {
     assert.ok(lines >= 20_000, `lines compared: ${lines}`);
   });
 });
+
+describe('a record the renderer cannot read', () => {
+  it('is reported with its record number', async () => {
+    const raw = execFileSync('bgzip', ['-dc', join(corpus, 'sample.bam')], { maxBuffer: 1 << 30 });
+    // The first read-group aux field of record 1000 or so: find an "RGZ" (tag RG, type Z) well into the file and break its type.
+    const at = raw.indexOf(Buffer.from('RGZ'), raw.length >> 1);
+    assert.ok(at > 0);
+    const bad = Buffer.from(raw);
+    bad[at + 2] = 0x3f; // '?': no such aux type
+    const bam = execFileSync('bgzip', ['-c'], { input: bad, maxBuffer: 1 << 30 });
+    const msg = await inspectBam(bytes(bam)).then(
+      () => assert.fail('accepted'),
+      (e: Error) => (assert.ok(e instanceof FormatError, String(e)), e.message),
+    );
+    assert.match(msg, /record \d+\): unknown aux type '\?' in tag RG/);
+    // Which record holds the broken byte, walking the raw BAM by hand.
+    let p = 8 + raw.readInt32LE(4);
+    const nRef = raw.readInt32LE(p);
+    p += 4;
+    for (let i = 0; i < nRef; i++) p += 8 + raw.readInt32LE(p);
+    let expected = 0;
+    while (p <= at) {
+      expected++;
+      p += 4 + raw.readInt32LE(p);
+    }
+    assert.equal(Number(/record (\d+)/.exec(msg)![1]), expected);
+  });
+});

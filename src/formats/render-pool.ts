@@ -24,7 +24,6 @@ export class RenderPool {
   private nextToEmit = 0;
   private rr = 0;
   private readonly done = new Map<number, { parts?: Buffer[]; error?: RenderError }>();
-  private readonly firstRecordOf = new Map<number, number>();
   private waiter: (() => void) | undefined;
   private failure: Error | undefined;
 
@@ -38,9 +37,9 @@ export class RenderPool {
     this.batch = Buffer.allocUnsafeSlow(batchSize);
     this.workers = Array.from({ length: size }, () => {
       const w = new Worker(new URL('./render-worker.js', import.meta.url), { workerData: { header } });
-      w.on('message', (m: { seq: number; parts?: { data: ArrayBuffer; offset: number; length: number }[]; error?: string; recordInBatch?: number }) => {
+      w.on('message', (m: { seq: number; parts?: { data: ArrayBuffer; offset: number; length: number }[]; error?: string; recordIndex?: number }) => {
         if (m.error !== undefined) {
-          this.done.set(m.seq, { error: new RenderError(m.error, this.firstRecordOf.get(m.seq)! + (m.recordInBatch ?? 0)) });
+          this.done.set(m.seq, { error: new RenderError(m.error, m.recordIndex!) });
         } else {
           this.done.set(m.seq, { parts: m.parts!.map((p) => Buffer.from(p.data, p.offset, p.length)) });
         }
@@ -78,9 +77,8 @@ export class RenderPool {
   private async send(): Promise<void> {
     if (this.batchLen === 0) return;
     const seq = this.nextSeq++;
-    this.firstRecordOf.set(seq, this.batchFirstRecord);
     const ab = this.batch.buffer as ArrayBuffer;
-    this.workers[this.rr++ % this.workers.length]!.postMessage({ seq, data: ab, length: this.batchLen }, [ab]);
+    this.workers[this.rr++ % this.workers.length]!.postMessage({ seq, data: ab, length: this.batchLen, firstIndex: this.batchFirstRecord }, [ab]);
     this.batch = Buffer.allocUnsafeSlow(this.batchSize);
     this.batchLen = 0;
     await this.emitReady(this.maxInFlight);
@@ -93,7 +91,6 @@ export class RenderPool {
       const r = this.done.get(this.nextToEmit);
       if (r) {
         this.done.delete(this.nextToEmit);
-        this.firstRecordOf.delete(this.nextToEmit);
         this.nextToEmit++;
         if (r.error) throw r.error;
         for (const part of r.parts!) this.onText(part);

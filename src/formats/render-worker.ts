@@ -5,7 +5,7 @@ import { SamOut, writeSam } from './sam-text.js';
 
 const header = workerData.header as BamHeader;
 
-parentPort!.on('message', (m: { seq: number; data: ArrayBuffer; length: number }) => {
+parentPort!.on('message', (m: { seq: number; data: ArrayBuffer; length: number; firstIndex: number }) => {
   const buf = Buffer.from(m.data, 0, m.length);
   const parts: Buffer[] = [];
   // Rendered text is at most ~4x the record bytes; one buffer per batch in the common case.
@@ -23,6 +23,6 @@ parentPort!.on('message', (m: { seq: number; data: ArrayBuffer; length: number }
     const transfer = parts.map((b) => b.buffer as ArrayBuffer);
     parentPort!.postMessage({ seq: m.seq, parts: parts.map((b, i) => ({ data: transfer[i], offset: b.byteOffset, length: b.length })) }, transfer);
   } catch (e) {
-    parentPort!.postMessage({ seq: m.seq, error: (e as Error).message, recordInBatch: n });
+    parentPort!.postMessage({ seq: m.seq, error: (e as Error).message, recordIndex: m.firstIndex + n });
   }
 });
