@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { openMetadataStore } from '../src/db/open.js';
 import type { MetadataStore, SequenceStoreRecord } from '../src/db/metadata-store.js';
 import { BACKENDS, PG_URL, dropPgSchema, newPgSchema } from './helpers/server.js';
+import { readSetRecord, referenceRecord } from './helpers/records.js';
 
 function store(id: string, t: number, over: Partial<SequenceStoreRecord> = {}): SequenceStoreRecord {
   return {
@@ -27,6 +28,8 @@ function store(id: string, t: number, over: Partial<SequenceStoreRecord> = {}): 
     accessPointAlias: `alias-${id}-s3alias`,
     creationTime: t,
     updateTime: t,
+    s3AccessPolicy: null,
+    s3AccessPolicyTime: null,
     ...over,
   };
 }
@@ -85,8 +88,8 @@ for (const backend of BACKENDS) {
       assert.deepEqual(upd?.propagatedSetLevelTags, []);
       assert.equal(upd?.updateTime, 2000);
       assert.equal(await db.countSequenceStores('111111111111'), 1);
-      await db.insertReadSetStub({ id: '5000000001', sequenceStoreId: '1000000001', accountId: '111111111111', status: 'ACTIVE', creationTime: 1 });
-      assert.equal(await db.countReadSets('1000000001'), 1);
+      await db.readSets.insert(readSetRecord({ id: '5000000001', sequenceStoreId: '1000000001' }));
+      assert.equal(await db.readSets.count('1000000001'), 1);
       assert.equal(await db.deleteSequenceStore('111111111111', '1000000001'), true);
       assert.equal(await db.deleteSequenceStore('111111111111', '1000000001'), false);
     });
@@ -116,8 +119,8 @@ for (const backend of BACKENDS) {
       await db.insertReferenceStore({ id: '3000000001', accountId: '111111111111', name: 'r', description: null, sseType: 'KMS', sseKeyArn: null, dataKey: '{}', creationTime: 7 });
       assert.equal((await db.getReferenceStore('111111111111', '3000000001'))?.name, 'r');
       assert.equal(await db.countReferenceStores('111111111111'), 1);
-      await db.insertReferenceStub({ id: '3100000001', referenceStoreId: '3000000001', accountId: '111111111111', status: 'ACTIVE', creationTime: 1 });
-      assert.equal(await db.countReferences('3000000001'), 1);
+      await db.references.insert(referenceRecord({ id: '3100000001', referenceStoreId: '3000000001' }));
+      assert.equal(await db.references.count('3000000001'), 1);
       const page = await db.listReferenceStores('111111111111', { name: 'r' }, { maxResults: 10 });
       assert.equal(page.items.length, 1);
       assert.equal(await db.deleteReferenceStore('111111111111', '3000000001'), true);
@@ -138,6 +141,102 @@ for (const backend of BACKENDS) {
       await db.recordIdempotent('111111111111', 'Op', 'tok', { requestHash: 'h2', resourceId: 'r2' }, 2);
       assert.deepEqual(await db.findIdempotent('111111111111', 'Op', 'tok'), { requestHash: 'h1', resourceId: 'r1' });
       assert.equal(await db.findIdempotent('111111111111', 'Op', 'other'), undefined);
+    });
+    it('filters read sets by every ListReadSets field and changes status only from the expected states', async () => {
+      const sid = '6000000001';
+      for (let i = 0; i < 12; i++) {
+        await db.readSets.insert(
+          readSetRecord({
+            id: String(6100000000 + i),
+            sequenceStoreId: sid,
+            creationTime: 100 + i,
+            sampleId: i % 2 ? 'odd' : 'even',
+            subjectId: i < 6 ? 'early' : 'late',
+            referenceArn: i % 3 === 0 ? 'arn:aws:omics:us-east-1:111111111111:referenceStore/1/reference/2' : null,
+            status: i === 11 ? 'PROCESSING_UPLOAD' : 'ACTIVE',
+            creationType: i < 4 ? 'IMPORT' : 'UPLOAD',
+          }),
+        );
+      }
+      const n = async (q: object) => (await db.readSets.list(sid, q, { maxResults: 100 })).items.length;
+      assert.equal(await n({}), 12);
+      assert.equal(await n({ sampleId: 'odd' }), 6);
+      assert.equal(await n({ subjectId: 'early', sampleId: 'even' }), 3);
+      assert.equal(await n({ referenceArn: '' }), 8, 'an empty referenceArn filter selects read sets without a reference');
+      assert.equal(await n({ referenceArn: 'arn:aws:omics:us-east-1:111111111111:referenceStore/1/reference/2' }), 4);
+      assert.equal(await n({ status: 'PROCESSING_UPLOAD' }), 1);
+      assert.equal(await n({ creationType: 'IMPORT' }), 4);
+      assert.equal(await n({ created: { after: 105, before: 107 } }), 3);
+      assert.equal(await db.readSets.countByReference('arn:aws:omics:us-east-1:111111111111:referenceStore/1/reference/2'), 4);
+      const seen: string[] = [];
+      let token: string | undefined;
+      do {
+        const p = await db.readSets.list(sid, {}, { maxResults: 5, ...(token ? { nextToken: token } : {}) });
+        seen.push(...p.items.map((r) => r.id));
+        token = p.nextToken;
+      } while (token);
+      assert.deepEqual(seen, [...seen].sort());
+      assert.equal(seen.length, 12);
+      assert.equal(await db.readSets.update(sid, '6100000011', { updateTime: 5, status: 'ACTIVE' }, ['ARCHIVED']), false);
+      assert.equal(await db.readSets.update(sid, '6100000011', { updateTime: 5, status: 'ACTIVE', etag: { algorithm: 'FASTQ_MD5up', source1: 'x' } }, ['PROCESSING_UPLOAD']), true);
+      const got = await db.readSets.get(sid, '6100000011');
+      assert.equal(got?.status, 'ACTIVE');
+      assert.deepEqual(got?.etag, { algorithm: 'FASTQ_MD5up', source1: 'x' });
+      const byId = await db.readSets.listActiveFrom(sid, '6100000005', 3);
+      assert.deepEqual(byId.map((r) => r.id), ['6100000005', '6100000006', '6100000007'], 'ACTIVE read sets in id order from an id');
+      assert.equal(await db.readSets.delete(sid, '6100000011'), true);
+      assert.equal(await db.readSets.get(sid, '6100000011'), undefined);
+    });
+
+    it('keeps upload parts: a re-sent part replaces the earlier one; pages by source and part number', async () => {
+      const up = { id: '6200000001', sequenceStoreId: '6000000002', accountId: '111111111111', status: 'IN_PROGRESS' as const, sourceFileType: 'FASTQ',
+        subjectId: 's', sampleId: 'm', name: 'n', generatedFrom: null, referenceArn: null, description: null, tags: { a: 'b' }, readSetId: null, creationTime: 10 };
+      await db.uploads.insert(up);
+      const part = (source: 'SOURCE1' | 'SOURCE2', n: number, checksum: string, t: number) => ({
+        uploadId: up.id, partSource: source, partNumber: n, partSize: 10 * n, checksum, blobKey: `k/${source}/${n}`, creationTime: t, lastUpdatedTime: t });
+      for (let i = 1; i <= 5; i++) await db.uploads.putPart(part('SOURCE1', i, `c${i}`, 20 + i));
+      await db.uploads.putPart(part('SOURCE2', 1, 'd1', 30));
+      await db.uploads.putPart({ ...part('SOURCE1', 3, 'c3-again', 40), creationTime: 40 });
+      const all = await db.uploads.allParts(up.id);
+      assert.equal(all.length, 6);
+      const p3 = all.find((p) => p.partSource === 'SOURCE1' && p.partNumber === 3)!;
+      assert.equal(p3.checksum, 'c3-again');
+      assert.equal(p3.creationTime, 23, 'creationTime is the first upload of the part');
+      assert.equal(p3.lastUpdatedTime, 40);
+      const first = await db.uploads.listParts(up.id, 'SOURCE1', undefined, { maxResults: 2 });
+      assert.deepEqual(first.items.map((p) => p.partNumber), [1, 2]);
+      const second = await db.uploads.listParts(up.id, 'SOURCE1', undefined, { maxResults: 10, nextToken: first.nextToken! });
+      assert.deepEqual(second.items.map((p) => p.partNumber), [3, 4, 5]);
+      assert.equal(second.nextToken, undefined);
+      assert.deepEqual((await db.uploads.get(up.sequenceStoreId, up.id))?.tags, { a: 'b' });
+      assert.equal((await db.uploads.listInProgress(up.sequenceStoreId, { maxResults: 10 })).items.length, 1);
+      assert.equal(await db.uploads.finish(up.sequenceStoreId, up.id, 'COMPLETED', '6300000001'), true);
+      assert.equal(await db.uploads.finish(up.sequenceStoreId, up.id, 'ABORTED', null), false, 'a finished upload cannot finish again');
+      assert.equal((await db.uploads.listInProgress(up.sequenceStoreId, { maxResults: 10 })).items.length, 0);
+      await db.uploads.deleteParts(up.id);
+      assert.equal((await db.uploads.allParts(up.id)).length, 0);
+    });
+
+    it('leases jobs to one worker at a time and hands them over when a lease expires', async () => {
+      const job = { id: '6400000001', kind: 'TestJob', accountId: '111111111111', storeId: '6000000003', status: 'SUBMITTED', statusMessage: null,
+        payload: { n: 1 }, creationTime: 1, completionTime: null, leaseOwner: null, leaseExpires: null, attempts: 0 };
+      await db.jobs.insert(job);
+      const [a, b] = await Promise.all([db.jobs.claim(['TestJob'], 'worker-a', 1000, 500), db.jobs.claim(['TestJob'], 'worker-b', 1000, 500)]);
+      assert.equal([a, b].filter(Boolean).length, 1, 'exactly one worker wins the claim');
+      const winner = a ? 'worker-a' : 'worker-b';
+      const loser = a ? 'worker-b' : 'worker-a';
+      assert.equal(await db.jobs.claim(['TestJob'], loser, 1200, 500), undefined, 'the lease holds until it expires');
+      assert.equal(await db.jobs.update(job.id, loser, { status: 'IN_PROGRESS' }), false, 'only the holder may write');
+      assert.equal(await db.jobs.update(job.id, winner, { status: 'IN_PROGRESS', payload: { n: 2 } }), true);
+      const taken = await db.jobs.claim(['TestJob'], loser, 1600, 500);
+      assert.equal(taken?.leaseOwner, loser, 'an expired lease is taken over');
+      assert.deepEqual(taken?.payload, { n: 2 });
+      assert.equal(taken?.attempts, 2);
+      assert.equal(await db.jobs.complete(job.id, winner, 'COMPLETED', null, {}, 1700), false, 'the old holder lost the job');
+      assert.equal(await db.jobs.complete(job.id, loser, 'COMPLETED', null, { n: 3 }, 1700), true);
+      assert.equal(await db.jobs.claim(['TestJob'], 'worker-c', 99_999, 500), undefined, 'a finished job is not runnable');
+      assert.equal((await db.jobs.list('TestJob', job.storeId, { status: 'COMPLETED' }, { maxResults: 10 })).items.length, 1);
+      assert.equal(await db.jobs.countActive('TestJob', '111111111111'), 0);
     });
   });
 }

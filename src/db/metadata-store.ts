@@ -1,7 +1,20 @@
 import { Kysely, Migrator, sql, type SelectQueryBuilder, type Transaction } from 'kysely';
 import type { Database } from './schema.js';
 import { migrationProvider } from './migrations.js';
-import { decodeNextToken, encodeNextToken, type Page, type PageCursor } from '../core/pagination.js';
+import { decodeNextToken, type Page } from '../core/pagination.js';
+import { inRange, keyset, pageOf, type TimeRange } from './query.js';
+import {
+  KyselyJobRecords,
+  KyselyConnectionRecords,
+  type ConnectionRecords,
+  KyselyReadSetRecords,
+  KyselyReferenceRecords,
+  KyselyUploadRecords,
+  type JobRecords,
+  type ReadSetRecords,
+  type ReferenceRecords,
+  type UploadRecords,
+} from './data-records.js';
 
 /** What the domain persists. Plain records; times are epoch milliseconds. */
 export interface AccessKeyRecord {
@@ -31,6 +44,9 @@ export interface SequenceStoreRecord {
   accessPointAlias: string;
   creationTime: number;
   updateTime: number;
+  /** null: the default policy; '': deleted (no S3 access); else the policy document. */
+  s3AccessPolicy: string | null;
+  s3AccessPolicyTime: number | null;
 }
 
 export interface ReferenceStoreRecord {
@@ -44,10 +60,7 @@ export interface ReferenceStoreRecord {
   creationTime: number;
 }
 
-export interface TimeRange {
-  after?: number;
-  before?: number;
-}
+export type { TimeRange } from './query.js';
 
 export interface SequenceStoreQuery {
   name?: string;
@@ -61,10 +74,8 @@ export interface ReferenceStoreQuery {
   created?: TimeRange;
 }
 
-export interface PageRequest {
-  maxResults: number;
-  nextToken?: string;
-}
+export type { PageRequest } from './data-records.js';
+import type { PageRequest } from './data-records.js';
 
 export interface IdempotencyRecord {
   requestHash: string;
@@ -72,7 +83,7 @@ export interface IdempotencyRecord {
 }
 
 export type SequenceStorePatch = Partial<
-  Pick<SequenceStoreRecord, 'name' | 'description' | 'fallbackLocation' | 'propagatedSetLevelTags' | 'accessLogLocation' | 'status' | 'statusMessage'>
+  Pick<SequenceStoreRecord, 'name' | 'description' | 'fallbackLocation' | 'propagatedSetLevelTags' | 'accessLogLocation' | 'status' | 'statusMessage' | 's3AccessPolicy' | 's3AccessPolicyTime'>
 > & { updateTime: number };
 
 /**
@@ -112,7 +123,6 @@ export interface MetadataStore {
   deleteSequenceStore(accountId: string, id: string): Promise<boolean>;
   listSequenceStores(accountId: string, q: SequenceStoreQuery, page: PageRequest): Promise<Page<SequenceStoreRecord>>;
   countSequenceStores(accountId: string): Promise<number>;
-  countReadSets(sequenceStoreId: string): Promise<number>;
 
   // reference stores
   insertReferenceStore(rec: ReferenceStoreRecord): Promise<void>;
@@ -120,7 +130,6 @@ export interface MetadataStore {
   deleteReferenceStore(accountId: string, id: string): Promise<boolean>;
   listReferenceStores(accountId: string, q: ReferenceStoreQuery, page: PageRequest): Promise<Page<ReferenceStoreRecord>>;
   countReferenceStores(accountId: string): Promise<number>;
-  countReferences(referenceStoreId: string): Promise<number>;
 
   // tags
   putTags(resourceArn: string, tags: Record<string, string>): Promise<void>;
@@ -132,9 +141,22 @@ export interface MetadataStore {
   findIdempotent(accountId: string, operation: string, clientToken: string): Promise<IdempotencyRecord | undefined>;
   recordIdempotent(accountId: string, operation: string, clientToken: string, rec: IdempotencyRecord, now: number): Promise<void>;
 
-  /** Test support and later read-set work: raw inserts of child rows. */
-  insertReadSetStub(row: { id: string; sequenceStoreId: string; accountId: string; status: string; creationTime: number }): Promise<void>;
-  insertReferenceStub(row: { id: string; referenceStoreId: string; accountId: string; status: string; creationTime: number }): Promise<void>;
+  // data-plane records (data-records.ts)
+  readonly readSets: ReadSetRecords;
+  readonly references: ReferenceRecords;
+  readonly uploads: UploadRecords;
+  readonly jobs: JobRecords;
+  readonly connections: ConnectionRecords;
+  /** Runs `fn` in one transaction over the data-plane records and tags: all of it lands or none. */
+  atomically<T>(fn: (tx: DataTransaction) => Promise<T>): Promise<T>;
+}
+
+export interface DataTransaction {
+  readSets: ReadSetRecords;
+  references: ReferenceRecords;
+  uploads: UploadRecords;
+  jobs: JobRecords;
+  putTags(resourceArn: string, tags: Record<string, string>): Promise<void>;
 }
 
 type Db = Kysely<Database> | Transaction<Database>;
@@ -158,6 +180,8 @@ function toSequenceStore(r: Database['sequence_stores']): SequenceStoreRecord {
     accessPointAlias: r.access_point_alias,
     creationTime: Number(r.creation_time),
     updateTime: Number(r.update_time),
+    s3AccessPolicy: r.s3_access_policy,
+    s3AccessPolicyTime: r.s3_access_policy_time === null ? null : Number(r.s3_access_policy_time),
   };
 }
 
@@ -185,42 +209,47 @@ function toAccessKey(r: Database['access_keys']): AccessKeyRecord {
   };
 }
 
-/** Filters a time column to an inclusive range. */
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
-function inRange<QB extends SelectQueryBuilder<Database, any, any>>(query: QB, column: string, range: TimeRange | undefined): QB {
-  let q = query;
-  if (range?.after !== undefined) q = q.where(sql.ref(column), '>=', range.after) as QB;
-  if (range?.before !== undefined) q = q.where(sql.ref(column), '<=', range.before) as QB;
-  return q;
-}
-
-/** Orders by (creation_time, id), resumes after the cursor, and fetches one extra row to know if more follow. */
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
-function keyset<QB extends SelectQueryBuilder<Database, any, any>>(query: QB, cursor: PageCursor | undefined, maxResults: number): QB {
-  let q = query;
-  if (cursor) {
-    q = q.where((eb) =>
-      eb.or([eb(sql.ref('creation_time'), '>', cursor.t), eb.and([eb(sql.ref('creation_time'), '=', cursor.t), eb(sql.ref('id'), '>', cursor.id)])]),
-    ) as QB;
-  }
-  return q.orderBy(sql.ref('creation_time')).orderBy(sql.ref('id')).limit(maxResults + 1) as QB;
-}
-
-/** Keyset pagination over (creation_time, id): stable under inserts and deletes. */
-function pageOf<T extends { creationTime: number; id: string }>(rows: T[], maxResults: number): Page<T> {
-  if (rows.length <= maxResults) return { items: rows };
-  const items = rows.slice(0, maxResults);
-  const last = items[items.length - 1]!;
-  return { items, nextToken: encodeNextToken({ t: last.creationTime, id: last.id }) };
+async function putTags(db: Db, resourceArn: string, tags: Record<string, string>): Promise<void> {
+  const entries = Object.entries(tags);
+  if (entries.length === 0) return;
+  await db
+    .insertInto('tags')
+    .values(entries.map(([k, v]) => ({ resource_arn: resourceArn, tag_key: k, tag_value: v })))
+    .onConflict((oc) => oc.columns(['resource_arn', 'tag_key']).doUpdateSet((eb) => ({ tag_value: eb.ref('excluded.tag_value') })))
+    .execute();
 }
 
 export class KyselyMetadataStore implements MetadataStore {
+  readonly readSets: ReadSetRecords;
+  readonly references: ReferenceRecords;
+  readonly uploads: UploadRecords;
+  readonly jobs: JobRecords;
+  readonly connections: ConnectionRecords;
+
   constructor(
     private readonly db: Kysely<Database>,
     readonly dialect: 'sqlite' | 'postgres',
     /** PostgreSQL schema holding the tables (the migrator must look only there). */
     private readonly schema?: string,
-  ) {}
+  ) {
+    this.readSets = new KyselyReadSetRecords(db);
+    this.references = new KyselyReferenceRecords(db);
+    this.uploads = new KyselyUploadRecords(db);
+    this.jobs = new KyselyJobRecords(db);
+    this.connections = new KyselyConnectionRecords(db);
+  }
+
+  async atomically<T>(fn: (tx: DataTransaction) => Promise<T>): Promise<T> {
+    return this.db.transaction().execute((trx) =>
+      fn({
+        readSets: new KyselyReadSetRecords(trx),
+        references: new KyselyReferenceRecords(trx),
+        uploads: new KyselyUploadRecords(trx),
+        jobs: new KyselyJobRecords(trx),
+        putTags: (arn, tags) => putTags(trx, arn, tags),
+      }),
+    );
+  }
 
   async migrate(): Promise<void> {
     const migrator = new Migrator({
@@ -365,6 +394,8 @@ export class KyselyMetadataStore implements MetadataStore {
         access_point_alias: s.accessPointAlias,
         creation_time: s.creationTime,
         update_time: s.updateTime,
+        s3_access_policy: s.s3AccessPolicy,
+        s3_access_policy_time: s.s3AccessPolicyTime,
       })
       .execute();
   }
@@ -394,6 +425,8 @@ export class KyselyMetadataStore implements MetadataStore {
     if (p.accessLogLocation !== undefined) set.access_log_location = p.accessLogLocation;
     if (p.status !== undefined) set.status = p.status;
     if (p.statusMessage !== undefined) set.status_message = p.statusMessage;
+    if (p.s3AccessPolicy !== undefined) set.s3_access_policy = p.s3AccessPolicy;
+    if (p.s3AccessPolicyTime !== undefined) set.s3_access_policy_time = p.s3AccessPolicyTime;
     await this.db.updateTable('sequence_stores').set(set).where('account_id', '=', accountId).where('id', '=', id).execute();
     return this.getSequenceStore(accountId, id);
   }
@@ -413,9 +446,7 @@ export class KyselyMetadataStore implements MetadataStore {
   async countSequenceStores(accountId: string): Promise<number> {
     return this.count(this.db, 'sequence_stores', 'account_id', accountId);
   }
-  async countReadSets(sequenceStoreId: string): Promise<number> {
-    return this.count(this.db, 'read_sets', 'sequence_store_id', sequenceStoreId);
-  }
+
 
   // ---- reference stores
   async insertReferenceStore(s: ReferenceStoreRecord): Promise<void> {
@@ -457,19 +488,11 @@ export class KyselyMetadataStore implements MetadataStore {
   async countReferenceStores(accountId: string): Promise<number> {
     return this.count(this.db, 'reference_stores', 'account_id', accountId);
   }
-  async countReferences(referenceStoreId: string): Promise<number> {
-    return this.count(this.db, 'references', 'reference_store_id', referenceStoreId);
-  }
+
 
   // ---- tags
-  async putTags(resourceArn: string, tags: Record<string, string>): Promise<void> {
-    const entries = Object.entries(tags);
-    if (entries.length === 0) return;
-    await this.db
-      .insertInto('tags')
-      .values(entries.map(([k, v]) => ({ resource_arn: resourceArn, tag_key: k, tag_value: v })))
-      .onConflict((oc) => oc.columns(['resource_arn', 'tag_key']).doUpdateSet((eb) => ({ tag_value: eb.ref('excluded.tag_value') })))
-      .execute();
+  putTags(resourceArn: string, tags: Record<string, string>): Promise<void> {
+    return putTags(this.db, resourceArn, tags);
   }
   async removeTags(resourceArn: string, keys: string[]): Promise<void> {
     if (keys.length === 0) return;
@@ -509,20 +532,7 @@ export class KyselyMetadataStore implements MetadataStore {
       .execute();
   }
 
-  async insertReadSetStub(row: { id: string; sequenceStoreId: string; accountId: string; status: string; creationTime: number }) {
-    await this.db
-      .insertInto('read_sets')
-      .values({ id: row.id, sequence_store_id: row.sequenceStoreId, account_id: row.accountId, status: row.status, creation_time: row.creationTime })
-      .execute();
-  }
-  async insertReferenceStub(row: { id: string; referenceStoreId: string; accountId: string; status: string; creationTime: number }) {
-    await this.db
-      .insertInto('references')
-      .values({ id: row.id, reference_store_id: row.referenceStoreId, account_id: row.accountId, status: row.status, creation_time: row.creationTime })
-      .execute();
-  }
-
-  private async count(db: Db, table: 'sequence_stores' | 'reference_stores' | 'read_sets' | 'references', column: string, value: string) {
+  private async count(db: Db, table: 'sequence_stores' | 'reference_stores', column: string, value: string) {
     const r = await db
       .selectFrom(table)
       .select((eb) => eb.fn.countAll<number | string>().as('n'))

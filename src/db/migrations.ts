@@ -116,6 +116,117 @@ const migrations: Record<string, Migration> = {
         .execute();
     },
   },
+  '0002_read_sets_references_uploads_jobs': {
+    // 0001's read_sets and references were placeholders that nothing could
+    // write through the API; they are recreated with their full columns.
+    async up(db: Kysely<any>) {
+      // S3 access policy of a store: NULL = the default policy (spec §3.4), '' = deleted (no S3 access).
+      await db.schema.alterTable('sequence_stores').addColumn('s3_access_policy', 'text').execute();
+      await db.schema.alterTable('sequence_stores').addColumn('s3_access_policy_time', 'bigint').execute();
+      await db.schema.dropTable('read_sets').execute();
+      await db.schema.dropTable('references').execute();
+      await db.schema
+        .createTable('read_sets')
+        .addColumn('id', 'text', (c) => c.primaryKey())
+        .addColumn('sequence_store_id', 'text', (c) => c.notNull())
+        .addColumn('account_id', 'text', (c) => c.notNull())
+        .addColumn('status', 'text', (c) => c.notNull())
+        .addColumn('status_message', 'text')
+        .addColumn('name', 'text')
+        .addColumn('description', 'text')
+        .addColumn('subject_id', 'text', (c) => c.notNull())
+        .addColumn('sample_id', 'text', (c) => c.notNull())
+        .addColumn('generated_from', 'text')
+        .addColumn('reference_arn', 'text')
+        .addColumn('file_type', 'text', (c) => c.notNull())
+        .addColumn('creation_type', 'text', (c) => c.notNull())
+        .addColumn('creation_job_id', 'text')
+        .addColumn('sequence_information', 'text')
+        .addColumn('etag', 'text')
+        .addColumn('files', 'text', (c) => c.notNull())
+        .addColumn('creation_time', 'bigint', (c) => c.notNull())
+        .addColumn('update_time', 'bigint', (c) => c.notNull())
+        .addColumn('last_access_time', 'bigint', (c) => c.notNull())
+        .execute();
+      await db.schema.createIndex('read_sets_store').on('read_sets').columns(['sequence_store_id', 'creation_time', 'id']).execute();
+      await db.schema.createIndex('read_sets_reference').on('read_sets').columns(['reference_arn']).execute();
+      await db.schema.createIndex('read_sets_sample').on('read_sets').columns(['sequence_store_id', 'sample_id', 'creation_time', 'id']).execute();
+      await db.schema.createIndex('read_sets_subject').on('read_sets').columns(['sequence_store_id', 'subject_id', 'creation_time', 'id']).execute();
+      await db.schema.createIndex('read_sets_idle').on('read_sets').columns(['status', 'last_access_time']).execute();
+      await db.schema
+        .createTable('references')
+        .addColumn('id', 'text', (c) => c.primaryKey())
+        .addColumn('reference_store_id', 'text', (c) => c.notNull())
+        .addColumn('account_id', 'text', (c) => c.notNull())
+        .addColumn('status', 'text', (c) => c.notNull())
+        .addColumn('name', 'text', (c) => c.notNull())
+        .addColumn('description', 'text')
+        .addColumn('md5', 'text', (c) => c.notNull())
+        .addColumn('creation_job_id', 'text')
+        .addColumn('files', 'text', (c) => c.notNull())
+        .addColumn('sequences', 'text', (c) => c.notNull())
+        .addColumn('creation_time', 'bigint', (c) => c.notNull())
+        .addColumn('update_time', 'bigint', (c) => c.notNull())
+        .execute();
+      await db.schema.createIndex('references_store').on('references').columns(['reference_store_id', 'creation_time', 'id']).execute();
+      await db.schema
+        .createTable('read_set_uploads')
+        .addColumn('id', 'text', (c) => c.primaryKey())
+        .addColumn('sequence_store_id', 'text', (c) => c.notNull())
+        .addColumn('account_id', 'text', (c) => c.notNull())
+        .addColumn('status', 'text', (c) => c.notNull())
+        .addColumn('source_file_type', 'text', (c) => c.notNull())
+        .addColumn('subject_id', 'text', (c) => c.notNull())
+        .addColumn('sample_id', 'text', (c) => c.notNull())
+        .addColumn('name', 'text', (c) => c.notNull())
+        .addColumn('generated_from', 'text')
+        .addColumn('reference_arn', 'text')
+        .addColumn('description', 'text')
+        .addColumn('tags', 'text', (c) => c.notNull())
+        .addColumn('read_set_id', 'text')
+        .addColumn('creation_time', 'bigint', (c) => c.notNull())
+        .execute();
+      await db.schema.createIndex('read_set_uploads_store').on('read_set_uploads').columns(['sequence_store_id', 'creation_time', 'id']).execute();
+      await db.schema
+        .createTable('read_set_upload_parts')
+        .addColumn('upload_id', 'text', (c) => c.notNull())
+        .addColumn('part_source', 'text', (c) => c.notNull())
+        .addColumn('part_number', 'integer', (c) => c.notNull())
+        .addColumn('part_size', 'bigint', (c) => c.notNull())
+        .addColumn('checksum', 'text', (c) => c.notNull())
+        .addColumn('blob_key', 'text', (c) => c.notNull())
+        .addColumn('creation_time', 'bigint', (c) => c.notNull())
+        .addColumn('last_updated_time', 'bigint', (c) => c.notNull())
+        .addPrimaryKeyConstraint('read_set_upload_parts_pk', ['upload_id', 'part_source', 'part_number'])
+        .execute();
+      await db.schema
+        .createTable('jobs')
+        .addColumn('id', 'text', (c) => c.primaryKey())
+        .addColumn('kind', 'text', (c) => c.notNull())
+        .addColumn('account_id', 'text', (c) => c.notNull())
+        .addColumn('store_id', 'text', (c) => c.notNull())
+        .addColumn('status', 'text', (c) => c.notNull())
+        .addColumn('status_message', 'text')
+        .addColumn('payload', 'text', (c) => c.notNull())
+        .addColumn('creation_time', 'bigint', (c) => c.notNull())
+        .addColumn('completion_time', 'bigint')
+        .addColumn('lease_owner', 'text')
+        .addColumn('lease_expires', 'bigint')
+        .addColumn('attempts', 'integer', (c) => c.notNull())
+        .execute();
+      await db.schema.createIndex('jobs_store').on('jobs').columns(['kind', 'store_id', 'creation_time', 'id']).execute();
+      await db.schema
+        .createTable('storage_connections')
+        .addColumn('account_id', 'text', (c) => c.notNull())
+        .addColumn('name', 'text', (c) => c.notNull())
+        .addColumn('config', 'text', (c) => c.notNull())
+        .addColumn('secret_enc', 'text')
+        .addColumn('created_at', 'bigint', (c) => c.notNull())
+        .addPrimaryKeyConstraint('storage_connections_pk', ['account_id', 'name'])
+        .execute();
+      await db.schema.createIndex('jobs_runnable').on('jobs').columns(['status', 'lease_expires']).execute();
+    },
+  },
 };
 
 export const migrationProvider: MigrationProvider = {

@@ -41,6 +41,8 @@ export interface SequenceStoresTable {
   access_point_alias: string;
   creation_time: number;
   update_time: number;
+  s3_access_policy: string | null;
+  s3_access_policy_time: number | null;
 }
 export interface ReferenceStoresTable {
   id: string;
@@ -57,14 +59,76 @@ export interface ReadSetsTable {
   sequence_store_id: string;
   account_id: string;
   status: string;
+  status_message: string | null;
+  name: string | null;
+  description: string | null;
+  subject_id: string;
+  sample_id: string;
+  generated_from: string | null;
+  reference_arn: string | null;
+  file_type: string;
+  creation_type: string;
+  creation_job_id: string | null;
+  sequence_information: string | null; // JSON
+  etag: string | null; // JSON
+  files: string; // JSON
   creation_time: number;
+  update_time: number;
+  last_access_time: number;
 }
 export interface ReferencesTable {
   id: string;
   reference_store_id: string;
   account_id: string;
   status: string;
+  name: string;
+  description: string | null;
+  md5: string;
+  creation_job_id: string | null;
+  files: string; // JSON
+  sequences: string; // JSON [{name,length,md5}]
   creation_time: number;
+  update_time: number;
+}
+export interface ReadSetUploadsTable {
+  id: string;
+  sequence_store_id: string;
+  account_id: string;
+  status: string;
+  source_file_type: string;
+  subject_id: string;
+  sample_id: string;
+  name: string;
+  generated_from: string | null;
+  reference_arn: string | null;
+  description: string | null;
+  tags: string; // JSON
+  read_set_id: string | null;
+  creation_time: number;
+}
+export interface ReadSetUploadPartsTable {
+  upload_id: string;
+  part_source: string;
+  part_number: number;
+  part_size: number;
+  checksum: string;
+  blob_key: string;
+  creation_time: number;
+  last_updated_time: number;
+}
+export interface JobsTable {
+  id: string;
+  kind: string;
+  account_id: string;
+  store_id: string;
+  status: string;
+  status_message: string | null;
+  payload: string; // JSON
+  creation_time: number;
+  completion_time: number | null;
+  lease_owner: string | null;
+  lease_expires: number | null;
+  attempts: number;
 }
 export interface TagsTable {
   resource_arn: string;
@@ -80,6 +144,14 @@ export interface IdempotencyTable {
   created_at: number;
 }
 
+export interface StorageConnectionsTable {
+  account_id: string;
+  name: string;
+  config: string; // JSON (no secrets)
+  secret_enc: string | null; // sealed secret access key
+  created_at: number;
+}
+
 export interface Database {
   accounts: AccountsTable;
   users: UsersTable;
@@ -89,6 +161,10 @@ export interface Database {
   reference_stores: ReferenceStoresTable;
   read_sets: ReadSetsTable;
   references: ReferencesTable;
+  read_set_uploads: ReadSetUploadsTable;
+  read_set_upload_parts: ReadSetUploadPartsTable;
+  jobs: JobsTable;
+  storage_connections: StorageConnectionsTable;
   tags: TagsTable;
   idempotency: IdempotencyTable;
 }
