@@ -293,12 +293,12 @@ describe('format detection by content, not by name', async () => {
     assert.equal(sniffFormat(head(join(corpus, 'ref.fa'))), 'FASTA');
     assert.equal(sniffFormat(Buffer.from('hello')), 'UNKNOWN');
   });
-  it('refuses a BAM declared (or renamed) as CRAM, a FASTQ declared as BAM, and says CRAM is not supported yet', () => {
+  it('refuses a BAM declared (or renamed) as CRAM and a FASTQ declared as BAM', () => {
     const renamed = join(work, 'sample.cram.bam-inside.cram');
     copyFileSync(join(corpus, 'sample.bam'), renamed);
     assert.throws(() => checkDeclaredType('CRAM', head(renamed), 'x.cram'), (e: Error) => e instanceof FormatError && /declared CRAM but is a BAM file/.test(e.message));
     assert.throws(() => checkDeclaredType('BAM', head(join(corpus, 'reads_R1.fastq.gz'))), /declared BAM but is a FASTQ file/);
-    assert.throws(() => checkDeclaredType('CRAM', head(join(corpus, 'sample.cram'))), (e: Error) => e instanceof FormatError && e.code === 'UnsupportedFeature');
+    checkDeclaredType('CRAM', head(join(corpus, 'sample.cram')));
     checkDeclaredType('UBAM', head(join(corpus, 'sample.unaligned.bam')));
     checkDeclaredType('FASTQ', head(join(corpus, 'reads_R2.fastq.gz')));
   });
@@ -346,7 +346,7 @@ describe('inspectReadSet: the ingest entry point', async () => {
     await assert.rejects(inspectReadSet('UBAM', { source1: src('sample.bam') }), /declared UBAM \(unaligned\) but \d+ of its records are aligned/);
     await assert.rejects(inspectReadSet('BAM', { source1: src('sample.bam') }), /needs a linked reference/);
     await assert.rejects(inspectReadSet('BAM', { source1: src('sample.bam'), source2: src('sample.bam') }), /source2 is only for paired FASTQ/);
-    await assert.rejects(inspectReadSet('CRAM', { source1: src('sample.cram') }), (e: Error) => e instanceof FormatError && e.code === 'UnsupportedFeature');
+    await assert.rejects(inspectReadSet('CRAM', { source1: src('sample.cram') }), (e: Error) => e instanceof FormatError && e.code === 'ReferenceMismatch');
     await assert.rejects(inspectReadSet('FASTQ', { source1: src('reads_R1.fastq.gz'), source2: src('sample.bam') }), /declared FASTQ but is a BAM file/);
   });
 });
@@ -400,5 +400,66 @@ describe('a record the renderer cannot read', () => {
       p += 4 + raw.readInt32LE(p);
     }
     assert.equal(Number(/record (\d+)/.exec(msg)![1]), expected);
+  });
+});
+
+describe('CRAM against samtools (decoded by htslib, never from the network)', async () => {
+  const { inspectCram } = await import('../src/formats/cram.js');
+  const HT = '/usr/share/htslib-test/test';
+  const scratch = () => mkdtempSync(join(work, 'scratch-'));
+  const cases = () => [
+    { file: join(corpus, 'sample.cram'), ref: join(corpus, 'ref.fa') },
+    { file: join(work, 'sample.v31.cram'), ref: join(corpus, 'ref.fa') },
+    ...['ce#5b_java', 'xx#large_aux_java', 'auxf#values_java'].map((n) => ({ file: join(HT, `${n}.cram`), ref: join(HT, `${n.split('#')[0]}.fa`) })),
+  ];
+  before(() => {
+    samtools(['view', '-C', '--output-fmt-option', 'version=3.1', '-T', join(corpus, 'ref.fa'), '-o', join(work, 'sample.v31.cram'), join(corpus, 'sample.bam')]);
+    samtools(['index', join(work, 'sample.v31.cram')]);
+  });
+  it('has the same ETag (samtools view -T ref | md5sum) and primary counts as samtools, for CRAM 3.0 and 3.1', async () => {
+    let compared = 0;
+    for (const c of cases()) {
+      const info = await inspectCram(bytes(readFileSync(c.file)), { referenceFasta: c.ref, scratchDir: scratch(), fileName: c.file });
+      assert.equal(info.etag, md5(samtools(['view', '-T', c.ref, c.file]) as string), c.file);
+      assert.equal(info.readCount, Number((samtools(['view', '-c', '-F', '0x900', '-T', c.ref, c.file]) as string).trim()), c.file);
+      assert.equal(info.headerText.split('\n').filter((l) => l.startsWith('@SQ')).length, (samtools(['view', '-H', c.file]) as string).split('\n').filter((l) => l.startsWith('@SQ')).length);
+      compared++;
+    }
+    assert.equal(compared, 5, 'guard: every CRAM case was compared');
+  });
+  it('makes a CRAI that answers region queries as samtools\' own index does', async () => {
+    for (const c of cases().slice(0, 2)) {
+      const info = await inspectCram(bytes(readFileSync(c.file)), { referenceFasta: c.ref, scratchDir: scratch() });
+      const dir = mkdtempSync(join(work, 'crai-'));
+      copyFileSync(c.file, join(dir, 'x.cram'));
+      writeFileSync(join(dir, 'x.cram.crai'), info.crai);
+      for (const region of ['chr1:1-2000', 'chr1:50000-60000', 'chr2', 'chr2:100-100', '*']) {
+        assert.equal(samtools(['view', '-T', c.ref, join(dir, 'x.cram'), region]), samtools(['view', '-T', c.ref, c.file, region]), `${c.file} ${region}`);
+      }
+    }
+  });
+  it('refuses a wrong reference, a truncated CRAM and CRAM 2.1, with the right error class', async () => {
+    const wrong = join(work, 'wrong.fa');
+    writeFileSync(wrong, readFileSync(join(corpus, 'ref.fa'), 'latin1').replace(/ACGT/g, 'TTTT'));
+    samtools(['faidx', wrong]);
+    await assert.rejects(
+      inspectCram(bytes(readFileSync(join(corpus, 'sample.cram'))), { referenceFasta: wrong, scratchDir: scratch() }),
+      (e: Error) => e instanceof FormatError && e.code === 'ReferenceMismatch',
+    );
+    const cram = readFileSync(join(corpus, 'sample.cram'));
+    for (const cutAt of [cram.length - 10, cram.length >> 1, 100]) {
+      await assert.rejects(
+        inspectCram(bytes(cram.subarray(0, cutAt)), { referenceFasta: join(corpus, 'ref.fa'), scratchDir: scratch() }),
+        (e: Error) => e instanceof FormatError && e.code === 'TruncatedFile',
+        `cut at ${cutAt}`,
+      );
+    }
+    const v21 = Buffer.from(cram);
+    v21[4] = 2;
+    v21[5] = 1;
+    await assert.rejects(
+      inspectCram(bytes(v21), { referenceFasta: join(corpus, 'ref.fa'), scratchDir: scratch() }),
+      (e: Error) => e instanceof FormatError && e.code === 'UnsupportedFeature',
+    );
   });
 });

@@ -22,6 +22,10 @@ export interface DomainDeps {
   db: MetadataStore;
   keys: KeyProvider;
   blobs: BlobStore;
+  /** The cold tier archived read sets move to. */
+  coldBlobs: BlobStore;
+  /** A private folder for short-lived plaintext (CRAM decoding) and the reference cache. */
+  scratchDir: string;
   partition: Partition;
   quotas: Quotas;
   now: () => number;

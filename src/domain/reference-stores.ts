@@ -62,7 +62,7 @@ export class ReferenceStoreService {
 
   async delete(accountId: string, id: string): Promise<void> {
     const store = await this.get(accountId, id);
-    const refs = await this.d.db.countReferences(id);
+    const refs = await this.d.db.references.count(id);
     if (refs > 0) throw new ConflictError(`Reference store ${id} still holds ${refs} reference(s); delete them before deleting the store.`);
     await this.d.db.deleteReferenceStore(accountId, id);
     await this.d.db.deleteAllTags(store.arn);

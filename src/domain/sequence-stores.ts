@@ -85,6 +85,8 @@ export class SequenceStoreService {
         accessPointAlias: `${accountId}-${id}-${randomLowerAlnum(10)}-s3alias`,
         creationTime: now,
         updateTime: now,
+        s3AccessPolicy: null, // the default policy (s3-access-policy.ts)
+        s3AccessPolicyTime: now,
       };
       await this.d.db.insertSequenceStore(rec);
       if (input.tags) await this.d.db.putTags(sequenceStoreArn(this.d.partition, accountId, id), input.tags);
@@ -120,7 +122,7 @@ export class SequenceStoreService {
 
   async delete(accountId: string, id: string): Promise<void> {
     const store = await this.get(accountId, id);
-    const readSets = await this.d.db.countReadSets(id);
+    const readSets = await this.d.db.readSets.count(id);
     if (readSets > 0) {
       throw new ConflictError(`Sequence store ${id} still holds ${readSets} read set(s); delete them before deleting the store.`);
     }

@@ -33,6 +33,12 @@ export class TagService {
       if (await this.d.db.getSequenceStore(accountId, parts[1]!)) return;
     } else if (parts.length === 2 && parts[0] === 'referenceStore') {
       if (await this.d.db.getReferenceStore(accountId, parts[1]!)) return;
+    } else if (parts.length === 4 && parts[0] === 'sequenceStore' && parts[2] === 'readSet') {
+      const rs = await this.d.db.readSets.get(parts[1]!, parts[3]!);
+      if (rs && rs.accountId === accountId) return;
+    } else if (parts.length === 4 && parts[0] === 'referenceStore' && parts[2] === 'reference') {
+      const ref = await this.d.db.references.get(parts[1]!, parts[3]!);
+      if (ref && ref.accountId === accountId) return;
     }
     throw notFound();
   }

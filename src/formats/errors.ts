@@ -42,3 +42,9 @@ export class FormatError extends OpenOmicsError {
 export const malformed = (detail: string, p?: FormatPosition) => new FormatError('MalformedFile', detail, p);
 export const truncated = (detail: string, p?: FormatPosition) => new FormatError('TruncatedFile', detail, p);
 export const unsupported = (detail: string, p?: FormatPosition) => new FormatError('UnsupportedFeature', detail, p);
+
+/** The same error, naming the file if it did not already (lower layers see only bytes). */
+export function inFile(e: unknown, file: string): unknown {
+  if (e instanceof FormatError && e.position.file === undefined) return new FormatError(e.code, e.detail, { ...e.position, file });
+  return e;
+}

@@ -4,6 +4,11 @@ import { Worker } from 'node:worker_threads';
 /** The hash behind an ETag algorithm family (MD5up, SHA256up, SHA512up). */
 export type EtagFamily = 'MD5up' | 'SHA256up' | 'SHA512up';
 
+/** node:crypto's name for a family's hash. */
+export function hashAlgorithm(family: EtagFamily): 'md5' | 'sha256' | 'sha512' {
+  return family === 'MD5up' ? 'md5' : family === 'SHA256up' ? 'sha256' : 'sha512';
+}
+
 const HASH_WORKER = `
 const { parentPort, workerData } = require('node:worker_threads');
 const { createHash } = require('node:crypto');
@@ -30,7 +35,7 @@ export class ThreadedHash {
   constructor(family: EtagFamily) {
     this.worker = new Worker(HASH_WORKER, {
       eval: true,
-      workerData: { algorithm: family === 'MD5up' ? 'md5' : family === 'SHA256up' ? 'sha256' : 'sha512' },
+      workerData: { algorithm: hashAlgorithm(family) },
     });
     this.worker.on('message', (m: { ack?: boolean; digest?: string }) => {
       if (m.ack) {

@@ -1,5 +1,6 @@
 import { inspectBam } from './bam-inspect.js';
-import { FormatError, malformed } from './errors.js';
+import { inspectCram } from './cram.js';
+import { FormatError, inFile, malformed } from './errors.js';
 import { inspectFastq, inspectFastqPair } from './fastq.js';
 import type { EtagFamily } from './hashing.js';
 import { checkAgainstReference, headerReferences, type HeaderReference, type ReferenceSequence } from './reference-check.js';
@@ -15,7 +16,7 @@ export interface ReadSetInspection {
   fileType: DeclaredFileType;
   sequenceInformation: { totalReadCount: number; totalBaseCount: number; alignment: 'ALIGNED' | 'UNALIGNED' };
   etag: { algorithm: string; source1: string; source2?: string };
-  index?: { format: 'BAI'; bytes: Buffer };
+  index?: { format: 'BAI' | 'CRAI'; bytes: Buffer };
   references?: HeaderReference[];
 }
 
@@ -49,7 +50,12 @@ export async function peek(source: AsyncIterable<Buffer>, want = 64 * 1024): Pro
 export async function inspectReadSet(
   fileType: DeclaredFileType,
   sources: { source1: NamedSource; source2?: NamedSource },
-  opts: { etagFamily?: EtagFamily; reference?: ReferenceSequence[] } = {},
+  opts: {
+    etagFamily?: EtagFamily;
+    reference?: ReferenceSequence[];
+    /** For CRAM: the linked reference as a local FASTA (with its index) and a private scratch folder. */
+    cram?: { referenceFasta: string; scratchDir: string };
+  } = {},
 ): Promise<ReadSetInspection> {
   const family = opts.etagFamily ?? 'MD5up';
   const algorithm = `${fileType === 'UBAM' ? 'BAM' : fileType}_${family}`;
@@ -66,11 +72,28 @@ export async function inspectReadSet(
         etag: { algorithm, source1: a.etag, source2: b.etag },
       };
     }
-    const a = await inspectFastq(s1.data, { etagFamily: family, fileName: sources.source1.name });
+    const a = await inspectFastq(s1.data, { etagFamily: family, fileName: sources.source1.name }).catch((e: unknown) => {
+      throw inFile(e, sources.source1.name);
+    });
     return { fileType, sequenceInformation: { totalReadCount: a.readCount, totalBaseCount: a.baseCount, alignment: 'UNALIGNED' }, etag: { algorithm, source1: a.etag } };
   }
   if (sources.source2) throw malformed(`a ${fileType} read set has a single source file; source2 is only for paired FASTQ`, { file: sources.source2.name });
-  const info = await inspectBam(s1.data, { etagFamily: family, buildIndex: fileType === 'BAM', fileName: sources.source1.name });
+  if (fileType === 'CRAM') {
+    if (!opts.cram || !opts.reference) throw new FormatError('ReferenceMismatch', 'a CRAM read set needs a linked reference (referenceArn)', { file: sources.source1.name });
+    const info = await inspectCram(s1.data, { ...opts.cram, etagFamily: family, fileName: sources.source1.name });
+    const references = headerReferences(info.headerText);
+    checkAgainstReference(references, opts.reference, sources.source1.name);
+    return {
+      fileType,
+      sequenceInformation: { totalReadCount: info.readCount, totalBaseCount: info.baseCount, alignment: info.alignment },
+      etag: { algorithm, source1: info.etag },
+      index: { format: 'CRAI', bytes: info.crai },
+      references,
+    };
+  }
+  const info = await inspectBam(s1.data, { etagFamily: family, buildIndex: fileType === 'BAM', fileName: sources.source1.name }).catch((e: unknown) => {
+    throw inFile(e, sources.source1.name);
+  });
   if (fileType === 'UBAM' && info.mappedCount > 0) {
     throw malformed(`the file was declared UBAM (unaligned) but ${info.mappedCount} of its records are aligned`, { file: sources.source1.name });
   }

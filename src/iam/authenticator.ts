@@ -3,6 +3,7 @@ import { AuthenticationError } from '../core/errors.js';
 import type { IdentityService, Principal } from './identity.js';
 import { checkTime, EMPTY_SHA256, parseSignature, signingKey, UNSIGNED_PAYLOAD, verifySignature, type ParsedSignature, type SigningRequest } from './sigv4.js';
 import type { ChunkSigning } from './aws-chunked.js';
+import { parseSignatureV2, verifySignatureV2 } from './sigv2.js';
 
 /** What a protocol edge asks of authentication: who signed this request, for which service. */
 export interface AuthenticatedRequest {
@@ -59,6 +60,15 @@ export class Authenticator {
       'The request signature we calculated does not match the signature you provided. Check your AWS Secret Access Key and signing method. Consult the service documentation for details.',
     );
   }
+}
+
+/** SigV2 (S3 only): the principal, or undefined when the request carries no SigV2 signature. */
+export async function authenticateV2(identity: IdentityService, req: SigningRequest, now: number): Promise<Principal | undefined> {
+  const sig = parseSignatureV2(req);
+  if (!sig) return undefined;
+  const { principal, secret } = await identity.lookup(sig.accessKeyId);
+  verifySignatureV2(req, sig, secret, now);
+  return principal;
 }
 
 function payloadHashes(sig: ParsedSignature, body: Buffer | undefined): string[] {

@@ -1,0 +1,166 @@
+import { Readable } from 'node:stream';
+import { concatBlobs, type BlobStore } from '../blob/blob-store.js';
+import { OpenOmicsError } from '../core/errors.js';
+import type { JobRecord } from '../db/data-records.js';
+import { FormatError } from '../formats/errors.js';
+import type { EtagFamily } from '../formats/hashing.js';
+import { inspectReadSet, type NamedSource, type ReadSetInspection } from '../formats/read-set.js';
+import type { DeclaredFileType } from '../formats/sniff.js';
+import type { JobHandler, JobOutcome } from '../jobs/runner.js';
+import type { DomainDeps } from './context.js';
+import type { DataLocations } from './locations.js';
+import { storedFile } from './read-set-files.js';
+import type { ReferenceService } from './references.js';
+import { blobKeys, storeBlobs } from './store-storage.js';
+import { teeIntoBlob, type BlobTee } from './tee.js';
+
+export const READ_SET_INGEST_JOB = 'ReadSetUploadIngest';
+
+/** What CompleteMultipartReadSetUpload hands the ingest job: the chosen parts' blobs, in order. */
+export interface ReadSetIngestPayload {
+  readSetId: string;
+  uploadId: string;
+  source1: string[];
+  source2?: string[];
+}
+
+/** A source file read set ingestion will store and inspect. */
+export interface IngestSource {
+  name: string;
+  open(): AsyncIterable<Buffer>;
+}
+
+/** A generated index's file name: the source's name plus `.bai` or `.crai` (spec §2.10). */
+export function indexName(sourceName: string, inspection: ReadSetInspection): string {
+  return `${sourceName}.${inspection.index?.format === 'CRAI' ? 'crai' : 'bai'}`;
+}
+
+/** Errors that mean "this file is not acceptable" (the read set fails), as opposed to "try again later". */
+export function isContentError(e: unknown): e is Error {
+  return e instanceof FormatError || (e instanceof OpenOmicsError && (e.kind === 'Validation' || e.kind === 'NotFound'));
+}
+
+export function statusMessageOf(e: Error): string {
+  const m = e.message.replace(/\s+/g, ' ').trim();
+  return m.length <= 255 ? m : `${m.slice(0, 252)}...`;
+}
+
+/**
+ * Stores a read set's source file(s) and inspects them in one pass: each
+ * source is teed into its final blob while the format engine reads it; the
+ * generated index is stored afterwards. On any failure nothing is left behind.
+ */
+export async function storeAndInspect(
+  blobs: BlobStore,
+  storeId: string,
+  readSetId: string,
+  fileType: DeclaredFileType,
+  sources: { source1: IngestSource; source2?: IngestSource },
+  opts: { etagFamily: EtagFamily; reference?: { name: string; length: number; md5: string }[]; cram?: { referenceFasta: string; scratchDir: string } },
+): Promise<{ inspection: ReadSetInspection; sizes: { source1: number; source2?: number; index?: number } }> {
+  const tees: BlobTee[] = [];
+  const keys = {
+    source1: blobKeys.readSetFile(storeId, readSetId, 'source1'),
+    source2: blobKeys.readSetFile(storeId, readSetId, 'source2'),
+    index: blobKeys.readSetFile(storeId, readSetId, 'index'),
+  };
+  const named = (src: IngestSource, key: string): NamedSource => {
+    const t = teeIntoBlob(src.open(), blobs, key);
+    tees.push(t);
+    return { name: src.name, data: t.data };
+  };
+  try {
+    const s1 = named(sources.source1, keys.source1);
+    const s2 = sources.source2 ? named(sources.source2, keys.source2) : undefined;
+    const inspection = await inspectReadSet(fileType, { source1: s1, ...(s2 ? { source2: s2 } : {}) }, opts);
+    const [a, b] = await Promise.all(tees.map((t) => t.finish()));
+    let index: number | undefined;
+    if (inspection.index) index = (await blobs.put(keys.index, Readable.from([inspection.index.bytes]))).size;
+    return { inspection, sizes: { source1: a!.size, ...(b ? { source2: b.size } : {}), ...(index !== undefined ? { index } : {}) } };
+  } catch (e) {
+    await Promise.all(tees.map((t) => t.abort(e as Error)));
+    for (const k of Object.values(keys)) await blobs.delete(k).catch(() => undefined);
+    throw e;
+  }
+}
+
+/** The job that turns a completed direct upload into an ACTIVE (or UPLOAD_FAILED) read set. */
+export function readSetIngestHandler(
+  d: DomainDeps,
+  references: ReferenceService,
+  locations: DataLocations,
+  removeParts: (up: { id: string; sequenceStoreId: string }) => Promise<void>,
+): JobHandler<ReadSetIngestPayload> {
+  return async (job: JobRecord<ReadSetIngestPayload>): Promise<JobOutcome<ReadSetIngestPayload>> => {
+    const p = job.payload;
+    const done = (statusMessage: string | null): JobOutcome<ReadSetIngestPayload> => ({ status: 'COMPLETED', statusMessage, payload: p });
+    const rs = await d.db.readSets.get(job.storeId, p.readSetId);
+    if (!rs || rs.status !== 'PROCESSING_UPLOAD') {
+      // Already finished by an earlier attempt, or deleted meanwhile.
+      await removeParts({ id: p.uploadId, sequenceStoreId: job.storeId });
+      return done(rs ? `read set is ${rs.status}` : 'read set deleted');
+    }
+    const store = await d.db.getSequenceStore(job.accountId, job.storeId);
+    if (!store) return done('sequence store deleted');
+    const blobs = storeBlobs(d, store.dataKey);
+    const source = (name: string, keys: string[]): IngestSource => ({ name, open: () => concatBlobs(blobs, keys) });
+    const fail = async (e: Error) => {
+      let message = statusMessageOf(e);
+      // Spec §2.5: the parts of a read set that failed go to the store's fallback location, as the file they make up.
+      if (store.fallbackLocation) {
+        try {
+          const target = await locations.target(store.fallbackLocation, { accountId: job.accountId });
+          await target.write(`${rs.id}/${rs.files.source1!.name}`, concatBlobs(blobs, p.source1));
+          if (p.source2 && rs.files.source2) await target.write(`${rs.id}/${rs.files.source2.name}`, concatBlobs(blobs, p.source2));
+        } catch (err) {
+          message = statusMessageOf(new Error(`${message} (the parts could not be copied to the fallback location: ${(err as Error).message})`));
+        }
+      }
+      await d.db.readSets.update(job.storeId, rs.id, { status: 'UPLOAD_FAILED', statusMessage: message, updateTime: d.now() }, ['PROCESSING_UPLOAD']);
+      await removeParts({ id: p.uploadId, sequenceStoreId: job.storeId });
+      return done(message);
+    };
+    try {
+      const reference = rs.referenceArn ? await references.sequencesOf(job.accountId, rs.referenceArn) : undefined;
+      const cram = rs.fileType === 'CRAM' && rs.referenceArn ? { referenceFasta: await references.localFasta(job.accountId, rs.referenceArn), scratchDir: d.scratchDir } : undefined;
+      const { inspection, sizes } = await storeAndInspect(
+        blobs,
+        job.storeId,
+        rs.id,
+        rs.fileType as DeclaredFileType,
+        {
+          source1: source(rs.files.source1!.name, p.source1),
+          ...(p.source2 && rs.files.source2 ? { source2: source(rs.files.source2.name, p.source2) } : {}),
+        },
+        { etagFamily: store.eTagAlgorithmFamily as EtagFamily, ...(reference ? { reference } : {}), ...(cram ? { cram } : {}) },
+      );
+      const files = {
+        source1: { ...rs.files.source1!, contentLength: sizes.source1 },
+        ...(rs.files.source2 && sizes.source2 !== undefined ? { source2: { ...rs.files.source2, contentLength: sizes.source2 } } : {}),
+        ...(sizes.index !== undefined
+          ? { index: storedFile(blobKeys.readSetFile(job.storeId, rs.id, 'index'), indexName(rs.files.source1!.name, inspection), sizes.index) }
+          : {}),
+      };
+      const now = d.now();
+      await d.db.readSets.update(
+        job.storeId,
+        rs.id,
+        {
+          status: 'ACTIVE',
+          statusMessage: null,
+          sequenceInformation: { ...inspection.sequenceInformation, ...(rs.generatedFrom ? { generatedFrom: rs.generatedFrom } : {}) },
+          etag: inspection.etag,
+          files,
+          updateTime: now,
+          lastAccessTime: now,
+        },
+        ['PROCESSING_UPLOAD'],
+      );
+      await removeParts({ id: p.uploadId, sequenceStoreId: job.storeId });
+      return done(null);
+    } catch (e) {
+      if (isContentError(e)) return fail(e);
+      throw e;
+    }
+  };
+}

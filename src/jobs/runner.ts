@@ -1,0 +1,161 @@
+import { randomBytes } from 'node:crypto';
+import { hostname } from 'node:os';
+import type { Logger } from 'pino';
+import type { JobRecord, JobRecords } from '../db/data-records.js';
+
+/**
+ * Durable background work. Jobs are rows in the metadata store; any number of
+ * workers (threads of this loop, in any number of processes) claim them with
+ * a compare-and-set lease, renew the lease while working, and write the final
+ * status. A worker that dies simply stops renewing: once its lease expires
+ * another worker claims the job and runs it again, so every handler must be
+ * safe to re-run from its last saved payload (see docs/decisions.md).
+ */
+export interface JobContext<P> {
+  /** Persists progress (visible to Get*Job while running); false if the lease was lost. */
+  save(payload: P, statusMessage?: string | null): Promise<void>;
+}
+
+export interface JobOutcome<P> {
+  status: string;
+  statusMessage: string | null;
+  payload: P;
+}
+
+export type JobHandler<P = any> = (job: JobRecord<P>, ctx: JobContext<P>) => Promise<JobOutcome<P>>;
+
+export interface JobRunnerOptions {
+  jobs: JobRecords;
+  handlers: Record<string, JobHandler>;
+  log: Logger;
+  /** Parallel jobs in this process. */
+  concurrency?: number;
+  leaseMs?: number;
+  pollMs?: number;
+  /** After this many claims that ended in an unexpected error, the job fails. */
+  maxAttempts?: number;
+  now?: () => number;
+}
+
+export class LeaseLostError extends Error {}
+
+export class JobRunner {
+  readonly owner = `${hostname()}:${process.pid}:${randomBytes(4).toString('hex')}`;
+  private running = false;
+  private readonly loops: Promise<void>[] = [];
+  private wake: (() => void) | undefined;
+  private readonly leaseMs: number;
+  private readonly pollMs: number;
+  private readonly maxAttempts: number;
+  private readonly now: () => number;
+
+  constructor(private readonly o: JobRunnerOptions) {
+    this.leaseMs = o.leaseMs ?? 30_000;
+    this.pollMs = o.pollMs ?? 1_000;
+    this.maxAttempts = o.maxAttempts ?? 5;
+    this.now = o.now ?? Date.now;
+  }
+
+  start(): void {
+    if (this.running) return;
+    this.running = true;
+    for (let i = 0; i < (this.o.concurrency ?? 2); i++) this.loops.push(this.loop());
+  }
+
+  /** Wakes idle workers now (after a job was submitted in this process). */
+  kick(): void {
+    this.wake?.();
+  }
+
+  /** Stops claiming; waits for jobs in hand to finish. */
+  async stop(): Promise<void> {
+    this.running = false;
+    this.kick();
+    await Promise.all(this.loops);
+  }
+
+  private async sleep(): Promise<void> {
+    await new Promise<void>((resolve) => {
+      const t = setTimeout(done, this.pollMs);
+      const prev = this.wake;
+      function done() {
+        clearTimeout(t);
+        resolve();
+      }
+      this.wake = () => {
+        prev?.();
+        done();
+      };
+    });
+    this.wake = undefined;
+  }
+
+  private async loop(): Promise<void> {
+    while (this.running) {
+      let job: JobRecord | undefined;
+      try {
+        job = await this.o.jobs.claim(Object.keys(this.o.handlers), this.owner, this.now(), this.leaseMs);
+      } catch (err) {
+        this.o.log.error({ err }, 'job claim failed');
+      }
+      if (!job) {
+        await this.sleep();
+        continue;
+      }
+      await this.run(job);
+    }
+  }
+
+  private async run(job: JobRecord): Promise<void> {
+    const { jobs, log } = this.o;
+    const handler = this.o.handlers[job.kind]!;
+    const jlog = log.child({ jobId: job.id, kind: job.kind, attempt: job.attempts });
+    let lost = false;
+    const renew = setInterval(() => {
+      jobs.update(job.id, this.owner, { leaseExpires: this.now() + this.leaseMs }).then(
+        (ok) => {
+          if (!ok) lost = true;
+        },
+        (err) => jlog.warn({ err }, 'lease renewal failed'),
+      );
+    }, Math.max(50, Math.floor(this.leaseMs / 3)));
+    const ctx: JobContext<unknown> = {
+      save: async (payload, statusMessage) => {
+        if (lost) throw new LeaseLostError(`lost the lease on job ${job.id}`);
+        const ok = await jobs.update(job.id, this.owner, {
+          status: 'IN_PROGRESS',
+          payload,
+          ...(statusMessage !== undefined ? { statusMessage } : {}),
+        });
+        if (!ok) throw new LeaseLostError(`lost the lease on job ${job.id}`);
+      },
+    };
+    try {
+      if (job.status === 'SUBMITTED') await ctx.save(job.payload);
+      jlog.info('job started');
+      const out = await handler(job, ctx);
+      clearInterval(renew);
+      if (await jobs.complete(job.id, this.owner, out.status, out.statusMessage, out.payload, this.now())) {
+        jlog.info({ status: out.status }, 'job finished');
+      } else {
+        jlog.warn('job finished after its lease was lost; another worker owns it');
+      }
+    } catch (err) {
+      clearInterval(renew);
+      if (err instanceof LeaseLostError) {
+        jlog.warn('lease lost; stopping');
+        return;
+      }
+      jlog.error({ err }, 'job attempt failed');
+      if (job.attempts >= this.maxAttempts) {
+        await jobs
+          .complete(job.id, this.owner, 'FAILED', `The job failed after ${job.attempts} attempts: internal error.`, job.payload, this.now())
+          .catch((e) => jlog.error({ err: e }, 'could not mark the job failed'));
+      } else {
+        // Back off: let the lease run out a little later than now, then any worker retries.
+        const backoff = Math.min(60_000, 500 * 2 ** job.attempts);
+        await jobs.update(job.id, this.owner, { leaseExpires: this.now() + backoff }).catch(() => undefined);
+      }
+    }
+  }
+}

@@ -1,0 +1,115 @@
+import { mkdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Logger } from 'pino';
+import type { Core } from './app.js';
+import type { Services } from './api/omics/operations.js';
+import type { DomainDeps } from './domain/context.js';
+import { SequenceStoreService } from './domain/sequence-stores.js';
+import { ReferenceStoreService } from './domain/reference-stores.js';
+import { TagService } from './domain/tags.js';
+import { ReadSetService } from './domain/read-sets.js';
+import { REFERENCE_IMPORT_JOB, ReferenceService } from './domain/references.js';
+import { UploadService } from './domain/uploads.js';
+import { DataLocations } from './domain/locations.js';
+import { READ_SET_INGEST_JOB, readSetIngestHandler } from './domain/ingest.js';
+import { ArchiveService, READ_SET_ACTIVATION_JOB } from './domain/archive.js';
+import { READ_SET_EXPORT_JOB, READ_SET_IMPORT_JOB, ReadSetJobService } from './domain/read-set-jobs.js';
+import { JobRunner } from './jobs/runner.js';
+import { S3ViewService } from './domain/s3-view.js';
+import { S3AccessPolicyService } from './domain/s3-access-policy.js';
+import { AccessLogService } from './domain/access-logs.js';
+
+/** The clock plus an offset kept in a file (tests move time forward by writing it). */
+function offsetClock(file: string): () => number {
+  return () => {
+    let offset = 0;
+    try {
+      offset = Number(readFileSync(file, 'utf8').trim()) || 0;
+    } catch {
+      // no file: no offset
+    }
+    return Date.now() + offset;
+  };
+}
+
+/**
+ * The composition root's upper half: the domain services over the core, the
+ * job runner with every job kind's handler, and the periodic sweeps (upload
+ * expiry, archiving). `serve` runs it with the HTTP edge; `worker` runs it
+ * alone, so jobs scale out independently of request handling.
+ */
+export function startServices(
+  core: Core,
+  log: Logger,
+  opts: { runJobs: boolean },
+): { services: Services; s3View: S3ViewService; accessLogs: AccessLogService; runner: JobRunner; stop(): Promise<void> } {
+  const { config } = core;
+  const deps: DomainDeps = {
+    db: core.db,
+    keys: core.keys,
+    blobs: core.blobs,
+    coldBlobs: core.coldBlobs,
+    scratchDir: join(config.dataDir, 'scratch'),
+    partition: core.partition,
+    quotas: config.quotas,
+    now: config.clockOffsetFile ? offsetClock(config.clockOffsetFile) : Date.now,
+  };
+  mkdirSync(deps.scratchDir, { recursive: true, mode: 0o700 });
+  const sequenceStores = new SequenceStoreService(deps);
+  const referenceStores = new ReferenceStoreService(deps);
+  const kick = () => runner.kick();
+  const locations = new DataLocations(config.importRoots, config.exportRoots, core.connections);
+  const references = new ReferenceService(deps, referenceStores, locations, kick);
+  const archive = new ArchiveService(deps, sequenceStores, kick);
+  const readSetJobs = new ReadSetJobService(deps, sequenceStores, references, locations, kick);
+  const uploads = new UploadService(deps, sequenceStores, references, kick);
+  const services: Services = {
+    sequenceStores,
+    referenceStores,
+    tags: new TagService(deps),
+    readSets: new ReadSetService(deps, sequenceStores),
+    uploads,
+    readSetJobs,
+    archive,
+    s3AccessPolicies: new S3AccessPolicyService(deps),
+    references,
+    partition: core.partition,
+  };
+  const runner = new JobRunner({
+    jobs: core.db.jobs,
+    log: log.child({ component: 'jobs' }),
+    concurrency: Math.max(1, config.workers),
+    leaseMs: config.jobLeaseMs,
+    now: deps.now,
+    handlers: {
+      [READ_SET_INGEST_JOB]: readSetIngestHandler(deps, references, locations, (up) => uploads.removeParts(up)),
+      [REFERENCE_IMPORT_JOB]: references.importHandler(),
+      [READ_SET_IMPORT_JOB]: readSetJobs.importHandler(),
+      [READ_SET_EXPORT_JOB]: readSetJobs.exportHandler(),
+      [READ_SET_ACTIVATION_JOB]: archive.activationHandler(),
+    },
+  });
+  const accessLogs = new AccessLogService(locations, log.child({ component: 's3-access-log' }), config.s3.accessLogFlushMs);
+  const timers: NodeJS.Timeout[] = [];
+  if (opts.runJobs) {
+    runner.start();
+    const every = (ms: number, what: string, fn: () => Promise<unknown>) => {
+      const t = setInterval(() => fn().catch((err) => log.error({ err }, `${what} failed`)), ms);
+      t.unref();
+      timers.push(t);
+    };
+    every(Math.min(60_000, Math.max(1_000, Math.floor(config.uploadExpiryMs / 2))), 'upload sweep', () => uploads.sweep(config.uploadExpiryMs));
+    every(config.archive.sweepMs, 'archive sweep', () => archive.sweep(config.archive.afterMs));
+  }
+  return {
+    services,
+    s3View: new S3ViewService(deps),
+    accessLogs,
+    runner,
+    stop: async () => {
+      for (const t of timers) clearInterval(t);
+      await accessLogs.flush();
+      await runner.stop();
+    },
+  };
+}
