@@ -4,6 +4,13 @@ import type { Principal } from '../../iam/identity.js';
 import type { SequenceStoreService, SequenceStoreView } from '../../domain/sequence-stores.js';
 import type { ReferenceStoreService, ReferenceStoreView } from '../../domain/reference-stores.js';
 import type { TagService } from '../../domain/tags.js';
+import type { ReadSetService } from '../../domain/read-sets.js';
+import type { ReferenceService } from '../../domain/references.js';
+import type { UploadService } from '../../domain/uploads.js';
+import type { ReadSetJobService } from '../../domain/read-set-jobs.js';
+import type { ArchiveService } from '../../domain/archive.js';
+import type { S3AccessPolicyService } from '../../domain/s3-access-policy.js';
+import { DATA_OPERATIONS } from './data-operations.js';
 import type { Partition } from '../../core/arn.js';
 
 /**
@@ -16,6 +23,12 @@ export interface Services {
   sequenceStores: SequenceStoreService;
   referenceStores: ReferenceStoreService;
   tags: TagService;
+  readSets: ReadSetService;
+  uploads: UploadService;
+  readSetJobs: ReadSetJobService;
+  archive: ArchiveService;
+  s3AccessPolicies: S3AccessPolicyService;
+  references: ReferenceService;
   partition: Partition;
 }
 
@@ -72,7 +85,7 @@ function referenceStoreOut(s: ReferenceStoreView) {
 const seqArn = (p: Principal, s: Services, id: string) => sequenceStoreArn(s.partition, p.accountId, id);
 const refArn = (p: Principal, s: Services, id: string) => referenceStoreArn(s.partition, p.accountId, id);
 
-export const OPERATIONS: Record<string, OperationImpl> = {
+const STORE_OPERATIONS: Record<string, OperationImpl> = {
   CreateSequenceStore: {
     resource: (_i, p, s) => seqArn(p, s, '*'),
     handle: async (i, p, s) => sequenceStoreOut(await s.sequenceStores.create(p.accountId, i as any), true),
@@ -149,3 +162,5 @@ export const OPERATIONS: Record<string, OperationImpl> = {
     handle: async (i, p, s) => ({ tags: await s.tags.list(p.accountId, i.resourceArn) }),
   },
 };
+
+export const OPERATIONS: Record<string, OperationImpl> = { ...STORE_OPERATIONS, ...DATA_OPERATIONS };

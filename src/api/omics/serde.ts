@@ -9,6 +9,13 @@ import type { MemberRef, Operation, ServiceModel, Shape } from './model.js';
  * range, pattern, enum, list and map sizes) is checked, and all violations are
  * reported at once in the service's own wording.
  */
+/**
+ * Values the service's patterns refuse but OpenOmics accepts on purpose:
+ * import sources and export destinations may be local (`file:///...`) under
+ * the configured import/export roots (docs/decisions.md). Nothing else is widened.
+ */
+const PATTERN_EXTENSIONS: Record<string, RegExp> = { S3Uri: /^file:\/\/\/.+$/u, S3Destination: /^file:\/\/\/.+$/u };
+
 const patternCache = new Map<string, RegExp>();
 function compiled(pattern: string): RegExp {
   let re = patternCache.get(pattern);
@@ -200,7 +207,7 @@ export class WireSerde {
     }
   }
 
-  private validate(value: unknown, shape: Shape, path: string, v: Violations): void {
+  private validate(value: unknown, shape: Shape, path: string, v: Violations, shapeName?: string): void {
     switch (shape.type) {
       case 'structure': {
         const obj = value as Record<string, unknown>;
@@ -211,7 +218,7 @@ export class WireSerde {
           const child = obj[name];
           if (child === undefined) continue;
           if (shape.payload === name && typeof (child as { pipe?: unknown }).pipe === 'function') continue; // a streamed body
-          this.validate(child, this.shape(ref.shape), join(path, name), v);
+          this.validate(child, this.shape(ref.shape), join(path, name), v, ref.shape);
         }
         return;
       }
@@ -221,7 +228,7 @@ export class WireSerde {
         if (shape.min !== undefined && len < shape.min) v.add(s, path, `Member must have length greater than or equal to ${shape.min}`);
         if (shape.max !== undefined && len > shape.max) v.add(s, path, `Member must have length less than or equal to ${shape.max}`);
         if (shape.enum && !shape.enum.includes(s)) v.add(s, path, `Member must satisfy enum value set: [${shape.enum.join(', ')}]`);
-        if (shape.pattern && !compiled(shape.pattern).test(s)) v.add(s, path, `Member must satisfy regular expression pattern: ${shape.pattern}`);
+        if (shape.pattern && !compiled(shape.pattern).test(s) && !(shapeName && PATTERN_EXTENSIONS[shapeName]?.test(s))) v.add(s, path, `Member must satisfy regular expression pattern: ${shape.pattern}`);
         return;
       }
       case 'integer':

@@ -1,0 +1,411 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Logger } from 'pino';
+import { AccessDeniedError, AuthenticationError, OpenOmicsError } from '../../core/errors.js';
+import { authenticateV2, type Authenticator } from '../../iam/authenticator.js';
+import type { IdentityService, Principal } from '../../iam/identity.js';
+import { queryPairs } from '../../iam/sigv4.js';
+import { NoSuchBucketError, NoSuchKeyError, parseRange, type S3Object, type S3ViewService } from '../../domain/s3-view.js';
+import type { SequenceStoreRecord } from '../../db/metadata-store.js';
+import { storePolicyDecision } from '../../domain/s3-access-policy.js';
+import type { AccessLogEntry } from '../../domain/access-logs.js';
+
+/**
+ * The read-only S3 edge over the S3 view of read sets. Path-style addressing
+ * (`/<bucket>/<key>`), SigV4 with service `s3` in headers or a presigned query.
+ * Request path: authenticate -> name the operation -> resolve bucket/object ->
+ * authorize (owner account; IAM users need identity policies for the S3
+ * action on the access point and kms:Decrypt on the store key) -> answer in
+ * S3's XML. Writes are refused as the service refuses them.
+ */
+export interface S3EdgeOptions {
+  auth: boolean;
+  authenticator: Authenticator;
+  identity: IdentityService;
+  anonymousPrincipal: Principal;
+  view: S3ViewService;
+  region: string;
+  partition: { partition: string; region: string };
+  /** Browser origins allowed (CORS); ['*'] for any. */
+  corsOrigins: string[];
+  /** Virtual-hosted addressing under this domain (`<bucket>.<baseDomain>`). */
+  baseDomain?: string;
+  /** Called once per request that named a store, when the response is done (S3 access logs). */
+  onAccess?: (store: SequenceStoreRecord, entry: AccessLogEntry) => void;
+}
+
+interface S3Info {
+  requestId: string;
+  rawPath: string;
+  rawQuery: string;
+  log: Logger;
+}
+
+/** Operation names as S3 server access logs spell them. */
+const REST_NAMES: Record<string, string> = {
+  GetObject: 'REST.GET.OBJECT',
+  HeadObject: 'REST.HEAD.OBJECT',
+  GetObjectTagging: 'REST.GET.OBJECT_TAGGING',
+  ListObjects: 'REST.GET.BUCKET',
+  ListObjectsV2: 'REST.GET.BUCKET',
+  HeadBucket: 'REST.HEAD.BUCKET',
+  GetBucketLocation: 'REST.GET.LOCATION',
+  Write: 'REST.PUT.OBJECT',
+};
+
+class S3Error extends Error {
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    message: string,
+    readonly extra: Record<string, string> = {},
+  ) {
+    super(message);
+  }
+}
+
+const xmlEscape = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
+const tag = (name: string, value: string | number | boolean) => `<${name}>${xmlEscape(String(value))}</${name}>`;
+const XML_HEAD = '<?xml version="1.0" encoding="UTF-8"?>\n';
+const NS = 'http://s3.amazonaws.com/doc/2006-03-01/';
+const httpDate = (ms: number) => new Date(ms).toUTCString();
+const isoDate = (ms: number) => new Date(ms).toISOString();
+
+/** Domain and auth errors -> S3 error codes (the one map for this edge). */
+function toS3Error(e: unknown): S3Error | undefined {
+  if (e instanceof S3Error) return e;
+  if (e instanceof NoSuchBucketError) return new S3Error(404, 'NoSuchBucket', 'The specified bucket does not exist');
+  if (e instanceof NoSuchKeyError) return new S3Error(404, 'NoSuchKey', 'The specified key does not exist.');
+  if (e instanceof AuthenticationError) {
+    if (e.code === 'MissingAuthenticationTokenException') return new S3Error(403, 'AccessDenied', 'Access Denied');
+    if (e.code === 'UnrecognizedClientException' || e.code === 'InvalidClientTokenId') {
+      return new S3Error(403, 'InvalidAccessKeyId', 'The AWS Access Key Id you provided does not exist in our records.');
+    }
+    if (/expired|skew|RequestTime/i.test(e.message)) {
+      return /expired/i.test(e.message)
+        ? new S3Error(403, 'AccessDenied', 'Request has expired')
+        : new S3Error(403, 'RequestTimeTooSkewed', 'The difference between the request time and the current time is too large.');
+    }
+    return new S3Error(403, 'SignatureDoesNotMatch', 'The request signature we calculated does not match the signature you provided. Check your key and signing method.');
+  }
+  if (e instanceof OpenOmicsError) {
+    switch (e.kind) {
+      case 'AccessDenied':
+        return new S3Error(403, 'AccessDenied', 'Access Denied');
+      case 'RangeNotSatisfiable':
+        return new S3Error(416, 'InvalidRange', 'The requested range is not satisfiable');
+      case 'Validation':
+        return new S3Error(400, 'InvalidArgument', e.message);
+      case 'NotFound':
+        return new S3Error(404, 'NoSuchKey', 'The specified key does not exist.');
+    }
+  }
+  return undefined;
+}
+
+export class S3Edge {
+  constructor(private readonly o: S3EdgeOptions) {}
+
+  /** The bucket named by a virtual-hosted Host header, if any. */
+  virtualBucket(host: string | undefined): string | undefined {
+    if (!this.o.baseDomain || !host) return undefined;
+    const name = host.replace(/:\d+$/, '').toLowerCase();
+    const suffix = `.${this.o.baseDomain}`;
+    return name.endsWith(suffix) && name.length > suffix.length ? name.slice(0, -suffix.length) : undefined;
+  }
+
+  /** CORS response headers for an allowed Origin (none otherwise). */
+  private cors(req: IncomingMessage, res: ServerResponse): boolean {
+    const origin = req.headers.origin;
+    if (!origin) return false;
+    const any = this.o.corsOrigins.includes('*');
+    if (!any && !this.o.corsOrigins.includes(origin)) return false;
+    res.setHeader('access-control-allow-origin', any ? '*' : origin);
+    if (!any) res.setHeader('vary', 'Origin');
+    res.setHeader('access-control-expose-headers', 'ETag, Content-Length, Content-Range, Accept-Ranges, Last-Modified, x-amz-request-id');
+    return true;
+  }
+
+  async handle(req: IncomingMessage, res: ServerResponse, info: S3Info): Promise<void> {
+    let principal: Principal | undefined;
+    let op = 'Unknown';
+    const allowedOrigin = this.cors(req, res);
+    if (req.method === 'OPTIONS') {
+      // A CORS preflight: unsigned by design; answered for allowed origins and read methods only.
+      req.resume();
+      const wanted = String(req.headers['access-control-request-method'] ?? '');
+      if (!allowedOrigin || !['GET', 'HEAD'].includes(wanted)) {
+        this.error(res, info, false, new S3Error(403, 'AccessForbidden', 'CORSResponse: This CORS request is not allowed.'));
+        return;
+      }
+      res.writeHead(200, {
+        'access-control-allow-methods': 'GET, HEAD',
+        'access-control-allow-headers': String(req.headers['access-control-request-headers'] ?? 'authorization, range'),
+        'access-control-max-age': '3000',
+        'x-amz-request-id': info.requestId,
+      }).end();
+      return;
+    }
+    const started = Date.now();
+    let store: SequenceStoreRecord | undefined;
+    let key = '';
+    let sigVersion = 'AWS4-HMAC-SHA256';
+    let errorCode = '';
+    res.once('finish', () => {
+      if (!store || !this.o.onAccess) return;
+      const auth = /X-Amz-Signature=|Signature=/.test(info.rawQuery) ? 'QueryString' : 'AuthHeader';
+      this.o.onAccess(store, {
+        time: started,
+        remoteIp: req.socket.remoteAddress ?? '-',
+        requester: principal?.arn ?? '',
+        requestId: info.requestId,
+        operation: REST_NAMES[op] ?? `REST.${req.method}.UNKNOWN`,
+        key,
+        requestUri: `${req.method} ${req.url} HTTP/${req.httpVersion}`,
+        status: res.statusCode,
+        errorCode,
+        bytesSent: Number(res.getHeader('content-length') ?? 0),
+        objectSize: Number(String(res.getHeader('content-range') ?? '').split('/')[1] ?? res.getHeader('content-length') ?? 0),
+        totalMs: Date.now() - started,
+        referrer: String(req.headers.referer ?? ''),
+        userAgent: String(req.headers['user-agent'] ?? ''),
+        signatureVersion: sigVersion === 'AWS' ? 'SigV2' : 'SigV4',
+        authType: auth,
+        hostHeader: String(req.headers.host ?? ''),
+        accessPointArn: this.o.view.accessPointArn(store),
+      });
+    });
+    try {
+      const method = req.method ?? 'GET';
+      if (this.o.auth) {
+        const signing = { method, rawPath: info.rawPath, rawQuery: info.rawQuery, headers: req.headers };
+        const v2 = await authenticateV2(this.o.identity, signing, Date.now());
+        if (v2) {
+          principal = v2;
+          sigVersion = 'AWS';
+        } else principal = (await this.o.authenticator.authenticate(signing, 's3', undefined, false)).principal;
+      } else principal = this.o.anonymousPrincipal;
+      req.resume();
+      const path = info.rawPath.replace(/^\//, '');
+      const slash = path.indexOf('/');
+      const vhost = this.virtualBucket(req.headers.host);
+      const decode = (v: string) => {
+        try {
+          return decodeURIComponent(v);
+        } catch {
+          throw new S3Error(400, 'InvalidURI', "Couldn't parse the specified URI.");
+        }
+      };
+      const bucket = vhost ?? decode(slash < 0 ? path : path.slice(0, slash));
+      key = vhost !== undefined ? decode(path) : slash < 0 ? '' : decode(path.slice(slash + 1));
+      const query = new Map(queryPairs(info.rawQuery));
+      if (method !== 'GET' && method !== 'HEAD') {
+        op = 'Write';
+        throw new S3Error(403, 'AccessDenied', 'Access Denied: the S3 view of a sequence store is read-only; write with an import job or a direct upload.');
+      }
+      if (bucket === '') {
+        op = 'ListBuckets';
+        throw new S3Error(403, 'AccessDenied', 'Access Denied');
+      }
+      store = await this.o.view.bucket(bucket);
+      if (key === '') {
+        if (query.has('location')) {
+          op = 'GetBucketLocation';
+          await this.authorize(principal, store, 's3:ListBucket', this.o.view.accessPointArn(store), {});
+          this.xml(res, info, 200, `${XML_HEAD}<LocationConstraint xmlns="${NS}">${xmlEscape(this.o.region)}</LocationConstraint>`);
+          return;
+        }
+        if (method === 'HEAD') {
+          op = 'HeadBucket';
+          await this.authorize(principal, store, 's3:ListBucket', this.o.view.accessPointArn(store), {});
+          res.writeHead(200, { 'x-amz-request-id': info.requestId, 'x-amz-bucket-region': this.o.region }).end();
+          return;
+        }
+        op = query.get('list-type') === '2' ? 'ListObjectsV2' : 'ListObjects';
+        const prefix = query.get('prefix') ?? '';
+        await this.authorize(principal, store, 's3:ListBucket', this.o.view.accessPointArn(store), { 's3:prefix': prefix, 's3:signatureversion': sigVersion });
+        await this.list(res, info, store, bucket, query, op === 'ListObjectsV2');
+        return;
+      }
+      op = query.has('tagging') ? 'GetObjectTagging' : method === 'HEAD' ? 'HeadObject' : 'GetObject';
+      const target = await this.o.view.target(store, key);
+      // Object tags feed s3:ExistingObjectTag conditions: looked up only when a policy could use them.
+      const needTags = query.has('tagging') || principal.userName !== null || (store.s3AccessPolicy ?? '').includes('ExistingObjectTag');
+      if (query.has('tagging')) {
+        const tags = await this.o.view.tags(target);
+        await this.authorize(principal, store, 's3:GetObjectTagging', this.o.view.objectArn(store, key), tagContext(tags, sigVersion));
+        const set = Object.entries(tags)
+          .map(([k, v]) => `<Tag>${tag('Key', k)}${tag('Value', v)}</Tag>`)
+          .join('');
+        this.xml(res, info, 200, `${XML_HEAD}<Tagging xmlns="${NS}"><TagSet>${set}</TagSet></Tagging>`);
+        return;
+      }
+      const tags = needTags ? await this.o.view.tags(target) : {};
+      await this.authorize(principal, store, 's3:GetObject', this.o.view.objectArn(store, key), tagContext(tags, sigVersion));
+      await this.object(req, res, info, store, target.object, method === 'HEAD', () => this.o.view.open(target, undefined), (r) => this.o.view.open(target, r));
+    } catch (err) {
+      const e = toS3Error(err);
+      if (!e) {
+        info.log.error({ err, operation: op }, 'internal error');
+        this.error(res, info, req.method === 'HEAD', new S3Error(500, 'InternalError', 'We encountered an internal error. Please try again.'));
+        return;
+      }
+      errorCode = e.code;
+      if (e.status === 403) info.log.warn({ operation: op, code: e.code, reason: (err as Error).message, principal: principal?.arn }, 's3 request denied');
+      this.error(res, info, req.method === 'HEAD', e);
+    } finally {
+      info.log.info({ service: 's3', operation: op, status: res.statusCode, principal: principal?.arn, bytes: res.getHeader('content-length') }, 's3 request');
+    }
+  }
+
+  /**
+   * All three must allow (spec §3.3): the store's S3 access policy (the
+   * default one lets the owner's root read), the caller's identity policy
+   * (implicit for an account's root; an IAM user needs one naming the action
+   * on the access point or object ARN), and for object reads `kms:Decrypt`
+   * on the store's key (likewise from the identity policy).
+   */
+  private async authorize(principal: Principal, store: SequenceStoreRecord, action: string, resource: string, context: Record<string, string>): Promise<void> {
+    const ctx = { 's3:DataAccessPointArn': this.o.view.accessPointArn(store), 's3:DataAccessPointAccount': store.accountId, ...context };
+    const decision = storePolicyDecision(store, this.o.partition, principal, action, resource, ctx);
+    if (decision !== 'Allow') {
+      throw new AccessDeniedError(`the store's S3 access policy ${decision === 'ExplicitDeny' ? 'denies' : 'does not allow'} ${action} on ${resource} for ${principal.arn}`);
+    }
+    if (principal.userName === null) return;
+    await this.o.identity.authorize(principal, action, resource, ctx);
+    if (action === 's3:GetObject' && store.sseKeyArn) await this.o.identity.authorize(principal, 'kms:Decrypt', store.sseKeyArn, {});
+  }
+
+  private async list(res: ServerResponse, info: S3Info, store: SequenceStoreRecord, bucket: string, q: Map<string, string>, v2: boolean): Promise<void> {
+    const maxKeys = Math.min(1000, q.has('max-keys') ? Number(q.get('max-keys')) : 1000);
+    if (!Number.isInteger(maxKeys) || maxKeys < 0) throw new S3Error(400, 'InvalidArgument', 'Provided max-keys not an integer or within integer range');
+    const prefix = q.get('prefix') ?? '';
+    const delimiter = q.get('delimiter') || undefined;
+    let after: string | undefined;
+    if (v2) {
+      const token = q.get('continuation-token');
+      if (token !== undefined) {
+        try {
+          after = Buffer.from(token, 'base64url').toString('utf8');
+        } catch {
+          throw new S3Error(400, 'InvalidArgument', 'The continuation token provided is incorrect');
+        }
+      } else after = q.get('start-after') || undefined;
+    } else after = q.get('marker') || undefined;
+    const r = await this.o.view.list(store, { prefix, ...(delimiter ? { delimiter } : {}), ...(after !== undefined ? { after } : {}), maxKeys });
+    const owner = `<Owner>${tag('ID', store.accountId)}${tag('DisplayName', store.accountId)}</Owner>`;
+    const fetchOwner = !v2 || q.get('fetch-owner') === 'true';
+    const contents = r.objects
+      .map(
+        (o: S3Object) =>
+          `<Contents>${tag('Key', o.key)}${tag('LastModified', isoDate(o.lastModified))}${tag('ETag', `"${o.etag}"`)}${tag('Size', o.size)}${fetchOwner ? owner : ''}${tag('StorageClass', o.storageClass)}</Contents>`,
+      )
+      .join('');
+    const prefixes = r.commonPrefixes.map((p) => `<CommonPrefixes>${tag('Prefix', p)}</CommonPrefixes>`).join('');
+    const common = `${tag('Name', bucket)}${tag('Prefix', prefix)}${delimiter ? tag('Delimiter', delimiter) : ''}${tag('MaxKeys', maxKeys)}${tag('IsTruncated', r.truncated)}`;
+    const body = v2
+      ? `${common}${tag('KeyCount', r.objects.length + r.commonPrefixes.length)}${q.has('continuation-token') ? tag('ContinuationToken', q.get('continuation-token')!) : ''}${q.has('start-after') ? tag('StartAfter', q.get('start-after')!) : ''}${r.truncated && r.lastKey ? tag('NextContinuationToken', Buffer.from(r.lastKey).toString('base64url')) : ''}`
+      : `${common}${tag('Marker', q.get('marker') ?? '')}${r.truncated && r.lastKey ? tag('NextMarker', r.lastKey) : ''}`;
+    this.xml(res, info, 200, `${XML_HEAD}<ListBucketResult xmlns="${NS}">${body}${contents}${prefixes}</ListBucketResult>`);
+  }
+
+  private async object(
+    req: IncomingMessage,
+    res: ServerResponse,
+    info: S3Info,
+    store: SequenceStoreRecord,
+    o: S3Object,
+    head: boolean,
+    openAll: () => Promise<NodeJS.ReadableStream>,
+    openRange: (r: { start: number; end: number }) => Promise<NodeJS.ReadableStream>,
+  ): Promise<void> {
+    const etag = `"${o.etag}"`;
+    const headers: Record<string, string | number> = {
+      'x-amz-request-id': info.requestId,
+      etag,
+      'last-modified': httpDate(o.lastModified),
+      'accept-ranges': 'bytes',
+      'content-type': 'binary/octet-stream',
+      'x-amz-server-side-encryption': 'aws:kms',
+      ...(store.sseKeyArn ? { 'x-amz-server-side-encryption-aws-kms-key-id': store.sseKeyArn } : {}),
+    };
+    // Conditional requests (RFC 7232 order, as S3 applies them).
+    const ifMatch = req.headers['if-match'];
+    const ifNoneMatch = req.headers['if-none-match'];
+    const modifiedSec = Math.floor(o.lastModified / 1000) * 1000;
+    const ifUnmodified = req.headers['if-unmodified-since'];
+    const ifModified = req.headers['if-modified-since'];
+    const matches = (h: string) => h.split(',').some((t) => t.trim() === '*' || t.trim() === etag);
+    if (ifMatch !== undefined ? !matches(ifMatch) : ifUnmodified !== undefined && Date.parse(ifUnmodified) < modifiedSec) {
+      throw new S3Error(412, 'PreconditionFailed', 'At least one of the pre-conditions you specified did not hold', { Condition: ifMatch !== undefined ? 'If-Match' : 'If-Unmodified-Since' });
+    }
+    if (ifNoneMatch !== undefined ? matches(ifNoneMatch) : ifModified !== undefined && Date.parse(ifModified) >= modifiedSec) {
+      res.writeHead(304, { 'x-amz-request-id': info.requestId, etag, 'last-modified': httpDate(o.lastModified) }).end();
+      return;
+    }
+    let range: { start: number; end: number } | undefined;
+    try {
+      range = parseRange(req.headers.range, o.size);
+    } catch (e) {
+      res.setHeader('content-range', `bytes */${o.size}`);
+      throw e;
+    }
+    if (range) {
+      headers['content-range'] = `bytes ${range.start}-${range.end}/${o.size}`;
+      headers['content-length'] = range.end - range.start + 1;
+    } else headers['content-length'] = o.size;
+    const status = range ? 206 : 200;
+    // setHeader (not writeHead's object) so the access log can read what was sent.
+    const send = () => {
+      for (const [k, v] of Object.entries(headers)) res.setHeader(k, v);
+      res.writeHead(status);
+    };
+    if (head) {
+      send();
+      res.end();
+      return;
+    }
+    const body = range ? await openRange(range) : await openAll();
+    send();
+    body.on('error', (e) => {
+      info.log.error({ err: e }, 's3 object stream failed');
+      res.destroy(e);
+    });
+    body.pipe(res);
+  }
+
+  private xml(res: ServerResponse, info: S3Info, status: number, body: string): void {
+    const buf = Buffer.from(body);
+    res.setHeader('content-type', 'application/xml');
+    res.setHeader('content-length', buf.length);
+    res.setHeader('x-amz-request-id', info.requestId);
+    res.writeHead(status).end(buf);
+  }
+
+  private error(res: ServerResponse, info: S3Info, head: boolean, e: S3Error): void {
+    if (res.headersSent) {
+      res.destroy();
+      return;
+    }
+    const extra = Object.entries(e.extra)
+      .map(([k, v]) => tag(k, v))
+      .join('');
+    const body = `${XML_HEAD}<Error>${tag('Code', e.code)}${tag('Message', e.message)}${extra}${tag('RequestId', info.requestId)}</Error>`;
+    const buf = Buffer.from(body);
+    res.statusCode = e.status;
+    res.setHeader('x-amz-request-id', info.requestId);
+    if (head) {
+      res.end();
+      return;
+    }
+    res.setHeader('content-type', 'application/xml');
+    res.setHeader('content-length', buf.length);
+    res.end(buf);
+  }
+}
+
+/** Policy condition keys for an object: its tags as s3:ExistingObjectTag/<key>, and the signature version. */
+function tagContext(tags: Record<string, string>, sigVersion: string): Record<string, string> {
+  const ctx: Record<string, string> = { 's3:signatureversion': sigVersion };
+  for (const [k, v] of Object.entries(tags)) ctx[`s3:ExistingObjectTag/${k}`] = v;
+  return ctx;
+}
