@@ -1,7 +1,6 @@
 import { Command } from 'commander';
 import { readFileSync } from 'node:fs';
-import { loadConfig } from '../config/config.js';
-import { openCore, type Core } from '../app.js';
+import type { Core } from '../app.js';
 
 /**
  * `openomics admin ...`: accounts, users, access keys and identity policies,
@@ -10,6 +9,8 @@ import { openCore, type Core } from '../app.js';
  */
 async function withCore<T>(cmd: Command, fn: (core: Core) => Promise<T>): Promise<void> {
   const g = cmd.optsWithGlobals() as { dataDir?: string; config?: string; json?: boolean };
+  // The core (database, keys, blobs) loads only when an admin command runs.
+  const [{ loadConfig }, { openCore }] = await Promise.all([import('../config/config.js'), import('../app.js')]);
   const core = await openCore(loadConfig({ ...(g.dataDir ? { dataDir: g.dataDir } : {}), ...(g.config ? { configFile: g.config } : {}) }));
   try {
     const out = await fn(core);
@@ -132,6 +133,89 @@ export function adminCommand(): Command {
       return withCore(this, async (core) =>
         (await core.db.listUserPolicies(o.account ?? core.config.accountId, userName)).map((p) => ({ policyName: p.policyName, document: JSON.parse(p.document) })),
       );
+    });
+  const connection = admin.command('connection').description('connected storage: customer S3-compatible buckets for imports, exports and fallback');
+  connection
+    .command('add <name>')
+    .description(
+      [
+        'add (or replace) a storage connection; s3:// import sources and export destinations in that bucket (and prefix) use it',
+        '  the secret can come from OPENOMICS_CONNECTION_SECRET_ACCESS_KEY instead of the command line',
+        '  e.g. openomics admin connection add lab-bucket --bucket lab-data --region eu-west-1 \\',
+        '         --access-key-id AKIA... --secret-access-key ... --prefix runs/ --sse SSE-KMS --kms-key-id arn:aws:kms:...',
+        '  e.g. openomics admin connection add vendor --bucket shared --region us-east-1 --endpoint https://minio.example:9000 \\',
+        '         --access-key-id ... --role-arn arn:aws:iam::111122223333:role/OmicsAccess --external-id abc123 --job-role-arn arn:aws:iam::123456789012:role/Import',
+      ].join('\n'),
+    )
+    .requiredOption('--bucket <bucket>', 'bucket name')
+    .requiredOption('--region <region>', 'the bucket region')
+    .option('--endpoint <url>', 'S3-compatible endpoint (default: AWS)')
+    .option('--prefix <prefix>', 'only keys under this prefix', '')
+    .option('--virtual-hosted', 'virtual-hosted-style addressing (default: path style)')
+    .option('--versioned', 'the bucket is versioned: sources are read at the version seen when the job starts reading them')
+    .option('--sse <type>', 'encryption of written objects: SSE-S3 or SSE-KMS')
+    .option('--kms-key-id <id>', 'the KMS key for SSE-KMS')
+    .option('--access-key-id <id>', 'access key id')
+    .option('--secret-access-key <secret>', 'secret access key (or OPENOMICS_CONNECTION_SECRET_ACCESS_KEY)')
+    .option('--role-arn <arn>', 'a role to assume with the access key')
+    .option('--external-id <id>', 'the external id the role requires')
+    .option('--job-role-arn <arn>', 'only jobs whose roleArn is this use the connection')
+    .option('--account <id>', 'account id (default: the configured account)')
+    .option('--check', 'check the connection after adding it (exit status 3 if it fails)')
+    .action(function (this: Command, name: string, o: Record<string, string | boolean | undefined>) {
+      return withCore(this, async (core) => {
+        const str = (k: string) => (typeof o[k] === 'string' && o[k] !== '' ? (o[k] as string) : undefined);
+        const secret = str('secretAccessKey') ?? process.env['OPENOMICS_CONNECTION_SECRET_ACCESS_KEY'];
+        const sse = str('sse');
+        if (sse && sse !== 'SSE-S3' && sse !== 'SSE-KMS') throw new Error('--sse is SSE-S3 or SSE-KMS');
+        const accountId = str('account') ?? core.config.accountId;
+        const view = await core.connections.add(accountId, {
+          name,
+          bucket: str('bucket')!,
+          region: str('region')!,
+          prefix: str('prefix') ?? '',
+          forcePathStyle: !o['virtualHosted'],
+          versioned: Boolean(o['versioned']),
+          ...(str('endpoint') ? { endpoint: str('endpoint')! } : {}),
+          ...(sse ? { sse: { type: sse as 'SSE-S3' | 'SSE-KMS', ...(str('kmsKeyId') ? { kmsKeyId: str('kmsKeyId')! } : {}) } } : {}),
+          ...(str('accessKeyId') ? { accessKeyId: str('accessKeyId')! } : {}),
+          ...(secret ? { secretAccessKey: secret } : {}),
+          ...(str('roleArn') ? { roleArn: str('roleArn')! } : {}),
+          ...(str('externalId') ? { externalId: str('externalId')! } : {}),
+          ...(str('jobRoleArn') ? { jobRoleArn: str('jobRoleArn')! } : {}),
+        });
+        if (!o['check']) return view;
+        const check = await core.connections.check(accountId, name);
+        if (!check.ok) process.exitCode = 3;
+        return { ...view, check };
+      });
+    });
+  connection
+    .command('list')
+    .option('--account <id>', 'account id')
+    .action(function (this: Command, o: { account?: string }) {
+      return withCore(this, (core) => core.connections.list(o.account ?? core.config.accountId));
+    });
+  connection
+    .command('remove <name>')
+    .option('--account <id>', 'account id')
+    .action(function (this: Command, name: string, o: { account?: string }) {
+      return withCore(this, async (core) => {
+        await core.connections.remove(o.account ?? core.config.accountId, name);
+        return { removed: name };
+      });
+    });
+  connection
+    .command('check <name>')
+    .description('try credentials, bucket, listing (and with --write, a write and delete) and say where access fails (exit status 3)\n  e.g. openomics admin connection check lab-bucket --write')
+    .option('--write', 'also write and delete a small probe object under the prefix')
+    .option('--account <id>', 'account id')
+    .action(function (this: Command, name: string, o: { account?: string; write?: boolean }) {
+      return withCore(this, async (core) => {
+        const res = await core.connections.check(o.account ?? core.config.accountId, name, { write: Boolean(o.write) });
+        if (!res.ok) process.exitCode = 3;
+        return res;
+      });
     });
   return admin;
 }

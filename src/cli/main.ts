@@ -1,7 +1,9 @@
 #!/usr/bin/env node
 import { Command, Option } from 'commander';
-import { serve } from './serve.js';
 import { adminCommand } from './admin.js';
+import { transferCommands } from './transfer.js';
+import { importCommand } from './sample-sheet.js';
+import { browseCommands } from './browse.js';
 
 const program = new Command('openomics').description('OpenOmics: a self-hostable server that speaks the AWS HealthOmics API');
 
@@ -17,6 +19,7 @@ program
   .option('--database-url <url>', 'postgres://... for PostgreSQL metadata (OPENOMICS_DATABASE_URL)')
   .addOption(new Option('--no-auth', 'DEVELOPMENT ONLY: accept unsigned requests as the root principal'))
   .action(async (o: Record<string, unknown>) => {
+    const { serve } = await import('./serve.js'); // the server stack loads only for serve/worker
     await serve({
       ...(o['port'] !== undefined ? { port: o['port'] as number } : {}),
       ...(o['host'] ? { host: o['host'] as string } : {}),
@@ -29,7 +32,25 @@ program
     });
   });
 
+program
+  .command('worker')
+  .description('run background jobs only (imports, exports, ingest, activation, sweeps) against the configured database and blobs')
+  .option('--data-dir <dir>', 'data folder (OPENOMICS_DATA_DIR)')
+  .option('--config <file>', 'JSON config file (OPENOMICS_CONFIG)')
+  .option('--database-url <url>', 'postgres://... (OPENOMICS_DATABASE_URL)')
+  .action(async (o: Record<string, unknown>) => {
+    const { worker } = await import('./serve.js');
+    await worker({
+      ...(o['dataDir'] ? { dataDir: o['dataDir'] as string } : {}),
+      ...(o['config'] ? { configFile: o['config'] as string } : {}),
+      ...(o['databaseUrl'] ? { databaseUrl: o['databaseUrl'] as string } : {}),
+    });
+  });
+
 program.addCommand(adminCommand());
+for (const c of transferCommands()) program.addCommand(c);
+program.addCommand(importCommand());
+for (const c of browseCommands()) program.addCommand(c);
 
 program.parseAsync(process.argv).catch((e: Error) => {
   process.stderr.write(`openomics: ${e.message}\n`);

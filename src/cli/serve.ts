@@ -2,6 +2,7 @@ import { pino } from 'pino';
 import { loadConfig, type ConfigOverrides } from '../config/config.js';
 import { openCore } from '../app.js';
 import { startHttpServer } from '../server/http-server.js';
+import { startServices } from '../services.js';
 
 /** `openomics serve`: run the server until SIGINT/SIGTERM, then drain and exit. */
 export async function serve(flags: ConfigOverrides): Promise<void> {
@@ -36,6 +37,30 @@ export async function serve(flags: ConfigOverrides): Promise<void> {
     await server.close();
     await core.close();
     log.info('stopped');
+    log.flush(() => process.exit(0));
+  };
+  process.on('SIGINT', () => void stop('SIGINT'));
+  process.on('SIGTERM', () => void stop('SIGTERM'));
+}
+
+/**
+ * `openomics worker`: run background jobs and sweeps only (no HTTP), against
+ * the same metadata store and blobs as the servers. Scale out by starting
+ * more; run servers with OPENOMICS_WORKERS=0 to keep them request-only.
+ */
+export async function worker(flags: ConfigOverrides): Promise<void> {
+  const config = loadConfig(flags);
+  const log = pino({ level: config.logLevel }, pino.destination({ dest: 1, sync: false }));
+  const core = await openCore(config);
+  const running = startServices(core, log, { runJobs: true });
+  log.info({ owner: running.runner.owner, concurrency: Math.max(1, config.workers) }, 'worker started');
+  let stopping = false;
+  const stop = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    log.info({ signal }, 'worker stopping');
+    await running.stop();
+    await core.close();
     log.flush(() => process.exit(0));
   };
   process.on('SIGINT', () => void stop('SIGINT'));
