@@ -1,22 +1,16 @@
 // Ingest benchmark: our one-pass inspection against samtools/zcat doing the same work, same files, one run.
 //   BAM:   ours (validate + count + ETag + BAI)  vs  `samtools view F | md5sum` + `samtools index F`
+//   CRAM:  ours (spool, samtools view -> ETag + counts, samtools index) vs `samtools view -T ref F | md5sum` + `samtools index F`
+//          (peak RSS is our process only; the samtools children are not counted)
 //   FASTQ: ours (validate + count + ETag)        vs  `zcat F | md5sum`
 // The corpus comes from ../shared/testdata/make-corpus.sh (BENCH_CORPUS, built if missing with
 // BENCH_GENOME_MBP / BENCH_PAIRS). Prints seconds, MB/s of input, ratios and our peak RSS.
 import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync, statSync } from 'node:fs';
+import { statSync } from 'node:fs';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { ROOT, benchCorpus } from './corpus.js';
 
-const ROOT = fileURLToPath(new URL('../../', import.meta.url));
-const corpus = process.env['BENCH_CORPUS'] ?? '/tmp/openomics-bench-corpus';
-if (!existsSync(join(corpus, 'sample.bam'))) {
-  console.log(`building the corpus in ${corpus} ...`);
-  execFileSync('bash', [join(ROOT, '..', 'shared', 'testdata', 'make-corpus.sh'), corpus], {
-    env: { ...process.env, GENOME_MBP: process.env['BENCH_GENOME_MBP'] ?? '2', PAIRS: process.env['BENCH_PAIRS'] ?? '400000', VCF_REGION: '' },
-    stdio: 'inherit',
-  });
-}
+const corpus = benchCorpus();
 
 function timeShell(cmd: string): number {
   const t0 = process.hrtime.bigint();
@@ -26,7 +20,8 @@ function timeShell(cmd: string): number {
 }
 
 function ours(kind: string, file: string, repeat = 1): { seconds: number; maxRssMiB: number } {
-  const out = execFileSync(process.execPath, [join(ROOT, 'dist', 'bench', 'ingest-one.js'), kind, file, String(repeat)], { encoding: 'utf8' });
+  const extra = kind === 'cram' ? [join(corpus, 'ref.fa')] : [];
+  const out = execFileSync(process.execPath, [join(ROOT, 'dist', 'bench', 'ingest-one.js'), kind, file, String(repeat), ...extra], { encoding: 'utf8' });
   return JSON.parse(out.trim().split('\n').pop()!);
 }
 
@@ -35,6 +30,7 @@ const mb = (f: string) => statSync(f).size / 1e6;
 for (const [label, kind, file, reference] of [
   ['BAM (coordinate-sorted)', 'bam', join(corpus, 'sample.bam'), `samtools view ${join(corpus, 'sample.bam')} | md5sum && samtools index -o /tmp/bench.bai ${join(corpus, 'sample.bam')}`],
   ['uBAM', 'bam', join(corpus, 'sample.unaligned.bam'), `samtools view ${join(corpus, 'sample.unaligned.bam')} | md5sum`],
+  ['CRAM 3.0 (htslib via samtools)', 'cram', join(corpus, 'sample.cram'), `samtools view -T ${join(corpus, 'ref.fa')} ${join(corpus, 'sample.cram')} | md5sum && samtools index -o /tmp/bench.crai ${join(corpus, 'sample.cram')}`],
   ['FASTQ.gz (R1)', 'fastq', join(corpus, 'reads_R1.fastq.gz'), `zcat ${join(corpus, 'reads_R1.fastq.gz')} | md5sum`],
 ] as const) {
   timeShell(`cat ${file} > /dev/null`); // warm the page cache for both

@@ -3,8 +3,10 @@ import { createReadStream } from 'node:fs';
 import { inspectBam } from '../src/formats/bam-inspect.js';
 import { inspectFastq } from '../src/formats/fastq.js';
 import { inspectFasta } from '../src/formats/fasta.js';
+import { inspectCram } from '../src/formats/cram.js';
+import { tmpdir } from 'node:os';
 
-const [kind, file, repeatArg] = process.argv.slice(2);
+const [kind, file, repeatArg, reference] = process.argv.slice(2);
 const src = () => createReadStream(file!, { highWaterMark: 1 << 20 });
 // With a repeat count the last pass is timed: the first ones warm the JIT and start the worker threads,
 // as in a long-running server.
@@ -22,6 +24,9 @@ if (kind === 'bam') {
 } else if (kind === 'fastq') {
   const r = await inspectFastq(src());
   summary = { reads: r.readCount, etag: r.etag };
+} else if (kind === 'cram') {
+  const r = await inspectCram(src(), { referenceFasta: reference!, scratchDir: tmpdir() });
+  summary = { reads: r.readCount, etag: r.etag, index: r.crai.length };
 } else if (kind === 'fasta') {
   const r = await inspectFasta(src());
   summary = { sequences: r.sequences.length };

@@ -4,6 +4,10 @@ import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { join } from 'node:path';
+import { createHash } from 'node:crypto';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { tinyCorpus } from './helpers/corpus.js';
 import { BACKENDS, spawnServer, type SpawnedServer } from './helpers/server.js';
 
 const run = promisify(execFile);
@@ -101,8 +105,8 @@ for (const backend of BACKENDS) {
       assert.match(tooLong, /length less than or equal to 127/);
       await awsFails(['create-sequence-store', '--name', 'x', '--propagated-set-level-tags', 'a', 'b', 'c', 'd', 'e', 'f'], 'ValidationException');
       await awsFails(['get-sequence-store', '--id', 'abcdefghij'], 'ValidationException');
-      const ns = await awsFails(['list-read-sets', '--sequence-store-id', '1234567890'], 'NotSupportedOperationException');
-      assert.match(ns, /ListReadSets/);
+      const ns = await awsFails(['list-variant-stores'], 'NotSupportedOperationException');
+      assert.match(ns, /ListVariantStores/);
     });
 
     it('rejects a wrong secret from the CLI', async () => {
@@ -135,6 +139,46 @@ print(json.dumps({'ok': True, 'pages': len(seen)}))
 `;
       const { stdout } = await run('python3', ['-c', script], { env });
       assert.equal(JSON.parse(stdout).ok, true);
+    });
+
+    it('uploads a FASTQ in parts made with split, as the user guide does, and downloads it with get-read-set', async () => {
+      const dir = mkdtempSync(join(tmpdir(), 'openomics-cli-up-'));
+      try {
+        const fq = join(tinyCorpus(), 'reads_R1.fastq.gz');
+        await run('split', ['-b', '100000', fq, join(dir, 'part_')]);
+        const pieces = readdirSync(dir).sort();
+        assert.ok(pieces.length > 1);
+        const store = await aws('create-sequence-store', '--name', 'cli-upload');
+        const up = await aws('create-multipart-read-set-upload', '--sequence-store-id', store.id, '--source-file-type', 'FASTQ',
+          '--subject-id', 'subject', '--sample-id', 'sample', '--name', 'cli-reads');
+        const parts = [];
+        for (const [i, piece] of pieces.entries()) {
+          const r = await aws('upload-read-set-part', '--sequence-store-id', store.id, '--upload-id', up.uploadId, '--part-source', 'SOURCE1',
+            '--part-number', String(i + 1), '--payload', join(dir, piece));
+          parts.push({ checksum: r.checksum, partNumber: i + 1, partSource: 'SOURCE1' });
+        }
+        const listed = await aws('list-read-set-upload-parts', '--sequence-store-id', store.id, '--upload-id', up.uploadId, '--part-source', 'SOURCE1');
+        assert.equal(listed.parts.length, pieces.length);
+        const { readSetId } = await aws('complete-multipart-read-set-upload', '--sequence-store-id', store.id, '--upload-id', up.uploadId, '--parts', JSON.stringify(parts));
+        let meta;
+        for (let i = 0; i < 300; i++) {
+          meta = await aws('get-read-set-metadata', '--sequence-store-id', store.id, '--id', readSetId);
+          if (meta.status !== 'PROCESSING_UPLOAD') break;
+          await new Promise((r) => setTimeout(r, 100));
+        }
+        assert.equal(meta.status, 'ACTIVE', meta.statusMessage);
+        assert.equal(meta.creationType, 'UPLOAD');
+        const text = (await run('zcat', [fq], { encoding: 'buffer', maxBuffer: 1 << 30 })).stdout as Buffer;
+        assert.equal(meta.etag.source1, createHash('md5').update(text).digest('hex'));
+        const out = join(dir, 'downloaded.fastq.gz');
+        await aws('get-read-set', '--sequence-store-id', store.id, '--id', readSetId, '--file', 'SOURCE1', '--part-number', '1', out);
+        assert.ok(readFileSync(out).equals(readFileSync(fq)), 'byte-identical download');
+        const found = await aws('list-read-sets', '--sequence-store-id', store.id, '--filter', 'sampleId=sample');
+        assert.deepEqual(found.readSets.map((r: { id: string }) => r.id), [readSetId]);
+        await aws('batch-delete-read-set', '--sequence-store-id', store.id, '--ids', readSetId);
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
     });
   });
 }

@@ -2,9 +2,12 @@
 // for keys (moto_server for both), driven through @aws-sdk/client-omics. Also: several accounts on one server.
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { S3Client, CreateBucketCommand, ListObjectsV2Command } from '@aws-sdk/client-s3';
+import { S3Client, CreateBucketCommand, ListObjectsV2Command, GetObjectCommand } from '@aws-sdk/client-s3';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { tinyCorpus } from './helpers/corpus.js';
 import { KMSClient, CreateKeyCommand } from '@aws-sdk/client-kms';
 import {
   OmicsClient,
@@ -14,6 +17,11 @@ import {
   ListSequenceStoresCommand,
   TagResourceCommand,
   CreateReferenceStoreCommand,
+  CreateMultipartReadSetUploadCommand,
+  UploadReadSetPartCommand,
+  CompleteMultipartReadSetUploadCommand,
+  GetReadSetMetadataCommand,
+  GetReadSetCommand,
 } from '@aws-sdk/client-omics';
 import { CLI, spawnServer, type SpawnedServer } from './helpers/server.js';
 import { startMoto, MOTO_CREDENTIALS, type Moto } from './helpers/moto.js';
@@ -94,4 +102,58 @@ describe('PostgreSQL + S3 blobs + KMS keys (moto), as an operator runs it', () =
     // Each account has its own one-reference-store quota.
     await partner.send(new CreateReferenceStoreCommand({ name: 'partner-refs' }));
   });
+
+  it('runs uploads on a separate `openomics worker` process; read set bytes sit encrypted in the bucket', async () => {
+    // This server runs no jobs (OPENOMICS_WORKERS=0); a worker process on the same database and bucket does.
+    await s.kill(); // the suite's server would run jobs too
+    const api = await spawnServer({ backend: 'postgres', pgSchema: s.env['OPENOMICS_DATABASE_SCHEMA']!, env: { ...pick(s.env), OPENOMICS_WORKERS: '0', OPENOMICS_MASTER_KEY: s.env['OPENOMICS_MASTER_KEY']! } });
+    let worker: ReturnType<typeof spawn> | undefined;
+    try {
+      const client = new OmicsClient({ endpoint: api.url, region: 'us-east-1', credentials: { accessKeyId: s.accessKeyId, secretAccessKey: s.secretAccessKey }, disableHostPrefix: true, maxAttempts: 1 });
+      const corpus = tinyCorpus();
+      const r1 = readFileSync(join(corpus, 'reads_R1.fastq.gz'));
+      const r2 = readFileSync(join(corpus, 'reads_R2.fastq.gz'));
+      const storeId = (await client.send(new CreateSequenceStoreCommand({ name: 'scaled' }))).id!;
+      const { uploadId } = await client.send(
+        new CreateMultipartReadSetUploadCommand({ sequenceStoreId: storeId, sourceFileType: 'FASTQ', subjectId: 's', sampleId: 'm', name: 'pair' }),
+      );
+      const parts = [];
+      for (const [source, body] of [['SOURCE1', r1], ['SOURCE2', r2]] as const) {
+        const { checksum } = await client.send(new UploadReadSetPartCommand({ sequenceStoreId: storeId, uploadId, partSource: source, partNumber: 1, payload: body }));
+        parts.push({ partNumber: 1, partSource: source, checksum: checksum! });
+      }
+      const { readSetId } = await client.send(new CompleteMultipartReadSetUploadCommand({ sequenceStoreId: storeId, uploadId, parts }));
+      await new Promise((r) => setTimeout(r, 1500));
+      assert.equal((await client.send(new GetReadSetMetadataCommand({ sequenceStoreId: storeId, id: readSetId }))).status, 'PROCESSING_UPLOAD', 'no worker yet');
+      worker = spawn(process.execPath, [CLI, 'worker'], { env: api.env, stdio: 'ignore' });
+      let m;
+      for (let i = 0; i < 300; i++) {
+        m = await client.send(new GetReadSetMetadataCommand({ sequenceStoreId: storeId, id: readSetId }));
+        if (m.status !== 'PROCESSING_UPLOAD') break;
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      assert.equal(m!.status, 'ACTIVE', m!.statusMessage);
+      const got = Buffer.from(await (await client.send(new GetReadSetCommand({ sequenceStoreId: storeId, id: readSetId, file: 'SOURCE2', partNumber: 1 }))).payload!.transformToByteArray());
+      assert.ok(got.equals(r2));
+      const s3 = new S3Client({ endpoint: moto.endpoint, region: 'us-east-1', forcePathStyle: true, credentials: MOTO_CREDENTIALS });
+      const raw = await s3.send(new GetObjectCommand({ Bucket: 'openomics-blobs', Key: `tenant-a/seq/${storeId}/readsets/${readSetId}/source1` }));
+      const stored = Buffer.from(await raw.Body!.transformToByteArray());
+      assert.equal(stored.subarray(0, 4).toString(), 'OOE1', 'encrypted blob format');
+      assert.equal(stored.indexOf(r1.subarray(100, 164)), -1, 'no plaintext in the bucket');
+    } finally {
+      if (worker && worker.exitCode === null) {
+        const exited = new Promise((r) => worker!.once('exit', r));
+        worker.kill('SIGTERM');
+        await exited;
+      }
+      await api.kill();
+    }
+  });
 });
+
+/** The operator settings of a spawned server's environment (OPENOMICS_*), without its data dir and port. */
+function pick(env: NodeJS.ProcessEnv): Record<string, string> {
+  return Object.fromEntries(
+    Object.entries(env).filter(([k, v]) => k.startsWith('OPENOMICS_') && !['OPENOMICS_DATA_DIR', 'OPENOMICS_PORT'].includes(k) && v !== undefined),
+  ) as Record<string, string>;
+}

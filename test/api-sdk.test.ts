@@ -1,4 +1,5 @@
 // The store control plane driven through @aws-sdk/client-omics against a spawned server, on SQLite and PostgreSQL.
+import { readSetRecord } from './helpers/records.js';
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
@@ -17,7 +18,7 @@ import {
   TagResourceCommand,
   UntagResourceCommand,
   ListTagsForResourceCommand,
-  GetReadSetMetadataCommand,
+  ListVariantStoresCommand,
   paginateListSequenceStores,
 } from '@aws-sdk/client-omics';
 import { BACKENDS, CLI, PG_URL, spawnServer, type Backend, type SpawnedServer } from './helpers/server.js';
@@ -193,7 +194,7 @@ for (const backend of BACKENDS) {
         backend === 'sqlite' ? { kind: 'sqlite', file: join(s.dataDir, 'metadata.sqlite') } : { kind: 'postgres', url: PG_URL, schema: s.env['OPENOMICS_DATABASE_SCHEMA']! },
       );
       try {
-        await db.insertReadSetStub({ id: '7000000001', sequenceStoreId: id!, accountId: '123456789012', status: 'ACTIVE', creationTime: Date.now() });
+        await db.readSets.insert(readSetRecord({ id: '7000000001', sequenceStoreId: id!, accountId: '123456789012' }));
       } finally {
         await db.close();
       }
@@ -234,10 +235,10 @@ for (const backend of BACKENDS) {
 
     it('answers operations that are not built yet with NotSupportedOperationException naming them', async () => {
       await expectError(
-        omics.send(new GetReadSetMetadataCommand({ sequenceStoreId: '1234567890', id: '1234567890' })),
+        omics.send(new ListVariantStoresCommand({})),
         'NotSupportedOperationException',
         405,
-        /GetReadSetMetadata/,
+        /ListVariantStores/,
       );
     });
 

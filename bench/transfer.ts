@@ -1,0 +1,69 @@
+// Transfer-manager benchmark, one run, the same large BAM:
+//   `openomics upload` (parallel parts, SigV4, through the Omics API, until ACTIVE and until the parts are in)
+//     against `aws s3 cp` of the file into moto_server;
+//   `openomics download` (parallel GetReadSet parts) against `curl` of the file from nginx.
+import { spawnSync } from 'node:child_process';
+import { copyFileSync, mkdtempSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { S3Client, CreateBucketCommand } from '@aws-sdk/client-s3';
+import { CreateSequenceStoreCommand } from '@aws-sdk/client-omics';
+import { CLI, spawnServer } from '../test/helpers/server.js';
+import { startMoto, MOTO_CREDENTIALS } from '../test/helpers/moto.js';
+import { omicsClient } from '../test/helpers/omics.js';
+import { benchCorpus } from './corpus.js';
+import { startNginx } from './nginx.js';
+
+const PART = process.env['BENCH_PART'] ?? '16MiB';
+const CONCURRENCY = process.env['BENCH_CONCURRENCY'] ?? '4';
+const file = process.env['BENCH_FILE'] ?? join(benchCorpus(), 'sample.unaligned.bam');
+const mb = statSync(file).size / 1e6;
+const work = mkdtempSync(join(tmpdir(), 'openomics-transfer-'));
+copyFileSync(file, join(work, 'x.bam'));
+const s = await spawnServer({ keepLogs: false });
+const moto = await startMoto();
+const nginx = await startNginx(work);
+const timed = (cmd: string, args: string[], env: NodeJS.ProcessEnv) => {
+  const t0 = process.hrtime.bigint();
+  const r = spawnSync(cmd, args, { env, cwd: work, encoding: 'utf8', maxBuffer: 1 << 26 });
+  if (r.status !== 0) throw new Error(`${cmd} ${args.join(' ')}: ${r.stderr}`);
+  return { seconds: Number(process.hrtime.bigint() - t0) / 1e9, stdout: r.stdout, stderr: r.stderr };
+};
+try {
+  const storeId = (await omicsClient(s).send(new CreateSequenceStoreCommand({ name: 'bench' }))).id!;
+  const env = {
+    PATH: process.env['PATH'],
+    HOME: process.env['HOME'],
+    AWS_ENDPOINT_URL: s.url,
+    AWS_ACCESS_KEY_ID: s.accessKeyId,
+    AWS_SECRET_ACCESS_KEY: s.secretAccessKey,
+    AWS_REGION: 'us-east-1',
+    AWS_CONFIG_FILE: '/dev/null',
+  };
+  const upNoWait = timed(process.execPath, [CLI, 'upload', '--sequence-store-id', storeId, '--file-type', 'UBAM', '--subject-id', 's', '--sample-id', 'm',
+    '--name', 'bench-a', '--part-size', PART, '--concurrency', CONCURRENCY, '--no-wait', file], env);
+  const up = timed(process.execPath, [CLI, 'upload', '--sequence-store-id', storeId, '--file-type', 'UBAM', '--subject-id', 's', '--sample-id', 'm',
+    '--name', 'bench-b', '--part-size', PART, '--concurrency', CONCURRENCY, file], env);
+  const readSetId = JSON.parse(up.stdout.trim()).readSetId as string;
+  const s3 = new S3Client({ endpoint: moto.endpoint, region: 'us-east-1', forcePathStyle: true, credentials: MOTO_CREDENTIALS });
+  await s3.send(new CreateBucketCommand({ Bucket: 'bench' }));
+  const awsCp = timed('aws', ['s3', 'cp', file, 's3://bench/x.bam', '--endpoint-url', moto.endpoint, '--quiet'], {
+    ...env, AWS_ACCESS_KEY_ID: 'testing', AWS_SECRET_ACCESS_KEY: 'testing', AWS_DEFAULT_REGION: 'us-east-1', AWS_ENDPOINT_URL: moto.endpoint,
+  });
+  const down = timed(process.execPath, [CLI, 'download', '--sequence-store-id', storeId, '--id', readSetId, '--to', join(work, 'down.bam'), '--concurrency', CONCURRENCY], env);
+  const curl = timed('curl', ['-sS', '-o', join(work, 'curl.bam'), `${nginx.url}/x.bam`], env);
+  const row = (label: string, sec: number, ref: number) => `| ${label} | ${sec.toFixed(2)} | ${(mb / sec).toFixed(0)} | ${(ref / sec).toFixed(2)} |`;
+  console.log(`\ntransfer of ${file} (${mb.toFixed(0)} MB), parts of ${PART}, ${CONCURRENCY} in parallel (CLI start-up included)`);
+  console.log('| path | s | MB/s | speed vs reference |');
+  console.log('|---|---|---|---|');
+  console.log(row('openomics upload --no-wait (parts in, read set created)', upNoWait.seconds, awsCp.seconds));
+  console.log(row('openomics upload (until ACTIVE: ingest included)', up.seconds, awsCp.seconds));
+  console.log(row('aws s3 cp into moto_server (reference)', awsCp.seconds, awsCp.seconds));
+  console.log(row('openomics download (parallel parts)', down.seconds, curl.seconds));
+  console.log(row('curl from nginx (reference)', curl.seconds, curl.seconds));
+} finally {
+  nginx.stop();
+  await s.stop();
+  await moto.stop();
+  rmSync(work, { recursive: true, force: true });
+}

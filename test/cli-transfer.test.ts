@@ -1,0 +1,189 @@
+// `openomics upload` / `openomics download` run as subprocesses against a spawned server: a paired FASTQ upload killed
+// mid-way (SIGKILL) and resumed (only missing parts sent), downloads compared byte for byte, non-TTY progress lines,
+// exit codes for a failed read set and for bad arguments.
+import { describe, it, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { gzipSync } from 'node:zlib';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { CreateSequenceStoreCommand, CreateMultipartReadSetUploadCommand, ListReadSetUploadPartsCommand, ListMultipartReadSetUploadsCommand } from '@aws-sdk/client-omics';
+import { CLI, spawnServer, type SpawnedServer } from './helpers/server.js';
+import { omicsClient } from './helpers/omics.js';
+import { tinyCorpus } from './helpers/corpus.js';
+
+describe('openomics upload / download (transfer manager)', () => {
+  let s: SpawnedServer;
+  let corpus: string;
+  let dir: string;
+  let storeId: string;
+  let env: NodeJS.ProcessEnv;
+  let resumedId: string;
+  const cli = (args: string[]) => spawnSync(process.execPath, [CLI, ...args], { env, cwd: dir, encoding: 'utf8', maxBuffer: 1 << 28 });
+
+  before(async () => {
+    corpus = tinyCorpus();
+    dir = mkdtempSync(join(tmpdir(), 'openomics-cli-'));
+    s = await spawnServer({ env: { OPENOMICS_IMPORT_ROOTS: join(dir, 'import'), OPENOMICS_EXPORT_ROOTS: join(dir, 'export') } });
+    // Resolution the way the AWS CLI does it: endpoint and profile from the environment, the server's credentials file.
+    env = {
+      PATH: process.env['PATH'],
+      HOME: process.env['HOME'],
+      AWS_ENDPOINT_URL: s.url,
+      AWS_SHARED_CREDENTIALS_FILE: join(s.dataDir, 'credentials'),
+      AWS_CONFIG_FILE: '/dev/null',
+      AWS_PROFILE: 'openomics',
+      AWS_REGION: 'us-east-1',
+    };
+    storeId = (await omicsClient(s).send(new CreateSequenceStoreCommand({ name: 'cli' }))).id!;
+  });
+  after(async () => {
+    await s?.stop();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('resumes a paired FASTQ upload after SIGKILL, sending only the missing parts, then downloads it byte for byte', async () => {
+    const r1 = join(corpus, 'reads_R1.fastq.gz');
+    const r2 = join(corpus, 'reads_R2.fastq.gz');
+    const args = ['upload', '--sequence-store-id', storeId, '--file-type', 'FASTQ', '--subject-id', 's1', '--sample-id', 'm1', '--name', 'resumable',
+      '--part-size', '8KiB', '--concurrency', '1', r1, r2];
+    const first = spawn(process.execPath, [CLI, ...args], { env, cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] });
+    let progressLines = 0;
+    await new Promise<void>((resolve, reject) => {
+      createInterface({ input: first.stderr! }).on('line', (l) => {
+        if (/^progress \d+ \d+ [\d.]+ \d+$/.test(l)) progressLines++;
+        if (progressLines >= 2) resolve(); // the first line comes with the first part, the next a second later
+      });
+      first.once('exit', () => reject(new Error('the upload finished before it could be interrupted')));
+    });
+    first.kill('SIGKILL');
+    await new Promise((r) => first.once('exit', r));
+    const omics = omicsClient(s);
+    const open = await omics.send(new ListMultipartReadSetUploadsCommand({ sequenceStoreId: storeId }));
+    assert.equal(open.uploads!.length, 1);
+    const uploadId = open.uploads![0]!.uploadId!;
+    const before = (await omics.send(new ListReadSetUploadPartsCommand({ sequenceStoreId: storeId, uploadId, partSource: 'SOURCE1' }))).parts!.length;
+    assert.ok(before > 0, 'some parts were sent before the kill');
+
+    const second = cli(args);
+    assert.equal(second.status, 0, second.stderr);
+    assert.match(second.stderr, new RegExp(`resuming upload ${uploadId}`));
+    const out = JSON.parse(second.stdout.trim().split('\n').pop()!);
+    assert.equal(out.status, 'ACTIVE');
+    assert.equal(out.etag.algorithm, 'FASTQ_MD5up');
+    resumedId = out.readSetId;
+    for (const [file, src] of [['SOURCE1', r1], ['SOURCE2', r2]] as const) {
+      const got = cli(['download', '--sequence-store-id', storeId, '--id', out.readSetId, '--file', file, '--to', join(dir, `${file}.fq.gz`), '--concurrency', '3']);
+      assert.equal(got.status, 0, got.stderr);
+      assert.ok(readFileSync(join(dir, `${file}.fq.gz`)).equals(readFileSync(src)), file);
+      assert.equal(JSON.parse(got.stdout.trim()).verified, 'FASTQ_MD5up', 'the ETag was recomputed from the download');
+    }
+    // An interrupted download resumes from its part record (here: the only part is already there).
+    const target = join(dir, 'SOURCE1.fq.gz');
+    writeFileSync(`${target}.openomics-download`, JSON.stringify({ identity: `${storeId}/${out.readSetId}/source1/${readFileSync(r1).length}/104857600`, parts: [1] }));
+    const resumedDl = cli(['download', '--sequence-store-id', storeId, '--id', out.readSetId, '--to', target]);
+    assert.equal(resumedDl.status, 0, resumedDl.stderr);
+    assert.match(resumedDl.stderr, /resuming: 1 of 1 parts already here/);
+    assert.ok(readFileSync(target).equals(readFileSync(r1)));
+    assert.equal(existsSync(`${target}.openomics-download`), false, 'the part record goes once the file is complete');
+    const piped = cli(['download', '--sequence-store-id', storeId, '--id', out.readSetId, '--to', '-']);
+    assert.equal(piped.status, 0);
+    assert.equal(Buffer.from(piped.stdout, 'utf8').length > 0, true);
+  });
+
+  it('exits 2 with the reason when the read set fails, and 1 with a one-line error on bad arguments', () => {
+    const bad = cli(['upload', '--sequence-store-id', storeId, '--file-type', 'UBAM', '--subject-id', 's', '--sample-id', 'm', '--name', 'not-bam', join(corpus, 'reads_R1.fastq.gz')]);
+    assert.equal(bad.status, 2, bad.stderr);
+    assert.equal(JSON.parse(bad.stdout.trim()).status, 'UPLOAD_FAILED');
+    const args = cli(['upload', '--sequence-store-id', storeId, '--file-type', 'BAM', '--subject-id', 's', '--sample-id', 'm', '--name', 'x', '--part-size', '200MiB', join(corpus, 'sample.bam')]);
+    assert.equal(args.status, 1);
+    assert.equal(args.stderr.trim().split('\n').length, 1, args.stderr);
+    assert.match(args.stderr, /--part-size must be between/);
+    const missing = cli(['upload', '--sequence-store-id', storeId]);
+    assert.notEqual(missing.status, 0);
+    assert.match(missing.stderr, /required option/);
+  });
+
+  it('imports a 250-row sample sheet in 3 jobs after refusing a sheet with bad rows (row numbers, nothing submitted)', async () => {
+    const root = join(dir, 'import');
+    execFileSync('mkdir', ['-p', root]);
+    const rows = ['source1,source2,fileType,subjectId,sampleId,name,tags'];
+    for (let i = 0; i < 250; i++) {
+      const fq = `@r${i}/1\n${'ACGT'.repeat(5)}\n+\n${'I'.repeat(20)}\n`;
+      writeFileSync(join(root, `s${i}_R1.fastq.gz`), gzipSync(fq));
+      writeFileSync(join(root, `s${i}_R2.fastq.gz`), gzipSync(fq.replace('/1', '/2')));
+      rows.push(`file://${root}/s${i}_R1.fastq.gz,file://${root}/s${i}_R2.fastq.gz,FASTQ,subject-${i % 10},sample-${i},run-${i},batch=b1;lane=${i % 4}`);
+    }
+    writeFileSync(join(dir, 'good.csv'), rows.join('\n') + '\n');
+    const broken = [...rows.slice(0, 5), `file://${root}/s0_R1.fastq.gz,,BAM,s,m,x,`, `not-a-uri,,FASTQ,s,m,y,`, `file://${root}/s1_R1.fastq.gz,,FASTQ,,m,z,oops`];
+    writeFileSync(join(dir, 'bad.csv'), broken.join('\n') + '\n');
+    const bad = cli(['import', '--sequence-store-id', storeId, '--role-arn', 'arn:aws:iam::123456789012:role/Import', join(dir, 'bad.csv')]);
+    assert.equal(bad.status, 1);
+    assert.match(bad.stderr, /row 6: a BAM row needs a referenceArn/);
+    assert.match(bad.stderr, /row 7: source1 not-a-uri is not an s3:\/\/ or file:\/\/\/ URI/);
+    assert.match(bad.stderr, /row 8: subjectId is empty/);
+    assert.match(bad.stderr, /row 8: tag "oops" is not key=value/);
+    assert.match(bad.stderr, /nothing was submitted/);
+    const good = cli(['import', '--sequence-store-id', storeId, '--role-arn', 'arn:aws:iam::123456789012:role/Import', join(dir, 'good.csv')]);
+    assert.equal(good.status, 0, good.stderr);
+    const out = JSON.parse(good.stdout.trim().split('\n').pop()!);
+    assert.equal(out.jobs.length, 3);
+    assert.deepEqual(out.jobs.map((j: { finished: number }) => j.finished), [100, 100, 50]);
+    assert.ok(out.jobs.every((j: { status: string }) => j.status === 'COMPLETED'));
+  });
+
+  it('lists, presigns, shows what is running and exports, in tables or JSON', async () => {
+    // With no AWS credentials configured, the CLI uses the local server's credentials file (profile openomics).
+    const bare = spawnSync(process.execPath, [CLI, 'ls', '--json'], {
+      env: { PATH: process.env['PATH'], HOME: dir, AWS_ENDPOINT_URL: s.url, OPENOMICS_DATA_DIR: s.dataDir, AWS_CONFIG_FILE: '/dev/null' },
+      encoding: 'utf8',
+    });
+    assert.equal(bare.status, 0, bare.stderr);
+    const stores = JSON.parse(bare.stdout);
+    assert.ok(stores.some((x: { kind: string; id: string }) => x.kind === 'sequenceStore' && x.id === storeId));
+    const table = cli(['ls']).stdout;
+    assert.match(table.split('\n')[0]!, /^KIND\s+ID\s+NAME\s+CREATED$/);
+    const sets = JSON.parse(cli(['ls', '--sequence-store-id', storeId, '--sample-id', 'sample-7', '--json']).stdout);
+    assert.equal(sets.length, 1);
+    assert.equal(sets[0].status, 'ACTIVE');
+    const url = cli(['presign', '--sequence-store-id', storeId, '--id', resumedId, '--expires-in', '120']).stdout.trim();
+    const got = await fetch(url);
+    assert.equal(got.status, 200);
+    assert.ok(Buffer.from(await got.arrayBuffer()).equals(readFileSync(join(corpus, 'reads_R1.fastq.gz'))));
+    const omics = omicsClient(s);
+    const { uploadId } = await omics.send(new CreateMultipartReadSetUploadCommand({ sequenceStoreId: storeId, sourceFileType: 'FASTQ', subjectId: 's', sampleId: 'm', name: 'pending' }));
+    const status = JSON.parse(cli(['status', '--sequence-store-id', storeId, '--json']).stdout);
+    assert.ok(status.some((r: { kind: string; id: string }) => r.kind === 'upload' && r.id === uploadId));
+    execFileSync('mkdir', ['-p', join(dir, 'export')]);
+    const ex = cli(['export', '--sequence-store-id', storeId, '--role-arn', 'arn:aws:iam::123456789012:role/Export', '--destination', `file://${join(dir, 'export')}/`, resumedId]);
+    assert.equal(ex.status, 0, ex.stderr);
+    assert.ok(readFileSync(join(dir, 'export', resumedId, 'resumable_source2.fastq.gz')).equals(readFileSync(join(corpus, 'reads_R2.fastq.gz'))));
+  });
+
+  it('draws a progress bar that updates on a terminal (tmux)', async () => {
+    const session = `oo${process.pid}`;
+    const big = join(dir, 'big.fastq.gz');
+    // ~6 MB of FASTQ, sent in 64 KiB parts one at a time: long enough to see the bar move.
+    const rec = (i: number) => `@r${i}\n${'ACGTTGCA'.repeat(12)}\n+\n${'IIIIHHHH'.repeat(12)}\n`;
+    writeFileSync(big, gzipSync(Array.from({ length: 60_000 }, (_, i) => rec(i)).join(''), { level: 0 }));
+    const envs = Object.entries({ ...env }).filter(([, v]) => v !== undefined).map(([k, v]) => `${k}=${v}`);
+    const cmd = ['env', ...envs, process.execPath, CLI, 'upload', '--sequence-store-id', storeId, '--file-type', 'FASTQ', '--subject-id', 's', '--sample-id', 'tty',
+      '--name', 'tty', '--part-size', '64KiB', '--concurrency', '1', big].map((a) => `'${a.replace(/'/g, "'\\''")}'`).join(' ');
+    execFileSync('tmux', ['new-session', '-d', '-s', session, '-x', '160', '-y', '20', `${cmd}; sleep 30`]);
+    try {
+      const snaps: string[] = [];
+      for (let i = 0; i < 40 && snaps.length < 2; i++) {
+        await new Promise((r) => setTimeout(r, 150));
+        const pane = execFileSync('tmux', ['capture-pane', '-p', '-t', session], { encoding: 'utf8' });
+        const bar = /big\.fastq\.gz \[[#.]{30}\] (\d+)% /.exec(pane);
+        if (bar && bar[1] !== '100' && !snaps.includes(bar[0])) snaps.push(bar[0]);
+      }
+      assert.ok(snaps.length >= 2, `the bar rendered and changed: ${JSON.stringify(snaps)}`);
+      assert.ok(!/^progress \d/m.test(execFileSync('tmux', ['capture-pane', '-p', '-t', session], { encoding: 'utf8' })), 'no plain progress lines on a terminal');
+    } finally {
+      spawnSync('tmux', ['kill-session', '-t', session]);
+    }
+  });
+});

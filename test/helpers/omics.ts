@@ -1,0 +1,41 @@
+import assert from 'node:assert/strict';
+import { OmicsClient } from '@aws-sdk/client-omics';
+import type { SpawnedServer } from './server.js';
+
+/** An Omics client for a spawned server, signed with its root key, no retries (tests see every error). */
+export function omicsClient(s: SpawnedServer): OmicsClient {
+  return new OmicsClient({
+    endpoint: s.url,
+    region: 'us-east-1',
+    credentials: { accessKeyId: s.accessKeyId, secretAccessKey: s.secretAccessKey },
+    disableHostPrefix: true,
+    maxAttempts: 1,
+  });
+}
+
+/** Polls `fn` until `done` holds (or fails after `ms`). */
+export async function until<T>(what: string, fn: () => Promise<T>, done: (v: T) => boolean, ms = 60_000, every = 100): Promise<T> {
+  const end = Date.now() + ms;
+  for (;;) {
+    const v = await fn();
+    if (done(v)) return v;
+    if (Date.now() > end) assert.fail(`timed out waiting for ${what}: ${JSON.stringify(v)}`);
+    await new Promise((r) => setTimeout(r, every));
+  }
+}
+
+/** A storage job that has reached a final status. */
+export const jobFinished = (j: { status?: string }) => !['SUBMITTED', 'IN_PROGRESS'].includes(j.status!);
+
+/** Asserts that `p` fails with the named service error (and message). */
+export async function expectServiceError(p: Promise<unknown>, name: string, message?: RegExp): Promise<void> {
+  try {
+    await p;
+  } catch (e) {
+    const err = e as Error;
+    assert.equal(err.name, name, `expected ${name}, got ${err.name}: ${err.message}`);
+    if (message) assert.match(err.message, message);
+    return;
+  }
+  assert.fail(`expected ${name}, but the call succeeded`);
+}
