@@ -12,6 +12,7 @@ import { LocalBlobStore } from './blob/local-blob-store.js';
 import { S3BlobStore } from './blob/s3-blob-store.js';
 import type { BlobStore } from './blob/blob-store.js';
 import { IdentityService } from './iam/identity.js';
+import { ConnectionService } from './domain/connections.js';
 
 /**
  * The composition root's lower half: config -> master key -> metadata store
@@ -22,7 +23,10 @@ export interface Core {
   db: MetadataStore;
   keys: KeyProvider;
   blobs: BlobStore;
+  /** Where archived read sets' bytes live (spec §1.2.1): another directory, or the bucket under `cold/` in a colder storage class. */
+  coldBlobs: BlobStore;
   identity: IdentityService;
+  connections: ConnectionService;
   secrets: SecretBox;
   partition: { partition: string; region: string };
   close(): Promise<void>;
@@ -63,22 +67,26 @@ export async function openCore(config: Config): Promise<Core> {
             : {}),
         })
       : new LocalKeyProvider(masterKey, config.partition, config.region, config.accountId);
-  const blobs: BlobStore =
+  const s3Blobs = (prefix: string, storageClass?: string) =>
     config.blob.kind === 's3'
       ? new S3BlobStore({
           bucket: config.blob.bucket,
           region: config.blob.region,
-          prefix: config.blob.prefix,
+          prefix: config.blob.prefix + prefix,
+          ...(storageClass ? { storageClass } : {}),
           forcePathStyle: config.blob.forcePathStyle,
           ...(config.blob.endpoint ? { endpoint: config.blob.endpoint } : {}),
           ...(config.blob.accessKeyId && config.blob.secretAccessKey
             ? { credentials: { accessKeyId: config.blob.accessKeyId, secretAccessKey: config.blob.secretAccessKey } }
             : {}),
         })
-      : new LocalBlobStore(join(config.dataDir, 'blobs'));
+      : undefined;
+  const blobs: BlobStore = s3Blobs('') ?? new LocalBlobStore(join(config.dataDir, 'blobs'));
+  if (blobs instanceof LocalBlobStore) void blobs.sweepTemp().catch(() => undefined);
+  const coldBlobs: BlobStore = s3Blobs('cold/', config.archive.storageClass) ?? new LocalBlobStore(config.archive.coldDir ?? join(config.dataDir, 'cold-blobs'));
   const secrets = new SecretBox(masterKey);
   const identity = new IdentityService(db, secrets, partition);
-  return { config, db, keys, blobs, identity, secrets, partition, close: () => db.close() };
+  return { config, db, keys, blobs, coldBlobs, identity, connections: new ConnectionService(db, secrets), secrets, partition, close: () => db.close() };
 }
 
 /**

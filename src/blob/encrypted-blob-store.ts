@@ -112,7 +112,8 @@ class DecryptStream extends Transform {
     d.setAuthTag(sealed.subarray(sealed.length - TAG));
     let plain: Buffer;
     try {
-      plain = Buffer.concat([d.update(sealed.subarray(0, sealed.length - TAG)), d.final()]);
+      plain = d.update(sealed.subarray(0, sealed.length - TAG));
+      d.final(); // GCM: checks the tag, yields no bytes
     } catch {
       throw new CorruptBlobError(`chunk ${this.index} failed authentication`);
     }
@@ -125,14 +126,25 @@ class DecryptStream extends Transform {
 
   override _transform(chunk: Buffer, _enc: BufferEncoding, cb: TransformCallback): void {
     try {
-      this.pending = this.pending.length ? Buffer.concat([this.pending, chunk]) : chunk;
       const sealedSize = this.chunkSize + TAG;
       let off = 0;
-      while (this.pending.length - off >= sealedSize && this.emitted < this.want) {
-        this.open(this.pending.subarray(off, off + sealedSize));
+      if (this.pending.length > 0) {
+        // Complete the carried-over sealed chunk with just the bytes it lacks (no copy of the whole input).
+        const need = sealedSize - this.pending.length;
+        if (chunk.length < need) {
+          this.pending = Buffer.concat([this.pending, chunk]);
+          cb();
+          return;
+        }
+        this.open(Buffer.concat([this.pending, chunk.subarray(0, need)]));
+        off = need;
+        this.pending = Buffer.alloc(0);
+      }
+      while (chunk.length - off >= sealedSize && this.emitted < this.want) {
+        this.open(chunk.subarray(off, off + sealedSize));
         off += sealedSize;
       }
-      this.pending = this.pending.subarray(off);
+      if (off < chunk.length) this.pending = Buffer.from(chunk.subarray(off));
       cb();
     } catch (e) {
       cb(e as Error);
@@ -161,10 +173,27 @@ export class EncryptedBlobStore implements BlobStore {
   }
 
   async put(key: string, body: Readable): Promise<{ size: number }> {
+    this.headers.delete(key);
     const enc = new EncryptStream(this.dataKey, this.chunkSize);
     // pipeline() destroys `enc` with the source's error, which fails the inner put.
     const { size } = await this.inner.put(key, pipeline(body, enc, () => {}));
     return { size: plaintextSize(size, this.chunkSize) };
+  }
+
+  /**
+   * Blob headers already read, by key and stored size: a ranged read then costs one read, not two.
+   * A blob replaced under the same key with the same size would fail authentication (never return
+   * wrong bytes); the entry is dropped on any decryption error.
+   */
+  private readonly headers = new Map<string, { size: number; prefix: Buffer; chunkSize: number }>();
+
+  private async cachedHeader(key: string, storedSize: number): Promise<{ prefix: Buffer; chunkSize: number }> {
+    const hit = this.headers.get(key);
+    if (hit && hit.size === storedSize) return hit;
+    const h = await this.header(key);
+    if (this.headers.size >= 10_000) this.headers.delete(this.headers.keys().next().value!);
+    this.headers.set(key, { size: storedSize, ...h });
+    return h;
   }
 
   private async header(key: string): Promise<{ prefix: Buffer; chunkSize: number }> {
@@ -177,9 +206,11 @@ export class EncryptedBlobStore implements BlobStore {
   }
 
   async get(key: string, range?: ByteRange): Promise<Readable> {
-    const info = await this.inner.head(key);
+    // A known blob needs no stat: its stored size came with its header (a replaced blob fails authentication).
+    const known = this.headers.get(key);
+    const info = known ? { size: known.size } : await this.inner.head(key);
     if (!info) throw new BlobNotFoundError(key);
-    const { prefix, chunkSize } = await this.header(key);
+    const { prefix, chunkSize } = known ?? (await this.cachedHeader(key, info.size));
     const size = plaintextSize(info.size, chunkSize);
     const chunks = Math.max(1, Math.ceil(size / chunkSize));
     const start = range ? range.start : 0;
@@ -192,7 +223,9 @@ export class EncryptedBlobStore implements BlobStore {
     const cEnd = Math.min(info.size - 1, HEADER + (last + 1) * sealed - 1);
     const src = await this.inner.get(key, { start: cStart, end: cEnd });
     const dec = new DecryptStream(this.dataKey, prefix, chunkSize, first, chunks - 1, start - first * chunkSize, want);
-    return pipeline(src, dec, () => {});
+    return pipeline(src, dec, (err) => {
+      if (err) this.headers.delete(key);
+    });
   }
 
   async head(key: string): Promise<BlobInfo | undefined> {
@@ -201,6 +234,7 @@ export class EncryptedBlobStore implements BlobStore {
   }
 
   delete(key: string): Promise<void> {
+    this.headers.delete(key);
     return this.inner.delete(key);
   }
 

@@ -15,6 +15,23 @@ export class LocalBlobStore implements BlobStore {
     return join(this.root, ...key.split('/'));
   }
 
+  /**
+   * Removes temp files a crashed process left behind (older than `ageMs`, so
+   * writes in flight in another process are never touched). Run at start-up.
+   */
+  async sweepTemp(ageMs = 3_600_000): Promise<number> {
+    const dir = join(this.root, '.tmp');
+    let removed = 0;
+    for (const name of await readdir(dir).catch(() => [] as string[])) {
+      const st = await stat(join(dir, name)).catch(() => undefined);
+      if (st && Date.now() - st.mtimeMs > ageMs) {
+        await rm(join(dir, name), { force: true });
+        removed++;
+      }
+    }
+    return removed;
+  }
+
   async put(key: string, body: Readable): Promise<{ size: number }> {
     const final = this.path(key);
     await mkdir(dirname(final), { recursive: true });

@@ -10,6 +10,8 @@ export interface S3BlobStoreConfig {
   prefix?: string; // "openomics/" — with a trailing slash, or empty
   forcePathStyle?: boolean;
   credentials?: { accessKeyId: string; secretAccessKey: string };
+  /** S3 storage class of written objects (the cold tier uses e.g. GLACIER_IR). */
+  storageClass?: string;
 }
 
 /** Blobs in any S3-compatible bucket; puts stream through multipart uploads. */
@@ -40,7 +42,7 @@ export class S3BlobStore implements BlobStore {
     body.on('data', (c: Buffer) => (size += c.length));
     const upload = new Upload({
       client: this.client,
-      params: { Bucket: this.cfg.bucket, Key, Body: body },
+      params: { Bucket: this.cfg.bucket, Key, Body: body, ...(this.cfg.storageClass ? { StorageClass: this.cfg.storageClass as 'STANDARD' } : {}) },
       partSize: 8 * 1024 * 1024,
       queueSize: 4,
     });

@@ -20,9 +20,42 @@ export interface Config {
   /** base64 32-byte master key; unset: `<dataDir>/master.key`, created on first start. */
   masterKey?: string;
   quotas: Quotas;
+  /** Directories import jobs may read `file:///` sources from. Default: `<dataDir>/import`. */
+  importRoots: string[];
+  /** Directories export jobs may write `file:///` destinations under. Default: `<dataDir>/export`. */
+  exportRoots: string[];
+  /** Background job workers in this process (0: this process only serves requests). */
+  workers: number;
+  /** How long a worker holds a job without renewing; after a crash, the job restarts this long after. */
+  jobLeaseMs: number;
+  /** In-progress direct uploads older than this are aborted and their parts removed. */
+  uploadExpiryMs: number;
+  archive: {
+    /** ACTIVE read sets not accessed for this long become ARCHIVED (default 30 days). */
+    afterMs: number;
+    /** How often the archiver looks. */
+    sweepMs: number;
+    /** Local cold tier directory (default `<dataDir>/cold-blobs`). */
+    coldDir?: string;
+    /** S3 storage class of the cold tier (default GLACIER_IR: cheaper, still readable at once). */
+    storageClass: string;
+  };
+  /**
+   * Test hook: a file holding milliseconds added to the clock, read on every
+   * use, so tests can move time forward (e.g. 31 days) without waiting.
+   */
+  clockOffsetFile?: string;
+  s3: {
+    /** Origins allowed to read through the S3 edge from a browser (CORS); empty: none, ["*"]: any. */
+    corsOrigins: string[];
+    /** Virtual-hosted addressing: `<bucket>.<baseDomain>` (empty: path style only). */
+    baseDomain?: string;
+    /** How often S3 access log batches are delivered to stores' accessLogLocation. */
+    accessLogFlushMs: number;
+  };
 }
 
-export type ConfigOverrides = Partial<Omit<Config, 'blob' | 'keys' | 'quotas'>> & { configFile?: string };
+export type ConfigOverrides = Partial<Omit<Config, 'blob' | 'keys' | 'quotas' | 'importRoots' | 'exportRoots' | 'archive' | 's3'>> & { configFile?: string };
 
 function env(name: string): string | undefined {
   const v = process.env[name];
@@ -80,6 +113,25 @@ export function loadConfig(flags: ConfigOverrides = {}): Config {
         }
       : (fromFile.keys ?? { kind: 'local' }),
     ...(masterKey ? { masterKey } : {}),
+    importRoots: (env('OPENOMICS_IMPORT_ROOTS')?.split(':').filter(Boolean) ?? fromFile.importRoots ?? [resolve(dataDir, 'import')]).map((r) => resolve(r)),
+    exportRoots: (env('OPENOMICS_EXPORT_ROOTS')?.split(':').filter(Boolean) ?? fromFile.exportRoots ?? [resolve(dataDir, 'export')]).map((r) => resolve(r)),
+    jobLeaseMs: (num(env('OPENOMICS_JOB_LEASE_SECONDS'), 'OPENOMICS_JOB_LEASE_SECONDS') ?? 30) * 1000,
+    workers: flags.workers ?? num(env('OPENOMICS_WORKERS'), 'OPENOMICS_WORKERS') ?? fromFile.workers ?? 2,
+    uploadExpiryMs: num(env('OPENOMICS_UPLOAD_EXPIRY_SECONDS'), 'OPENOMICS_UPLOAD_EXPIRY_SECONDS') !== undefined
+      ? num(env('OPENOMICS_UPLOAD_EXPIRY_SECONDS'), '')! * 1000
+      : (fromFile.uploadExpiryMs ?? 7 * 24 * 3600 * 1000),
+    archive: {
+      afterMs: (num(env('OPENOMICS_ARCHIVE_AFTER_DAYS'), 'OPENOMICS_ARCHIVE_AFTER_DAYS') ?? 30) * 24 * 3600 * 1000,
+      sweepMs: (num(env('OPENOMICS_ARCHIVE_SWEEP_SECONDS'), 'OPENOMICS_ARCHIVE_SWEEP_SECONDS') ?? 3600) * 1000,
+      ...(env('OPENOMICS_COLD_DIR') ? { coldDir: resolve(env('OPENOMICS_COLD_DIR')!) } : fromFile.archive?.coldDir ? { coldDir: resolve(fromFile.archive.coldDir) } : {}),
+      storageClass: env('OPENOMICS_COLD_STORAGE_CLASS') ?? fromFile.archive?.storageClass ?? 'GLACIER_IR',
+    },
+    s3: {
+      accessLogFlushMs: (num(env('OPENOMICS_S3_ACCESS_LOG_FLUSH_SECONDS'), 'OPENOMICS_S3_ACCESS_LOG_FLUSH_SECONDS') ?? 60) * 1000,
+      corsOrigins: (env('OPENOMICS_S3_CORS_ORIGINS')?.split(',').map((o) => o.trim()).filter(Boolean) ?? fromFile.s3?.corsOrigins ?? []),
+      ...((env('OPENOMICS_S3_BASE_DOMAIN') ?? fromFile.s3?.baseDomain) ? { baseDomain: (env('OPENOMICS_S3_BASE_DOMAIN') ?? fromFile.s3?.baseDomain)!.toLowerCase() } : {}),
+    },
+    ...(env('OPENOMICS_CLOCK_OFFSET_FILE') ? { clockOffsetFile: resolve(env('OPENOMICS_CLOCK_OFFSET_FILE')!) } : {}),
     quotas: {
       ...DEFAULT_QUOTAS,
       ...(fromFile.quotas ?? {}),

@@ -52,6 +52,11 @@ export class AccessDeniedError extends OpenOmicsError {
     super('AccessDenied', message);
   }
 }
+export class RangeNotSatisfiableError extends OpenOmicsError {
+  constructor(message: string) {
+    super('RangeNotSatisfiable', message);
+  }
+}
 export class NotImplementedError extends OpenOmicsError {
   constructor(message: string) {
     super('NotImplemented', message);

@@ -9,10 +9,8 @@ import { Authenticator } from '../iam/authenticator.js';
 import { userArn } from '../core/arn.js';
 import { parseSignature } from '../iam/sigv4.js';
 import { OmicsEdge } from '../api/omics/edge.js';
-import { SequenceStoreService } from '../domain/sequence-stores.js';
-import { ReferenceStoreService } from '../domain/reference-stores.js';
-import { TagService } from '../domain/tags.js';
-import type { DomainDeps } from '../domain/context.js';
+import { startServices } from '../services.js';
+import { S3Edge } from '../api/s3/edge.js';
 import { AuthenticationError } from '../core/errors.js';
 
 export const READY_PATH = '/_openomics/ready';
@@ -33,13 +31,8 @@ export interface RunningServer {
 export async function startHttpServer(core: Core, log: Logger = pino({ level: core.config.logLevel })): Promise<RunningServer> {
   const { config } = core;
   const credentials = await bootstrapRootCredentials(core);
-  const deps: DomainDeps = { db: core.db, keys: core.keys, blobs: core.blobs, partition: core.partition, quotas: config.quotas, now: Date.now };
-  const services = {
-    sequenceStores: new SequenceStoreService(deps),
-    referenceStores: new ReferenceStoreService(deps),
-    tags: new TagService(deps),
-    partition: core.partition,
-  };
+  const running = startServices(core, log, { runJobs: config.workers > 0 });
+  const services = running.services;
 
   const registry = new Registry();
   collectDefaultMetrics({ register: registry });
@@ -64,6 +57,19 @@ export async function startHttpServer(core: Core, log: Logger = pino({ level: co
     },
   });
 
+  const s3Edge = new S3Edge({
+    auth: config.auth,
+    authenticator: new Authenticator(core.identity, config.region),
+    identity: core.identity,
+    anonymousPrincipal: { accountId: config.accountId, userName: null, arn: userArn(core.partition, config.accountId, null), accessKeyId: 'anonymous' },
+    view: running.s3View,
+    region: config.region,
+    partition: core.partition,
+    corsOrigins: config.s3.corsOrigins,
+    onAccess: (store, entry) => running.accessLogs.record(store, entry),
+    ...(config.s3.baseDomain ? { baseDomain: config.s3.baseDomain } : {}),
+  });
+
   let draining = false;
   const handler = async (req: IncomingMessage, res: ServerResponse) => {
     const requestId = randomBytes(16).toString('hex');
@@ -86,18 +92,17 @@ export async function startHttpServer(core: Core, log: Logger = pino({ level: co
       return;
     }
     const info = { requestId, rawPath, rawQuery, log: log.child({ requestId }), secure: false };
-    let service = 'omics';
+    // The SigV4 scope names the service; otherwise (unsigned, SigV2, or a malformed signature, which the
+    // owning edge reports) the path decides: Omics routes are never valid bucket names.
+    let service = edge.router.matchesAnyMethod(rawPath) && !s3Edge.virtualBucket(req.headers.host) ? 'omics' : 's3';
     try {
       const sig = parseSignature({ method: req.method ?? 'GET', rawPath, rawQuery, headers: req.headers });
-      service = sig?.service ?? (edge.router.matchesAnyMethod(rawPath) ? 'omics' : 's3');
+      if (sig) service = sig.service;
     } catch (e) {
       if (!(e instanceof AuthenticationError)) throw e;
-      // malformed signatures are reported by the edge that owns the path
     }
     if (service === 's3') {
-      const body = '<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>NotImplemented</Code><Message>The S3 API is not available on this server yet.</Message>' +
-        `<RequestId>${requestId}</RequestId></Error>`;
-      res.writeHead(501, { 'content-type': 'application/xml', 'x-amz-request-id': requestId }).end(body);
+      await s3Edge.handle(req, res, info);
       return;
     }
     await edge.handle(req, res, info);
@@ -128,6 +133,7 @@ export async function startHttpServer(core: Core, log: Logger = pino({ level: co
         server.closeIdleConnections();
         setTimeout(() => server.closeAllConnections(), 10_000).unref();
       });
+      await running.stop();
     },
   };
 }
