@@ -10,7 +10,7 @@ import { S3Client, CreateBucketCommand, GetObjectCommand, PutObjectCommand } fro
 import { LocalBlobStore } from '../src/blob/local-blob-store.js';
 import { S3BlobStore } from '../src/blob/s3-blob-store.js';
 import { EncryptedBlobStore, CHUNK_SIZE } from '../src/blob/encrypted-blob-store.js';
-import type { BlobStore } from '../src/blob/blob-store.js';
+import { BlobNotFoundError, type BlobStore } from '../src/blob/blob-store.js';
 import { startMoto, MOTO_CREDENTIALS, type Moto } from './helpers/moto.js';
 
 async function readAll(s: Readable): Promise<Buffer> {
@@ -74,6 +74,37 @@ for (const [name, make] of IMPLEMENTATIONS) {
         const got = await readAll(await b.get('t/ranged', { start, end }));
         assert.ok(got.equals(data.subarray(start, end + 1)), `range ${start}-${end}`);
       }
+    });
+
+    it('reads ranges into memory, as get streams them', async () => {
+      const b = make();
+      const data = randomBytes(3 * CHUNK_SIZE + 99);
+      await b.put('t/read', Readable.from([data]));
+      for (const [start, end] of [
+        [0, 0],
+        [CHUNK_SIZE - 3, CHUNK_SIZE + 3],
+        [5, 2 * CHUNK_SIZE + 7],
+        [data.length - 10, data.length - 1],
+      ] as [number, number][]) {
+        assert.ok((await b.read('t/read', { start, end })).equals(data.subarray(start, end + 1)), `read ${start}-${end}`);
+      }
+      assert.ok((await b.read('t/read', { start: data.length - 4, end: data.length + 100 })).equals(data.subarray(data.length - 4)), 'cut at the end');
+      // A replaced blob is read anew, a deleted one is gone (no stale descriptor or header).
+      const next = randomBytes(data.length);
+      await b.put('t/read', Readable.from([next]));
+      assert.ok((await b.read('t/read', { start: 10, end: 20 })).equals(next.subarray(10, 21)));
+      await b.delete('t/read');
+      await assert.rejects(b.read('t/read', { start: 0, end: 1 }), BlobNotFoundError);
+    });
+
+    it('streams a large blob (decrypted on worker threads when encrypted) and ranges of it', async () => {
+      const b = make();
+      const data = randomBytes(6 * 1024 * 1024 + 12345);
+      await b.put('t/large', Readable.from([data.subarray(0, 3_000_000), data.subarray(3_000_000)]));
+      assert.ok((await readAll(await b.get('t/large'))).equals(data), 'whole');
+      const start = 1_000_003;
+      const end = data.length - 77;
+      assert.ok((await readAll(await b.get('t/large', { start, end }))).equals(data.subarray(start, end + 1)), 'range');
     });
 
     it('replaces, lists, composes and deletes', async () => {
@@ -152,16 +183,32 @@ describe('encryption at rest is visible', () => {
     flipped[CHUNK_SIZE + 100] ^= 1;
     await new LocalBlobStore(root).put('f', Readable.from([flipped]));
     await assert.rejects(readAll(await b.get('f')), /failed authentication/);
+    await assert.rejects(b.read('f', { start: CHUNK_SIZE + 50, end: CHUNK_SIZE + 60 }), /failed authentication/);
+    assert.ok((await b.read('f', { start: 0, end: 9 })).equals(data.subarray(0, 10)), 'untouched chunks still read');
 
     // Drop the last sealed chunk: the new last chunk is not flagged final.
     await new LocalBlobStore(root).put('f', Readable.from([raw.subarray(0, 16 + 2 * (CHUNK_SIZE + 16))]));
-    await assert.rejects(readAll(await b.get('f')), /failed authentication/);
+    await assert.rejects(readAll(await b.get('f')), /failed authentication|truncated/);
 
     await new LocalBlobStore(root).put('f', Readable.from([raw]));
     const other = new EncryptedBlobStore(new LocalBlobStore(root), randomBytes(32));
     await assert.rejects(readAll(await other.get('f')), /failed authentication/);
     assert.ok((await readAll(await b.get('f'))).equals(data));
     assert.ok(statSync(file).size > 0 && readdirSync(root).includes('f'));
+  });
+
+  it('detects tampering on the worker-thread path of a large read', async () => {
+    const root = join(dir, 'tamper-large');
+    const b = new EncryptedBlobStore(new LocalBlobStore(root), DATA_KEY);
+    const data = randomBytes(8 * 1024 * 1024);
+    await b.put('f', Readable.from([data]));
+    const raw = readFileSync(join(root, 'f'));
+    const flipped = Buffer.from(raw);
+    flipped[raw.length - 5 * (CHUNK_SIZE + 16)] ^= 1; // a chunk well past the first runs
+    await new LocalBlobStore(root).put('f', Readable.from([flipped]));
+    await assert.rejects(readAll(await b.get('f')), /failed authentication/);
+    await new LocalBlobStore(root).put('f', Readable.from([raw.subarray(0, raw.length - 1000)]));
+    await assert.rejects(readAll(await b.get('f')), /failed authentication|truncated/);
   });
 
   it('refuses a plaintext object where an encrypted blob is expected', async () => {

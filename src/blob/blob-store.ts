@@ -20,14 +20,27 @@ export interface BlobInfo {
 export interface BlobStore {
   /** Streams `body` into `key`; visible only once complete (atomic replace). */
   put(key: string, body: Readable): Promise<{ size: number }>;
-  /** Streams the blob or the inclusive `range` of it. */
-  get(key: string, range?: ByteRange): Promise<Readable>;
+  /**
+   * Streams the blob or the inclusive `range` of it. `readSize` is a hint: the
+   * chunk size the caller would like (a backend that reads in chunks of its
+   * own choosing may ignore it).
+   */
+  get(key: string, range?: ByteRange, readSize?: number): Promise<Readable>;
+  /**
+   * The inclusive `range` of the blob, in memory: for small reads (an S3 range
+   * GET), where a stream's machinery costs more than the bytes. Callers bound
+   * the range (MAX_MEMORY_READ); a range past the end is cut at the end.
+   */
+  read(key: string, range: ByteRange): Promise<Buffer>;
   head(key: string): Promise<BlobInfo | undefined>;
   delete(key: string): Promise<void>;
   list(prefix: string): AsyncIterable<BlobInfo>;
   /** Multipart assembly: `key` becomes the concatenation of `sources`, in order. */
   compose(key: string, sources: string[]): Promise<{ size: number }>;
 }
+
+/** The largest range callers of BlobStore.read ask for. */
+export const MAX_MEMORY_READ = 4 * 1024 * 1024;
 
 /** Refuses keys that could escape a backend's namespace. */
 export function checkBlobKey(key: string): void {

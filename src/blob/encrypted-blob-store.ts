@@ -1,6 +1,8 @@
-import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { pipeline, Transform, type Readable, type TransformCallback } from 'node:stream';
 import { BlobNotFoundError, concatBlobs, type BlobInfo, type BlobStore, type ByteRange } from './blob-store.js';
+import { CorruptBlobError, openChunks, sealChunk, TAG, type ChunkRun } from './sealed-chunks.js';
+import { sharedDecryptPool, type DecryptPool } from './decrypt-pool.js';
 
 /**
  * Authenticated encryption at rest, as a decorator over any BlobStore.
@@ -15,30 +17,21 @@ import { BlobNotFoundError, concatBlobs, type BlobInfo, type BlobStore, type Byt
  */
 export const CHUNK_SIZE = 64 * 1024;
 const HEADER = 16;
-const TAG = 16;
 const MAGIC = Buffer.from('OOE1');
+/** Sealed chunks opened together: one worker job, or one inline call. */
+const RUN_CHUNKS = 16;
+/** Reads longer than this decrypt on the worker pool; shorter ones inline (a worker round trip costs more). */
+const POOL_THRESHOLD = 4 * RUN_CHUNKS * CHUNK_SIZE;
+/** Runs in flight per read on the pool. */
+const RUNS_IN_FLIGHT = 4;
 
-function aad(index: number, final: boolean): Buffer {
-  const b = Buffer.alloc(9);
-  b.writeBigUInt64BE(BigInt(index));
-  b[8] = final ? 1 : 0;
-  return b;
-}
-
-function nonce(prefix: Buffer, index: number): Buffer {
-  const n = Buffer.alloc(12);
-  prefix.copy(n, 0, 0, 8);
-  n.writeUInt32BE(index, 8);
-  return n;
-}
+export { CorruptBlobError };
 
 export function plaintextSize(storedSize: number, chunkSize = CHUNK_SIZE): number {
   const body = storedSize - HEADER;
   const chunks = Math.ceil(body / (chunkSize + TAG));
   return body - chunks * TAG;
 }
-
-export class CorruptBlobError extends Error {}
 
 class EncryptStream extends Transform {
   private buf: Buffer[] = [];
@@ -59,9 +52,7 @@ class EncryptStream extends Transform {
   }
 
   private seal(plain: Buffer, final: boolean): void {
-    const c = createCipheriv('aes-256-gcm', this.key, nonce(this.prefix, this.index));
-    c.setAAD(aad(this.index, final));
-    this.push(Buffer.concat([c.update(plain), c.final(), c.getAuthTag()]));
+    this.push(sealChunk(this.key, this.prefix, this.index, final, plain));
     this.index++;
   }
 
@@ -87,78 +78,119 @@ class EncryptStream extends Transform {
   }
 }
 
+/** A Buffer that is the whole of its own ArrayBuffer (not a slice of Node's pool), so it can be moved to a worker. */
+function isStandalone(b: Buffer): boolean {
+  return b.byteOffset === 0 && b.buffer.byteLength === b.length && b.buffer instanceof ArrayBuffer;
+}
+
+interface Opening {
+  promise: Promise<Buffer>;
+  plain?: Buffer;
+}
+
+/**
+ * Ciphertext in, plaintext out: sealed bytes are gathered into runs of
+ * RUN_CHUNKS chunks, each opened inline or, for a large read, on the worker
+ * pool with a few runs in flight (results are emitted in order).
+ */
 class DecryptStream extends Transform {
-  private pending: Buffer = Buffer.alloc(0);
-  private index: number;
+  private run: Buffer | undefined;
+  private filled = 0;
+  private nextIndex: number;
   private emitted = 0;
+  private skip: number;
+  private readonly inFlight: Opening[] = [];
+  private readonly runBytes: number;
 
   constructor(
-    private readonly key: Buffer,
-    private readonly prefix: Buffer,
-    private readonly chunkSize: number,
-    firstIndex: number,
-    private readonly lastIndexOfBlob: number,
-    private readonly skip: number, // plaintext bytes to drop from the first chunk
+    private readonly chunks: ChunkRun,
+    skip: number, // plaintext bytes to drop from the first chunk
     private readonly want: number, // plaintext bytes to emit in all
+    private sealedLeft: number, // sealed bytes the source will deliver
+    private readonly pool: DecryptPool | undefined,
   ) {
-    super();
-    this.index = firstIndex;
+    // Room for the runs in flight on the readable side, so delivering one never stalls the next.
+    super({ readableHighWaterMark: RUNS_IN_FLIGHT * RUN_CHUNKS * chunks.chunkSize });
+    this.nextIndex = chunks.firstIndex;
+    this.skip = skip;
+    this.runBytes = RUN_CHUNKS * (chunks.chunkSize + TAG);
   }
 
-  private open(sealed: Buffer): void {
-    const final = this.index === this.lastIndexOfBlob;
-    const d = createDecipheriv('aes-256-gcm', this.key, nonce(this.prefix, this.index));
-    d.setAAD(aad(this.index, final));
-    d.setAuthTag(sealed.subarray(sealed.length - TAG));
-    let plain: Buffer;
-    try {
-      plain = d.update(sealed.subarray(0, sealed.length - TAG));
-      d.final(); // GCM: checks the tag, yields no bytes
-    } catch {
-      throw new CorruptBlobError(`chunk ${this.index} failed authentication`);
-    }
-    const from = this.emitted === 0 ? this.skip : 0;
-    const slice = plain.subarray(from, Math.min(plain.length, from + (this.want - this.emitted)));
+  private deliver(plain: Buffer): void {
+    const from = Math.min(this.skip, plain.length);
+    this.skip -= from;
+    const slice = plain.subarray(from, from + Math.max(0, this.want - this.emitted));
     this.emitted += slice.length;
     if (slice.length > 0) this.push(slice);
-    this.index++;
+  }
+
+  /**
+   * Hands the gathered run to be opened. Opened runs are delivered as soon as
+   * they and every run before them are done; while too many are in flight,
+   * this waits for the oldest (backpressure on the source).
+   */
+  private async submit(): Promise<void> {
+    const run: ChunkRun = { ...this.chunks, firstIndex: this.nextIndex };
+    this.nextIndex += Math.ceil(this.filled / (this.chunks.chunkSize + TAG));
+    const sealed = this.run!;
+    const length = this.filled;
+    this.run = undefined;
+    this.filled = 0;
+    if (!this.pool) {
+      this.deliver(openChunks(run, sealed.subarray(0, length)));
+      return;
+    }
+    const entry: Opening = { promise: this.pool.open(run, sealed.buffer as ArrayBuffer, length) }; // opened in place
+    entry.promise.then(
+      (plain) => {
+        entry.plain = plain;
+        this.deliverDone();
+      },
+      () => {}, // rethrown when its turn comes
+    );
+    this.inFlight.push(entry);
+    while (this.inFlight.length >= RUNS_IN_FLIGHT) {
+      await this.inFlight[0]!.promise;
+      this.deliverDone();
+    }
+  }
+
+  private deliverDone(): void {
+    while (this.inFlight[0]?.plain) this.deliver(this.inFlight.shift()!.plain!);
   }
 
   override _transform(chunk: Buffer, _enc: BufferEncoding, cb: TransformCallback): void {
-    try {
-      const sealedSize = this.chunkSize + TAG;
-      let off = 0;
-      if (this.pending.length > 0) {
-        // Complete the carried-over sealed chunk with just the bytes it lacks (no copy of the whole input).
-        const need = sealedSize - this.pending.length;
-        if (chunk.length < need) {
-          this.pending = Buffer.concat([this.pending, chunk]);
-          cb();
-          return;
-        }
-        this.open(Buffer.concat([this.pending, chunk.subarray(0, need)]));
-        off = need;
-        this.pending = Buffer.alloc(0);
+    (async () => {
+      // A source chunk that is whole runs in memory of its own is handed over as it is (the inner
+      // store was asked for chunks of a run's size): no copy.
+      if (this.pool && this.filled === 0 && isStandalone(chunk) && (chunk.length === this.runBytes || chunk.length === this.sealedLeft)) {
+        this.run = chunk;
+        this.filled = chunk.length;
+        this.sealedLeft -= chunk.length;
+        await this.submit();
+        return;
       }
-      while (chunk.length - off >= sealedSize && this.emitted < this.want) {
-        this.open(chunk.subarray(off, off + sealedSize));
-        off += sealedSize;
+      for (let off = 0; off < chunk.length; ) {
+        // Outside Node's shared pool, so the run's memory can move to a worker.
+        this.run ??= Buffer.allocUnsafeSlow(Math.max(1, Math.min(this.runBytes, this.sealedLeft)));
+        const n = chunk.copy(this.run, this.filled, off);
+        this.filled += n;
+        this.sealedLeft -= n;
+        off += n;
+        if (this.filled === this.run.length) await this.submit();
       }
-      if (off < chunk.length) this.pending = Buffer.from(chunk.subarray(off));
-      cb();
-    } catch (e) {
-      cb(e as Error);
-    }
+    })().then(() => cb(), cb);
   }
 
   override _flush(cb: TransformCallback): void {
-    try {
-      if (this.pending.length > 0 && this.emitted < this.want) this.open(this.pending);
+    (async () => {
+      if (this.filled > 0) await this.submit();
+      while (this.inFlight.length > 0) {
+        await this.inFlight[0]!.promise;
+        this.deliverDone();
+      }
       if (this.emitted !== this.want) throw new CorruptBlobError(`blob is truncated: ${this.emitted} of ${this.want} bytes`);
-      cb();
-    } catch (e) {
-      cb(e as Error);
-    }
+    })().then(() => cb(), cb);
   }
 }
 
@@ -205,7 +237,8 @@ export class EncryptedBlobStore implements BlobStore {
     return { chunkSize: h.readUInt32BE(4), prefix: h.subarray(8, 16) };
   }
 
-  async get(key: string, range?: ByteRange): Promise<Readable> {
+  /** Where the sealed chunks covering a plaintext range lie in the stored blob. */
+  private async locate(key: string, range: ByteRange | undefined) {
     // A known blob needs no stat: its stored size came with its header (a replaced blob fails authentication).
     const known = this.headers.get(key);
     const info = known ? { size: known.size } : await this.inner.head(key);
@@ -219,13 +252,36 @@ export class EncryptedBlobStore implements BlobStore {
     const first = size === 0 ? 0 : Math.floor(start / chunkSize);
     const last = size === 0 ? 0 : Math.floor(Math.max(end, start) / chunkSize);
     const sealed = chunkSize + TAG;
-    const cStart = HEADER + first * sealed;
-    const cEnd = Math.min(info.size - 1, HEADER + (last + 1) * sealed - 1);
-    const src = await this.inner.get(key, { start: cStart, end: cEnd });
-    const dec = new DecryptStream(this.dataKey, prefix, chunkSize, first, chunks - 1, start - first * chunkSize, want);
+    return {
+      run: { key: this.dataKey, prefix, chunkSize, firstIndex: first, lastIndexOfBlob: chunks - 1 } satisfies ChunkRun,
+      skip: start - first * chunkSize,
+      want,
+      stored: { start: HEADER + first * sealed, end: Math.min(info.size - 1, HEADER + (last + 1) * sealed - 1) },
+      runBytes: RUN_CHUNKS * sealed,
+    };
+  }
+
+  async get(key: string, range?: ByteRange): Promise<Readable> {
+    const at = await this.locate(key, range);
+    const src = await this.inner.get(key, at.stored, at.runBytes);
+    const pool = at.want > POOL_THRESHOLD ? sharedDecryptPool() : undefined;
+    const dec = new DecryptStream(at.run, at.skip, at.want, at.stored.end - at.stored.start + 1, pool);
     return pipeline(src, dec, (err) => {
       if (err) this.headers.delete(key);
     });
+  }
+
+  async read(key: string, range: ByteRange): Promise<Buffer> {
+    const at = await this.locate(key, range);
+    if (at.want === 0) return Buffer.alloc(0);
+    const sealed = await this.inner.read(key, at.stored);
+    try {
+      if (sealed.length !== at.stored.end - at.stored.start + 1) throw new CorruptBlobError(`blob is truncated: ${key}`);
+      return openChunks(at.run, sealed, true).subarray(at.skip, at.skip + at.want);
+    } catch (e) {
+      this.headers.delete(key);
+      throw e;
+    }
   }
 
   async head(key: string): Promise<BlobInfo | undefined> {

@@ -1,4 +1,4 @@
-import { createReadStream, createWriteStream } from 'node:fs';
+import { close, createReadStream, createWriteStream, open, read } from 'node:fs';
 import { mkdir, readdir, rename, rm, stat } from 'node:fs/promises';
 import { join, relative, sep, dirname } from 'node:path';
 import { randomBytes } from 'node:crypto';
@@ -6,8 +6,88 @@ import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { BlobNotFoundError, checkBlobKey, concatBlobs, type BlobInfo, type BlobStore, type ByteRange } from './blob-store.js';
 
+/**
+ * Descriptors of recently read files, kept open for a moment so a burst of
+ * small range reads opens each file once. An entry is dropped when this
+ * process replaces or deletes the file; another process's replacement (a new
+ * inode under the same name) is seen once the entry has been idle `idleMs`.
+ */
+class OpenFiles {
+  private readonly files = new Map<string, { fd: Promise<number>; users: number; idleSince: number }>();
+  private timer: NodeJS.Timeout | undefined;
+
+  constructor(
+    private readonly idleMs = 1000,
+    private readonly max = 256,
+  ) {}
+
+  async use<T>(path: string, fn: (fd: number) => Promise<T>): Promise<T> {
+    let f = this.files.get(path);
+    if (!f) {
+      const fd = new Promise<number>((resolve, reject) => open(path, 'r', (e, fd) => (e ? reject(e) : resolve(fd))));
+      f = { fd, users: 0, idleSince: 0 };
+      this.files.set(path, f);
+      fd.catch(() => this.files.get(path) === f && this.files.delete(path));
+      this.timer ??= setInterval(() => this.sweep(false), this.idleMs).unref();
+      if (this.files.size > this.max) this.sweep(true);
+    }
+    f.users++;
+    try {
+      return await fn(await f.fd);
+    } finally {
+      f.users--;
+      f.idleSince = Date.now();
+      if (f.users === 0 && this.files.get(path) !== f) closeFd(f.fd);
+    }
+  }
+
+  /** The file at `path` is being replaced or removed: stop reusing its descriptor. */
+  forget(path: string): void {
+    const f = this.files.get(path);
+    if (!f) return;
+    this.files.delete(path);
+    if (f.users === 0) closeFd(f.fd);
+  }
+
+  private sweep(all: boolean): void {
+    const now = Date.now();
+    for (const [path, f] of this.files) {
+      if (f.users === 0 && (all || now - f.idleSince >= this.idleMs)) {
+        this.files.delete(path);
+        closeFd(f.fd);
+      }
+    }
+    if (this.files.size === 0 && this.timer) {
+      clearInterval(this.timer);
+      this.timer = undefined;
+    }
+  }
+}
+
+function closeFd(fd: Promise<number>): void {
+  fd.then((n) => close(n, () => {})).catch(() => {});
+}
+
+/** Reads up to `length` bytes at `position` into a new buffer (fewer at the end of the file). */
+function readAt(fd: number, position: number, length: number): Promise<Buffer> {
+  const buf = Buffer.allocUnsafeSlow(length);
+  return new Promise((resolve, reject) => {
+    const step = (filled: number) => {
+      if (filled === length) return resolve(buf);
+      read(fd, buf, filled, length - filled, position + filled, (e, n) => {
+        if (e) reject(e);
+        else if (n === 0) resolve(buf.subarray(0, filled));
+        else step(filled + n);
+      });
+    };
+    step(0);
+  });
+}
+
 /** Blobs as files under a root folder; writes go to a temp file and are renamed into place. */
 export class LocalBlobStore implements BlobStore {
+  private readonly openFiles = new OpenFiles();
+
   constructor(private readonly root: string) {}
 
   private path(key: string): string {
@@ -40,6 +120,7 @@ export class LocalBlobStore implements BlobStore {
     try {
       await pipeline(body, createWriteStream(tmp, { mode: 0o600 }));
       await rename(tmp, final);
+      this.openFiles.forget(final);
     } catch (e) {
       await rm(tmp, { force: true });
       throw e;
@@ -47,13 +128,22 @@ export class LocalBlobStore implements BlobStore {
     return { size: (await stat(final)).size };
   }
 
-  async get(key: string, range?: ByteRange): Promise<Readable> {
+  async get(key: string, range?: ByteRange, readSize = 1 << 20): Promise<Readable> {
     const p = this.path(key);
-    await stat(p).catch((e: NodeJS.ErrnoException) => {
-      if (e.code === 'ENOENT') throw new BlobNotFoundError(key);
-      throw e;
-    });
-    return createReadStream(p, range ? { start: range.start, end: range.end, highWaterMark: 1 << 20 } : { highWaterMark: 1 << 20 });
+    // Opened here (not by the stream) so a missing blob is an error of this call; no separate stat.
+    const fd = await new Promise<number>((resolve, reject) =>
+      open(p, 'r', (e, fd) => (e ? reject(e.code === 'ENOENT' ? new BlobNotFoundError(key) : e) : resolve(fd))),
+    );
+    return createReadStream('', { fd, ...(range ? { start: range.start, end: range.end } : {}), highWaterMark: readSize });
+  }
+
+  async read(key: string, range: ByteRange): Promise<Buffer> {
+    const p = this.path(key);
+    try {
+      return await this.openFiles.use(p, (fd) => readAt(fd, range.start, Math.max(0, range.end - range.start + 1)));
+    } catch (e) {
+      throw (e as NodeJS.ErrnoException).code === 'ENOENT' ? new BlobNotFoundError(key) : e;
+    }
   }
 
   async head(key: string): Promise<BlobInfo | undefined> {
@@ -67,6 +157,7 @@ export class LocalBlobStore implements BlobStore {
   }
 
   async delete(key: string): Promise<void> {
+    this.openFiles.forget(this.path(key));
     await rm(this.path(key), { force: true });
   }
 

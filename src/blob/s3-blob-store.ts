@@ -66,6 +66,12 @@ export class S3BlobStore implements BlobStore {
     }
   }
 
+  async read(key: string, range: ByteRange): Promise<Buffer> {
+    const parts: Buffer[] = [];
+    for await (const c of await this.get(key, range)) parts.push(c as Buffer);
+    return Buffer.concat(parts);
+  }
+
   async head(key: string): Promise<BlobInfo | undefined> {
     try {
       const out = await this.client.send(new HeadObjectCommand({ Bucket: this.cfg.bucket, Key: this.objectKey(key) }));

@@ -6,6 +6,7 @@ import type { SequenceStoreRecord } from '../db/metadata-store.js';
 import type { ReadSetRecord, StoredFile } from '../db/data-records.js';
 import type { DomainDeps } from './context.js';
 import { storeBlobs } from './store-storage.js';
+import { BlobNotFoundError } from '../blob/blob-store.js';
 
 /**
  * The S3 view of read sets (spec §3): each sequence store is a read-only
@@ -48,6 +49,9 @@ export interface ListResult {
   /** The last key or common prefix returned (the next page starts after it). */
   lastKey?: string;
 }
+
+/** Ranges up to this size are read into memory in one piece. */
+const SMALL_READ = 1024 * 1024;
 
 const KEY = /^(\d{12})\/sequenceStore\/(\d+)\/readSet\/(\d+)\/([^/]+)$/;
 
@@ -173,13 +177,25 @@ export class S3ViewService {
     return out;
   }
 
-  /** The bytes (or an inclusive range) of an object; counts as an access to the read set. */
-  async open(t: ObjectTarget, range?: { start: number; end: number }): Promise<Readable> {
+  /**
+   * The bytes (or an inclusive range) of an object; counts as an access to the
+   * read set. A small range comes as one buffer (no stream machinery), anything
+   * else as a stream.
+   */
+  async open(t: ObjectTarget, range?: { start: number; end: number }): Promise<Readable | Buffer> {
     const now = this.d.now();
     if (now - t.readSet.lastAccessTime > 60_000) {
       await this.d.db.readSets.update(t.store.id, t.readSet.id, { lastAccessTime: now, updateTime: t.readSet.updateTime });
     }
-    return storeBlobs(this.d, t.store.dataKey).get(t.file.blobKey, range);
+    const blobs = storeBlobs(this.d, t.store.dataKey);
+    try {
+      if (range && range.end - range.start < SMALL_READ) return await blobs.read(t.file.blobKey, range);
+      return await blobs.get(t.file.blobKey, range);
+    } catch (e) {
+      // Deleted or archived between the lookup and the read.
+      if (e instanceof BlobNotFoundError) throw new NoSuchKeyError('The specified key does not exist.');
+      throw e;
+    }
   }
 }
 

@@ -80,6 +80,9 @@ class LazyEncryptedBlobStore implements BlobStore {
   async get(key: string, range?: ByteRange) {
     return (await this.store()).get(key, range);
   }
+  async read(key: string, range: ByteRange) {
+    return (await this.store()).read(key, range);
+  }
   async head(key: string) {
     return (await this.store()).head(key);
   }

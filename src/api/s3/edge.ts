@@ -315,8 +315,8 @@ export class S3Edge {
     store: SequenceStoreRecord,
     o: S3Object,
     head: boolean,
-    openAll: () => Promise<NodeJS.ReadableStream>,
-    openRange: (r: { start: number; end: number }) => Promise<NodeJS.ReadableStream>,
+    openAll: () => Promise<NodeJS.ReadableStream | Buffer>,
+    openRange: (r: { start: number; end: number }) => Promise<NodeJS.ReadableStream | Buffer>,
   ): Promise<void> {
     const etag = `"${o.etag}"`;
     const headers: Record<string, string | number> = {
@@ -366,6 +366,10 @@ export class S3Edge {
     }
     const body = range ? await openRange(range) : await openAll();
     send();
+    if (Buffer.isBuffer(body)) {
+      res.end(body);
+      return;
+    }
     body.on('error', (e) => {
       info.log.error({ err: e }, 's3 object stream failed');
       res.destroy(e);
