@@ -59,6 +59,15 @@ export interface BamRecordRun {
 
 export type BamRunEvent = { kind: 'header'; header: BamHeader } | { kind: 'records'; run: BamRecordRun };
 
+/** `b` starts where `a` ends, in the same memory (consecutive blocks of one inflated group). */
+function follows(a: Buffer, b: Buffer): boolean {
+  return a.buffer === b.buffer && a.byteOffset + a.length === b.byteOffset;
+}
+
+function widen(a: Buffer, by: number): Buffer {
+  return Buffer.from(a.buffer, a.byteOffset, a.length + by);
+}
+
 /** Header, then runs of records (one per inflated block or so): few allocations per record. */
 export async function* readBamRuns(source: AsyncIterable<Buffer>, fileName?: string): AsyncGenerator<BamRunEvent> {
   let pending: Buffer = Buffer.alloc(0);
@@ -78,7 +87,7 @@ export async function* readBamRuns(source: AsyncIterable<Buffer>, fileName?: str
       pos = 0;
     }
     segs.push({ coffset: block.coffset, base: pending.length, length: block.data.length });
-    pending = pending.length === 0 ? block.data : Buffer.concat([pending, block.data]);
+    pending = pending.length === 0 ? block.data : follows(pending, block.data) ? widen(pending, block.data.length) : Buffer.concat([pending, block.data]);
 
     if (!header) {
       const h = parseHeader(pending, fileName);

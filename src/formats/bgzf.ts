@@ -37,6 +37,28 @@ function blockSize(buf: Buffer, at: number, coffset: number): number | undefined
   throw malformed('gzip member without the BGZF BC extra field', { byte: coffset });
 }
 
+/** A block inside a group: where it lies in the group's bytes, and in the file. */
+export interface BlockSpan {
+  at: number;
+  size: number;
+  coffset: number;
+}
+
+/** The inflated size a complete block declares (its ISIZE trailer). */
+function declaredSize(block: Buffer): number {
+  return block.readUInt32LE(block.length - 4);
+}
+
+/** Inflates and checks consecutive blocks of `region`; their data, back to back, in one buffer of its own. */
+export function inflateGroup(region: Buffer, blocks: BlockSpan[]): Buffer {
+  let total = 0;
+  for (const b of blocks) total += declaredSize(region.subarray(b.at, b.at + b.size));
+  const out = Buffer.allocUnsafeSlow(total);
+  let filled = 0;
+  for (const b of blocks) filled += inflateBlock(region.subarray(b.at, b.at + b.size), b.coffset).copy(out, filled);
+  return out;
+}
+
 /** Inflates and checks one complete block. */
 export function inflateBlock(block: Buffer, coffset: number): Buffer {
   const xlen = block.readUInt16LE(10);
@@ -64,48 +86,78 @@ export async function* bgzfBlocks(
   opts: { requireEof?: boolean; parallel?: boolean; window?: number } = {},
 ): AsyncGenerator<BgzfBlock> {
   const pool = (opts.parallel ?? process.env['OPENOMICS_INFLATE_THREADS'] !== '0') ? sharedInflatePool() : undefined;
-  const window = opts.window ?? 16;
-  const inflight: { coffset: number; csize: number; data: Promise<Buffer> }[] = [];
+  const window = opts.window ?? 4;
+  const groupBlocks = 16;
+  // Groups of consecutive blocks in flight on the pool, oldest first.
+  const inflight: { blocks: BlockSpan[]; data: Promise<Buffer> }[] = [];
   let buf: Buffer = Buffer.alloc(0);
   let at = 0;
   let coffset = 0;
   let lastWasEof = false;
-  const settle = async (): Promise<BgzfBlock> => {
+  /** The oldest group's blocks, each with its share of the group's data (views, no copies). */
+  const settle = async function* (): AsyncGenerator<BgzfBlock> {
     const head = inflight.shift()!;
     let data: Buffer;
     try {
       data = await head.data;
     } catch (e) {
-      throw malformed((e as Error).message, { byte: head.coffset });
+      // The worker names the failing block's offset.
+      throw malformed((e as Error).message, { byte: (e as { byte?: number }).byte ?? head.blocks[0]!.coffset });
     }
-    lastWasEof = data.length === 0;
-    return { coffset: head.coffset, csize: head.csize, data };
+    let off = 0;
+    for (const b of head.blocks) {
+      const len = declaredSizeAt(b);
+      const part = data.subarray(off, off + len);
+      off += len;
+      lastWasEof = part.length === 0;
+      yield { coffset: b.coffset, csize: b.size, data: part };
+    }
+  };
+  // ISIZE of each block, read when the group is formed (the region moves to the worker).
+  const sizes = new Map<BlockSpan, number>();
+  const declaredSizeAt = (b: BlockSpan) => {
+    const n = sizes.get(b)!;
+    sizes.delete(b);
+    return n;
   };
   pool?.acquire();
   try {
     for await (const chunk of source) {
       buf = at < buf.length ? Buffer.concat([buf.subarray(at), chunk]) : chunk;
       at = 0;
+      let group: BlockSpan[] = [];
+      let groupStart = 0;
+      const dispatch = () => {
+        if (group.length === 0) return;
+        const last = group[group.length - 1]!;
+        const region = buf.subarray(groupStart, last.at + last.size);
+        const blocks = group.map((b) => ({ ...b, at: b.at - groupStart }));
+        for (let i = 0; i < group.length; i++) sizes.set(blocks[i]!, declaredSize(buf.subarray(group[i]!.at, group[i]!.at + group[i]!.size)));
+        const data = pool!.inflateGroup(region, blocks);
+        data.catch(() => {}); // observed when settled, in order
+        inflight.push({ blocks, data });
+        group = [];
+      };
       for (;;) {
         const size = blockSize(buf, at, coffset);
         if (size === undefined || buf.length - at < size) break;
-        const block = buf.subarray(at, at + size);
         const here = coffset;
         if (pool) {
-          const data = pool.inflate(block, here);
-          data.catch(() => {}); // observed when settled, in order
-          inflight.push({ coffset: here, csize: size, data });
-          if (inflight.length >= window) yield await settle();
+          if (group.length === 0) groupStart = at;
+          group.push({ at, size, coffset: here });
+          if (group.length === groupBlocks) dispatch();
+          while (inflight.length >= window) yield* settle();
         } else {
-          const data = inflateBlock(block, here);
+          const data = inflateBlock(buf.subarray(at, at + size), here);
           lastWasEof = data.length === 0;
           yield { coffset: here, csize: size, data };
         }
         coffset += size;
         at += size;
       }
+      if (pool) dispatch();
     }
-    while (inflight.length) yield await settle();
+    while (inflight.length) yield* settle();
     if (at < buf.length) throw truncated(`the file ends inside a BGZF block (${buf.length - at} bytes of a partial block)`, { byte: coffset });
     if ((opts.requireEof ?? true) && !lastWasEof) throw truncated('the BGZF end-of-file marker is missing: the file is truncated', { byte: coffset });
   } finally {

@@ -1,8 +1,9 @@
 import { Worker } from 'node:worker_threads';
 import { availableParallelism } from 'node:os';
+import type { BlockSpan } from './bgzf.js';
 
 /**
- * Inflates BGZF blocks on worker threads (inflate-worker.ts, with libdeflate or
+ * Inflates groups of BGZF blocks on worker threads (inflate-worker.ts, with libdeflate or
  * zlib: deflate.ts), so decompression runs beside the parsing and hashing on
  * the main thread. Results come back in submission order; the caller bounds
  * how many blocks are in flight (memory stays flat).
@@ -18,12 +19,12 @@ export class InflatePool {
   constructor(size = Math.max(1, Math.min(4, availableParallelism() - 1))) {
     this.workers = Array.from({ length: size }, () => {
       const w = new Worker(new URL('./inflate-worker.js', import.meta.url));
-      w.on('message', (m: { id: number; data?: ArrayBuffer; error?: string }) => {
+      w.on('message', (m: { id: number; data?: ArrayBuffer; length?: number; error?: string; byte?: number }) => {
         const p = this.pending.get(m.id);
         if (!p) return;
         this.pending.delete(m.id);
-        if (m.error !== undefined) p.reject(new Error(m.error));
-        else p.resolve(Buffer.from(m.data!));
+        if (m.error !== undefined) p.reject(Object.assign(new Error(m.error), { byte: m.byte }));
+        else p.resolve(Buffer.from(m.data!, 0, m.length));
       });
       w.on('error', (e) => {
         for (const p of this.pending.values()) p.reject(e);
@@ -48,12 +49,17 @@ export class InflatePool {
     if (--this.users === 0) for (const w of this.workers) w.unref();
   }
 
-  inflate(block: Buffer, coffset: number): Promise<Buffer> {
+  /**
+   * Inflates consecutive blocks, `region` holding them back to back as
+   * `blocks` describes: one message per group, not per block. Resolves to
+   * their data, back to back (each block's share is its ISIZE).
+   */
+  inflateGroup(region: Buffer, blocks: BlockSpan[]): Promise<Buffer> {
     const id = this.next++;
-    const copy = new Uint8Array(block).buffer; // a private copy the worker can take over
+    const copy = new Uint8Array(region).buffer; // a private copy the worker can take over
     return new Promise((resolve, reject) => {
       this.pending.set(id, { resolve, reject });
-      this.workers[this.rr++ % this.workers.length]!.postMessage({ id, block: copy, coffset }, [copy]);
+      this.workers[this.rr++ % this.workers.length]!.postMessage({ id, region: copy, blocks }, [copy]);
     });
   }
 

@@ -1,14 +1,14 @@
-// Worker thread: inflates and checks BGZF blocks for inflate-pool.ts.
+// Worker thread: inflates and checks groups of BGZF blocks for inflate-pool.ts.
 import { parentPort } from 'node:worker_threads';
-import { inflateBlock } from './bgzf.js';
+import { inflateGroup, type BlockSpan } from './bgzf.js';
 import { FormatError } from './errors.js';
 
-parentPort!.on('message', ({ id, block, coffset }: { id: number; block: ArrayBuffer; coffset: number }) => {
+parentPort!.on('message', ({ id, region, blocks }: { id: number; region: ArrayBuffer; blocks: BlockSpan[] }) => {
   try {
-    const data = inflateBlock(Buffer.from(block), coffset);
-    const out = data.buffer.slice(data.byteOffset, data.byteOffset + data.length) as ArrayBuffer;
-    parentPort!.postMessage({ id, data: out }, [out]);
+    const data = inflateGroup(Buffer.from(region), blocks);
+    const out = data.buffer as ArrayBuffer; // allocated whole by inflateGroup: it can move
+    parentPort!.postMessage({ id, data: out, length: data.length }, [out]);
   } catch (e) {
-    parentPort!.postMessage({ id, error: e instanceof FormatError ? e.detail : String((e as Error).message) });
+    parentPort!.postMessage({ id, error: e instanceof FormatError ? e.detail : String((e as Error).message), byte: e instanceof FormatError ? e.position.byte : undefined });
   }
 });

@@ -8,8 +8,9 @@ const header = workerData.header as BamHeader;
 parentPort!.on('message', (m: { seq: number; data: ArrayBuffer; length: number; firstIndex: number }) => {
   const buf = Buffer.from(m.data, 0, m.length);
   const parts: Buffer[] = [];
-  // Rendered text is at most ~4x the record bytes; one buffer per batch in the common case.
-  const out = new SamOut((b) => parts.push(b), Math.max(1 << 16, m.length * 3), true);
+  // SAM text is typically ~1.3x the record bytes: one buffer per batch in the common case, a second when
+  // the text runs longer (a larger allocation per batch costs garbage-collection time, not just memory).
+  const out = new SamOut((b) => parts.push(b), Math.max(1 << 16, Math.ceil(m.length * 1.5)), true);
   let p = 0;
   let n = 0;
   try {
