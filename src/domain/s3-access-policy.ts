@@ -81,9 +81,21 @@ function principalMatches(s: Statement, who: Principal, partition: string): bool
 }
 
 /** The store policy's decision for one request. */
+/** Parsed policies by their text (parsing is pure; every S3 request evaluates its store's policy). */
+const parsedPolicies = new Map<string, PolicyDocument>();
+function parsedStorePolicy(text: string): PolicyDocument {
+  let doc = parsedPolicies.get(text);
+  if (!doc) {
+    doc = parsePolicy(text, { requirePrincipal: true });
+    if (parsedPolicies.size >= 1000) parsedPolicies.delete(parsedPolicies.keys().next().value!);
+    parsedPolicies.set(text, doc);
+  }
+  return doc;
+}
+
 export function storePolicyDecision(store: SequenceStoreRecord, partition: { partition: string; region: string }, who: Principal, action: string, resource: string, context: RequestContext): Decision {
   if (store.s3AccessPolicy === '') return 'ImplicitDeny';
-  const doc = parsePolicy(store.s3AccessPolicy ?? defaultS3AccessPolicy(partition, store), { requirePrincipal: true });
+  const doc = parsedStorePolicy(store.s3AccessPolicy ?? defaultS3AccessPolicy(partition, store));
   const mine = { ...doc, Statement: doc.Statement.filter((s) => principalMatches(s, who, partition.partition)) };
   return evaluate([mine], { action, resource, context: { 'aws:PrincipalArn': who.arn, ...context } }).decision;
 }
