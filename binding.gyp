@@ -1,10 +1,25 @@
 {
-  "targets": [
-    {
-      "target_name": "openomics_deflate",
-      "sources": ["native/libdeflate_binding.c"],
-      "libraries": ["-ldeflate"],
-      "cflags": ["-O3"]
-    }
+  "variables": {
+    "has_libdeflate": "<!(test -f /usr/include/libdeflate.h && echo 1 || echo 0)",
+    "has_htslib": "<!(test -f /usr/include/htslib/sam.h && echo 1 || echo 0)"
+  },
+  "targets": [],
+  "conditions": [
+    ["has_libdeflate==1", {
+      "targets": [{
+        "target_name": "openomics_deflate",
+        "sources": ["native/libdeflate_binding.c"],
+        "libraries": ["-ldeflate"],
+        "cflags": ["-O3"]
+      }]
+    }],
+    ["has_htslib==1", {
+      "targets": [{
+        "target_name": "openomics_sam",
+        "sources": ["native/sam_format_binding.c"],
+        "libraries": ["-lhts"],
+        "cflags": ["-O3"]
+      }]
+    }]
   ]
 }

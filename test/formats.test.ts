@@ -375,6 +375,48 @@ describe('record by record', async () => {
   });
 });
 
+describe("htslib's sam_format1 through the addon", async () => {
+  const { readBamRuns } = await import('../src/formats/bam.js');
+  const { SamOut, writeSam } = await import('../src/formats/sam-text.js');
+  const { nativeSamRenderer, hasNativeSam } = await import('../src/formats/sam-native.js');
+  it('is built where CI runs (guard: otherwise only the JS renderer would be tested)', () => {
+    if (process.env['CI'] === 'true') assert.ok(hasNativeSam(), 'build/Release/openomics_sam.node is missing: install libhts-dev before npm ci');
+  });
+  it('renders every corpus BAM as samtools view prints it, handing back what it leaves to the JS renderer', { skip: !hasNativeSam() && 'the addon is not built (libhts-dev missing; the guard above fails in CI)' }, async () => {
+    let records = 0;
+    let handedBack = 0;
+    for (const bam of bams) {
+      const parts: Buffer[] = [];
+      const out = new SamOut((b) => parts.push(Buffer.from(b)), 1 << 16);
+      let native: ReturnType<typeof nativeSamRenderer>;
+      let header;
+      for await (const ev of readBamRuns(bytes(readFileSync(bam)))) {
+        if (ev.kind === 'header') {
+          header = ev.header;
+          native = nativeSamRenderer(header);
+          continue;
+        }
+        let p = ev.run.starts[0]!;
+        while (p < ev.run.end) {
+          const r = native!.render(ev.run.buf, p, ev.run.end, out);
+          records += r.rendered;
+          p = r.at;
+          if (p >= ev.run.end) break;
+          const end = p + 4 + ev.run.buf.readInt32LE(p);
+          writeSam(ev.run.buf, p, end, header!, out);
+          handedBack++;
+          records++;
+          p = end;
+        }
+      }
+      out.flush();
+      assert.equal(Buffer.concat(parts).toString('latin1'), samtools(['view', bam]) as string, basename(bam));
+    }
+    assert.ok(records >= 20_000, `records compared: ${records}`);
+    assert.ok(handedBack < records / 100, `handed back ${handedBack} of ${records}`);
+  });
+});
+
 describe('a record the renderer cannot read', () => {
   it('is reported with its record number', async () => {
     const raw = execFileSync('bgzip', ['-dc', join(corpus, 'sample.bam')], { maxBuffer: 1 << 30 });

@@ -2,8 +2,11 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import type { BamHeader } from './bam.js';
 import { SamOut, writeSam } from './sam-text.js';
+import { nativeSamRenderer } from './sam-native.js';
 
 const header = workerData.header as BamHeader;
+// htslib's sam_format1 when the addon is built; the JS renderer for what it hands back, and otherwise.
+const native = nativeSamRenderer(header);
 
 parentPort!.on('message', (m: { seq: number; data: ArrayBuffer; length: number; firstIndex: number }) => {
   const buf = Buffer.from(m.data, 0, m.length);
@@ -15,6 +18,12 @@ parentPort!.on('message', (m: { seq: number; data: ArrayBuffer; length: number; 
   let n = 0;
   try {
     while (p < buf.length) {
+      if (native) {
+        const r = native.render(buf, p, buf.length, out);
+        p = r.at;
+        n += r.rendered;
+        if (p >= buf.length) break;
+      }
       const end = p + 4 + buf.readInt32LE(p);
       writeSam(buf, p, end, header, out);
       p = end;

@@ -1,0 +1,183 @@
+// SAM text of BAM records by htslib's own sam_format1 (Debian libhts-dev): the ETag of a BAM is the hash of
+// what `samtools view` prints, and this is the function that prints it. src/formats/render-worker.ts uses it
+// when built and falls back to the JS renderer (src/formats/sam-text.ts) otherwise, and for the records this
+// binding hands back (a CG-tag CIGAR, a read name without its NUL, anything sam_format1 refuses), so errors
+// and the rare cases keep one implementation.
+#define NAPI_VERSION 6
+#include <node_api.h>
+#include <stdlib.h>
+#include <string.h>
+#include <htslib/sam.h>
+#include <htslib/kstring.h>
+
+static napi_value throw_error(napi_env env, const char *msg) {
+  napi_throw_error(env, NULL, msg);
+  return NULL;
+}
+
+static void free_header(napi_env env, void *data, void *hint) {
+  (void)env; (void)hint;
+  sam_hdr_destroy((sam_hdr_t *)data);
+}
+
+// header(names: string[], lengths: number[]): an opaque handle for format().
+static napi_value make_header(napi_env env, napi_callback_info info) {
+  size_t argc = 2;
+  napi_value args[2];
+  napi_get_cb_info(env, info, &argc, args, NULL, NULL);
+  uint32_t n = 0;
+  if (argc != 2 || napi_get_array_length(env, args[0], &n) != napi_ok) return throw_error(env, "header(names, lengths)");
+  sam_hdr_t *h = sam_hdr_init();
+  if (!h) return throw_error(env, "out of memory");
+  h->n_targets = (int32_t)n;
+  h->target_name = calloc(n ? n : 1, sizeof(char *));
+  h->target_len = calloc(n ? n : 1, sizeof(uint32_t));
+  if (!h->target_name || !h->target_len) { sam_hdr_destroy(h); return throw_error(env, "out of memory"); }
+  for (uint32_t i = 0; i < n; i++) {
+    napi_value v;
+    size_t len = 0;
+    napi_get_element(env, args[0], i, &v);
+    napi_get_value_string_latin1(env, v, NULL, 0, &len);
+    h->target_name[i] = malloc(len + 1);
+    if (!h->target_name[i]) { sam_hdr_destroy(h); return throw_error(env, "out of memory"); }
+    napi_get_value_string_latin1(env, v, h->target_name[i], len + 1, &len);
+    uint32_t l = 0;
+    napi_get_element(env, args[1], i, &v);
+    napi_get_value_uint32(env, v, &l);
+    h->target_len[i] = l;
+  }
+  napi_value ext;
+  napi_create_external(env, h, free_header, NULL, &ext);
+  return ext;
+}
+
+static inline int32_t i32(const uint8_t *p) { int32_t v; memcpy(&v, p, 4); return v; }
+static inline uint32_t u32(const uint8_t *p) { uint32_t v; memcpy(&v, p, 4); return v; }
+
+// The record at x (after its block_size) into b, as bam_read1 fills it. 0, or 1 for a record to hand back.
+static int fill(bam1_t *b, const uint8_t *x, uint32_t block_len) {
+  bam1_core_t *c = &b->core;
+  if (block_len < 32) return 1;
+  c->tid = i32(x);
+  c->pos = i32(x + 4);
+  uint32_t x2 = u32(x + 8);
+  c->bin = x2 >> 16;
+  c->qual = (x2 >> 8) & 0xff;
+  uint32_t l_qname = x2 & 0xff;
+  uint32_t x3 = u32(x + 12);
+  c->flag = x3 >> 16;
+  c->n_cigar = x3 & 0xffff;
+  c->l_qseq = i32(x + 16);
+  c->mtid = i32(x + 20);
+  c->mpos = i32(x + 24);
+  c->isize = i32(x + 28);
+  if (l_qname == 0 || 32 + l_qname > block_len || x[32 + l_qname - 1] != 0) return 1;
+  const uint8_t *rest = x + 32 + l_qname;
+  uint32_t rest_len = block_len - 32 - l_qname;
+  // A CIGAR kept in the CG tag (`<lSeq>S<n>N` placeholder): bam_read1 moves it back; the JS renderer does that.
+  if (c->n_cigar == 2 && rest_len >= 8) {
+    uint32_t op0 = u32(rest), op1 = u32(rest + 4);
+    if ((op0 & 15) == BAM_CSOFT_CLIP && (int64_t)(op0 >> 4) == c->l_qseq && (op1 & 15) == BAM_CREF_SKIP) return 1;
+  }
+  c->l_extranul = (l_qname % 4 != 0) ? (4 - l_qname % 4) : 0;
+  if (l_qname + c->l_extranul > 255) return 1;
+  size_t l_data = (size_t)block_len - 32 + c->l_extranul;
+  if (l_data > b->m_data) {
+    size_t m = l_data + (l_data >> 1) + 64;
+    uint8_t *d = realloc(b->data, m);
+    if (!d) return 1;
+    b->data = d;
+    b->m_data = m;
+  }
+  memcpy(b->data, x + 32, l_qname);
+  memset(b->data + l_qname, 0, c->l_extranul);
+  c->l_qname = l_qname + c->l_extranul;
+  memcpy(b->data + c->l_qname, rest, rest_len);
+  b->l_data = (int)l_data;
+  if ((uint64_t)c->n_cigar * 4 + ((uint64_t)c->l_qseq + 1) / 2 + (uint64_t)c->l_qseq > rest_len) return 1;
+  return 0;
+}
+
+// Scratch space of one JS environment (the main thread or a worker), freed with it.
+typedef struct {
+  bam1_t *record;
+  kstring_t line;
+} scratch_t;
+
+static void free_scratch(napi_env env, void *data, void *hint) {
+  (void)env; (void)hint;
+  scratch_t *s = data;
+  if (s->record) bam_destroy1(s->record);
+  free(s->line.s);
+  free(s);
+}
+
+// format(header, records, start, end, out, outStart, state: Float64Array(3)):
+// renders whole records of records[start, end) (each with its block_size) as SAM lines into out from outStart,
+// stopping before a record whose line does not fit or that htslib's path does not take; state = [next record
+// offset, out position, records rendered]. Returns 0 when it stopped for room (or at end), 1 when the record at state[0] is handed back.
+static napi_value format(napi_env env, napi_callback_info info) {
+  size_t argc = 7;
+  napi_value args[7];
+  napi_get_cb_info(env, info, &argc, args, NULL, NULL);
+  if (argc != 7) return throw_error(env, "format(header, records, start, end, out, outStart, state)");
+  sam_hdr_t *h;
+  if (napi_get_value_external(env, args[0], (void **)&h) != napi_ok) return throw_error(env, "bad header handle");
+  uint8_t *in, *out;
+  double *state;
+  size_t in_len, out_len, st_len, off;
+  napi_typedarray_type t;
+  napi_value ab;
+  if (napi_get_typedarray_info(env, args[1], &t, &in_len, (void **)&in, &ab, &off) != napi_ok) return throw_error(env, "records must be a Uint8Array");
+  if (napi_get_typedarray_info(env, args[4], &t, &out_len, (void **)&out, &ab, &off) != napi_ok) return throw_error(env, "out must be a Uint8Array");
+  if (napi_get_typedarray_info(env, args[6], &t, &st_len, (void **)&state, &ab, &off) != napi_ok || t != napi_float64_array || st_len < 3) {
+    return throw_error(env, "state must be a Float64Array(3)");
+  }
+  int64_t p, end, q;
+  napi_get_value_int64(env, args[2], &p);
+  napi_get_value_int64(env, args[3], &end);
+  napi_get_value_int64(env, args[5], &q);
+  if (p < 0 || end > (int64_t)in_len || q < 0 || q > (int64_t)out_len) return throw_error(env, "offsets out of range");
+  scratch_t *scratch = NULL;
+  napi_get_instance_data(env, (void **)&scratch);
+  if (!scratch) return throw_error(env, "addon not initialised");
+  bam1_t *record = scratch->record;
+  int handBack = 0;
+  double rendered = 0;
+  while (p + 4 <= end) {
+    uint32_t block_len = u32(in + p);
+    if ((int64_t)block_len > end - p - 4) { handBack = 1; break; }
+    if (fill(record, in + p + 4, block_len) != 0) { handBack = 1; break; }
+    if (sam_format1(h, record, &scratch->line) < 0) { handBack = 1; break; }
+    kstring_t *line = &scratch->line;
+    if ((int64_t)line->l + 1 > (int64_t)out_len - q) break;
+    memcpy(out + q, line->s, line->l);
+    q += line->l;
+    out[q++] = '\n';
+    p += 4 + block_len;
+    rendered++;
+  }
+  state[0] = (double)p;
+  state[1] = (double)q;
+  state[2] = rendered;
+  napi_value r;
+  napi_create_int32(env, handBack, &r);
+  return r;
+}
+
+static napi_value init(napi_env env, napi_value exports) {
+  scratch_t *scratch = calloc(1, sizeof(scratch_t));
+  if (!scratch || !(scratch->record = bam_init1())) {
+    free(scratch);
+    return throw_error(env, "out of memory");
+  }
+  napi_set_instance_data(env, scratch, free_scratch, NULL);
+  napi_value f;
+  napi_create_function(env, "header", NAPI_AUTO_LENGTH, make_header, NULL, &f);
+  napi_set_named_property(env, exports, "header", f);
+  napi_create_function(env, "format", NAPI_AUTO_LENGTH, format, NULL, &f);
+  napi_set_named_property(env, exports, "format", f);
+  return exports;
+}
+
+NAPI_MODULE(NODE_GYP_MODULE_NAME, init)

@@ -1,0 +1,70 @@
+import { createRequire } from 'node:module';
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import type { BamHeader } from './bam.js';
+import type { SamOut } from './sam-text.js';
+
+/**
+ * SAM lines by htslib's own `sam_format1` (what `samtools view` prints with),
+ * through the addon in native/sam_format_binding.c, built by `npm ci` when
+ * Debian's libhts-dev is installed. Records the addon hands back (a CIGAR kept
+ * in a CG tag, a read name without its NUL, anything htslib refuses) and
+ * every record when the addon is absent or OPENOMICS_SAM_RENDERER=js go
+ * through the JS renderer in sam-text.ts, which also owns the error messages.
+ */
+export const SAM_ADDON = fileURLToPath(new URL('../../../build/Release/openomics_sam.node', import.meta.url));
+
+interface Addon {
+  header(names: string[], lengths: number[]): object;
+  format(header: object, records: Uint8Array, start: number, end: number, out: Uint8Array, outStart: number, state: Float64Array): number;
+}
+
+let addon: Addon | undefined;
+try {
+  if (process.env['OPENOMICS_SAM_RENDERER'] !== 'js' && existsSync(SAM_ADDON)) addon = createRequire(import.meta.url)(SAM_ADDON) as Addon;
+} catch {
+  addon = undefined; // a stale or foreign build: the JS renderer
+}
+
+export const hasNativeSam = () => addon !== undefined;
+
+/** Renders records with htslib; undefined when the addon is not there. */
+export function nativeSamRenderer(header: BamHeader): NativeSamRenderer | undefined {
+  return addon && new NativeSamRenderer(addon, header);
+}
+
+export class NativeSamRenderer {
+  private readonly handle: object;
+  private readonly state = new Float64Array(3);
+
+  constructor(
+    private readonly addon: Addon,
+    header: BamHeader,
+  ) {
+    this.handle = addon.header(
+      header.references.map((r) => r.name),
+      header.references.map((r) => r.length),
+    );
+  }
+
+  /**
+   * Renders whole records of buf[start, end) into `out`, flushing it when
+   * full, and stops at the end or at a record htslib's path hands back.
+   * Returns the offset reached and how many records were rendered.
+   */
+  render(buf: Buffer, start: number, end: number, out: SamOut): { at: number; rendered: number } {
+    let at = start;
+    let rendered = 0;
+    for (;;) {
+      const handBack = this.addon.format(this.handle, buf, at, end, out.buf, out.pos, this.state);
+      const progressed = this.state[0]! > at;
+      at = this.state[0]!;
+      out.pos = this.state[1]!;
+      rendered += this.state[2]!;
+      if (at >= end || handBack === 1) return { at, rendered };
+      // Out of room: flush and go on; a line longer than a whole empty buffer goes to the JS renderer.
+      if (!progressed && out.pos === 0) return { at, rendered };
+      out.flush();
+    }
+  }
+}
