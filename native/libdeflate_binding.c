@@ -1,7 +1,9 @@
 // A minimal N-API binding to libdeflate (Debian libdeflate-dev), the inflater samtools itself uses:
 // whole-buffer raw-DEFLATE decompression and CRC32 for BGZF blocks. src/formats/inflate-pool.ts falls
 // back to node:zlib when this addon is not built.
+#define NAPI_VERSION 6
 #include <node_api.h>
+#include <stdlib.h>
 #include <libdeflate.h>
 
 static napi_value throw_error(napi_env env, const char *msg) {
@@ -22,11 +24,11 @@ static napi_value inflate_raw(napi_env env, napi_callback_info info) {
   size_t off;
   if (napi_get_typedarray_info(env, args[0], &t, &in_len, &in, &ab, &off) != napi_ok) return throw_error(env, "input must be a Uint8Array");
   if (napi_get_typedarray_info(env, args[1], &t, &out_len, &out, &ab, &off) != napi_ok) return throw_error(env, "output must be a Uint8Array");
-  struct libdeflate_decompressor *d = libdeflate_alloc_decompressor();
-  if (!d) return throw_error(env, "out of memory");
+  struct libdeflate_decompressor *d = NULL;
+  napi_get_instance_data(env, (void **)&d);
+  if (!d) return throw_error(env, "addon not initialised");
   size_t actual = 0;
   enum libdeflate_result r = libdeflate_deflate_decompress(d, in, in_len, out, out_len, &actual);
-  libdeflate_free_decompressor(d);
   if (r == LIBDEFLATE_BAD_DATA) return throw_error(env, "invalid DEFLATE data");
   if (r == LIBDEFLATE_INSUFFICIENT_SPACE) return throw_error(env, "DEFLATE data inflates to more bytes than the block header says");
   if (r != LIBDEFLATE_SUCCESS) return throw_error(env, "DEFLATE data does not inflate");
@@ -51,7 +53,16 @@ static napi_value crc32(napi_env env, napi_callback_info info) {
   return n;
 }
 
+static void free_decompressor(napi_env env, void *data, void *hint) {
+  (void)env; (void)hint;
+  libdeflate_free_decompressor(data);
+}
+
 static napi_value init(napi_env env, napi_value exports) {
+  // One decompressor per JS environment (the main thread or a worker), freed with it.
+  struct libdeflate_decompressor *d = libdeflate_alloc_decompressor();
+  if (!d) return throw_error(env, "out of memory");
+  napi_set_instance_data(env, d, free_decompressor, NULL);
   napi_value f;
   napi_create_function(env, "inflateRaw", NAPI_AUTO_LENGTH, inflate_raw, NULL, &f);
   napi_set_named_property(env, exports, "inflateRaw", f);
