@@ -75,13 +75,29 @@ class SamLineScanner {
   constructor(private readonly hasher: Hash) {}
 
   push(chunk: Buffer): void {
-    const buf = this.rest.length ? Buffer.concat([this.rest, chunk]) : chunk;
+    if (this.rest.length > 0) {
+      // Complete the carried-over line with the head of this chunk (a short copy), then go on in place.
+      const nl = chunk.indexOf(0x0a);
+      if (nl < 0) {
+        this.rest = Buffer.concat([this.rest, chunk]);
+        return;
+      }
+      const line = Buffer.concat([this.rest, chunk.subarray(0, nl + 1)]);
+      this.rest = Buffer.alloc(0);
+      this.lines(line);
+      chunk = chunk.subarray(nl + 1);
+    }
+    this.lines(chunk);
+  }
+
+  /** Whole lines of `buf`; a partial last line is kept (copied) for the next chunk. */
+  private lines(buf: Buffer): void {
     let start = 0;
     if (this.inHeader) {
       while (start < buf.length && buf[start] === 0x40) {
         const nl = buf.indexOf(0x0a, start);
         if (nl < 0) break;
-        this.header.push(buf.subarray(start, nl + 1));
+        this.header.push(Buffer.from(buf.subarray(start, nl + 1)));
         start = nl + 1;
       }
       if (start < buf.length && buf[start] !== 0x40) this.inHeader = false;
@@ -101,7 +117,7 @@ class SamLineScanner {
       this.record(buf, i, nl);
       i = nl + 1;
     }
-    this.rest = Buffer.from(buf.subarray(lastNl + 1));
+    if (lastNl + 1 < buf.length) this.rest = Buffer.from(buf.subarray(lastNl + 1));
   }
 
   /** FLAG is field 2, SEQ field 10 (counting as decision 19: primary records, their SEQ lengths). Tabs found natively. */
