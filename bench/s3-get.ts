@@ -102,7 +102,7 @@ try {
     const full = { ours: await wholeObject(oursUrl, c, size), nginx: await wholeObject(nginxUrl, c, size), moto: await wholeObject(motoUrl, c, size) };
     rows.push(`| full GET MB/s, ${c} conn | ${full.ours.toFixed(0)} | ${full.nginx.toFixed(0)} | ${full.moto.toFixed(0)} | ${ratio(full.ours, full.nginx)} | ${ratio(full.ours, full.moto)} |`);
     const rr = { ours: await ranges(oursUrl, c, size), nginx: await ranges(nginxUrl, c, size), moto: await ranges(motoUrl, c, size) };
-    rows.push(`| 64 KiB range GETs/s, ${c} conn | ${rr.ours.toFixed(0)} | ${rr.nginx.toFixed(0)} | ${rr.moto.toFixed(0)} | ${ratio(rr.ours, rr.nginx)} | ${ratio(rr.ours, rr.moto)} |`);
+    rows.push(`| 64 KiB range GETs/s, ${c} conn | ${rr.ours.toFixed(0)} | ${rr.nginx.toFixed(0)} | ${rr.moto.toFixed(1)} | ${ratio(rr.ours, rr.nginx)} | ${ratio(rr.ours, rr.moto)} |`);
   }
   console.log(`\nS3 view reads of ${file} (${(size / 1e6).toFixed(0)} MB)`);
   console.log('| measure | ours | nginx | moto_server | ours/nginx | ours/moto |');
