@@ -78,8 +78,8 @@ export function inflateBlock(block: Buffer, coffset: number): Buffer {
 
 /**
  * Splits a compressed byte stream into BGZF blocks and inflates them in order.
- * With `parallel` (the default) blocks are inflated on worker threads, at most
- * `window` at a time ahead of the consumer.
+ * With `parallel` (the default) blocks are inflated on worker threads in groups
+ * of 16, at most `window` groups ahead of the consumer.
  */
 export async function* bgzfBlocks(
   source: AsyncIterable<Buffer>,
@@ -89,7 +89,7 @@ export async function* bgzfBlocks(
   const window = opts.window ?? 4;
   const groupBlocks = 16;
   // Groups of consecutive blocks in flight on the pool, oldest first.
-  const inflight: { blocks: BlockSpan[]; data: Promise<Buffer> }[] = [];
+  const inflight: { blocks: BlockSpan[]; isizes: number[]; data: Promise<Buffer> }[] = [];
   let buf: Buffer = Buffer.alloc(0);
   let at = 0;
   let coffset = 0;
@@ -105,62 +105,51 @@ export async function* bgzfBlocks(
       throw malformed((e as Error).message, { byte: (e as { byte?: number }).byte ?? head.blocks[0]!.coffset });
     }
     let off = 0;
-    for (const b of head.blocks) {
-      const len = declaredSizeAt(b);
+    for (const [i, b] of head.blocks.entries()) {
+      const len = head.isizes[i]!;
       const part = data.subarray(off, off + len);
       off += len;
       lastWasEof = part.length === 0;
       yield { coffset: b.coffset, csize: b.size, data: part };
     }
   };
-  // ISIZE of each block, read when the group is formed (the region moves to the worker).
-  const sizes = new Map<BlockSpan, number>();
-  const declaredSizeAt = (b: BlockSpan) => {
-    const n = sizes.get(b)!;
-    sizes.delete(b);
-    return n;
-  };
-  pool?.acquire();
-  try {
-    for await (const chunk of source) {
-      buf = at < buf.length ? Buffer.concat([buf.subarray(at), chunk]) : chunk;
-      at = 0;
-      let group: BlockSpan[] = [];
-      let groupStart = 0;
-      const dispatch = () => {
-        if (group.length === 0) return;
-        const last = group[group.length - 1]!;
-        const region = buf.subarray(groupStart, last.at + last.size);
-        const blocks = group.map((b) => ({ ...b, at: b.at - groupStart }));
-        for (let i = 0; i < group.length; i++) sizes.set(blocks[i]!, declaredSize(buf.subarray(group[i]!.at, group[i]!.at + group[i]!.size)));
-        const data = pool!.inflateGroup(region, blocks);
-        data.catch(() => {}); // observed when settled, in order
-        inflight.push({ blocks, data });
-        group = [];
-      };
-      for (;;) {
-        const size = blockSize(buf, at, coffset);
-        if (size === undefined || buf.length - at < size) break;
-        const here = coffset;
-        if (pool) {
-          if (group.length === 0) groupStart = at;
-          group.push({ at, size, coffset: here });
-          if (group.length === groupBlocks) dispatch();
-          while (inflight.length >= window) yield* settle();
-        } else {
-          const data = inflateBlock(buf.subarray(at, at + size), here);
-          lastWasEof = data.length === 0;
-          yield { coffset: here, csize: size, data };
-        }
-        coffset += size;
-        at += size;
+  for await (const chunk of source) {
+    buf = at < buf.length ? Buffer.concat([buf.subarray(at), chunk]) : chunk;
+    at = 0;
+    let group: BlockSpan[] = [];
+    let groupStart = 0;
+    const dispatch = () => {
+      if (group.length === 0) return;
+      const last = group[group.length - 1]!;
+      const region = buf.subarray(groupStart, last.at + last.size);
+      const blocks = group.map((b) => ({ ...b, at: b.at - groupStart }));
+      // Each block's ISIZE, read now: the region's copy moves to the worker.
+      const isizes = group.map((b) => declaredSize(buf.subarray(b.at, b.at + b.size)));
+      const data = pool!.inflateGroup(region, blocks);
+      data.catch(() => {}); // observed when settled, in order
+      inflight.push({ blocks, isizes, data });
+      group = [];
+    };
+    for (;;) {
+      const size = blockSize(buf, at, coffset);
+      if (size === undefined || buf.length - at < size) break;
+      const here = coffset;
+      if (pool) {
+        if (group.length === 0) groupStart = at;
+        group.push({ at, size, coffset: here });
+        if (group.length === groupBlocks) dispatch();
+        while (inflight.length >= window) yield* settle();
+      } else {
+        const data = inflateBlock(buf.subarray(at, at + size), here);
+        lastWasEof = data.length === 0;
+        yield { coffset: here, csize: size, data };
       }
-      if (pool) dispatch();
+      coffset += size;
+      at += size;
     }
-    while (inflight.length) yield* settle();
-    if (at < buf.length) throw truncated(`the file ends inside a BGZF block (${buf.length - at} bytes of a partial block)`, { byte: coffset });
-    if ((opts.requireEof ?? true) && !lastWasEof) throw truncated('the BGZF end-of-file marker is missing: the file is truncated', { byte: coffset });
-  } finally {
-    pool?.release();
+    if (pool) dispatch();
   }
+  while (inflight.length) yield* settle();
+  if (at < buf.length) throw truncated(`the file ends inside a BGZF block (${buf.length - at} bytes of a partial block)`, { byte: coffset });
+  if ((opts.requireEof ?? true) && !lastWasEof) throw truncated('the BGZF end-of-file marker is missing: the file is truncated', { byte: coffset });
 }
