@@ -1,7 +1,7 @@
 {
   "variables": {
     "has_libdeflate": "<!(test -f /usr/include/libdeflate.h && echo 1 || echo 0)",
-    "has_htslib": "<!(test -f /usr/include/htslib/sam.h && echo 1 || echo 0)"
+    "has_htslib": "<!(test -f /usr/include/htslib/sam.h && test -f /usr/include/openssl/evp.h && echo 1 || echo 0)"
   },
   "targets": [],
   "conditions": [
@@ -17,7 +17,7 @@
       "targets": [{
         "target_name": "openomics_sam",
         "sources": ["native/sam_format_binding.c"],
-        "libraries": ["-lhts"],
+        "libraries": ["-lhts", "-lcrypto"],
         "cflags": ["-O3"]
       }]
     }]

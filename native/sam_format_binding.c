@@ -7,8 +7,13 @@
 #include <node_api.h>
 #include <stdlib.h>
 #include <string.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <unistd.h>
 #include <htslib/sam.h>
 #include <htslib/kstring.h>
+#include <openssl/evp.h>
 
 static napi_value throw_error(napi_env env, const char *msg) {
   napi_throw_error(env, NULL, msg);
@@ -165,6 +170,185 @@ static napi_value format(napi_env env, napi_callback_info info) {
   return r;
 }
 
+// ---- scanSam(path, algorithm): reads SAM text (samtools view -h output) from a file or FIFO on a libuv thread:
+// header lines (leading '@' lines, kept), then records, hashed with `algorithm` (md5, sha256, sha512) and counted
+// as the JS SamLineScanner in src/formats/cram.ts counts them (primary records and their SEQ lengths; mapped).
+typedef struct {
+  napi_async_work work;
+  napi_deferred deferred;
+  char *path;
+  char algorithm[16];
+  char digest[EVP_MAX_MD_SIZE * 2 + 1];
+  double reads, bases, mapped;
+  char *header;
+  size_t header_len, header_cap;
+  char error[256];
+} scan_t;
+
+static int append_header(scan_t *s, const char *p, size_t n) {
+  if (s->header_len + n > s->header_cap) {
+    size_t cap = (s->header_len + n) * 2 + 4096;
+    char *h = realloc(s->header, cap);
+    if (!h) return -1;
+    s->header = h;
+    s->header_cap = cap;
+  }
+  memcpy(s->header + s->header_len, p, n);
+  s->header_len += n;
+  return 0;
+}
+
+// One record line [p, end) (no newline). 0, or -1 when it has fewer than 11 fields.
+static int count_record(scan_t *s, const char *p, const char *end) {
+  const char *t1 = memchr(p, '\t', end - p);
+  if (!t1) return -1;
+  unsigned flag = 0;
+  const char *q = t1 + 1;
+  while (q < end && *q >= '0' && *q <= '9') flag = flag * 10 + (unsigned)(*q++ - '0');
+  // q is at the tab after FLAG; SEQ starts after 7 more tabs.
+  for (int k = 0; k < 7; k++) {
+    q = (q < end) ? memchr(q + 1, '\t', end - q - 1) : NULL;
+    if (!q) return -1;
+  }
+  const char *seq = q + 1;
+  const char *seq_end = seq < end ? memchr(seq, '\t', end - seq) : NULL;
+  if (!seq_end) seq_end = end;
+  if (!(flag & 4)) s->mapped++;
+  if (!(flag & 0x900)) {
+    s->reads++;
+    size_t len = seq_end - seq;
+    if (!(len == 1 && *seq == '*')) s->bases += (double)len;
+  }
+  return 0;
+}
+
+static void scan_execute(napi_env env, void *data) {
+  (void)env;
+  scan_t *s = data;
+  const EVP_MD *md = EVP_get_digestbyname(s->algorithm);
+  EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+  size_t cap = 4 << 20, have = 0;
+  char *buf = malloc(cap);
+  int fd = -1, in_header = 1;
+  if (!md || !ctx || !buf || !EVP_DigestInit_ex(ctx, md, NULL)) {
+    snprintf(s->error, sizeof s->error, "cannot hash with %s", s->algorithm);
+    goto done;
+  }
+  fd = open(s->path, O_RDONLY);
+  if (fd < 0) {
+    snprintf(s->error, sizeof s->error, "cannot open %s: %s", s->path, strerror(errno));
+    goto done;
+  }
+  for (;;) {
+    if (have == cap) {  // a line longer than the buffer
+      char *b = realloc(buf, cap * 2);
+      if (!b) { snprintf(s->error, sizeof s->error, "out of memory"); goto done; }
+      buf = b;
+      cap *= 2;
+    }
+    ssize_t n = read(fd, buf + have, cap - have);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      snprintf(s->error, sizeof s->error, "reading samtools output: %s", strerror(errno));
+      goto done;
+    }
+    if (n == 0) break;
+    have += (size_t)n;
+    char *start = buf, *end = buf + have;
+    while (in_header && start < end && *start == '@') {
+      char *nl = memchr(start, '\n', end - start);
+      if (!nl) break;
+      if (append_header(s, start, nl + 1 - start) < 0) { snprintf(s->error, sizeof s->error, "out of memory"); goto done; }
+      start = nl + 1;
+    }
+    if (in_header && start < end && *start != '@') in_header = 0;
+    char *last = NULL;
+    if (!in_header) {
+      for (char *p = end; p > start; p--) if (p[-1] == '\n') { last = p - 1; break; }
+      if (last) {
+        EVP_DigestUpdate(ctx, start, last + 1 - start);
+        for (char *p = start; p <= last;) {
+          char *nl = memchr(p, '\n', last + 1 - p);
+          if (count_record(s, p, nl) < 0) {
+            snprintf(s->error, sizeof s->error, "samtools printed a record with fewer than 11 fields");
+            goto done;
+          }
+          p = nl + 1;
+        }
+        start = last + 1;
+      }
+    }
+    have = end - start;
+    memmove(buf, start, have);
+  }
+  if (have > 0) {
+    snprintf(s->error, sizeof s->error, in_header ? "samtools output ended inside the header" : "samtools output ended inside a record");
+    goto done;
+  }
+  unsigned char raw[EVP_MAX_MD_SIZE];
+  unsigned int len = 0;
+  EVP_DigestFinal_ex(ctx, raw, &len);
+  for (unsigned int i = 0; i < len; i++) sprintf(s->digest + 2 * i, "%02x", raw[i]);
+done:
+  if (fd >= 0) {
+    // Drain what a failed scan left, so samtools is never blocked on a full FIFO.
+    if (s->error[0]) while (read(fd, buf ? buf : s->digest, buf ? cap : 1) > 0) {}
+    close(fd);
+  }
+  free(buf);
+  if (ctx) EVP_MD_CTX_free(ctx);
+}
+
+static void scan_complete(napi_env env, napi_status status, void *data) {
+  scan_t *s = data;
+  napi_value result;
+  if (status != napi_ok || s->error[0]) {
+    napi_value msg;
+    napi_create_string_utf8(env, s->error[0] ? s->error : "scan cancelled", NAPI_AUTO_LENGTH, &msg);
+    napi_create_error(env, NULL, msg, &result);
+    napi_reject_deferred(env, s->deferred, result);
+  } else {
+    napi_value v;
+    napi_create_object(env, &result);
+    napi_create_string_latin1(env, s->digest, NAPI_AUTO_LENGTH, &v);
+    napi_set_named_property(env, result, "digest", v);
+    napi_create_double(env, s->reads, &v);
+    napi_set_named_property(env, result, "readCount", v);
+    napi_create_double(env, s->bases, &v);
+    napi_set_named_property(env, result, "baseCount", v);
+    napi_create_double(env, s->mapped, &v);
+    napi_set_named_property(env, result, "mappedCount", v);
+    napi_create_string_latin1(env, s->header ? s->header : "", s->header_len, &v);
+    napi_set_named_property(env, result, "headerText", v);
+    napi_resolve_deferred(env, s->deferred, result);
+  }
+  napi_delete_async_work(env, s->work);
+  free(s->path);
+  free(s->header);
+  free(s);
+}
+
+static napi_value scan_sam(napi_env env, napi_callback_info info) {
+  size_t argc = 2;
+  napi_value args[2];
+  napi_get_cb_info(env, info, &argc, args, NULL, NULL);
+  if (argc != 2) return throw_error(env, "scanSam(path, algorithm)");
+  scan_t *s = calloc(1, sizeof(scan_t));
+  if (!s) return throw_error(env, "out of memory");
+  size_t len = 0;
+  napi_get_value_string_utf8(env, args[0], NULL, 0, &len);
+  s->path = malloc(len + 1);
+  if (!s->path) { free(s); return throw_error(env, "out of memory"); }
+  napi_get_value_string_utf8(env, args[0], s->path, len + 1, &len);
+  napi_get_value_string_utf8(env, args[1], s->algorithm, sizeof s->algorithm, &len);
+  napi_value promise, name;
+  napi_create_promise(env, &s->deferred, &promise);
+  napi_create_string_utf8(env, "openomics.scanSam", NAPI_AUTO_LENGTH, &name);
+  napi_create_async_work(env, NULL, name, scan_execute, scan_complete, s, &s->work);
+  napi_queue_async_work(env, s->work);
+  return promise;
+}
+
 static napi_value init(napi_env env, napi_value exports) {
   scratch_t *scratch = calloc(1, sizeof(scratch_t));
   if (!scratch || !(scratch->record = bam_init1())) {
@@ -177,6 +361,8 @@ static napi_value init(napi_env env, napi_value exports) {
   napi_set_named_property(env, exports, "header", f);
   napi_create_function(env, "format", NAPI_AUTO_LENGTH, format, NULL, &f);
   napi_set_named_property(env, exports, "format", f);
+  napi_create_function(env, "scanSam", NAPI_AUTO_LENGTH, scan_sam, NULL, &f);
+  napi_set_named_property(env, exports, "scanSam", f);
   return exports;
 }
 

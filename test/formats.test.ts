@@ -417,6 +417,30 @@ describe("htslib's sam_format1 through the addon", async () => {
   });
 });
 
+describe('without the addons (OPENOMICS_SAM_RENDERER=js): the JS renderer and the JS SAM scanner', () => {
+  it('give samtools\' ETags for a BAM and a CRAM', () => {
+    const script = `
+      import { createReadStream } from 'node:fs';
+      import { inspectBam } from ${JSON.stringify(join(ROOT, 'dist', 'src', 'formats', 'bam-inspect.js'))};
+      import { inspectCram } from ${JSON.stringify(join(ROOT, 'dist', 'src', 'formats', 'cram.js'))};
+      import { hasNativeSam } from ${JSON.stringify(join(ROOT, 'dist', 'src', 'formats', 'sam-native.js'))};
+      const c = process.argv[2];
+      const bam = await inspectBam(createReadStream(c + '/sample.bam'));
+      const cram = await inspectCram(createReadStream(c + '/sample.cram'), { referenceFasta: c + '/ref.fa', scratchDir: ${JSON.stringify(tmpdir())} });
+      console.log(JSON.stringify({ native: hasNativeSam(), bam: bam.etag, cram: cram.etag, reads: cram.readCount }));`;
+    // A file, not --eval: worker threads inherit the process's flags, and --input-type breaks them.
+    const file = join(work, 'without-addons.mjs');
+    writeFileSync(file, script);
+    const out = JSON.parse(
+      execFileSync(process.execPath, [file, corpus], { env: { ...process.env, OPENOMICS_SAM_RENDERER: 'js' }, encoding: 'utf8' }).trim(),
+    ) as { native: boolean; bam: string; cram: string; reads: number };
+    assert.equal(out.native, false);
+    assert.equal(out.bam, md5(samtools(['view', join(corpus, 'sample.bam')], { encoding: 'buffer' }) as Buffer));
+    assert.equal(out.cram, md5(samtools(['view', '-T', join(corpus, 'ref.fa'), join(corpus, 'sample.cram')], { encoding: 'buffer' }) as Buffer));
+    assert.ok(out.reads > 0);
+  });
+});
+
 describe('a record the renderer cannot read', () => {
   it('is reported with its record number', async () => {
     const raw = execFileSync('bgzip', ['-dc', join(corpus, 'sample.bam')], { maxBuffer: 1 << 30 });
@@ -486,6 +510,11 @@ describe('CRAM against samtools (decoded by htslib, never from the network)', as
     samtools(['faidx', wrong]);
     await assert.rejects(
       inspectCram(bytes(readFileSync(join(corpus, 'sample.cram'))), { referenceFasta: wrong, scratchDir: scratch() }),
+      (e: Error) => e instanceof FormatError && e.code === 'ReferenceMismatch',
+    );
+    // samtools fails before it opens its output (the FIFO the addon reads): reported, not waited on.
+    await assert.rejects(
+      inspectCram(bytes(readFileSync(join(corpus, 'sample.cram'))), { referenceFasta: join(work, 'no-such-ref.fa'), scratchDir: scratch() }),
       (e: Error) => e instanceof FormatError && e.code === 'ReferenceMismatch',
     );
     const cram = readFileSync(join(corpus, 'sample.cram'));

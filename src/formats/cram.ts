@@ -1,10 +1,11 @@
 import { spawn, spawnSync } from 'node:child_process';
-import { createWriteStream } from 'node:fs';
+import { closeSync, constants as fsConstants, createWriteStream, openSync } from 'node:fs';
 import { mkdtemp, open, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { FormatError, malformed, truncated, unsupported } from './errors.js';
 import { createHash, type Hash } from 'node:crypto';
+import { hasNativeSam, nativeScanSam } from './sam-native.js';
 import { hashAlgorithm, type EtagFamily } from './hashing.js';
 
 /**
@@ -147,6 +148,62 @@ class SamLineScanner {
   }
 }
 
+type ScanResult = { headerText: string; readCount: number; baseCount: number; mappedCount: number; digest: string };
+
+/**
+ * `samtools view` with its output hashed and counted: by the addon reading a
+ * FIFO on its own thread when built (the SAM text never goes through the
+ * event loop, which costs more than decoding it), else by SamLineScanner on
+ * samtools' stdout. `view` settles when samtools has exited and the scan is
+ * over; `result()` is the scan's outcome, asked for only if samtools succeeded.
+ */
+function viewAndScan(args: string[], dir: string, algorithm: 'md5' | 'sha256' | 'sha512'): { view: Promise<{ code: number; stderr: string }>; result: () => Promise<ScanResult> } {
+  const fifo = join(dir, 'sam.fifo');
+  if (hasNativeSam() && spawnSync('mkfifo', ['-m', '600', fifo]).status === 0) {
+    const scan = nativeScanSam(fifo, algorithm)!;
+    let scanned = false;
+    const settled = scan.then(
+      () => (scanned = true),
+      () => (scanned = true),
+    );
+    const view = run([args[0]!, '-o', fifo, ...args.slice(1)]).then(async (r) => {
+      // If samtools never opened the FIFO (it failed first), the reader still waits in open(): be its writer once.
+      while (!scanned) {
+        try {
+          closeSync(openSync(fifo, fsConstants.O_WRONLY | fsConstants.O_NONBLOCK));
+        } catch {
+          // ENXIO: the reader has not opened it yet, or has finished
+        }
+        await Promise.race([settled, new Promise((resolve) => setTimeout(resolve, 5))]);
+      }
+      return r;
+    });
+    return { view, result: () => scan.catch((e: Error) => Promise.reject(malformed(e.message))) };
+  }
+  const hasher = createHash(algorithm);
+  const scanner = new SamLineScanner(hasher);
+  let scanError: unknown;
+  const view = run(args, (c) => {
+    try {
+      if (!scanError) scanner.push(c);
+    } catch (e) {
+      scanError = e;
+    }
+  });
+  const result = async () => {
+    if (scanError) throw scanError;
+    scanner.end();
+    return {
+      headerText: Buffer.concat(scanner.header).toString('latin1'),
+      readCount: scanner.readCount,
+      baseCount: scanner.baseCount,
+      mappedCount: scanner.mappedCount,
+      digest: hasher.digest('hex'),
+    };
+  };
+  return { view, result };
+}
+
 export async function inspectCram(
   source: AsyncIterable<Buffer>,
   opts: { referenceFasta: string; scratchDir: string; etagFamily?: EtagFamily; fileName?: string },
@@ -169,34 +226,23 @@ export async function inspectCram(
     } finally {
       await fh.close();
     }
-    const hasher = createHash(hashAlgorithm(opts.etagFamily ?? 'MD5up'));
-    const scanner = new SamLineScanner(hasher);
-    let scanError: unknown;
-    const [view, index] = await Promise.all([
-      run(['view', '-h', '--no-PG', '-T', opts.referenceFasta, file], (c) => {
-        try {
-          if (!scanError) scanner.push(c);
-        } catch (e) {
-          scanError = e;
-        }
-      }),
-      run(['index', '-c', file, join(dir, 'in.cram.crai')]),
-    ]);
-    if (scanError) throw scanError;
+    const algorithm = hashAlgorithm(opts.etagFamily ?? 'MD5up');
+    const viewArgs = ['view', '-h', '--no-PG', '-T', opts.referenceFasta, file];
+    const scan = viewAndScan(viewArgs, dir, algorithm);
+    const [view, index] = await Promise.all([scan.view, run(['index', '-c', file, join(dir, 'in.cram.crai')])]);
     if (view.code !== 0) throw cramError(view.stderr, opts.fileName);
     if (/\[E::|\[W::.*(md5|MD5|truncat|EOF)/.test(view.stderr)) throw cramError(view.stderr, opts.fileName);
     if (index.code !== 0) throw cramError(index.stderr, opts.fileName);
-    scanner.end();
-    const headerText = Buffer.concat(scanner.header).toString('latin1');
+    const { headerText, readCount, baseCount, mappedCount, digest } = await scan.result();
     const sortOrder = /^@HD\t.*\bSO:(\S+)/m.exec(headerText)?.[1] ?? 'unknown';
     return {
       headerText,
-      readCount: scanner.readCount,
-      baseCount: scanner.baseCount,
-      mappedCount: scanner.mappedCount,
-      alignment: scanner.mappedCount > 0 ? 'ALIGNED' : 'UNALIGNED',
+      readCount,
+      baseCount,
+      mappedCount,
+      alignment: mappedCount > 0 ? 'ALIGNED' : 'UNALIGNED',
       sortOrder,
-      etag: hasher.digest('hex'),
+      etag: digest,
       crai: await readFile(join(dir, 'in.cram.crai')),
     };
   } finally {

@@ -14,7 +14,16 @@ import type { SamOut } from './sam-text.js';
  */
 export const SAM_ADDON = fileURLToPath(new URL('../../../build/Release/openomics_sam.node', import.meta.url));
 
+export interface SamScan {
+  digest: string;
+  readCount: number;
+  baseCount: number;
+  mappedCount: number;
+  headerText: string;
+}
+
 interface Addon {
+  scanSam(path: string, algorithm: string): Promise<SamScan>;
   header(names: string[], lengths: number[]): object;
   format(header: object, records: Uint8Array, start: number, end: number, out: Uint8Array, outStart: number, state: Float64Array): number;
 }
@@ -27,6 +36,15 @@ try {
 }
 
 export const hasNativeSam = () => addon !== undefined;
+
+/**
+ * Reads SAM text (`samtools view -h` output) from a file or FIFO on a libuv
+ * thread: header lines kept, records hashed with `algorithm` and counted as
+ * cram.ts's JS scanner counts them. Undefined when the addon is not there.
+ */
+export function nativeScanSam(path: string, algorithm: 'md5' | 'sha256' | 'sha512'): Promise<SamScan> | undefined {
+  return addon?.scanSam(path, algorithm);
+}
 
 /** Renders records with htslib; undefined when the addon is not there. */
 export function nativeSamRenderer(header: BamHeader): NativeSamRenderer | undefined {
