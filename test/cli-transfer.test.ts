@@ -45,8 +45,13 @@ describe('openomics upload / download (transfer manager)', () => {
   });
 
   it('resumes a paired FASTQ upload after SIGKILL, sending only the missing parts, then downloads it byte for byte', async () => {
-    const r1 = join(corpus, 'reads_R1.fastq.gz');
-    const r2 = join(corpus, 'reads_R2.fastq.gz');
+    // Eight copies of the pair, as multi-member gzip (still a valid pair): ~1,200 parts of 8 KiB, so the upload is
+    // still running when the test kills it, however fast the server takes parts.
+    const r1 = join(dir, 'big_R1.fastq.gz');
+    const r2 = join(dir, 'big_R2.fastq.gz');
+    for (const [to, from] of [[r1, 'reads_R1.fastq.gz'], [r2, 'reads_R2.fastq.gz']] as const) {
+      writeFileSync(to, Buffer.concat(Array.from({ length: 8 }, () => readFileSync(join(corpus, from)))));
+    }
     const args = ['upload', '--sequence-store-id', storeId, '--file-type', 'FASTQ', '--subject-id', 's1', '--sample-id', 'm1', '--name', 'resumable',
       '--part-size', '8KiB', '--concurrency', '1', r1, r2];
     const first = spawn(process.execPath, [CLI, ...args], { env, cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] });
@@ -151,7 +156,7 @@ describe('openomics upload / download (transfer manager)', () => {
     const url = cli(['presign', '--sequence-store-id', storeId, '--id', resumedId, '--expires-in', '120']).stdout.trim();
     const got = await fetch(url);
     assert.equal(got.status, 200);
-    assert.ok(Buffer.from(await got.arrayBuffer()).equals(readFileSync(join(corpus, 'reads_R1.fastq.gz'))));
+    assert.ok(Buffer.from(await got.arrayBuffer()).equals(readFileSync(join(dir, 'big_R1.fastq.gz'))));
     const omics = omicsClient(s);
     const { uploadId } = await omics.send(new CreateMultipartReadSetUploadCommand({ sequenceStoreId: storeId, sourceFileType: 'FASTQ', subjectId: 's', sampleId: 'm', name: 'pending' }));
     const status = JSON.parse(cli(['status', '--sequence-store-id', storeId, '--json']).stdout);
@@ -159,7 +164,7 @@ describe('openomics upload / download (transfer manager)', () => {
     execFileSync('mkdir', ['-p', join(dir, 'export')]);
     const ex = cli(['export', '--sequence-store-id', storeId, '--role-arn', 'arn:aws:iam::123456789012:role/Export', '--destination', `file://${join(dir, 'export')}/`, resumedId]);
     assert.equal(ex.status, 0, ex.stderr);
-    assert.ok(readFileSync(join(dir, 'export', resumedId, 'resumable_source2.fastq.gz')).equals(readFileSync(join(corpus, 'reads_R2.fastq.gz'))));
+    assert.ok(readFileSync(join(dir, 'export', resumedId, 'resumable_source2.fastq.gz')).equals(readFileSync(join(dir, 'big_R2.fastq.gz'))));
   });
 
   it('draws a progress bar that updates on a terminal (tmux)', async () => {
