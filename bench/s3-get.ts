@@ -67,9 +67,10 @@ const file = process.env['BENCH_FILE'] ?? join(corpus, 'sample.unaligned.bam');
 const size = statSync(file).size;
 const work = mkdtempSync(join(tmpdir(), 'openomics-s3bench-'));
 copyFileSync(file, join(work, 'sample.bam'));
+// nginx first: if it is missing, nothing else has been started (and left running).
+const nginx = await startNginx(work);
 const s = await spawnServer({ keepLogs: false, env: { OPENOMICS_IMPORT_ROOTS: work } });
 const moto = await startMoto();
-const nginx = await startNginx(work);
 try {
   const omics = omicsClient(s);
   const storeId = (await omics.send(new CreateSequenceStoreCommand({ name: 'bench' }))).id!;

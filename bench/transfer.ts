@@ -20,9 +20,10 @@ const file = process.env['BENCH_FILE'] ?? join(benchCorpus(), 'sample.unaligned.
 const mb = statSync(file).size / 1e6;
 const work = mkdtempSync(join(tmpdir(), 'openomics-transfer-'));
 copyFileSync(file, join(work, 'x.bam'));
+// nginx first: if it is missing, nothing else has been started (and left running).
+const nginx = await startNginx(work);
 const s = await spawnServer({ keepLogs: false });
 const moto = await startMoto();
-const nginx = await startNginx(work);
 const timed = (cmd: string, args: string[], env: NodeJS.ProcessEnv) => {
   const t0 = process.hrtime.bigint();
   const r = spawnSync(cmd, args, { env, cwd: work, encoding: 'utf8', maxBuffer: 1 << 26 });

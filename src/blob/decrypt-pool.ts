@@ -11,7 +11,9 @@ import { CorruptBlobError, type ChunkRun } from './sealed-chunks.js';
 export class DecryptPool {
   private readonly pool: WorkerPool<{ id: number; error?: string; plain: ArrayBuffer; length: number }>;
 
-  constructor(size = Math.max(1, Math.min(4, availableParallelism() - 1))) {
+  // Two workers even on two cores: while one opens a run the other can take the next (the main thread mostly
+  // waits on the disk and the socket).
+  constructor(size = Math.max(2, Math.min(4, availableParallelism()))) {
     this.pool = new WorkerPool(new URL('./decrypt-worker.js', import.meta.url), size);
   }
 
