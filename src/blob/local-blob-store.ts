@@ -134,7 +134,12 @@ export class LocalBlobStore implements BlobStore {
     const fd = await new Promise<number>((resolve, reject) =>
       open(p, 'r', (e, fd) => (e ? reject(e.code === 'ENOENT' ? new BlobNotFoundError(key) : e) : resolve(fd))),
     );
-    return createReadStream('', { fd, ...(range ? { start: range.start, end: range.end } : {}), highWaterMark: readSize });
+    try {
+      return createReadStream('', { fd, ...(range ? { start: range.start, end: range.end } : {}), highWaterMark: readSize });
+    } catch (e) {
+      close(fd, () => {}); // a bad range: the stream never took the descriptor
+      throw e;
+    }
   }
 
   async read(key: string, range: ByteRange): Promise<Buffer> {
