@@ -21,8 +21,6 @@ import {
   OmicsClient,
   CreateSequenceStoreCommand,
   CreateReferenceStoreCommand,
-  StartReferenceImportJobCommand,
-  GetReferenceImportJobCommand,
   StartReadSetImportJobCommand,
   GetReadSetImportJobCommand,
   StartReadSetExportJobCommand,
@@ -33,7 +31,7 @@ import {
   CompleteMultipartReadSetUploadCommand,
   GetSequenceStoreCommand,
 } from '@aws-sdk/client-omics';
-import { until, jobFinished } from './helpers/omics.js';
+import { until, jobFinished, importReference } from './helpers/omics.js';
 import { CLI, spawnServer, type SpawnedServer } from './helpers/server.js';
 import { startMoto, MOTO_CREDENTIALS, type Moto } from './helpers/moto.js';
 import { tinyCorpus } from './helpers/corpus.js';
@@ -114,12 +112,8 @@ describe('connected storage (moto_server buckets)', () => {
 
   it('imports a reference and read sets from the bucket, refusing keys outside the connection prefix', async () => {
     const refStoreId = (await omics.send(new CreateReferenceStoreCommand({ name: 'refs' }))).id!;
-    const rj = await omics.send(
-      new StartReferenceImportJobCommand({ referenceStoreId: refStoreId, roleArn: IMPORT_ROLE, sources: [{ sourceFile: 's3://lab-data/runs/run-1/ref.fa', name: 'tiny' }] }),
-    );
-    const ref = await until('reference import', () => omics.send(new GetReferenceImportJobCommand({ referenceStoreId: refStoreId, id: rj.id })), jobFinished);
-    assert.equal(ref.status, 'COMPLETED', JSON.stringify(ref.sources));
-    const referenceArn = `arn:aws:omics:us-east-1:123456789012:referenceStore/${refStoreId}/reference/${ref.sources![0]!.referenceId}`;
+    // The same role the connection for lab-data is bound to.
+    const referenceArn = await importReference(omics, refStoreId, 's3://lab-data/runs/run-1/ref.fa');
 
     const storeId = (await omics.send(new CreateSequenceStoreCommand({ name: 'from-s3' }))).id!;
     const common = { subjectId: 'subj', sampleId: 'samp' };

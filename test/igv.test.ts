@@ -15,14 +15,12 @@ import {
   CreateSequenceStoreCommand,
   GetSequenceStoreCommand,
   CreateReferenceStoreCommand,
-  StartReferenceImportJobCommand,
-  GetReferenceImportJobCommand,
   StartReadSetImportJobCommand,
   GetReadSetImportJobCommand,
   GetReadSetMetadataCommand,
 } from '@aws-sdk/client-omics';
 import { ROOT, spawnServer, type SpawnedServer } from './helpers/server.js';
-import { omicsClient, until, jobFinished } from './helpers/omics.js';
+import { omicsClient, until, jobFinished, importReference } from './helpers/omics.js';
 import { tinyCorpus } from './helpers/corpus.js';
 
 const CHROMIUM = '/usr/bin/chromium';
@@ -74,9 +72,7 @@ describe('igv.js in headless Chromium over presigned S3-view URLs', { skip: skip
     const storeId = (await omics.send(new CreateSequenceStoreCommand({ name: 'igv' }))).id!;
     const alias = /^s3:\/\/([^/]+)\//.exec((await omics.send(new GetSequenceStoreCommand({ id: storeId }))).s3Access!.s3Uri!)![1]!;
     const refStoreId = (await omics.send(new CreateReferenceStoreCommand({ name: 'refs' }))).id!;
-    const rj = await omics.send(new StartReferenceImportJobCommand({ referenceStoreId: refStoreId, roleArn: ROLE, sources: [{ sourceFile: `file://${root}/ref.fa`, name: 'tiny' }] }));
-    const ref = await until('reference', () => omics.send(new GetReferenceImportJobCommand({ referenceStoreId: refStoreId, id: rj.id })), jobFinished);
-    const referenceArn = `arn:aws:omics:us-east-1:123456789012:referenceStore/${refStoreId}/reference/${ref.sources![0]!.referenceId}`;
+    const referenceArn = await importReference(omics, refStoreId, `file://${root}/ref.fa`);
     const job = await omics.send(
       new StartReadSetImportJobCommand({
         sequenceStoreId: storeId,

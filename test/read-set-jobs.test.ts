@@ -12,8 +12,6 @@ import {
   OmicsClient,
   CreateSequenceStoreCommand,
   CreateReferenceStoreCommand,
-  StartReferenceImportJobCommand,
-  GetReferenceImportJobCommand,
   StartReadSetImportJobCommand,
   GetReadSetImportJobCommand,
   ListReadSetImportJobsCommand,
@@ -24,7 +22,7 @@ import {
   ListReadSetsCommand,
   ListTagsForResourceCommand,
 } from '@aws-sdk/client-omics';
-import { omicsClient, until, jobFinished } from './helpers/omics.js';
+import { omicsClient, until, jobFinished, importReference as importReferenceFile } from './helpers/omics.js';
 import { BACKENDS, spawnServer, type Backend, type SpawnedServer } from './helpers/server.js';
 import { SAMTOOLS_ENV, tinyCorpus } from './helpers/corpus.js';
 
@@ -34,15 +32,10 @@ const ROLE = 'arn:aws:iam::123456789012:role/OmicsImport';
 
 
 
-async function importReference(omics: OmicsClient, root: string, corpus: string): Promise<string> {
+async function importCorpusReference(omics: OmicsClient, root: string, corpus: string): Promise<string> {
   copyFileSync(join(corpus, 'ref.fa'), join(root, 'ref.fa'));
   const refStoreId = (await omics.send(new CreateReferenceStoreCommand({ name: 'refs' }))).id!;
-  const job = await omics.send(
-    new StartReferenceImportJobCommand({ referenceStoreId: refStoreId, roleArn: ROLE, sources: [{ sourceFile: `file://${root}/ref.fa`, name: 'tiny' }] }),
-  );
-  const done = await until('reference import', () => omics.send(new GetReferenceImportJobCommand({ referenceStoreId: refStoreId, id: job.id })), jobFinished);
-  assert.equal(done.status, 'COMPLETED');
-  return `arn:aws:omics:us-east-1:123456789012:referenceStore/${refStoreId}/reference/${done.sources![0]!.referenceId}`;
+  return importReferenceFile(omics, refStoreId, `file://${root}/ref.fa`);
 }
 
 let corpus: string;
@@ -65,7 +58,7 @@ for (const backend of BACKENDS) {
       s = await spawnServer({ backend: backend as Backend, env: { OPENOMICS_IMPORT_ROOTS: root, OPENOMICS_EXPORT_ROOTS: exportRoot } });
       omics = omicsClient(s);
       storeId = (await omics.send(new CreateSequenceStoreCommand({ name: 'imports', eTagAlgorithmFamily: 'SHA256up' }))).id!;
-      referenceArn = await importReference(omics, root, corpus);
+      referenceArn = await importCorpusReference(omics, root, corpus);
     });
     after(async () => {
       await s?.stop();

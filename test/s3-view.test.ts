@@ -24,8 +24,6 @@ import {
   CreateSequenceStoreCommand,
   GetSequenceStoreCommand,
   CreateReferenceStoreCommand,
-  StartReferenceImportJobCommand,
-  GetReferenceImportJobCommand,
   StartReadSetImportJobCommand,
   GetReadSetImportJobCommand,
   GetReadSetMetadataCommand,
@@ -37,7 +35,7 @@ import { CLI, spawnServer, type SpawnedServer } from './helpers/server.js';
 import { sendRaw } from './helpers/signing.js';
 import { openMetadataStore } from '../src/db/open.js';
 import { readSetRecord } from './helpers/records.js';
-import { omicsClient, until, jobFinished } from './helpers/omics.js';
+import { omicsClient, until, jobFinished, importReference } from './helpers/omics.js';
 import { SAMTOOLS_ENV, tinyCorpus } from './helpers/corpus.js';
 
 const run = promisify(execFile);
@@ -68,9 +66,7 @@ describe('S3 view of read sets', () => {
     keyArn = store.sseConfig!.keyArn!;
     alias = /^s3:\/\/([^/]+)\//.exec((await omics.send(new GetSequenceStoreCommand({ id: storeId }))).s3Access!.s3Uri!)![1]!;
     const refStoreId = (await omics.send(new CreateReferenceStoreCommand({ name: 'refs' }))).id!;
-    const rj = await omics.send(new StartReferenceImportJobCommand({ referenceStoreId: refStoreId, roleArn: ROLE, sources: [{ sourceFile: `file://${root}/ref.fa`, name: 'tiny' }] }));
-    const ref = await until('reference', () => omics.send(new GetReferenceImportJobCommand({ referenceStoreId: refStoreId, id: rj.id })), jobFinished);
-    const referenceArn = `arn:aws:omics:us-east-1:123456789012:referenceStore/${refStoreId}/reference/${ref.sources![0]!.referenceId}`;
+    const referenceArn = await importReference(omics, refStoreId, `file://${root}/ref.fa`);
     const job = await omics.send(
       new StartReadSetImportJobCommand({
         sequenceStoreId: storeId,

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { OmicsClient } from '@aws-sdk/client-omics';
+import { OmicsClient, StartReferenceImportJobCommand, GetReferenceImportJobCommand } from '@aws-sdk/client-omics';
 import type { SpawnedServer } from './server.js';
 
 /** An Omics client for a spawned server, signed with its root key, no retries (tests see every error). */
@@ -26,6 +26,16 @@ export async function until<T>(what: string, fn: () => Promise<T>, done: (v: T) 
 
 /** A storage job that has reached a final status. */
 export const jobFinished = (j: { status?: string }) => !['SUBMITTED', 'IN_PROGRESS'].includes(j.status!);
+
+/** Imports one FASTA into a reference store, checks the job completed, and returns the reference's ARN. */
+export async function importReference(omics: OmicsClient, referenceStoreId: string, sourceFile: string, name = 'tiny'): Promise<string> {
+  const job = await omics.send(
+    new StartReferenceImportJobCommand({ referenceStoreId, roleArn: 'arn:aws:iam::123456789012:role/OmicsImport', sources: [{ sourceFile, name }] }),
+  );
+  const done = await until('reference import', () => omics.send(new GetReferenceImportJobCommand({ referenceStoreId, id: job.id })), jobFinished);
+  assert.equal(done.status, 'COMPLETED', JSON.stringify(done.sources));
+  return `arn:aws:omics:us-east-1:123456789012:referenceStore/${referenceStoreId}/reference/${done.sources![0]!.referenceId}`;
+}
 
 /** Asserts that `p` fails with the named service error (and message). */
 export async function expectServiceError(p: Promise<unknown>, name: string, message?: RegExp): Promise<void> {
