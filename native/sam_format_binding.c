@@ -3,6 +3,7 @@
 // when built and falls back to the JS renderer (src/formats/sam-text.ts) otherwise, and for the records this
 // binding hands back (a CG-tag CIGAR, a read name without its NUL, anything sam_format1 refuses), so errors
 // and the rare cases keep one implementation.
+// Also scanSam: samtools' SAM output (CRAM ingest) hashed with OpenSSL and counted on a libuv thread.
 #define NAPI_VERSION 6
 #include <node_api.h>
 #include <stdlib.h>

@@ -24,7 +24,7 @@ class OpenFiles {
   async use<T>(path: string, fn: (fd: number) => Promise<T>): Promise<T> {
     let f = this.files.get(path);
     if (!f) {
-      const fd = new Promise<number>((resolve, reject) => open(path, 'r', (e, fd) => (e ? reject(e) : resolve(fd))));
+      const fd = openForReading(path);
       f = { fd, users: 0, idleSince: 0 };
       this.files.set(path, f);
       fd.catch(() => this.files.get(path) === f && this.files.delete(path));
@@ -62,6 +62,11 @@ class OpenFiles {
       this.timer = undefined;
     }
   }
+}
+
+/** A descriptor (the callback API: fs/promises' FileHandle reads are slower on this path). */
+function openForReading(path: string): Promise<number> {
+  return new Promise((resolve, reject) => open(path, 'r', (e, fd) => (e ? reject(e) : resolve(fd))));
 }
 
 function closeFd(fd: Promise<number>): void {
@@ -131,9 +136,9 @@ export class LocalBlobStore implements BlobStore {
   async get(key: string, range?: ByteRange, readSize = 1 << 20): Promise<Readable> {
     const p = this.path(key);
     // Opened here (not by the stream) so a missing blob is an error of this call; no separate stat.
-    const fd = await new Promise<number>((resolve, reject) =>
-      open(p, 'r', (e, fd) => (e ? reject(e.code === 'ENOENT' ? new BlobNotFoundError(key) : e) : resolve(fd))),
-    );
+    const fd = await openForReading(p).catch((e: NodeJS.ErrnoException) => {
+      throw e.code === 'ENOENT' ? new BlobNotFoundError(key) : e;
+    });
     try {
       return createReadStream('', { fd, ...(range ? { start: range.start, end: range.end } : {}), highWaterMark: readSize });
     } catch (e) {

@@ -1,4 +1,4 @@
-import { crc32, inflateRaw } from './deflate.js';
+import { crc32, inflateRawInto } from './deflate.js';
 import { malformed, truncated } from './errors.js';
 import { sharedInflatePool } from './inflate-pool.js';
 
@@ -55,23 +55,27 @@ export function inflateGroup(region: Buffer, blocks: BlockSpan[]): Buffer {
   for (const b of blocks) total += declaredSize(region.subarray(b.at, b.at + b.size));
   const out = Buffer.allocUnsafeSlow(total);
   let filled = 0;
-  for (const b of blocks) filled += inflateBlock(region.subarray(b.at, b.at + b.size), b.coffset).copy(out, filled);
+  for (const b of blocks) {
+    const block = region.subarray(b.at, b.at + b.size);
+    filled += inflateBlock(block, b.coffset, out.subarray(filled, filled + declaredSize(block))).length;
+  }
   return out;
 }
 
-/** Inflates and checks one complete block. */
-export function inflateBlock(block: Buffer, coffset: number): Buffer {
+/** Inflates and checks one complete block, into `out` (room for its ISIZE bytes) or a new buffer. */
+export function inflateBlock(block: Buffer, coffset: number, out?: Buffer): Buffer {
   const xlen = block.readUInt16LE(10);
   const cdata = block.subarray(12 + xlen, block.length - 8);
   const crc = block.readUInt32LE(block.length - 8);
-  const isize = block.readUInt32LE(block.length - 4);
-  let data: Buffer;
+  const isize = declaredSize(block);
+  const data = out ?? Buffer.allocUnsafe(isize);
+  let made: number;
   try {
-    data = isize === 0 ? Buffer.alloc(0) : inflateRaw(cdata, isize);
+    made = isize === 0 ? 0 : inflateRawInto(cdata, data);
   } catch (e) {
     throw malformed(`BGZF block does not inflate: ${(e as Error).message}`, { byte: coffset });
   }
-  if (data.length !== isize) throw malformed(`BGZF block inflates to ${data.length} bytes, its header says ${isize}`, { byte: coffset });
+  if (made !== isize) throw malformed(`BGZF block inflates to ${made} bytes, its header says ${isize}`, { byte: coffset });
   if (crc32(data) !== crc) throw malformed('BGZF block CRC32 mismatch (corrupted data)', { byte: coffset });
   return data;
 }

@@ -1,14 +1,13 @@
-import { createRequire } from 'node:module';
 import { existsSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
 import { crc32 as zlibCrc32, inflateRawSync } from 'node:zlib';
+import { addonPath, loadAddon } from './native-addon.js';
 
 /**
  * Raw DEFLATE and CRC32 for BGZF blocks: libdeflate (what samtools uses, faster
  * than zlib) through the small addon in native/, built by `npm ci` when Debian's
  * libdeflate-dev is installed; node:zlib otherwise.
  */
-export const DEFLATE_ADDON = fileURLToPath(new URL('../../../build/Release/openomics_deflate.node', import.meta.url));
+export const DEFLATE_ADDON = addonPath('openomics_deflate');
 export const hasDeflateAddon = () => existsSync(DEFLATE_ADDON);
 
 interface Addon {
@@ -16,19 +15,18 @@ interface Addon {
   crc32(data: Uint8Array): number;
 }
 
-let addon: Addon | undefined;
-try {
-  if (hasDeflateAddon()) addon = createRequire(import.meta.url)(DEFLATE_ADDON) as Addon;
-} catch {
-  addon = undefined; // a stale or foreign build: fall back to zlib
-}
+const addon = loadAddon<Addon>('openomics_deflate');
 
-/** Inflates raw DEFLATE data that should make `size` bytes (returns what it made; callers check the size). */
-export function inflateRaw(cdata: Buffer, size: number): Buffer {
-  if (!addon) return inflateRawSync(cdata);
-  const out = Buffer.allocUnsafe(size);
-  const n = addon.inflateRaw(cdata, out);
-  return n === size ? out : out.subarray(0, n);
+/**
+ * Inflates raw DEFLATE data into `out`, which has room for exactly what it
+ * should make; returns how many bytes it made (callers check the count: more
+ * than `out` holds is an error from libdeflate, a larger count from zlib).
+ */
+export function inflateRawInto(cdata: Buffer, out: Buffer): number {
+  if (addon) return addon.inflateRaw(cdata, out);
+  const made = inflateRawSync(cdata);
+  made.copy(out);
+  return made.length;
 }
 
 export function crc32(data: Buffer): number {

@@ -1,19 +1,15 @@
-import { createRequire } from 'node:module';
-import { existsSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
+import { loadAddon } from './native-addon.js';
 import type { BamHeader } from './bam.js';
 import type { SamOut } from './sam-text.js';
 
 /**
  * SAM lines by htslib's own `sam_format1` (what `samtools view` prints with),
- * through the addon in native/sam_format_binding.c, built by `npm ci` when
+ * through the addon `openomics_sam` (native/sam_format_binding.c), built by `npm ci` when
  * Debian's libhts-dev is installed. Records the addon hands back (a CIGAR kept
  * in a CG tag, a read name without its NUL, anything htslib refuses) and
  * every record when the addon is absent or OPENOMICS_SAM_RENDERER=js go
  * through the JS renderer in sam-text.ts, which also owns the error messages.
  */
-export const SAM_ADDON = fileURLToPath(new URL('../../../build/Release/openomics_sam.node', import.meta.url));
-
 export interface SamScan {
   digest: string;
   readCount: number;
@@ -28,12 +24,7 @@ interface Addon {
   format(header: object, records: Uint8Array, start: number, end: number, out: Uint8Array, outStart: number, state: Float64Array): number;
 }
 
-let addon: Addon | undefined;
-try {
-  if (process.env['OPENOMICS_SAM_RENDERER'] !== 'js' && existsSync(SAM_ADDON)) addon = createRequire(import.meta.url)(SAM_ADDON) as Addon;
-} catch {
-  addon = undefined; // a stale or foreign build: the JS renderer
-}
+const addon = process.env['OPENOMICS_SAM_RENDERER'] === 'js' ? undefined : loadAddon<Addon>('openomics_sam');
 
 export const hasNativeSam = () => addon !== undefined;
 

@@ -241,7 +241,7 @@ export class S3Edge {
       }
       const tags = needTags ? await this.o.view.tags(target) : {};
       await this.authorize(principal, store, 's3:GetObject', this.o.view.objectArn(store, key), tagContext(tags, sigVersion));
-      await this.object(req, res, info, store, target.object, method === 'HEAD', () => this.o.view.open(target, undefined), (r) => this.o.view.open(target, r));
+      await this.object(req, res, info, store, target.object, method === 'HEAD', (r) => this.o.view.open(target, r));
     } catch (err) {
       const e = toS3Error(err);
       if (!e) {
@@ -315,8 +315,7 @@ export class S3Edge {
     store: SequenceStoreRecord,
     o: S3Object,
     head: boolean,
-    openAll: () => Promise<NodeJS.ReadableStream | Buffer>,
-    openRange: (r: { start: number; end: number }) => Promise<NodeJS.ReadableStream | Buffer>,
+    open: (range?: { start: number; end: number }) => Promise<NodeJS.ReadableStream | Buffer>,
   ): Promise<void> {
     const etag = `"${o.etag}"`;
     const headers: Record<string, string | number> = {
@@ -364,7 +363,7 @@ export class S3Edge {
       res.end();
       return;
     }
-    const body = range ? await openRange(range) : await openAll();
+    const body = await open(range);
     send();
     if (Buffer.isBuffer(body)) {
       res.end(body);
