@@ -29,7 +29,7 @@ export interface BlobStore {
   /**
    * The inclusive `range` of the blob, in memory: for small reads (an S3 range
    * GET), where a stream's machinery costs more than the bytes. Callers bound
-   * the range (MAX_MEMORY_READ); a range past the end is cut at the end.
+   * the range (the S3 view reads at most 1 MiB this way); a range past the end is cut at the end.
    */
   read(key: string, range: ByteRange): Promise<Buffer>;
   head(key: string): Promise<BlobInfo | undefined>;
@@ -38,9 +38,6 @@ export interface BlobStore {
   /** Multipart assembly: `key` becomes the concatenation of `sources`, in order. */
   compose(key: string, sources: string[]): Promise<{ size: number }>;
 }
-
-/** The largest range callers of BlobStore.read ask for. */
-export const MAX_MEMORY_READ = 4 * 1024 * 1024;
 
 /** Refuses keys that could escape a backend's namespace. */
 export function checkBlobKey(key: string): void {
