@@ -1,6 +1,7 @@
 {
   "variables": {
     "has_libdeflate": "<!(test -f /usr/include/libdeflate.h && echo 1 || echo 0)",
+    "has_openssl": "<!(test -f /usr/include/openssl/evp.h && echo 1 || echo 0)",
     "has_htslib": "<!(test -f /usr/include/htslib/sam.h && test -f /usr/include/openssl/evp.h && echo 1 || echo 0)"
   },
   "targets": [],
@@ -10,6 +11,14 @@
         "target_name": "openomics_deflate",
         "sources": ["native/libdeflate_binding.c"],
         "libraries": ["-ldeflate"],
+        "cflags": ["-O3"]
+      }]
+    }],
+    ["has_openssl==1", {
+      "targets": [{
+        "target_name": "openomics_crypto",
+        "sources": ["native/sealed_chunks_binding.c"],
+        "libraries": ["-lcrypto"],
         "cflags": ["-O3"]
       }]
     }],

@@ -11,6 +11,10 @@ import { LocalBlobStore } from '../src/blob/local-blob-store.js';
 import { S3BlobStore } from '../src/blob/s3-blob-store.js';
 import { EncryptedBlobStore, CHUNK_SIZE } from '../src/blob/encrypted-blob-store.js';
 import { BlobNotFoundError, type BlobStore } from '../src/blob/blob-store.js';
+import { openChunksAsync, openChunksWithNodeCrypto, sealChunk, sealedChunksAddon, type ChunkRun } from '../src/blob/sealed-chunks.js';
+import { execFileSync } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { startMoto, MOTO_CREDENTIALS, type Moto } from './helpers/moto.js';
 
 async function readAll(s: Readable): Promise<Buffer> {
@@ -216,5 +220,88 @@ describe('encryption at rest is visible', () => {
     await s3.send(new PutObjectCommand({ Bucket: 'blobs', Key: 'enc/plain-object', Body: 'just some text here' }));
     const b = new EncryptedBlobStore(s3Store('enc/'), DATA_KEY);
     await assert.rejects(b.get('plain-object'), /not an encrypted blob/);
+  });
+});
+
+describe('sealed chunks opened by the addon (OpenSSL EVP, in place) and by node:crypto', () => {
+  const chunkSize = 1000;
+  const seal = (plain: Buffer, run: Omit<ChunkRun, 'firstIndex'>): Buffer => {
+    const pieces: Buffer[] = [];
+    for (let i = 0; i <= run.lastIndexOfBlob; i++) {
+      pieces.push(sealChunk(run.key, run.prefix, i, i === run.lastIndexOfBlob, plain.subarray(i * chunkSize, (i + 1) * chunkSize)));
+    }
+    return Buffer.concat(pieces);
+  };
+  const plain = randomBytes(5 * chunkSize + 321);
+  const base = { key: randomBytes(32), prefix: randomBytes(8), chunkSize, lastIndexOfBlob: 5 };
+  const sealed = seal(plain, base);
+  const sealedSize = chunkSize + 16;
+  // Each case: a run (from chunk `first`, `count` chunks, possibly damaged) and what opening it must give.
+  const cases: { name: string; first: number; bytes: (s: Buffer) => Buffer; key?: Buffer; last?: number; expect: Buffer | RegExp }[] = [
+    { name: 'the whole blob', first: 0, bytes: (s) => s, expect: plain },
+    { name: 'a middle run', first: 2, bytes: (s) => s.subarray(2 * sealedSize, 4 * sealedSize), expect: plain.subarray(2 * chunkSize, 4 * chunkSize) },
+    { name: 'the short last chunk alone', first: 5, bytes: (s) => s.subarray(5 * sealedSize), expect: plain.subarray(5 * chunkSize) },
+    { name: 'a flipped ciphertext byte', first: 0, bytes: (s) => flip(s, 3 * sealedSize + 7), expect: /chunk 3 failed authentication/ },
+    { name: 'a flipped tag byte', first: 0, bytes: (s) => flip(s, sealedSize - 1), expect: /chunk 0 failed authentication/ },
+    { name: 'chunks out of order', first: 1, bytes: (s) => Buffer.concat([s.subarray(2 * sealedSize, 3 * sealedSize), s.subarray(sealedSize, 2 * sealedSize)]), expect: /chunk 1 failed authentication/ },
+    { name: 'a cut-off blob (the new last chunk is not flagged final)', first: 0, bytes: (s) => s.subarray(0, 5 * sealedSize), expect: /chunk 4 failed authentication/, last: 4 },
+    { name: 'a piece shorter than a tag', first: 5, bytes: (s) => s.subarray(5 * sealedSize, 5 * sealedSize + 9), expect: /chunk 5 is truncated/ },
+    { name: 'the wrong key', first: 0, bytes: (s) => s, key: randomBytes(32), expect: /chunk 0 failed authentication/ },
+  ];
+  function flip(s: Buffer, at: number): Buffer {
+    const c = Buffer.from(s);
+    c[at] ^= 1;
+    return c;
+  }
+
+  it('is built where CI runs (guard: otherwise only the node:crypto path would be tested)', () => {
+    if (process.env['CI'] === 'true') assert.ok(sealedChunksAddon, 'build/Release/openomics_crypto.node is missing: install libssl-dev before npm ci');
+  });
+
+  for (const c of cases) {
+    it(`${c.name}: the same result both ways`, { skip: !sealedChunksAddon && 'the addon is not built (libssl-dev missing; the guard above fails in CI)' }, async () => {
+      const run: ChunkRun = { ...base, key: c.key ?? base.key, firstIndex: c.first, lastIndexOfBlob: c.last ?? base.lastIndexOfBlob };
+      const outcomes: (Buffer | Error)[] = [];
+      const js = Buffer.from(c.bytes(sealed));
+      const attempt = (f: () => Buffer) => Promise.resolve().then(f).catch((e: Error) => e);
+      outcomes.push(await attempt(() => Buffer.from(openChunksWithNodeCrypto(run, js))));
+      const nativeSync = Buffer.from(c.bytes(sealed));
+      outcomes.push(await attempt(() => Buffer.from(nativeSync.subarray(0, sealedChunksAddon!.open(run.key, run.prefix, run.chunkSize, run.firstIndex, run.lastIndexOfBlob, nativeSync)))));
+      const nativeAsync = Buffer.from(c.bytes(sealed));
+      outcomes.push(await openChunksAsync(run, nativeAsync)!.then((b) => Buffer.from(b)).catch((e: Error) => e));
+      for (const [i, got] of outcomes.entries()) {
+        const way = ['node:crypto', 'addon', 'addon on the thread pool'][i];
+        if (c.expect instanceof RegExp) assert.match(got instanceof Error ? got.message : 'no error', c.expect, way);
+        else assert.ok(Buffer.isBuffer(got) && got.equals(c.expect as Buffer), `${way}: ${got instanceof Error ? got.message : 'wrong bytes'}`);
+      }
+    });
+  }
+
+  it('without the addon (OPENOMICS_NATIVE_CRYPTO=0): large reads decrypt on worker threads and detect tampering', () => {
+    const root = join(dir, 'no-addon');
+    const script = `
+      import { Readable } from 'node:stream';
+      import { randomBytes } from 'node:crypto';
+      import { readFileSync } from 'node:fs';
+      import { LocalBlobStore } from ${JSON.stringify(fileURLToPath(new URL('../src/blob/local-blob-store.js', import.meta.url)))};
+      import { EncryptedBlobStore } from ${JSON.stringify(fileURLToPath(new URL('../src/blob/encrypted-blob-store.js', import.meta.url)))};
+      import { sealedChunksAddon } from ${JSON.stringify(fileURLToPath(new URL('../src/blob/sealed-chunks.js', import.meta.url)))};
+      const read = async (s) => { const p = []; for await (const c of s) p.push(c); return Buffer.concat(p); };
+      const key = randomBytes(32);
+      const b = new EncryptedBlobStore(new LocalBlobStore(process.argv[2]), key);
+      const data = randomBytes(9 * 1024 * 1024 + 77);
+      await b.put('f', Readable.from([data]));
+      const whole = (await read(await b.get('f'))).equals(data);
+      const range = (await read(await b.get('f', { start: 1234567, end: data.length - 5 }))).equals(data.subarray(1234567, data.length - 4));
+      const raw = readFileSync(process.argv[2] + '/f');
+      raw[raw.length - 3 * 65552] ^= 1; // in chunk 141 of 0..144
+      await new LocalBlobStore(process.argv[2]).put('f', Readable.from([raw]));
+      const tamper = await read(await b.get('f')).then(() => 'not detected', (e) => e.message);
+      console.log(JSON.stringify({ addon: !!sealedChunksAddon, whole, range, tamper }));`;
+    // A file, not --eval: worker threads inherit the process's flags, and --input-type breaks them.
+    const file = join(dir, 'no-addon.mjs');
+    writeFileSync(file, script);
+    const out = JSON.parse(execFileSync(process.execPath, [file, root], { env: { ...process.env, OPENOMICS_NATIVE_CRYPTO: '0' }, encoding: 'utf8' }).trim());
+    assert.deepEqual(out, { addon: false, whole: true, range: true, tamper: 'chunk 141 failed authentication' });
   });
 });

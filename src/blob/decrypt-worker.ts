@@ -18,7 +18,6 @@ parentPort!.on('message', (j: Job) => {
     const plain = openChunks(
       { key: Buffer.from(j.key), prefix: Buffer.from(j.prefix), chunkSize: j.chunkSize, firstIndex: j.firstIndex, lastIndexOfBlob: j.lastIndexOfBlob },
       Buffer.from(j.sealed, 0, j.length),
-      true,
     );
     // Opened in place: the same memory goes back, the plaintext at its front.
     parentPort!.postMessage({ id: j.id, plain: j.sealed, length: plain.length }, [j.sealed]);

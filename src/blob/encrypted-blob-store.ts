@@ -140,7 +140,7 @@ class DecryptStream extends Transform {
       this.deliver(openChunks(run, sealed.subarray(0, length)));
       return;
     }
-    const entry: Opening = { promise: this.pool.open(run, sealed.buffer as ArrayBuffer, length) }; // opened in place
+    const entry: Opening = { promise: this.pool.open(run, sealed.subarray(0, length)) }; // opened in place
     entry.promise.then(
       (plain) => {
         entry.plain = plain;
@@ -161,9 +161,10 @@ class DecryptStream extends Transform {
 
   override _transform(chunk: Buffer, _enc: BufferEncoding, cb: TransformCallback): void {
     (async () => {
-      // A source chunk that is whole runs in memory of its own is handed over as it is (the inner
-      // store was asked for chunks of a run's size): no copy.
-      if (this.pool && this.filled === 0 && isStandalone(chunk) && (chunk.length === this.runBytes || chunk.length === this.sealedLeft)) {
+      // A source chunk that is whole runs is handed over as it is (the inner store was asked for chunks of
+      // a run's size): no copy. A pool that moves memory to another thread needs it in memory of its own.
+      const wholeRuns = chunk.length === this.runBytes || chunk.length === this.sealedLeft;
+      if (this.pool && this.filled === 0 && wholeRuns && (!this.pool.movesMemory || isStandalone(chunk))) {
         this.run = chunk;
         this.filled = chunk.length;
         this.sealedLeft -= chunk.length;
@@ -277,7 +278,7 @@ export class EncryptedBlobStore implements BlobStore {
     const sealed = await this.inner.read(key, at.stored);
     try {
       if (sealed.length !== at.stored.end - at.stored.start + 1) throw new CorruptBlobError(`blob is truncated: ${key}`);
-      return openChunks(at.run, sealed, true).subarray(at.skip, at.skip + at.want);
+      return openChunks(at.run, sealed).subarray(at.skip, at.skip + at.want);
     } catch (e) {
       this.headers.delete(key);
       throw e;

@@ -1,4 +1,5 @@
 import { createCipheriv, createDecipheriv } from 'node:crypto';
+import { loadAddon } from '../core/native-addon.js';
 
 /**
  * The chunk format of encrypted blobs (see encrypted-blob-store.ts), with no
@@ -41,19 +42,49 @@ export interface ChunkRun {
   lastIndexOfBlob: number;
 }
 
+/** native/sealed_chunks_binding.c: the same opening with OpenSSL's EVP, in place, without allocations. */
+export interface SealedChunksAddon {
+  open(key: Buffer, prefix: Buffer, chunkSize: number, firstIndex: number, lastIndexOfBlob: number, sealed: Buffer): number;
+  /** On a libuv thread-pool thread; `sealed` must not be touched until the promise settles. */
+  openAsync(key: Buffer, prefix: Buffer, chunkSize: number, firstIndex: number, lastIndexOfBlob: number, sealed: Buffer): Promise<number>;
+}
+
+/** The addon, unless it was not built or OPENOMICS_NATIVE_CRYPTO=0 asks for node:crypto. */
+export const sealedChunksAddon: SealedChunksAddon | undefined =
+  process.env['OPENOMICS_NATIVE_CRYPTO'] === '0' ? undefined : loadAddon<SealedChunksAddon>('openomics_crypto');
+
 /**
  * Opens consecutive sealed chunks (every one full-size but possibly the
- * blob's last) and returns their plaintext, concatenated; a chunk that fails
- * authentication (tampered, truncated, reordered, wrong key) throws.
- * With `inPlace`, the plaintext is written over the front of `sealed` itself
- * (each chunk's plaintext lands at or before its ciphertext) and a view of it
- * is returned: no allocation beyond the cipher's own.
+ * blob's last) in place: each chunk's plaintext is written over the front of
+ * `sealed` (it lands at or before its ciphertext) and a view of it is
+ * returned. A chunk that fails authentication (tampered, truncated,
+ * reordered, wrong key) throws.
  */
-export function openChunks(run: ChunkRun, sealed: Buffer, inPlace = false): Buffer {
+export function openChunks(run: ChunkRun, sealed: Buffer): Buffer {
+  if (!sealedChunksAddon) return openChunksWithNodeCrypto(run, sealed);
+  try {
+    return sealed.subarray(0, sealedChunksAddon.open(run.key, run.prefix, run.chunkSize, run.firstIndex, run.lastIndexOfBlob, sealed));
+  } catch (e) {
+    throw new CorruptBlobError((e as Error).message);
+  }
+}
+
+/** As openChunks, off the calling thread: with the addon on the libuv thread pool, undefined without it. */
+export function openChunksAsync(run: ChunkRun, sealed: Buffer): Promise<Buffer> | undefined {
+  return sealedChunksAddon
+    ?.openAsync(run.key, run.prefix, run.chunkSize, run.firstIndex, run.lastIndexOfBlob, sealed)
+    .then(
+      (n) => sealed.subarray(0, n),
+      (e: Error) => {
+        throw new CorruptBlobError(e.message);
+      },
+    );
+}
+
+/** openChunks with node:crypto (no addon; also the reference the addon is tested against). */
+export function openChunksWithNodeCrypto(run: ChunkRun, sealed: Buffer): Buffer {
   const sealedSize = run.chunkSize + TAG;
   const count = Math.ceil(sealed.length / sealedSize);
-  const plainLength = Math.max(0, sealed.length - count * TAG);
-  const out = inPlace ? sealed : Buffer.allocUnsafeSlow(plainLength);
   let written = 0;
   for (let i = 0, off = 0; i < count; i++, off += sealedSize) {
     const index = run.firstIndex + i;
@@ -65,10 +96,10 @@ export function openChunks(run: ChunkRun, sealed: Buffer, inPlace = false): Buff
     try {
       const plain = d.update(piece.subarray(0, piece.length - TAG));
       d.final(); // GCM: checks the tag, yields no bytes
-      written += plain.copy(out, written);
+      written += plain.copy(sealed, written);
     } catch {
       throw new CorruptBlobError(`chunk ${index} failed authentication`);
     }
   }
-  return inPlace ? out.subarray(0, written) : out;
+  return sealed.subarray(0, written);
 }

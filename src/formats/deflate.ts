@@ -1,6 +1,6 @@
 import { existsSync } from 'node:fs';
 import { crc32 as zlibCrc32, inflateRawSync } from 'node:zlib';
-import { addonPath, loadAddon } from './native-addon.js';
+import { addonPath, loadAddon } from '../core/native-addon.js';
 
 /**
  * Raw DEFLATE and CRC32 for BGZF blocks: libdeflate (what samtools uses, faster

@@ -1,4 +1,4 @@
-import { loadAddon } from './native-addon.js';
+import { loadAddon } from '../core/native-addon.js';
 import type { BamHeader } from './bam.js';
 import type { SamOut } from './sam-text.js';
 
