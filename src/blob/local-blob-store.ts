@@ -1,9 +1,10 @@
-import { close, createReadStream, createWriteStream, open, read } from 'node:fs';
+import { close, createWriteStream, open, read } from 'node:fs';
 import { mkdir, readdir, rename, rm, stat } from 'node:fs/promises';
 import { join, relative, sep, dirname } from 'node:path';
 import { randomBytes } from 'node:crypto';
-import type { Readable } from 'node:stream';
+import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
+import { ioBuffers } from '../core/buffer-recycler.js';
 import { BlobNotFoundError, checkBlobKey, concatBlobs, type BlobInfo, type BlobStore, type ByteRange } from './blob-store.js';
 
 /**
@@ -73,9 +74,9 @@ function closeFd(fd: Promise<number>): void {
   fd.then((n) => close(n, () => {})).catch(() => {});
 }
 
-/** Reads up to `length` bytes at `position` into a new buffer (fewer at the end of the file). */
+/** Reads up to `length` bytes at `position` into a buffer from the I/O recycler (fewer at the end of the file). */
 function readAt(fd: number, position: number, length: number): Promise<Buffer> {
-  const buf = Buffer.allocUnsafeSlow(length);
+  const buf = ioBuffers.takeAtLeast(length);
   return new Promise((resolve, reject) => {
     const step = (filled: number) => {
       if (filled === length) return resolve(buf);
@@ -87,6 +88,50 @@ function readAt(fd: number, position: number, length: number): Promise<Buffer> {
     };
     step(0);
   });
+}
+
+/**
+ * Bytes [start, end] of an open file as a stream of buffers of `readSize`
+ * (the last shorter), read into buffers from the I/O recycler; closes the
+ * descriptor.
+ * A file shorter than the range ends the stream early.
+ */
+class FileRangeStream extends Readable {
+  private position: number;
+
+  constructor(
+    private readonly fd: number,
+    start: number,
+    private readonly end: number,
+    private readonly readSize: number,
+  ) {
+    super({ highWaterMark: readSize });
+    this.position = start;
+  }
+
+  override _read(): void {
+    const want = Math.min(this.readSize, this.end + 1 - this.position);
+    if (want <= 0) {
+      this.push(null);
+      return;
+    }
+    // Only whole-size buffers are recycled (a short read, a blob header, takes its own).
+    const buf = want === this.readSize ? ioBuffers.take(want) : Buffer.allocUnsafeSlow(want);
+    read(this.fd, buf, 0, want, this.position, (e, n) => {
+      if (e) return this.destroy(e);
+      if (n === 0) {
+        ioBuffers.give(buf);
+        this.push(null);
+        return;
+      }
+      this.position += n;
+      this.push(buf.subarray(0, n));
+    });
+  }
+
+  override _destroy(err: Error | null, cb: (e: Error | null) => void): void {
+    close(this.fd, () => cb(err));
+  }
 }
 
 /** Blobs as files under a root folder; writes go to a temp file and are renamed into place. */
@@ -139,12 +184,7 @@ export class LocalBlobStore implements BlobStore {
     const fd = await openForReading(p).catch((e: NodeJS.ErrnoException) => {
       throw e.code === 'ENOENT' ? new BlobNotFoundError(key) : e;
     });
-    try {
-      return createReadStream('', { fd, ...(range ? { start: range.start, end: range.end } : {}), highWaterMark: readSize });
-    } catch (e) {
-      close(fd, () => {}); // a bad range: the stream never took the descriptor
-      throw e;
-    }
+    return new FileRangeStream(fd, range ? range.start : 0, range ? range.end : Number.MAX_SAFE_INTEGER, readSize);
   }
 
   async read(key: string, range: ByteRange): Promise<Buffer> {

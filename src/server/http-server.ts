@@ -1,5 +1,5 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import { randomBytes } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
 import { pino, type Logger } from 'pino';
 import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
@@ -72,7 +72,7 @@ export async function startHttpServer(core: Core, log: Logger = pino({ level: co
 
   let draining = false;
   const handler = async (req: IncomingMessage, res: ServerResponse) => {
-    const requestId = randomBytes(16).toString('hex');
+    const requestId = randomUUID().replace(/-/g, ''); // 32 hex digits; randomUUID draws on a cached entropy pool
     const url = req.url ?? '/';
     const q = url.indexOf('?');
     const rawPath = q < 0 ? url : url.slice(0, q);

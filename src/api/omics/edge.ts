@@ -3,6 +3,7 @@ import type { Logger } from 'pino';
 import { NotImplementedError, OpenOmicsError } from '../../core/errors.js';
 import type { AuthenticatedRequest, Authenticator } from '../../iam/authenticator.js';
 import { verifiedBody } from '../../iam/payload.js';
+import { sendStream } from '../send-stream.js';
 import type { IdentityService, Principal } from '../../iam/identity.js';
 import { queryPairs } from '../../iam/sigv4.js';
 import { loadModel, type Operation } from './model.js';
@@ -97,8 +98,7 @@ export class OmicsEdge {
       for (const [k, v] of Object.entries(out.headers)) res.setHeader(k, v);
       if (out.stream) {
         res.setHeader('content-type', 'application/octet-stream');
-        out.stream.on('error', (e) => res.destroy(e));
-        out.stream.pipe(res);
+        sendStream(res, out.stream, (e) => info.log.error({ err: e }, 'response stream failed'));
       } else {
         const buf = Buffer.from(out.json ?? '{}');
         res.setHeader('content-type', 'application/json');

@@ -1,5 +1,8 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
+import type { Readable } from 'node:stream';
+import { sendStream } from '../send-stream.js';
+import { ioBuffers } from '../../core/buffer-recycler.js';
 import { AccessDeniedError, AuthenticationError, OpenOmicsError } from '../../core/errors.js';
 import { authenticateV2, type Authenticator } from '../../iam/authenticator.js';
 import type { IdentityService, Principal } from '../../iam/identity.js';
@@ -315,7 +318,7 @@ export class S3Edge {
     store: SequenceStoreRecord,
     o: S3Object,
     head: boolean,
-    open: (range?: { start: number; end: number }) => Promise<NodeJS.ReadableStream | Buffer>,
+    open: (range?: { start: number; end: number }) => Promise<Readable | Buffer>,
   ): Promise<void> {
     const etag = `"${o.etag}"`;
     const headers: Record<string, string | number> = {
@@ -366,14 +369,10 @@ export class S3Edge {
     const body = await open(range);
     send();
     if (Buffer.isBuffer(body)) {
-      res.end(body);
+      res.end(body, () => ioBuffers.give(body)); // once the socket has it
       return;
     }
-    body.on('error', (e) => {
-      info.log.error({ err: e }, 's3 object stream failed');
-      res.destroy(e);
-    });
-    body.pipe(res);
+    sendStream(res, body, (e) => info.log.error({ err: e }, 's3 object stream failed'));
   }
 
   private xml(res: ServerResponse, info: S3Info, status: number, body: string): void {
