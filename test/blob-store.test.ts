@@ -215,6 +215,26 @@ describe('encryption at rest is visible', () => {
     await assert.rejects(readAll(await b.get('f')), /failed authentication|truncated/);
   });
 
+  it('closes the descriptors of local read streams stopped midway (after the read in flight, never under it)', async () => {
+    const root = join(dir, 'stopped');
+    const b = new EncryptedBlobStore(new LocalBlobStore(root), DATA_KEY);
+    await b.put('f', Readable.from([randomBytes(12 * 1024 * 1024)]));
+    const openFds = () => readdirSync('/proc/self/fd').length;
+    const before = openFds();
+    for (let i = 0; i < 20; i++) {
+      const s = await b.get('f');
+      await new Promise<void>((resolve, reject) => {
+        s.once('data', () => {
+          s.destroy();
+          resolve();
+        });
+        s.once('error', reject);
+      });
+    }
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    assert.equal(openFds(), before);
+  });
+
   it('refuses a plaintext object where an encrypted blob is expected', async () => {
     const s3 = new S3Client({ endpoint: moto.endpoint, region: 'us-east-1', forcePathStyle: true, credentials: MOTO_CREDENTIALS });
     await s3.send(new PutObjectCommand({ Bucket: 'blobs', Key: 'enc/plain-object', Body: 'just some text here' }));

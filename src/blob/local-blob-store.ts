@@ -98,6 +98,8 @@ function readAt(fd: number, position: number, length: number): Promise<Buffer> {
  */
 class FileRangeStream extends Readable {
   private position: number;
+  /** Called when the read in flight is done (a destroy waits for it: the descriptor must not be closed under it). */
+  private readDone: (() => void) | undefined;
 
   constructor(
     private readonly fd: number,
@@ -117,7 +119,12 @@ class FileRangeStream extends Readable {
     }
     // Only whole-size buffers are recycled (a short read, a blob header, takes its own).
     const buf = want === this.readSize ? ioBuffers.take(want) : Buffer.allocUnsafeSlow(want);
+    this.readDone = () => {};
     read(this.fd, buf, 0, want, this.position, (e, n) => {
+      const done = this.readDone!;
+      this.readDone = undefined;
+      done();
+      if (this.destroyed) return ioBuffers.give(buf);
       if (e) return this.destroy(e);
       if (n === 0) {
         ioBuffers.give(buf);
@@ -130,7 +137,9 @@ class FileRangeStream extends Readable {
   }
 
   override _destroy(err: Error | null, cb: (e: Error | null) => void): void {
-    close(this.fd, () => cb(err));
+    const closeFd = () => close(this.fd, () => cb(err));
+    if (this.readDone) this.readDone = closeFd;
+    else closeFd();
   }
 }
 
