@@ -1,15 +1,9 @@
 // A minimal N-API binding to libdeflate (Debian libdeflate-dev), the inflater samtools itself uses:
 // whole-buffer raw-DEFLATE decompression and CRC32 for BGZF blocks. src/formats/inflate-pool.ts falls
 // back to node:zlib when this addon is not built.
-#define NAPI_VERSION 6
-#include <node_api.h>
+#include "napi_helpers.h"
 #include <stdlib.h>
 #include <libdeflate.h>
-
-static napi_value throw_error(napi_env env, const char *msg) {
-  napi_throw_error(env, NULL, msg);
-  return NULL;
-}
 
 // inflateRaw(input: Uint8Array, output: Uint8Array): number of bytes written; throws on bad data.
 static napi_value inflate_raw(napi_env env, napi_callback_info info) {
@@ -63,11 +57,8 @@ static napi_value init(napi_env env, napi_value exports) {
   struct libdeflate_decompressor *d = libdeflate_alloc_decompressor();
   if (!d) return throw_error(env, "out of memory");
   napi_set_instance_data(env, d, free_decompressor, NULL);
-  napi_value f;
-  napi_create_function(env, "inflateRaw", NAPI_AUTO_LENGTH, inflate_raw, NULL, &f);
-  napi_set_named_property(env, exports, "inflateRaw", f);
-  napi_create_function(env, "crc32", NAPI_AUTO_LENGTH, crc32, NULL, &f);
-  napi_set_named_property(env, exports, "crc32", f);
+  export_function(env, exports, "inflateRaw", inflate_raw);
+  export_function(env, exports, "crc32", crc32);
   return exports;
 }
 

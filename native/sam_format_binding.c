@@ -4,8 +4,7 @@
 // binding hands back (a CG-tag CIGAR, a read name without its NUL, anything sam_format1 refuses), so errors
 // and the rare cases keep one implementation.
 // Also scanSam: samtools' SAM output (CRAM ingest) hashed with OpenSSL and counted on a libuv thread.
-#define NAPI_VERSION 6
-#include <node_api.h>
+#include "napi_helpers.h"
 #include <stdlib.h>
 #include <string.h>
 #include <errno.h>
@@ -15,11 +14,6 @@
 #include <htslib/sam.h>
 #include <htslib/kstring.h>
 #include <openssl/evp.h>
-
-static napi_value throw_error(napi_env env, const char *msg) {
-  napi_throw_error(env, NULL, msg);
-  return NULL;
-}
 
 static void free_header(napi_env env, void *data, void *hint) {
   (void)env; (void)hint;
@@ -304,10 +298,7 @@ static void scan_complete(napi_env env, napi_status status, void *data) {
   scan_t *s = data;
   napi_value result;
   if (status != napi_ok || s->error[0]) {
-    napi_value msg;
-    napi_create_string_utf8(env, s->error[0] ? s->error : "scan cancelled", NAPI_AUTO_LENGTH, &msg);
-    napi_create_error(env, NULL, msg, &result);
-    napi_reject_deferred(env, s->deferred, result);
+    reject_with(env, s->deferred, s->error[0] ? s->error : "scan cancelled");
   } else {
     napi_value v;
     napi_create_object(env, &result);
@@ -342,12 +333,7 @@ static napi_value scan_sam(napi_env env, napi_callback_info info) {
   if (!s->path) { free(s); return throw_error(env, "out of memory"); }
   napi_get_value_string_utf8(env, args[0], s->path, len + 1, &len);
   napi_get_value_string_utf8(env, args[1], s->algorithm, sizeof s->algorithm, &len);
-  napi_value promise, name;
-  napi_create_promise(env, &s->deferred, &promise);
-  napi_create_string_utf8(env, "openomics.scanSam", NAPI_AUTO_LENGTH, &name);
-  napi_create_async_work(env, NULL, name, scan_execute, scan_complete, s, &s->work);
-  napi_queue_async_work(env, s->work);
-  return promise;
+  return queue_promise_work(env, "openomics.scanSam", scan_execute, scan_complete, s, &s->work, &s->deferred);
 }
 
 static napi_value init(napi_env env, napi_value exports) {
@@ -357,13 +343,9 @@ static napi_value init(napi_env env, napi_value exports) {
     return throw_error(env, "out of memory");
   }
   napi_set_instance_data(env, scratch, free_scratch, NULL);
-  napi_value f;
-  napi_create_function(env, "header", NAPI_AUTO_LENGTH, make_header, NULL, &f);
-  napi_set_named_property(env, exports, "header", f);
-  napi_create_function(env, "format", NAPI_AUTO_LENGTH, format, NULL, &f);
-  napi_set_named_property(env, exports, "format", f);
-  napi_create_function(env, "scanSam", NAPI_AUTO_LENGTH, scan_sam, NULL, &f);
-  napi_set_named_property(env, exports, "scanSam", f);
+  export_function(env, exports, "header", make_header);
+  export_function(env, exports, "format", format);
+  export_function(env, exports, "scanSam", scan_sam);
   return exports;
 }
 

@@ -5,8 +5,7 @@
 // open() runs on the calling thread (small reads); openAsync() on a libuv thread-pool thread, so a large read
 // decrypts beside the main thread with no worker messages or transfers. src/blob/sealed-chunks.ts falls back to
 // node:crypto when this addon is not built; tests compare the two.
-#define NAPI_VERSION 6
-#include <node_api.h>
+#include "napi_helpers.h"
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,11 +13,6 @@
 #include <openssl/evp.h>
 
 #define TAG 16
-
-static napi_value throw_error(napi_env env, const char *msg) {
-  napi_throw_error(env, NULL, msg);
-  return NULL;
-}
 
 typedef struct {
   uint8_t key[32];
@@ -128,10 +122,7 @@ static void job_complete(napi_env env, napi_status status, void *data) {
   job_t *j = data;
   napi_value v;
   if (status != napi_ok || j->run.error[0]) {
-    napi_value msg;
-    napi_create_string_utf8(env, j->run.error[0] ? j->run.error : "decryption cancelled", NAPI_AUTO_LENGTH, &msg);
-    napi_create_error(env, NULL, msg, &v);
-    napi_reject_deferred(env, j->deferred, v);
+    reject_with(env, j->deferred, j->run.error[0] ? j->run.error : "decryption cancelled");
   } else {
     napi_create_double(env, (double)j->run.plain_length, &v);
     napi_resolve_deferred(env, j->deferred, v);
@@ -147,25 +138,18 @@ static void job_complete(napi_env env, napi_status status, void *data) {
 static napi_value open_async(napi_env env, napi_callback_info info) {
   job_t *j = calloc(1, sizeof(job_t));
   if (!j) return throw_error(env, "out of memory");
-  napi_value sealed, promise, name;
+  napi_value sealed;
   if (read_args(env, info, &j->run, &sealed) < 0) {
     free(j);
     return throw_error(env, "openAsync" USAGE);
   }
   napi_create_reference(env, sealed, 1, &j->sealed);
-  napi_create_promise(env, &j->deferred, &promise);
-  napi_create_string_utf8(env, "openomics.openSealedChunks", NAPI_AUTO_LENGTH, &name);
-  napi_create_async_work(env, NULL, name, job_execute, job_complete, j, &j->work);
-  napi_queue_async_work(env, j->work);
-  return promise;
+  return queue_promise_work(env, "openomics.openSealedChunks", job_execute, job_complete, j, &j->work, &j->deferred);
 }
 
 static napi_value init(napi_env env, napi_value exports) {
-  napi_value f;
-  napi_create_function(env, "open", NAPI_AUTO_LENGTH, open_sync, NULL, &f);
-  napi_set_named_property(env, exports, "open", f);
-  napi_create_function(env, "openAsync", NAPI_AUTO_LENGTH, open_async, NULL, &f);
-  napi_set_named_property(env, exports, "openAsync", f);
+  export_function(env, exports, "open", open_sync);
+  export_function(env, exports, "openAsync", open_async);
   return exports;
 }
 

@@ -1,0 +1,40 @@
+// N-API helpers shared by the addons in native/ (each is its own compilation unit; these are static inline).
+#ifndef OPENOMICS_NAPI_HELPERS_H
+#define OPENOMICS_NAPI_HELPERS_H
+#define NAPI_VERSION 6
+#include <node_api.h>
+
+static inline napi_value throw_error(napi_env env, const char *msg) {
+  napi_throw_error(env, NULL, msg);
+  return NULL;
+}
+
+// exports[name] = fn
+static inline void export_function(napi_env env, napi_value exports, const char *name, napi_callback fn) {
+  napi_value f;
+  napi_create_function(env, name, NAPI_AUTO_LENGTH, fn, NULL, &f);
+  napi_set_named_property(env, exports, name, f);
+}
+
+// Queues `execute` (on a libuv thread-pool thread) then `complete` (on the JS thread) for `data`; returns the
+// promise `complete` settles through *deferred. `data` owns *work and deletes it in `complete`.
+static inline napi_value queue_promise_work(napi_env env, const char *name, napi_async_execute_callback execute,
+                                            napi_async_complete_callback complete, void *data, napi_async_work *work,
+                                            napi_deferred *deferred) {
+  napi_value promise, resource_name;
+  napi_create_promise(env, deferred, &promise);
+  napi_create_string_utf8(env, name, NAPI_AUTO_LENGTH, &resource_name);
+  napi_create_async_work(env, NULL, resource_name, execute, complete, data, work);
+  napi_queue_async_work(env, *work);
+  return promise;
+}
+
+// Rejects *deferred with an Error carrying `msg`.
+static inline void reject_with(napi_env env, napi_deferred deferred, const char *msg) {
+  napi_value text, error;
+  napi_create_string_utf8(env, msg, NAPI_AUTO_LENGTH, &text);
+  napi_create_error(env, NULL, text, &error);
+  napi_reject_deferred(env, deferred, error);
+}
+
+#endif
