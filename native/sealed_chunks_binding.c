@@ -6,6 +6,7 @@
 // decrypts beside the main thread with no worker messages or transfers. src/blob/sealed-chunks.ts falls back to
 // node:crypto when this addon is not built; tests compare the two.
 #include "napi_helpers.h"
+#include <limits.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -42,6 +43,11 @@ static int open_run(run_t *r) {
     size_t piece = r->length - off < sealed_size ? r->length - off : sealed_size;
     if (piece < TAG) {
       snprintf(r->error, sizeof r->error, "chunk %u is truncated", index);
+      rc = -1;
+      break;
+    }
+    if (piece - TAG > INT_MAX) {
+      snprintf(r->error, sizeof r->error, "chunk %u is too large", index);
       rc = -1;
       break;
     }

@@ -235,6 +235,18 @@ describe('encryption at rest is visible', () => {
     assert.equal(openFds(), before);
   });
 
+  it('refuses a header whose chunk size was damaged before sizing any buffer by it', async () => {
+    const root = join(dir, 'damaged-header');
+    const b = new EncryptedBlobStore(new LocalBlobStore(root), DATA_KEY);
+    await b.put('f', Readable.from([randomBytes(1000)]));
+    const raw = readFileSync(join(root, 'f'));
+    raw.writeUInt32BE(0xffffffff, 4);
+    await new LocalBlobStore(root).put('f', Readable.from([raw]));
+    const fresh = new EncryptedBlobStore(new LocalBlobStore(root), DATA_KEY); // no cached header
+    await assert.rejects(fresh.get('f'), /damaged header \(chunk size 4294967295\)/);
+    await assert.rejects(fresh.read('f', { start: 0, end: 9 }), /damaged header/);
+  });
+
   it('refuses a plaintext object where an encrypted blob is expected', async () => {
     const s3 = new S3Client({ endpoint: moto.endpoint, region: 'us-east-1', forcePathStyle: true, credentials: MOTO_CREDENTIALS });
     await s3.send(new PutObjectCommand({ Bucket: 'blobs', Key: 'enc/plain-object', Body: 'just some text here' }));

@@ -17,6 +17,8 @@ import { ioBuffers } from '../core/buffer-recycler.js';
  * A ranged read fetches and decrypts only the chunks it covers.
  */
 export const CHUNK_SIZE = 64 * 1024;
+/** The largest chunk size a blob header may declare (blobs are written with CHUNK_SIZE). */
+const MAX_CHUNK_SIZE = 16 * 1024 * 1024;
 const HEADER = 16;
 const MAGIC = Buffer.from('OOE1');
 /** Sealed chunks opened together: one worker job, or one inline call. */
@@ -242,7 +244,10 @@ export class EncryptedBlobStore implements BlobStore {
     for await (const c of stream) parts.push(c as Buffer);
     const h = Buffer.concat(parts);
     if (h.length !== HEADER || !h.subarray(0, 4).equals(MAGIC)) throw new CorruptBlobError(`${key} is not an encrypted blob`);
-    return { chunkSize: h.readUInt32BE(4), prefix: h.subarray(8, 16) };
+    const chunkSize = h.readUInt32BE(4);
+    // Not authenticated itself (a wrong size fails every chunk), but it sizes buffers: bounded before use.
+    if (chunkSize < 1 || chunkSize > MAX_CHUNK_SIZE) throw new CorruptBlobError(`${key} has a damaged header (chunk size ${chunkSize})`);
+    return { chunkSize, prefix: h.subarray(8, 16) };
   }
 
   /** Where the sealed chunks covering a plaintext range lie in the stored blob. */
