@@ -33,8 +33,9 @@ class WorkerDecryptPool implements DecryptPool {
     this.pool = new WorkerPool(new URL('./decrypt-worker.js', import.meta.url), size);
   }
 
-  /** `sealed` must be the whole of its ArrayBuffer: that memory is moved to the worker and comes back opened. */
+  /** `sealed` must start its ArrayBuffer, which nothing else uses: that memory moves to the worker and comes back opened. */
   async open(run: ChunkRun, sealed: Buffer): Promise<Buffer> {
+    if (sealed.byteOffset !== 0) throw new Error('a run handed to a worker must start its memory');
     const memory = sealed.buffer as ArrayBuffer;
     // Own copies: a view is cloned with its whole backing store, which for a pooled Buffer is 8 KiB or more.
     const job = { key: new Uint8Array(run.key), prefix: new Uint8Array(run.prefix), chunkSize: run.chunkSize, firstIndex: run.firstIndex, lastIndexOfBlob: run.lastIndexOfBlob, sealed: memory, length: sealed.length };
