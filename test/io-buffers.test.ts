@@ -4,6 +4,7 @@ import assert from 'node:assert/strict';
 import { createServer, request, type Server } from 'node:http';
 import { Readable } from 'node:stream';
 import { randomBytes } from 'node:crypto';
+import { MessageChannel } from 'node:worker_threads';
 import { BufferRecycler, ioBuffers } from '../src/core/buffer-recycler.js';
 import { sendStream } from '../src/api/send-stream.js';
 
@@ -33,6 +34,23 @@ describe('BufferRecycler', () => {
     const b = r.take(1000);
     const c = r.take(1000);
     assert.notEqual(b.buffer, c.buffer, 'the double give did not make it lendable twice');
+  });
+
+  it('takes back memory that went to a worker thread and came back (adopt)', () => {
+    const r = new BufferRecycler(4 << 20);
+    const a = r.take(1000);
+    const { port1, port2 } = new MessageChannel();
+    port1.postMessage(a.buffer, [a.buffer as ArrayBuffer]); // moved away: `a` is detached
+    port1.close();
+    port2.close();
+    assert.equal(a.buffer.byteLength, 0);
+    r.give(a);
+    assert.equal(r.idleBytes, 0, 'a detached buffer is not taken back');
+    const back = new ArrayBuffer(1000); // stands for the same memory, returned by the worker
+    r.adopt(back);
+    r.give(Buffer.from(back, 0, 10));
+    assert.equal(r.idleBytes, 1000);
+    assert.equal(r.take(1000).buffer, back);
   });
 
   it('keeps at most maxFreeBytes, and nothing once idle', async () => {

@@ -1,5 +1,6 @@
 import { availableParallelism } from 'node:os';
 import { WorkerPool } from '../core/worker-pool.js';
+import { ioBuffers } from '../core/buffer-recycler.js';
 import { CorruptBlobError, openChunksAsync, sealedChunksAddon, type ChunkRun } from './sealed-chunks.js';
 
 /**
@@ -41,6 +42,7 @@ class WorkerDecryptPool implements DecryptPool {
     const job = { key: new Uint8Array(run.key), prefix: new Uint8Array(run.prefix), chunkSize: run.chunkSize, firstIndex: run.firstIndex, lastIndexOfBlob: run.lastIndexOfBlob, sealed: memory, length: sealed.length };
     try {
       const r = await this.pool.run(job, [memory]);
+      ioBuffers.adopt(r.plain); // the run's memory, back: recyclable as before it moved
       return Buffer.from(r.plain, 0, r.length);
     } catch (e) {
       throw new CorruptBlobError((e as Error).message);

@@ -43,12 +43,21 @@ export class BufferRecycler {
     return this.take(cls).subarray(0, size);
   }
 
+  /**
+   * Counts `memory` as lent from here: memory that was lent, moved to a worker thread and has come back (a new
+   * ArrayBuffer over the same bytes). Only for memory nothing else uses.
+   */
+  adopt(memory: ArrayBuffer): void {
+    this.lent.set(memory, Buffer.from(memory));
+  }
+
   /** Hands back the buffer behind `view`, if it was lent by take(); the caller must not use `view` after. */
   give(view: Uint8Array): void {
     const memory = view.buffer as ArrayBuffer;
     const whole = this.lent.get(memory);
     if (!whole) return;
     this.lent.delete(memory);
+    if (memory.byteLength === 0) return; // moved to another thread meanwhile (detached)
     if (this.freeBytes + whole.length > this.maxFreeBytes) return;
     let list = this.free.get(whole.length);
     if (!list) this.free.set(whole.length, (list = []));
