@@ -101,7 +101,7 @@ for (const [name, make] of IMPLEMENTATIONS) {
       await assert.rejects(b.read('t/read', { start: 0, end: 1 }), BlobNotFoundError);
     });
 
-    it('streams a large blob (decrypted on worker threads when encrypted) and ranges of it', async () => {
+    it('streams a large blob (decrypted off the main thread when encrypted) and ranges of it', async () => {
       const b = make();
       const data = randomBytes(6 * 1024 * 1024 + 12345);
       await b.put('t/large', Readable.from([data.subarray(0, 3_000_000), data.subarray(3_000_000)]));
@@ -201,7 +201,7 @@ describe('encryption at rest is visible', () => {
     assert.ok(statSync(file).size > 0 && readdirSync(root).includes('f'));
   });
 
-  it('detects tampering on the worker-thread path of a large read', async () => {
+  it('detects tampering on the off-main-thread path of a large read', async () => {
     const root = join(dir, 'tamper-large');
     const b = new EncryptedBlobStore(new LocalBlobStore(root), DATA_KEY);
     const data = randomBytes(8 * 1024 * 1024);
