@@ -4,6 +4,7 @@ import { BlobNotFoundError, concatBlobs, type BlobInfo, type BlobStore, type Byt
 import { CorruptBlobError, openChunks, sealChunk, TAG, type ChunkRun } from './sealed-chunks.js';
 import { sharedDecryptPool, type DecryptPool } from './decrypt-pool.js';
 import { ioBuffers } from '../core/buffer-recycler.js';
+import { addBounded } from '../core/bounded-cache.js';
 
 /**
  * Authenticated encryption at rest, as a decorator over any BlobStore.
@@ -21,9 +22,9 @@ export const CHUNK_SIZE = 64 * 1024;
 const MAX_CHUNK_SIZE = 16 * 1024 * 1024;
 const HEADER = 16;
 const MAGIC = Buffer.from('OOE1');
-/** Sealed chunks opened together: one worker job, or one inline call. */
+/** Sealed chunks opened together: one job off the main thread, or one inline call. */
 const RUN_CHUNKS = 16;
-/** Reads longer than this decrypt on the worker pool; shorter ones inline (a worker round trip costs more). */
+/** Reads longer than this decrypt off the main thread; shorter ones inline (the round trip costs more). */
 const POOL_THRESHOLD = 4 * RUN_CHUNKS * CHUNK_SIZE;
 /**
  * Runs in flight per read on the pool, and runs of plaintext buffered ahead of the consumer. Two keep the
@@ -97,8 +98,8 @@ interface Opening {
 
 /**
  * Ciphertext in, plaintext out: sealed bytes are gathered into runs of
- * RUN_CHUNKS chunks, each opened inline or, for a large read, on the worker
- * pool with a few runs in flight (results are emitted in order).
+ * RUN_CHUNKS chunks, each opened inline or, for a large read, off the main
+ * thread (decrypt-pool.ts) with a few runs in flight (emitted in order).
  */
 class DecryptStream extends Transform {
   private run: Buffer | undefined;
@@ -233,8 +234,7 @@ export class EncryptedBlobStore implements BlobStore {
     const hit = this.headers.get(key);
     if (hit && hit.size === storedSize) return hit;
     const h = await this.header(key);
-    if (this.headers.size >= 10_000) this.headers.delete(this.headers.keys().next().value!);
-    this.headers.set(key, { size: storedSize, ...h });
+    addBounded(this.headers, key, { size: storedSize, ...h }, 10_000);
     return h;
   }
 

@@ -4,6 +4,7 @@ import { Kysely, PostgresDialect, SqliteDialect } from 'kysely';
 import SQLite from 'better-sqlite3';
 import pg from 'pg';
 import type { Database } from './schema.js';
+import { getOrAdd } from '../core/bounded-cache.js';
 import { KyselyMetadataStore, type MetadataStore } from './metadata-store.js';
 
 // int8 (bigint) columns hold epoch milliseconds, well inside Number's range.
@@ -49,14 +50,6 @@ function withStatementCache(database: SQLite.Database, max = 512) {
   const cache = new Map<string, SQLite.Statement>();
   return {
     close: () => database.close(),
-    prepare(sqlText: string) {
-      let st = cache.get(sqlText);
-      if (!st) {
-        if (cache.size >= max) cache.delete(cache.keys().next().value!);
-        st = database.prepare(sqlText);
-        cache.set(sqlText, st);
-      }
-      return st;
-    },
+    prepare: (sqlText: string) => getOrAdd(cache, sqlText, max, () => database.prepare(sqlText)),
   };
 }

@@ -4,6 +4,7 @@ import type { SequenceStoreRecord } from '../db/metadata-store.js';
 import { evaluate, parsePolicy, wildcardMatch, type Decision, type PolicyDocument, type RequestContext, type Statement } from '../iam/policy.js';
 import type { Principal } from '../iam/identity.js';
 import type { DomainDeps } from './context.js';
+import { getOrAdd } from '../core/bounded-cache.js';
 
 /**
  * A sequence store's S3 access policy (spec §3.3-§3.4): the resource policy of
@@ -80,18 +81,11 @@ function principalMatches(s: Statement, who: Principal, partition: string): bool
   );
 }
 
-/** The store policy's decision for one request. */
 /** Parsed policies by their text (parsing is pure; every S3 request evaluates its store's policy). */
 const parsedPolicies = new Map<string, PolicyDocument>();
-function parsedStorePolicy(text: string): PolicyDocument {
-  let doc = parsedPolicies.get(text);
-  if (!doc) {
-    doc = parsePolicy(text, { requirePrincipal: true });
-    if (parsedPolicies.size >= 1000) parsedPolicies.delete(parsedPolicies.keys().next().value!);
-    parsedPolicies.set(text, doc);
-  }
-  return doc;
-}
+const parsedStorePolicy = (text: string) => getOrAdd(parsedPolicies, text, 1000, () => parsePolicy(text, { requirePrincipal: true }));
+
+/** The store policy's decision for one request. */
 
 export function storePolicyDecision(store: SequenceStoreRecord, partition: { partition: string; region: string }, who: Principal, action: string, resource: string, context: RequestContext): Decision {
   if (store.s3AccessPolicy === '') return 'ImplicitDeny';

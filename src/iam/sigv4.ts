@@ -1,5 +1,6 @@
 import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
 import { AuthenticationError } from '../core/errors.js';
+import { getOrAdd } from '../core/bounded-cache.js';
 
 /**
  * AWS Signature Version 4 verification (Authorization header and presigned
@@ -224,17 +225,12 @@ export function canonicalRequest(req: SigningRequest, sig: ParsedSignature, payl
 const signingKeyCache = new Map<string, Buffer>();
 
 export function signingKey(secret: string, date: string, region: string, service: string): Buffer {
-  const cacheKey = `${secret}\0${date}\0${region}\0${service}`;
-  let k = signingKeyCache.get(cacheKey);
-  if (!k) {
+  return getOrAdd(signingKeyCache, `${secret}\0${date}\0${region}\0${service}`, 10_000, () => {
     const kDate = createHmac('sha256', `AWS4${secret}`).update(date).digest();
     const kRegion = createHmac('sha256', kDate).update(region).digest();
     const kService = createHmac('sha256', kRegion).update(service).digest();
-    k = createHmac('sha256', kService).update('aws4_request').digest();
-    if (signingKeyCache.size > 10_000) signingKeyCache.clear();
-    signingKeyCache.set(cacheKey, k);
-  }
-  return k;
+    return createHmac('sha256', kService).update('aws4_request').digest();
+  });
 }
 
 export function stringToSign(sig: ParsedSignature, canonical: string): string {
