@@ -7,10 +7,8 @@
 
 // inflateRaw(input: Uint8Array, output: Uint8Array): number of bytes written; throws on bad data.
 static napi_value inflate_raw(napi_env env, napi_callback_info info) {
-  size_t argc = 2;
   napi_value args[2];
-  napi_get_cb_info(env, info, &argc, args, NULL, NULL);
-  if (argc != 2) return throw_error(env, "inflateRaw(input, output)");
+  if (get_args(env, info, 2, args) < 0) return throw_error(env, "inflateRaw(input, output)");
   void *in, *out;
   size_t in_len, out_len;
   napi_typedarray_type t;
@@ -33,15 +31,13 @@ static napi_value inflate_raw(napi_env env, napi_callback_info info) {
 
 // crc32(data: Uint8Array): number
 static napi_value crc32(napi_env env, napi_callback_info info) {
-  size_t argc = 1;
   napi_value args[1];
-  napi_get_cb_info(env, info, &argc, args, NULL, NULL);
   void *data;
   size_t len;
   napi_typedarray_type t;
   napi_value ab;
   size_t off;
-  if (argc != 1 || napi_get_typedarray_info(env, args[0], &t, &len, &data, &ab, &off) != napi_ok) return throw_error(env, "crc32(data)");
+  if (get_args(env, info, 1, args) < 0 || napi_get_typedarray_info(env, args[0], &t, &len, &data, &ab, &off) != napi_ok) return throw_error(env, "crc32(data)");
   napi_value n;
   napi_create_uint32(env, libdeflate_crc32(0, data, len), &n);
   return n;

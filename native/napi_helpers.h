@@ -9,6 +9,13 @@ static inline napi_value throw_error(napi_env env, const char *msg) {
   return NULL;
 }
 
+// The call's arguments into args[0..n); 0, or -1 when it was not given exactly n.
+static inline int get_args(napi_env env, napi_callback_info info, size_t n, napi_value *args) {
+  size_t argc = n;
+  if (napi_get_cb_info(env, info, &argc, args, NULL, NULL) != napi_ok) return -1;
+  return argc == n ? 0 : -1;
+}
+
 // exports[name] = fn
 static inline void export_function(napi_env env, napi_value exports, const char *name, napi_callback fn) {
   napi_value f;

@@ -22,11 +22,9 @@ static void free_header(napi_env env, void *data, void *hint) {
 
 // header(names: string[], lengths: number[]): an opaque handle for format().
 static napi_value make_header(napi_env env, napi_callback_info info) {
-  size_t argc = 2;
   napi_value args[2];
-  napi_get_cb_info(env, info, &argc, args, NULL, NULL);
   uint32_t n = 0;
-  if (argc != 2 || napi_get_array_length(env, args[0], &n) != napi_ok) return throw_error(env, "header(names, lengths)");
+  if (get_args(env, info, 2, args) < 0 || napi_get_array_length(env, args[0], &n) != napi_ok) return throw_error(env, "header(names, lengths)");
   sam_hdr_t *h = sam_hdr_init();
   if (!h) return throw_error(env, "out of memory");
   h->n_targets = (int32_t)n;
@@ -117,10 +115,8 @@ static void free_scratch(napi_env env, void *data, void *hint) {
 // stopping before a record whose line does not fit or that htslib's path does not take; state = [next record
 // offset, out position, records rendered]. Returns 0 when it stopped for room (or at end), 1 when the record at state[0] is handed back.
 static napi_value format(napi_env env, napi_callback_info info) {
-  size_t argc = 7;
   napi_value args[7];
-  napi_get_cb_info(env, info, &argc, args, NULL, NULL);
-  if (argc != 7) return throw_error(env, "format(header, records, start, end, out, outStart, state)");
+  if (get_args(env, info, 7, args) < 0) return throw_error(env, "format(header, records, start, end, out, outStart, state)");
   sam_hdr_t *h;
   if (napi_get_value_external(env, args[0], (void **)&h) != napi_ok) return throw_error(env, "bad header handle");
   uint8_t *in, *out;
@@ -321,10 +317,8 @@ static void scan_complete(napi_env env, napi_status status, void *data) {
 }
 
 static napi_value scan_sam(napi_env env, napi_callback_info info) {
-  size_t argc = 2;
   napi_value args[2];
-  napi_get_cb_info(env, info, &argc, args, NULL, NULL);
-  if (argc != 2) return throw_error(env, "scanSam(path, algorithm)");
+  if (get_args(env, info, 2, args) < 0) return throw_error(env, "scanSam(path, algorithm)");
   scan_t *s = calloc(1, sizeof(scan_t));
   if (!s) return throw_error(env, "out of memory");
   size_t len = 0;

@@ -76,10 +76,8 @@ static int open_run(run_t *r) {
 
 // Reads (key, prefix, chunkSize, firstIndex, lastIndexOfBlob, sealed) into r; the sealed bytes are not copied.
 static int read_args(napi_env env, napi_callback_info info, run_t *r, napi_value *sealed) {
-  size_t argc = 6;
   napi_value args[6];
-  napi_get_cb_info(env, info, &argc, args, NULL, NULL);
-  if (argc != 6) return -1;
+  if (get_args(env, info, 6, args) < 0) return -1;
   void *p;
   size_t len;
   if (napi_get_buffer_info(env, args[0], &p, &len) != napi_ok || len != 32) return -1;
