@@ -13,6 +13,11 @@ import { inRange, keyset, pageOf, type TimeRange } from './query.js';
 /** One stored file of a read set or reference. */
 export interface StoredFile {
   blobKey: string;
+  /**
+   * While the read set is ARCHIVED: its key in the cold tier, unique to the sweep that archived it (so racing
+   * sweeps never touch each other's copies). Absent: the cold copy is at `blobKey` (read sets archived before).
+   */
+  coldBlobKey?: string;
   /** The file name under the S3 view (spec §2.10). */
   name: string;
   contentLength: number;
@@ -148,8 +153,11 @@ export interface PageRequest {
 export interface ReadSetRecords {
   insert(r: ReadSetRecord): Promise<void>;
   get(sequenceStoreId: string, id: string): Promise<ReadSetRecord | undefined>;
-  /** Applies the patch; with `fromStatus`, only if the read set is still in one of those states. Returns whether it changed. */
-  update(sequenceStoreId: string, id: string, patch: ReadSetPatch, fromStatus?: string[]): Promise<boolean>;
+  /**
+   * Applies the patch; with `fromStatus`, only if the read set is still in one of those states, and with
+   * `ifLastAccessTime`, only if it was not read since. Returns whether it changed (the single winner of a race).
+   */
+  update(sequenceStoreId: string, id: string, patch: ReadSetPatch, fromStatus?: string[], ifLastAccessTime?: number): Promise<boolean>;
   delete(sequenceStoreId: string, id: string): Promise<boolean>;
   list(sequenceStoreId: string, q: ReadSetQuery, page: PageRequest): Promise<Page<ReadSetRecord>>;
   count(sequenceStoreId: string): Promise<number>;
@@ -336,7 +344,7 @@ export class KyselyReadSetRecords implements ReadSetRecords {
     const r = await this.db.selectFrom('read_sets').selectAll().where('sequence_store_id', '=', sequenceStoreId).where('id', '=', id).executeTakeFirst();
     return r && toReadSet(r);
   }
-  async update(sequenceStoreId: string, id: string, p: ReadSetPatch, fromStatus?: string[]): Promise<boolean> {
+  async update(sequenceStoreId: string, id: string, p: ReadSetPatch, fromStatus?: string[], ifLastAccessTime?: number): Promise<boolean> {
     const set: Partial<Database['read_sets']> = { update_time: p.updateTime };
     if (p.status !== undefined) set.status = p.status;
     if (p.statusMessage !== undefined) set.status_message = p.statusMessage;
@@ -346,6 +354,7 @@ export class KyselyReadSetRecords implements ReadSetRecords {
     if (p.lastAccessTime !== undefined) set.last_access_time = p.lastAccessTime;
     let q = this.db.updateTable('read_sets').set(set).where('sequence_store_id', '=', sequenceStoreId).where('id', '=', id);
     if (fromStatus) q = q.where('status', 'in', fromStatus);
+    if (ifLastAccessTime !== undefined) q = q.where('last_access_time', '=', ifLastAccessTime);
     const res = await q.executeTakeFirst();
     return Number(res.numUpdatedRows) > 0;
   }

@@ -1,7 +1,8 @@
+import { randomBytes } from 'node:crypto';
 import type { BlobStore } from '../blob/blob-store.js';
 import { ConflictError, NotFoundError } from '../core/errors.js';
 import type { Page } from '../core/pagination.js';
-import type { JobQuery, JobRecord, PageRequest, ReadSetRecord } from '../db/data-records.js';
+import type { JobQuery, JobRecord, PageRequest, ReadSetRecord, StoredFile } from '../db/data-records.js';
 import type { JobHandler } from '../jobs/runner.js';
 import type { DomainDeps } from './context.js';
 import type { SequenceStoreService } from './sequence-stores.js';
@@ -14,14 +15,37 @@ export interface ActivationItem extends JobItem {
 }
 export type ReadSetActivationPayload = ItemsPayload<ActivationItem>;
 
-/** Copies a read set's (already encrypted) blobs from one tier to the other, as they are. */
-async function copyFiles(rs: ReadSetRecord, from: BlobStore, to: BlobStore): Promise<void> {
-  for (const f of Object.values(rs.files)) if (f) await to.put(f.blobKey, await from.get(f.blobKey));
+type Files = ReadSetRecord['files'];
+
+/** The read set's files with cold keys of their own, unique to one archiving attempt. */
+function withColdKeys(files: Files, attempt: string): Files {
+  const out: Files = {};
+  for (const [name, f] of Object.entries(files) as [keyof Files, StoredFile][]) if (f) out[name] = { ...f, coldBlobKey: `${f.blobKey}.cold-${attempt}` };
+  return out;
 }
 
-async function deleteFiles(rs: ReadSetRecord, tier: BlobStore): Promise<void> {
-  for (const f of Object.values(rs.files)) if (f) await tier.delete(f.blobKey);
+const coldKey = (f: StoredFile) => f.coldBlobKey ?? f.blobKey;
+
+function withoutColdKeys(files: Files): Files {
+  const out: Files = {};
+  for (const [name, f] of Object.entries(files) as [keyof Files, StoredFile][]) {
+    if (!f) continue;
+    const { coldBlobKey: _, ...hot } = f;
+    out[name] = hot;
+  }
+  return out;
 }
+
+/** Copies (already encrypted) blobs as they are; `keys` picks each file's key on either side. */
+async function copyFiles(files: Files, from: BlobStore, fromKey: (f: StoredFile) => string, to: BlobStore, toKey: (f: StoredFile) => string): Promise<void> {
+  for (const f of Object.values(files)) if (f) await to.put(toKey(f), await from.get(fromKey(f)));
+}
+
+async function deleteFiles(files: Files, tier: BlobStore, key: (f: StoredFile) => string): Promise<void> {
+  for (const f of Object.values(files)) if (f) await tier.delete(key(f));
+}
+
+const hotKey = (f: StoredFile) => f.blobKey;
 
 /**
  * Archive and activation (spec §1.2.1). A read set is *accessed* when its
@@ -41,22 +65,34 @@ export class ArchiveService {
     this.activations = new JobBook(d, READ_SET_ACTIVATION_JOB, 'Read set activation job', onJobSubmitted);
   }
 
-  /** Archives read sets idle for longer than `afterMs`. Returns how many moved. */
+  /**
+   * Archives read sets idle for longer than `afterMs`. Returns how many moved.
+   * Any number of sweeps may run at once (every server and worker runs one):
+   * each copies to cold keys of its own, then one conditional update (still
+   * ACTIVE, not read since it was listed) picks the single winner; only the
+   * winner deletes the hot copy, and a loser deletes only the copy it wrote.
+   */
   async sweep(afterMs: number, limit = 100): Promise<number> {
     const cutoff = this.d.now() - afterMs;
     let moved = 0;
     for (const rs of await this.d.db.readSets.listIdle(cutoff, limit)) {
-      // Copy first: until the status flips, readers still find the hot copy.
-      await copyFiles(rs, this.d.blobs, this.d.coldBlobs);
-      const flipped = await this.d.db.readSets.update(rs.sequenceStoreId, rs.id, { status: 'ARCHIVED', updateTime: this.d.now() }, ['ACTIVE']);
-      const still = flipped && (await this.d.db.readSets.get(rs.sequenceStoreId, rs.id));
-      if (still && still.lastAccessTime === rs.lastAccessTime) {
-        await deleteFiles(rs, this.d.blobs);
+      const cold = withColdKeys(rs.files, randomBytes(6).toString('hex'));
+      let won = false;
+      try {
+        // Copy first: until the status flips, readers still find the hot copy.
+        await copyFiles(cold, this.d.blobs, hotKey, this.d.coldBlobs, coldKey);
+        won = await this.d.db.readSets.update(rs.sequenceStoreId, rs.id, { status: 'ARCHIVED', files: cold, updateTime: this.d.now() }, ['ACTIVE'], rs.lastAccessTime);
+      } catch (e) {
+        // Another sweep archived it (and removed the hot copy) while this one copied: not an error.
+        const now = await this.d.db.readSets.get(rs.sequenceStoreId, rs.id);
+        if (now?.status === 'ACTIVE' && now.lastAccessTime === rs.lastAccessTime) throw e;
+      } finally {
+        // Lost the race, read meanwhile, deleted, or failed: only this attempt's copies go.
+        if (!won) await deleteFiles(cold, this.d.coldBlobs, coldKey).catch(() => undefined);
+      }
+      if (won) {
+        await deleteFiles(rs.files, this.d.blobs, hotKey);
         moved++;
-      } else {
-        // Read (or deleted) while we copied: it stays ACTIVE and hot.
-        if (still) await this.d.db.readSets.update(rs.sequenceStoreId, rs.id, { status: 'ACTIVE', updateTime: this.d.now() }, ['ARCHIVED']);
-        await deleteFiles(rs, this.d.coldBlobs);
       }
     }
     return moved;
@@ -98,11 +134,18 @@ export class ArchiveService {
           } else if (rs.status !== 'ACTIVATING') {
             throw new ConflictError(`Read set ${rs.id} is ${rs.status}.`);
           }
-          // Re-runnable: copying again after a crash gives the same bytes.
-          await copyFiles(rs, this.d.coldBlobs, this.d.blobs);
+          // Re-runnable: copying again after a crash gives the same bytes (puts replace atomically).
+          try {
+            await copyFiles(rs.files, this.d.coldBlobs, coldKey, this.d.blobs, hotKey);
+          } catch (e) {
+            // Another activation of the same read set finished first and removed the cold copy.
+            if ((await this.d.db.readSets.get(job.storeId, rs.id))?.status === 'ACTIVE') return;
+            throw e;
+          }
           const now = this.d.now();
-          await this.d.db.readSets.update(job.storeId, rs.id, { status: 'ACTIVE', lastAccessTime: now, updateTime: now }, ['ACTIVATING']);
-          await deleteFiles(rs, this.d.coldBlobs);
+          const won = await this.d.db.readSets.update(job.storeId, rs.id, { status: 'ACTIVE', files: withoutColdKeys(rs.files), lastAccessTime: now, updateTime: now }, ['ACTIVATING']);
+          // Only the activation that flipped the status removes the cold copy.
+          if (won) await deleteFiles(rs.files, this.d.coldBlobs, coldKey);
         },
       });
   }

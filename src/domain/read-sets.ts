@@ -106,7 +106,7 @@ export class ReadSetService {
       for (const f of Object.values(rs.files)) {
         if (!f) continue;
         await this.d.blobs.delete(f.blobKey);
-        await this.d.coldBlobs.delete(f.blobKey);
+        await this.d.coldBlobs.delete(f.coldBlobKey ?? f.blobKey);
       }
     }
     return errors;
