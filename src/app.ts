@@ -74,6 +74,7 @@ export async function openCore(config: Config): Promise<Core> {
           region: config.blob.region,
           prefix: config.blob.prefix + prefix,
           ...(storageClass ? { storageClass } : {}),
+          timeouts: config.objectStoreTimeouts,
           forcePathStyle: config.blob.forcePathStyle,
           ...(config.blob.endpoint ? { endpoint: config.blob.endpoint } : {}),
           ...(config.blob.accessKeyId && config.blob.secretAccessKey
@@ -86,7 +87,7 @@ export async function openCore(config: Config): Promise<Core> {
   const coldBlobs: BlobStore = s3Blobs('cold/', config.archive.storageClass) ?? new LocalBlobStore(config.archive.coldDir ?? join(config.dataDir, 'cold-blobs'));
   const secrets = new SecretBox(masterKey);
   const identity = new IdentityService(db, secrets, partition);
-  return { config, db, keys, blobs, coldBlobs, identity, connections: new ConnectionService(db, secrets), secrets, partition, close: () => db.close() };
+  return { config, db, keys, blobs, coldBlobs, identity, connections: new ConnectionService(db, secrets, config.objectStoreTimeouts), secrets, partition, close: () => db.close() };
 }
 
 /**

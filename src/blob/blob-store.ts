@@ -1,4 +1,5 @@
-import { PassThrough, type Readable } from 'node:stream';
+import type { Readable } from 'node:stream';
+import { lazyReadable } from '../core/streams.js';
 import { ValidationError } from '../core/errors.js';
 
 /** An inclusive byte range, as HTTP Range speaks of it. */
@@ -53,19 +54,14 @@ export function checkBlobKey(key: string): void {
   }
 }
 
-/** A stream that yields each source blob in turn, opening one at a time. */
+/**
+ * A stream that yields each source blob in turn, opening one at a time and
+ * only once it is read; a failing blob fails the stream (see `lazyReadable`).
+ */
 export function concatBlobs(store: BlobStore, sources: string[]): Readable {
-  const out = new PassThrough();
-  (async () => {
-    for (const src of sources) {
-      const part = await store.get(src);
-      for await (const chunk of part) {
-        if (!out.write(chunk)) await new Promise((r) => out.once('drain', r));
-      }
-    }
-    out.end();
-  })().catch((e: Error) => out.destroy(e));
-  return out;
+  return lazyReadable(async function* () {
+    for (const src of sources) yield* (await store.get(src)) as AsyncIterable<Buffer>;
+  });
 }
 
 export class BlobNotFoundError extends Error {

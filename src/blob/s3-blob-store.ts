@@ -12,6 +12,28 @@ export interface S3BlobStoreConfig {
   credentials?: { accessKeyId: string; secretAccessKey: string };
   /** S3 storage class of written objects (the cold tier uses e.g. GLACIER_IR). */
   storageClass?: string;
+  timeouts?: ObjectStoreTimeouts;
+}
+
+/** How long an object store may take to connect, and stay silent on an open connection, before the request fails. */
+export interface ObjectStoreTimeouts {
+  connectMs: number;
+  idleMs: number;
+}
+
+export const DEFAULT_OBJECT_STORE_TIMEOUTS: ObjectStoreTimeouts = { connectMs: 5_000, idleMs: 30_000 };
+
+/**
+ * S3 client settings every object-store client of the server shares: a stalled
+ * connection fails (TimeoutError, retried like any storage fault) instead of
+ * holding a job or a request forever.
+ */
+export function s3ClientSettings(t: ObjectStoreTimeouts = DEFAULT_OBJECT_STORE_TIMEOUTS) {
+  return {
+    requestHandler: { connectionTimeout: t.connectMs, socketTimeout: t.idleMs },
+    requestChecksumCalculation: 'WHEN_REQUIRED' as const,
+    responseChecksumValidation: 'WHEN_REQUIRED' as const,
+  };
 }
 
 /** Blobs in any S3-compatible bucket; puts stream through multipart uploads. */
@@ -25,8 +47,7 @@ export class S3BlobStore implements BlobStore {
       forcePathStyle: cfg.forcePathStyle ?? true,
       ...(cfg.endpoint ? { endpoint: cfg.endpoint } : {}),
       ...(cfg.credentials ? { credentials: cfg.credentials } : {}),
-      requestChecksumCalculation: 'WHEN_REQUIRED',
-      responseChecksumValidation: 'WHEN_REQUIRED',
+      ...s3ClientSettings(cfg.timeouts),
     });
     this.prefix = cfg.prefix ?? '';
   }

@@ -3,12 +3,14 @@ import { loadConfig, type ConfigOverrides } from '../config/config.js';
 import { openCore } from '../app.js';
 import { startHttpServer } from '../server/http-server.js';
 import { startServices } from '../services.js';
+import { installProcessGuard } from './process-guard.js';
 
 /** `openomics serve`: run the server until SIGINT/SIGTERM, then drain and exit. */
 export async function serve(flags: ConfigOverrides): Promise<void> {
   const config = loadConfig(flags);
   // Asynchronous stdout: logging must not block the event loop on every request.
   const log = pino({ level: config.logLevel }, pino.destination({ dest: 1, sync: false }));
+  installProcessGuard(log, 'server');
   const core = await openCore(config);
   const server = await startHttpServer(core, log);
   const lines = [
@@ -51,6 +53,7 @@ export async function serve(flags: ConfigOverrides): Promise<void> {
 export async function worker(flags: ConfigOverrides): Promise<void> {
   const config = loadConfig(flags);
   const log = pino({ level: config.logLevel }, pino.destination({ dest: 1, sync: false }));
+  installProcessGuard(log, 'worker');
   const core = await openCore(config);
   const running = startServices(core, log, { runJobs: true });
   log.info({ owner: running.runner.owner, concurrency: Math.max(1, config.workers) }, 'worker started');

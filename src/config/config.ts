@@ -15,6 +15,8 @@ export interface Config {
   /** postgres://... — unset: SQLite in the data dir. */
   databaseUrl?: string;
   databaseSchema?: string;
+  /** Object-store clients (the blob bucket, connected storage): how long to wait for a connection, and on a silent one. */
+  objectStoreTimeouts: { connectMs: number; idleMs: number };
   blob: { kind: 'local' } | { kind: 's3'; endpoint?: string; region: string; bucket: string; prefix: string; forcePathStyle: boolean; accessKeyId?: string; secretAccessKey?: string };
   keys: { kind: 'local' } | { kind: 'kms'; endpoint?: string; region: string; keyId: string; accessKeyId?: string; secretAccessKey?: string };
   /** base64 32-byte master key; unset: `<dataDir>/master.key`, created on first start. */
@@ -90,6 +92,10 @@ export function loadConfig(flags: ConfigOverrides = {}): Config {
     logLevel: flags.logLevel ?? env('OPENOMICS_LOG_LEVEL') ?? fromFile.logLevel ?? 'info',
     ...(databaseUrl ? { databaseUrl } : {}),
     ...(databaseSchema ? { databaseSchema } : {}),
+    objectStoreTimeouts: {
+      connectMs: (num(env('OPENOMICS_OBJECT_STORE_CONNECT_TIMEOUT_SECONDS'), 'OPENOMICS_OBJECT_STORE_CONNECT_TIMEOUT_SECONDS') ?? 5) * 1000,
+      idleMs: (num(env('OPENOMICS_OBJECT_STORE_IDLE_TIMEOUT_SECONDS'), 'OPENOMICS_OBJECT_STORE_IDLE_TIMEOUT_SECONDS') ?? 30) * 1000,
+    },
     blob: s3Bucket
       ? {
           kind: 's3',

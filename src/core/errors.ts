@@ -15,7 +15,8 @@ export type ErrorKind =
   | 'NotImplemented'
   | 'RangeNotSatisfiable'
   | 'Authentication'
-  | 'PayloadTooLarge';
+  | 'PayloadTooLarge'
+  | 'Unavailable';
 
 export class OpenOmicsError extends Error {
   constructor(
@@ -91,4 +92,48 @@ export class KeyUnavailableError extends OpenOmicsError {
   constructor(message: string) {
     super('AccessDenied', message);
   }
+}
+
+/**
+ * A storage or network fault (the object store or database unreachable, a
+ * reset connection, a full disk): nothing is wrong with the request or the
+ * file, and the same work may succeed later. Jobs retry it with backoff;
+ * requests answer a retryable 503.
+ */
+export class StorageUnavailableError extends OpenOmicsError {
+  constructor(message: string) {
+    super('Unavailable', message);
+  }
+}
+
+/** System error codes of faults that pass: network trouble, a full or failing disk. */
+const TRANSIENT_CODES = new Set([
+  'ECONNRESET', 'ECONNREFUSED', 'ECONNABORTED', 'ETIMEDOUT', 'EPIPE', 'EHOSTUNREACH', 'ENETUNREACH', 'ENETDOWN',
+  'EAI_AGAIN', 'ENOTFOUND', 'ENOSPC', 'EDQUOT', 'EIO', 'EMFILE', 'ENFILE', 'EBUSY', 'UND_ERR_SOCKET',
+  'UND_ERR_CONNECT_TIMEOUT', 'ERR_STREAM_PREMATURE_CLOSE', '57P01', '57P02', '57P03', '08000', '08003', '08006',
+]);
+/** Error names the AWS SDKs give to transient service answers and transport failures. */
+const TRANSIENT_NAMES = new Set([
+  'TimeoutError', 'RequestTimeout', 'RequestTimeoutException', 'InternalError', 'ServiceUnavailable', 'SlowDown',
+  'ThrottlingException', 'Throttling', 'RequestLimitExceeded', 'TooManyRequestsException', 'AbortError',
+]);
+
+/**
+ * True for an error that says "the storage or the network failed, try again":
+ * system error codes (also on `cause`, as the SDKs nest them), HTTP 5xx and 429
+ * answers, and the SDKs' names for timeouts and throttling. Never true for a
+ * domain error other than `StorageUnavailableError`.
+ */
+export function isTransientIoError(e: unknown): boolean {
+  if (e instanceof StorageUnavailableError) return true;
+  if (e instanceof OpenOmicsError) return false;
+  for (let err = e as { code?: unknown; name?: unknown; message?: unknown; cause?: unknown; $metadata?: { httpStatusCode?: number } } | undefined, depth = 0; err && depth < 4; err = err.cause as typeof err, depth++) {
+    if (typeof err !== 'object') return false;
+    if (typeof err.code === 'string' && TRANSIENT_CODES.has(err.code)) return true;
+    if (typeof err.name === 'string' && TRANSIENT_NAMES.has(err.name)) return true;
+    const status = err.$metadata?.httpStatusCode;
+    if (status !== undefined && (status >= 500 || status === 429)) return true;
+    if (err.message === 'aborted' || err.message === 'socket hang up') return true;
+  }
+  return false;
 }

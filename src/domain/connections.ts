@@ -3,7 +3,8 @@ import { fromTemporaryCredentials } from '@aws-sdk/credential-providers';
 import type { AwsCredentialIdentity, AwsCredentialIdentityProvider } from '@aws-sdk/types';
 import { Upload } from '@aws-sdk/lib-storage';
 import { Readable } from 'node:stream';
-import { NotFoundError, ValidationError } from '../core/errors.js';
+import { isTransientIoError, NotFoundError, StorageUnavailableError, ValidationError } from '../core/errors.js';
+import { DEFAULT_OBJECT_STORE_TIMEOUTS, s3ClientSettings, type ObjectStoreTimeouts } from '../blob/s3-blob-store.js';
 import type { ConnectionRecord } from '../db/data-records.js';
 import type { MetadataStore } from '../db/metadata-store.js';
 import type { SecretBox } from '../keys/secret-box.js';
@@ -72,12 +73,22 @@ export function explainS3Error(e: unknown): string {
   return `${err.name ?? 'error'}: ${err.message ?? String(e)}`;
 }
 
+/**
+ * What an S3 failure means for a job: the bucket is unreachable or failing for now (a storage error the job
+ * retries), or the request itself cannot succeed (missing object, denied access: the item fails).
+ */
+export function s3Failure(uri: string, e: unknown): Error {
+  const message = `${uri}: ${explainS3Error(e)}.`;
+  return isTransientIoError(e) ? new StorageUnavailableError(message) : new ValidationError(message);
+}
+
 export class ConnectionService {
   private readonly roleProviders = new Map<string, AwsCredentialIdentityProvider>();
 
   constructor(
     private readonly db: MetadataStore,
     private readonly secrets: SecretBox,
+    private readonly timeouts: ObjectStoreTimeouts = DEFAULT_OBJECT_STORE_TIMEOUTS,
   ) {}
 
   private context = (accountId: string, name: string) => `storage-connection:${accountId}:${name}`;
@@ -162,15 +173,14 @@ export class ConnectionService {
       forcePathStyle: c.config.forcePathStyle,
       ...(c.config.endpoint ? { endpoint: c.config.endpoint } : {}),
       ...(credentials ? { credentials } : {}),
-      requestChecksumCalculation: 'WHEN_REQUIRED',
-      responseChecksumValidation: 'WHEN_REQUIRED',
+      ...s3ClientSettings(this.timeouts),
     });
   }
 
   /** Opens `s3://bucket/key` through its connection: size, version and a stream of the bytes. */
   async open(o: S3Object): Promise<{ size: number; versionId?: string; open(): Promise<Readable> }> {
     const head = await o.client.send(new HeadObjectCommand({ Bucket: o.bucket, Key: o.key })).catch((e: unknown) => {
-      throw new ValidationError(`s3://${o.bucket}/${o.key}: ${explainS3Error(e)}.`);
+      throw s3Failure(`s3://${o.bucket}/${o.key}`, e);
     });
     const versionId = o.connection.config.versioned ? head.VersionId : undefined;
     return {

@@ -27,7 +27,8 @@ export interface ReadSetIngestPayload {
 /** A source file read set ingestion will store and inspect. */
 export interface IngestSource {
   name: string;
-  open(): AsyncIterable<Buffer>;
+  /** A new stream of the file each time (see `lazyReadable`: nothing happens until it is read). */
+  open(): Readable;
 }
 
 /** A generated index's file name: the source's name plus `.bai` or `.crai` (spec §2.10). */

@@ -3,11 +3,11 @@ import { mkdir, realpath, rename, rm, stat } from 'node:fs/promises';
 import { randomBytes } from 'node:crypto';
 import { basename, dirname, join, resolve, sep } from 'node:path';
 import { pipeline } from 'node:stream/promises';
-import { PassThrough } from 'node:stream';
-import { explainS3Error, type ConnectionService, type S3Object } from './connections.js';
+import { s3Failure, type ConnectionService, type S3Object } from './connections.js';
 import { fileURLToPath } from 'node:url';
 import type { Readable } from 'node:stream';
 import { ValidationError } from '../core/errors.js';
+import { lazyReadable } from '../core/streams.js';
 
 /**
  * Where jobs read sources from and write exports to. A location URI is either
@@ -76,19 +76,22 @@ export class DataLocations {
       const o = await this.s3(uri, ctx);
       if (o.key === '' || o.key.endsWith('/')) throw new ValidationError(`${uri} names a folder, not a file.`);
       const obj = await this.connections!.open(o);
-      const stream = new PassThrough();
       return {
         uri,
         name: basename(o.key),
         size: obj.size,
         ...(obj.versionId ? { versionId: obj.versionId } : {}),
-        open: () => {
-          obj.open().then(
-            (body) => body.on('error', (e) => stream.destroy(e)).pipe(stream),
-            (e: unknown) => stream.destroy(new ValidationError(`${uri}: ${explainS3Error(e)}.`)),
-          );
-          return stream;
-        },
+        // Each open is a new GET, made when the stream is first read; a fault while reading is a storage error.
+        open: () =>
+          lazyReadable(async function* () {
+            let body: Readable;
+            try {
+              body = await obj.open();
+            } catch (e) {
+              throw s3Failure(uri, e);
+            }
+            yield* body as AsyncIterable<Buffer>;
+          }),
       };
     }
     if (!uri.startsWith('file:///')) throw new ValidationError(`${uri} is not an s3:// or file:/// URI.`);
@@ -124,7 +127,7 @@ export class DataLocations {
           try {
             return await this.connections!.write({ ...o, key: base + relativeKey }, body);
           } catch (e) {
-            throw new ValidationError(`${uri}: ${explainS3Error(e)}.`);
+            throw s3Failure(uri, e);
           }
         },
       };

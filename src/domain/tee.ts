@@ -1,4 +1,4 @@
-import { PassThrough } from 'node:stream';
+import { PassThrough, type Readable } from 'node:stream';
 import type { BlobStore } from '../blob/blob-store.js';
 
 /**
@@ -15,8 +15,11 @@ export interface BlobTee {
   abort(err: Error): Promise<void>;
 }
 
-export function teeIntoBlob(source: AsyncIterable<Buffer>, blobs: BlobStore, key: string): BlobTee {
+export function teeIntoBlob(source: Readable, blobs: BlobStore, key: string): BlobTee {
   const sink = new PassThrough({ highWaterMark: 4 << 20 });
+  // The sink's errors are its reader's (the blob store's put, observed through `stored`); this listener
+  // keeps one destroyed after the put has given up from being an unheard 'error' event.
+  sink.on('error', () => undefined);
   const stored = blobs.put(key, sink);
   stored.catch(() => undefined); // observed by finish()/abort()
   const waitDrain = () =>
@@ -50,6 +53,8 @@ export function teeIntoBlob(source: AsyncIterable<Buffer>, blobs: BlobStore, key
     },
     async abort(err: Error) {
       sink.destroy(err);
+      // A tee never read (the other source failed first) has not started its source: stop it here.
+      source.destroy();
       await data.return(undefined).catch(() => undefined);
       await stored.catch(() => undefined);
     },

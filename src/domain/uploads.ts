@@ -1,5 +1,5 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { Transform, type Readable, type TransformCallback } from 'node:stream';
+import { pipeline, Transform, type Readable, type TransformCallback } from 'node:stream';
 import { readSetArn } from '../core/arn.js';
 import { ConflictError, NotFoundError, ValidationError } from '../core/errors.js';
 import { newNumericId } from '../core/ids.js';
@@ -142,8 +142,8 @@ export class UploadService {
     // and the bytes it names always agree, whatever fails in between.
     const key = `${blobKeys.uploadPart(storeId, uploadId, partSource, partNumber)}-${randomBytes(6).toString('hex')}`;
     const meter = new PartMeter(MAX_PART_SIZE);
-    body.on('error', (e) => meter.destroy(e));
-    await blobs.put(key, body.pipe(meter));
+    // pipeline: an error of either stream reaches the put, and neither is left with an unheard error.
+    await blobs.put(key, pipeline(body, meter, () => undefined));
     if (meter.size === 0) {
       await blobs.delete(key);
       throw new ValidationError('The part is empty; a part holds at least one byte.');

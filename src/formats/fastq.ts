@@ -48,11 +48,18 @@ async function* uncompressed(source: AsyncIterable<Buffer>, onFirst: (gzip: bool
   }
   const gunzip = createGunzip({ chunkSize: 256 * 1024 });
   const input = Readable.from(rest);
-  input.on('error', (e) => gunzip.destroy(e));
+  // An error of the source (a storage or network fault) is passed on as it is: only
+  // what zlib says of the bytes makes the file malformed.
+  let sourceError: Error | undefined;
+  input.on('error', (e) => {
+    sourceError = e;
+    gunzip.destroy(e);
+  });
   input.pipe(gunzip);
   try {
     for await (const c of gunzip) yield c as Buffer;
   } catch (e) {
+    if (sourceError) throw sourceError;
     if (e instanceof FormatError) throw e;
     const msg = (e as NodeJS.ErrnoException).code === 'Z_BUF_ERROR' ? 'the gzip stream is truncated' : `the gzip data is corrupt: ${(e as Error).message}`;
     throw (e as NodeJS.ErrnoException).code === 'Z_BUF_ERROR' ? truncated(msg) : malformed(msg);

@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import type { Logger } from 'pino';
+import { activity } from '../core/activity.js';
 import type { JobRecord, JobRecords } from '../db/data-records.js';
 
 /**
@@ -102,7 +103,7 @@ export class JobRunner {
         await this.sleep();
         continue;
       }
-      await this.run(job);
+      await activity.run({ jobId: job.id, jobKind: job.kind }, () => this.run(job!));
     }
   }
 

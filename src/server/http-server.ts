@@ -1,4 +1,5 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { activity } from '../core/activity.js';
 import { randomUUID } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
 import { pino, type Logger } from 'pino';
@@ -71,8 +72,7 @@ export async function startHttpServer(core: Core, log: Logger = pino({ level: co
   });
 
   let draining = false;
-  const handler = async (req: IncomingMessage, res: ServerResponse) => {
-    const requestId = randomUUID().replace(/-/g, ''); // 32 hex digits; randomUUID draws on a cached entropy pool
+  const handler = async (req: IncomingMessage, res: ServerResponse, requestId: string) => {
     const url = req.url ?? '/';
     const q = url.indexOf('?');
     const rawPath = q < 0 ? url : url.slice(0, q);
@@ -109,7 +109,8 @@ export async function startHttpServer(core: Core, log: Logger = pino({ level: co
   };
 
   const server: Server = createServer((req, res) => {
-    handler(req, res).catch((err) => {
+    const requestId = randomUUID().replace(/-/g, ''); // 32 hex digits; randomUUID draws on a cached entropy pool
+    activity.run({ requestId }, handler, req, res, requestId).catch((err) => {
       log.error({ err }, 'unhandled request error');
       if (!res.headersSent) res.writeHead(500).end();
       else res.destroy();

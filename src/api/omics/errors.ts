@@ -1,4 +1,4 @@
-import { AuthenticationError, OpenOmicsError, type ErrorKind } from '../../core/errors.js';
+import { AuthenticationError, isTransientIoError, OpenOmicsError, type ErrorKind } from '../../core/errors.js';
 
 /** The one place domain errors become Omics wire errors (status, x-amzn-ErrorType, message). */
 export interface WireError {
@@ -19,6 +19,8 @@ const BY_KIND: Record<ErrorKind, { status: number; code: string }> = {
   RangeNotSatisfiable: { status: 416, code: 'RangeNotSatisfiableException' },
   Authentication: { status: 403, code: 'AccessDeniedException' },
   PayloadTooLarge: { status: 413, code: 'ValidationException' },
+  // The model has no 503 error; InternalServerException is its retryable server error (decision 54).
+  Unavailable: { status: 503, code: 'InternalServerException' },
 };
 
 export function toWireError(err: unknown, requestId: string): { wire: WireError; internal: boolean } {
@@ -26,6 +28,9 @@ export function toWireError(err: unknown, requestId: string): { wire: WireError;
   if (err instanceof OpenOmicsError) {
     const m = BY_KIND[err.kind];
     return { wire: { status: m.status, code: m.code, message: err.message }, internal: false };
+  }
+  if (isTransientIoError(err)) {
+    return { wire: { status: 503, code: 'InternalServerException', message: `The storage is temporarily unavailable; retry the request. Request id: ${requestId}` }, internal: true };
   }
   return {
     wire: { status: 500, code: 'InternalServerException', message: `An internal error occurred. Request id: ${requestId}` },

@@ -3,7 +3,7 @@ import type { Logger } from 'pino';
 import type { Readable } from 'node:stream';
 import { sendStream } from '../send-stream.js';
 import { ioBuffers } from '../../core/buffer-recycler.js';
-import { AccessDeniedError, AuthenticationError, OpenOmicsError } from '../../core/errors.js';
+import { AccessDeniedError, AuthenticationError, isTransientIoError, OpenOmicsError } from '../../core/errors.js';
 import { authenticateV2, type Authenticator } from '../../iam/authenticator.js';
 import type { IdentityService, Principal } from '../../iam/identity.js';
 import { queryPairs } from '../../iam/sigv4.js';
@@ -100,8 +100,11 @@ function toS3Error(e: unknown): S3Error | undefined {
         return new S3Error(400, 'InvalidArgument', e.message);
       case 'NotFound':
         return new S3Error(404, 'NoSuchKey', 'The specified key does not exist.');
+      case 'Unavailable':
+        return new S3Error(503, 'ServiceUnavailable', 'Service is unable to handle request.');
     }
   }
+  if (isTransientIoError(e)) return new S3Error(503, 'ServiceUnavailable', 'Service is unable to handle request.');
   return undefined;
 }
 
