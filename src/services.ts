@@ -11,10 +11,11 @@ import { ReadSetService } from './domain/read-sets.js';
 import { REFERENCE_IMPORT_JOB, ReferenceService } from './domain/references.js';
 import { UploadService } from './domain/uploads.js';
 import { DataLocations } from './domain/locations.js';
-import { READ_SET_INGEST_JOB, readSetIngestHandler } from './domain/ingest.js';
+import { describeAttemptError, READ_SET_INGEST_JOB, readSetIngestJob } from './domain/ingest.js';
 import { ArchiveService, READ_SET_ACTIVATION_JOB } from './domain/archive.js';
 import { READ_SET_EXPORT_JOB, READ_SET_IMPORT_JOB, ReadSetJobService } from './domain/read-set-jobs.js';
 import { JobRunner } from './jobs/runner.js';
+import { isTransientIoError } from './core/errors.js';
 import { S3ViewService } from './domain/s3-view.js';
 import { S3AccessPolicyService } from './domain/s3-access-policy.js';
 import { AccessLogService } from './domain/access-logs.js';
@@ -75,19 +76,32 @@ export function startServices(
     references,
     partition: core.partition,
   };
+  const ingest = readSetIngestJob(deps, references, locations, (up) => uploads.removeParts(up));
   const runner = new JobRunner({
     jobs: core.db.jobs,
     log: log.child({ component: 'jobs' }),
     concurrency: Math.max(1, config.workers),
     leaseMs: config.jobLeaseMs,
+    maxAttempts: config.jobMaxAttempts,
+    maxStorageAttempts: config.jobMaxStorageAttempts,
+    isTransient: isTransientIoError,
     now: deps.now,
     handlers: {
-      [READ_SET_INGEST_JOB]: readSetIngestHandler(deps, references, locations, (up) => uploads.removeParts(up)),
+      [READ_SET_INGEST_JOB]: ingest.run,
       [REFERENCE_IMPORT_JOB]: references.importHandler(),
       [READ_SET_IMPORT_JOB]: readSetJobs.importHandler(),
       [READ_SET_EXPORT_JOB]: readSetJobs.exportHandler(),
       [READ_SET_ACTIVATION_JOB]: archive.activationHandler(),
     },
+    giveUp: {
+      [READ_SET_INGEST_JOB]: ingest.giveUp,
+      [REFERENCE_IMPORT_JOB]: references.importGiveUp(),
+      [READ_SET_IMPORT_JOB]: readSetJobs.importGiveUp(),
+      [READ_SET_EXPORT_JOB]: readSetJobs.exportGiveUp(),
+      [READ_SET_ACTIVATION_JOB]: archive.activationGiveUp(),
+    },
+    retrying: { [READ_SET_INGEST_JOB]: ingest.retrying },
+    describeError: describeAttemptError,
   });
   const accessLogs = new AccessLogService(locations, log.child({ component: 's3-access-log' }), config.s3.accessLogFlushMs);
   const timers: NodeJS.Timeout[] = [];

@@ -27,6 +27,7 @@ import {
   StartReadSetExportJobCommand,
   GetReadSetExportJobCommand,
   ListReferenceStoresCommand,
+  BatchDeleteReadSetCommand,
   StartReferenceImportJobCommand,
   GetReferenceImportJobCommand,
   GetReferenceCommand,
@@ -91,6 +92,7 @@ for (const backend of ['s3', 'disk'] as BlobBackend[]) {
         env: {
           OPENOMICS_JOB_LEASE_SECONDS: '2',
           OPENOMICS_OBJECT_STORE_IDLE_TIMEOUT_SECONDS: '2',
+          OPENOMICS_JOB_MAX_STORAGE_ATTEMPTS: '3',
           ...(backend === 's3'
             ? {
                 OPENOMICS_BLOB_S3_BUCKET: 'blobs',
@@ -279,6 +281,30 @@ for (const backend of ['s3', 'disk'] as BlobBackend[]) {
           assert.equal(m.status, 'ACTIVE', m.statusMessage);
           await readFileBack(readSetId!, 'SOURCE1', body);
         });
+
+        if (round === 0) {
+          it('an outage longer than the retries: the read set says why it waits, then ends UPLOAD_FAILED (never "malformed") and can be deleted', async () => {
+            const body = files['reads_R1.fastq.gz']!;
+            const { uploadId } = await omics.send(new CreateMultipartReadSetUploadCommand({ sequenceStoreId: storeId, sourceFileType: 'FASTQ', subjectId: 's', sampleId: 'm', name: 'outage' }));
+            const { checksum } = await omics.send(new UploadReadSetPartCommand({ sequenceStoreId: storeId, uploadId, partSource: 'SOURCE1', partNumber: 1, payload: body }));
+            proxy.refuse();
+            const { readSetId } = await omics.send(
+              new CompleteMultipartReadSetUploadCommand({ sequenceStoreId: storeId, uploadId, parts: [{ partNumber: 1, partSource: 'SOURCE1', checksum: checksum! }] }),
+            );
+            const get = () => omics.send(new GetReadSetMetadataCommand({ sequenceStoreId: storeId, id: readSetId }));
+            const waiting = await until('a retry', get, (x) => /retrying/.test(x.statusMessage ?? ''), 60_000);
+            assert.equal(waiting.status, 'PROCESSING_UPLOAD');
+            assert.match(waiting.statusMessage!, /storage was unavailable/);
+            const failed = await until('give-up', get, (x) => x.status !== 'PROCESSING_UPLOAD', 90_000);
+            proxy.heal();
+            await assertServerUp('an outage');
+            assert.equal(failed.status, 'UPLOAD_FAILED');
+            assert.match(failed.statusMessage!, /gave up.*storage was unavailable/);
+            assert.ok(!BLAMES_FILE.test(failed.statusMessage!), failed.statusMessage);
+            const del = await omics.send(new BatchDeleteReadSetCommand({ sequenceStoreId: storeId, ids: [readSetId!] }));
+            assert.deepEqual(del.errors ?? [], []);
+          });
+        }
 
         it(`GetReadSet and S3-view reads, reset at a random offset: an error or the whole body (round ${round + 1})`, async () => {
           const readSetId = await importOne('sample.bam', 'BAM');

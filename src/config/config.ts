@@ -30,6 +30,9 @@ export interface Config {
   workers: number;
   /** How long a worker holds a job without renewing; after a crash, the job restarts this long after. */
   jobLeaseMs: number;
+  /** Attempts of a job that fails with an unexpected error before it gives up; storage faults get `jobMaxStorageAttempts`. */
+  jobMaxAttempts: number;
+  jobMaxStorageAttempts: number;
   /** In-progress direct uploads older than this are aborted and their parts removed. */
   uploadExpiryMs: number;
   archive: {
@@ -122,6 +125,8 @@ export function loadConfig(flags: ConfigOverrides = {}): Config {
     importRoots: (env('OPENOMICS_IMPORT_ROOTS')?.split(':').filter(Boolean) ?? fromFile.importRoots ?? [resolve(dataDir, 'import')]).map((r) => resolve(r)),
     exportRoots: (env('OPENOMICS_EXPORT_ROOTS')?.split(':').filter(Boolean) ?? fromFile.exportRoots ?? [resolve(dataDir, 'export')]).map((r) => resolve(r)),
     jobLeaseMs: (num(env('OPENOMICS_JOB_LEASE_SECONDS'), 'OPENOMICS_JOB_LEASE_SECONDS') ?? 30) * 1000,
+    jobMaxAttempts: Math.max(1, num(env('OPENOMICS_JOB_MAX_ATTEMPTS'), 'OPENOMICS_JOB_MAX_ATTEMPTS') ?? 5),
+    jobMaxStorageAttempts: Math.max(1, num(env('OPENOMICS_JOB_MAX_STORAGE_ATTEMPTS'), 'OPENOMICS_JOB_MAX_STORAGE_ATTEMPTS') ?? 30),
     workers: flags.workers ?? num(env('OPENOMICS_WORKERS'), 'OPENOMICS_WORKERS') ?? fromFile.workers ?? 2,
     uploadExpiryMs: num(env('OPENOMICS_UPLOAD_EXPIRY_SECONDS'), 'OPENOMICS_UPLOAD_EXPIRY_SECONDS') !== undefined
       ? num(env('OPENOMICS_UPLOAD_EXPIRY_SECONDS'), '')! * 1000

@@ -179,6 +179,11 @@ export interface ReferenceRecords {
 export interface UploadRecords {
   insert(r: UploadRecord): Promise<void>;
   get(sequenceStoreId: string, id: string): Promise<UploadRecord | undefined>;
+  /**
+   * Inside a transaction: true if the upload is IN_PROGRESS, holding its row (PostgreSQL row lock) until
+   * the transaction ends, so a concurrent `finish` waits for it or is seen by it.
+   */
+  lockInProgress(sequenceStoreId: string, id: string): Promise<boolean>;
   /** Moves IN_PROGRESS -> `to` atomically; false when the upload was not in progress. */
   finish(sequenceStoreId: string, id: string, to: 'COMPLETED' | 'ABORTED', readSetId: string | null): Promise<boolean>;
   delete(id: string): Promise<void>;
@@ -486,6 +491,16 @@ export class KyselyUploadRecords implements UploadRecords {
       .where('id', '=', id)
       .executeTakeFirst();
     return r && toUpload(r);
+  }
+  async lockInProgress(sequenceStoreId: string, id: string): Promise<boolean> {
+    const r = await this.db
+      .updateTable('read_set_uploads')
+      .set({ status: 'IN_PROGRESS' })
+      .where('sequence_store_id', '=', sequenceStoreId)
+      .where('id', '=', id)
+      .where('status', '=', 'IN_PROGRESS')
+      .executeTakeFirst();
+    return Number(r.numUpdatedRows) > 0;
   }
   async finish(sequenceStoreId: string, id: string, to: 'COMPLETED' | 'ABORTED', readSetId: string | null): Promise<boolean> {
     const r = await this.db

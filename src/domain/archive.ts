@@ -3,10 +3,10 @@ import type { BlobStore } from '../blob/blob-store.js';
 import { ConflictError, NotFoundError } from '../core/errors.js';
 import type { Page } from '../core/pagination.js';
 import type { JobQuery, JobRecord, PageRequest, ReadSetRecord, StoredFile } from '../db/data-records.js';
-import type { JobHandler } from '../jobs/runner.js';
+import type { GiveUpHandler, JobHandler } from '../jobs/runner.js';
 import type { DomainDeps } from './context.js';
 import type { SequenceStoreService } from './sequence-stores.js';
-import { JobBook, runItems, type ItemsPayload, type JobItem } from './storage-jobs.js';
+import { giveUpItems, JobBook, runItems, type ItemsPayload, type JobItem } from './storage-jobs.js';
 
 export const READ_SET_ACTIVATION_JOB = 'ReadSetActivation';
 
@@ -120,6 +120,17 @@ export class ArchiveService {
   async listActivations(accountId: string, storeId: string, q: JobQuery, page: PageRequest): Promise<Page<JobRecord<ReadSetActivationPayload>>> {
     await this.stores.get(accountId, storeId);
     return this.activations.list(storeId, q, page);
+  }
+
+  /** Gives up an activation: its items fail, and read sets it left ACTIVATING are ARCHIVED again (the cold copy is intact). */
+  activationGiveUp(): GiveUpHandler<ReadSetActivationPayload> {
+    return async (job, reason) => {
+      for (const item of job.payload.items) {
+        if (item.status === 'FINISHED' || item.status === 'FAILED') continue;
+        await this.d.db.readSets.update(job.storeId, item.readSetId, { status: 'ARCHIVED', updateTime: this.d.now() }, ['ACTIVATING']);
+      }
+      return giveUpItems(job, reason, async (item) => (await this.d.db.readSets.get(job.storeId, item.readSetId))?.status === 'ACTIVE');
+    };
   }
 
   activationHandler(): JobHandler<ReadSetActivationPayload> {

@@ -1,12 +1,12 @@
 import { Readable } from 'node:stream';
 import { concatBlobs, type BlobStore } from '../blob/blob-store.js';
-import { OpenOmicsError } from '../core/errors.js';
+import { isTransientIoError, OpenOmicsError, StorageUnavailableError } from '../core/errors.js';
 import type { JobRecord } from '../db/data-records.js';
 import { FormatError } from '../formats/errors.js';
 import type { EtagFamily } from '../formats/hashing.js';
 import { inspectReadSet, type NamedSource, type ReadSetInspection } from '../formats/read-set.js';
 import type { DeclaredFileType } from '../formats/sniff.js';
-import type { JobHandler, JobOutcome } from '../jobs/runner.js';
+import type { GiveUpHandler, JobHandler, JobOutcome, RetryHandler } from '../jobs/runner.js';
 import type { DomainDeps } from './context.js';
 import type { DataLocations } from './locations.js';
 import { storedFile } from './read-set-files.js';
@@ -39,6 +39,22 @@ export function indexName(sourceName: string, inspection: ReadSetInspection): st
 /** Errors that mean "this file is not acceptable" (the read set fails), as opposed to "try again later". */
 export function isContentError(e: unknown): e is Error {
   return e instanceof FormatError || (e instanceof OpenOmicsError && (e.kind === 'Validation' || e.kind === 'NotFound'));
+}
+
+/**
+ * How a failed job attempt is described to users (job and read set status
+ * messages): a connected bucket's own message, a storage fault by its kind
+ * only (the server's own endpoints stay out of messages), else "internal error".
+ */
+export function describeAttemptError(e: unknown): string {
+  if (e instanceof StorageUnavailableError) return statusMessageOf(e);
+  if (isTransientIoError(e)) {
+    let code: unknown;
+    for (let x = e as { code?: unknown; name?: unknown; cause?: unknown } | undefined, i = 0; x && !code && i < 4; x = x.cause as typeof x, i++) code = x.code ?? (x.name !== 'Error' ? x.name : undefined);
+    return `the storage was unavailable${typeof code === 'string' ? ` (${code})` : ''}`;
+  }
+  if (e instanceof OpenOmicsError) return statusMessageOf(e);
+  return 'internal error (see the server log)';
 }
 
 export function statusMessageOf(e: Error): string {
@@ -85,42 +101,57 @@ export async function storeAndInspect(
   }
 }
 
+/**
+ * Ends a read set's ingest as UPLOAD_FAILED with `message`: the parts go to
+ * the store's fallback location first when it has one (spec §2.5), then are removed.
+ */
+async function failIngest(
+  d: DomainDeps,
+  locations: DataLocations,
+  removeParts: (up: { id: string; sequenceStoreId: string }) => Promise<void>,
+  job: JobRecord<ReadSetIngestPayload>,
+  message: string,
+): Promise<string> {
+  const p = job.payload;
+  const rs = await d.db.readSets.get(job.storeId, p.readSetId);
+  const store = await d.db.getSequenceStore(job.accountId, job.storeId);
+  if (rs && rs.status === 'PROCESSING_UPLOAD' && store) {
+    if (store.fallbackLocation) {
+      try {
+        const blobs = storeBlobs(d, store.dataKey);
+        const target = await locations.target(store.fallbackLocation, { accountId: job.accountId });
+        await target.write(`${rs.id}/${rs.files.source1!.name}`, concatBlobs(blobs, p.source1));
+        if (p.source2 && rs.files.source2) await target.write(`${rs.id}/${rs.files.source2.name}`, concatBlobs(blobs, p.source2));
+      } catch (err) {
+        message = statusMessageOf(new Error(`${message} (the parts could not be copied to the fallback location: ${(err as Error).message})`));
+      }
+    }
+    await d.db.readSets.update(job.storeId, rs.id, { status: 'UPLOAD_FAILED', statusMessage: message, updateTime: d.now() }, ['PROCESSING_UPLOAD']);
+  }
+  await removeParts({ id: p.uploadId, sequenceStoreId: job.storeId });
+  return message;
+}
+
 /** The job that turns a completed direct upload into an ACTIVE (or UPLOAD_FAILED) read set. */
-export function readSetIngestHandler(
+export function readSetIngestJob(
   d: DomainDeps,
   references: ReferenceService,
   locations: DataLocations,
   removeParts: (up: { id: string; sequenceStoreId: string }) => Promise<void>,
-): JobHandler<ReadSetIngestPayload> {
-  return async (job: JobRecord<ReadSetIngestPayload>): Promise<JobOutcome<ReadSetIngestPayload>> => {
+): { run: JobHandler<ReadSetIngestPayload>; giveUp: GiveUpHandler<ReadSetIngestPayload>; retrying: RetryHandler<ReadSetIngestPayload> } {
+  const done = (p: ReadSetIngestPayload, statusMessage: string | null): JobOutcome<ReadSetIngestPayload> => ({ status: 'COMPLETED', statusMessage, payload: p });
+  const run = async (job: JobRecord<ReadSetIngestPayload>): Promise<JobOutcome<ReadSetIngestPayload>> => {
     const p = job.payload;
-    const done = (statusMessage: string | null): JobOutcome<ReadSetIngestPayload> => ({ status: 'COMPLETED', statusMessage, payload: p });
     const rs = await d.db.readSets.get(job.storeId, p.readSetId);
     if (!rs || rs.status !== 'PROCESSING_UPLOAD') {
       // Already finished by an earlier attempt, or deleted meanwhile.
       await removeParts({ id: p.uploadId, sequenceStoreId: job.storeId });
-      return done(rs ? `read set is ${rs.status}` : 'read set deleted');
+      return done(p, rs ? `read set is ${rs.status}` : 'read set deleted');
     }
     const store = await d.db.getSequenceStore(job.accountId, job.storeId);
-    if (!store) return done('sequence store deleted');
+    if (!store) return done(p, 'sequence store deleted');
     const blobs = storeBlobs(d, store.dataKey);
     const source = (name: string, keys: string[]): IngestSource => ({ name, open: () => concatBlobs(blobs, keys) });
-    const fail = async (e: Error) => {
-      let message = statusMessageOf(e);
-      // Spec §2.5: the parts of a read set that failed go to the store's fallback location, as the file they make up.
-      if (store.fallbackLocation) {
-        try {
-          const target = await locations.target(store.fallbackLocation, { accountId: job.accountId });
-          await target.write(`${rs.id}/${rs.files.source1!.name}`, concatBlobs(blobs, p.source1));
-          if (p.source2 && rs.files.source2) await target.write(`${rs.id}/${rs.files.source2.name}`, concatBlobs(blobs, p.source2));
-        } catch (err) {
-          message = statusMessageOf(new Error(`${message} (the parts could not be copied to the fallback location: ${(err as Error).message})`));
-        }
-      }
-      await d.db.readSets.update(job.storeId, rs.id, { status: 'UPLOAD_FAILED', statusMessage: message, updateTime: d.now() }, ['PROCESSING_UPLOAD']);
-      await removeParts({ id: p.uploadId, sequenceStoreId: job.storeId });
-      return done(message);
-    };
     try {
       const reference = rs.referenceArn ? await references.sequencesOf(job.accountId, rs.referenceArn) : undefined;
       const cram = rs.fileType === 'CRAM' && rs.referenceArn ? { referenceFasta: await references.localFasta(job.accountId, rs.referenceArn), scratchDir: d.scratchDir } : undefined;
@@ -158,10 +189,18 @@ export function readSetIngestHandler(
         ['PROCESSING_UPLOAD'],
       );
       await removeParts({ id: p.uploadId, sequenceStoreId: job.storeId });
-      return done(null);
+      return done(p, null);
     } catch (e) {
-      if (isContentError(e)) return fail(e);
+      if (isContentError(e)) return done(p, await failIngest(d, locations, removeParts, job, statusMessageOf(e)));
       throw e;
     }
+  };
+  return {
+    run,
+    giveUp: async (job, reason) => done(job.payload, await failIngest(d, locations, removeParts, job, statusMessageOf(new Error(reason)))),
+    // The read set says why it is still PROCESSING_UPLOAD; its parts stay for the next attempt.
+    retrying: async (job, reason) => {
+      await d.db.readSets.update(job.storeId, job.payload.readSetId, { statusMessage: statusMessageOf(new Error(reason)), updateTime: d.now() }, ['PROCESSING_UPLOAD']);
+    },
   };
 }

@@ -5,14 +5,14 @@ import type { Page } from '../core/pagination.js';
 import type { JobQuery, JobRecord, PageRequest, ReadSetRecord } from '../db/data-records.js';
 import type { EtagFamily } from '../formats/hashing.js';
 import type { DeclaredFileType } from '../formats/sniff.js';
-import type { JobHandler } from '../jobs/runner.js';
+import type { GiveUpHandler, JobHandler } from '../jobs/runner.js';
 import type { DomainDeps } from './context.js';
 import { indexName, storeAndInspect } from './ingest.js';
 import type { DataLocations, SourceFile } from './locations.js';
 import { safeFileName, storedFile } from './read-set-files.js';
 import type { ReferenceService } from './references.js';
 import type { SequenceStoreService } from './sequence-stores.js';
-import { JobBook, runItems, type ItemsPayload, type JobItem } from './storage-jobs.js';
+import { giveUpItems, JobBook, runItems, type ItemsPayload, type JobItem } from './storage-jobs.js';
 import { blobKeys, storeBlobs } from './store-storage.js';
 import { checkNewTags } from './tags.js';
 
@@ -110,6 +110,15 @@ export class ReadSetJobService {
   async listImports(accountId: string, storeId: string, q: JobQuery, page: PageRequest): Promise<Page<JobRecord<ReadSetImportPayload>>> {
     await this.stores.get(accountId, storeId);
     return this.imports.list(storeId, q, page);
+  }
+
+  /** Gives up an import: items not done fail with the reason (a read set already created counts as done). */
+  importGiveUp(): GiveUpHandler<ReadSetImportPayload> {
+    return (job, reason) => giveUpItems(job, reason, async (item) => !!item.readSetId && !!(await this.d.db.readSets.get(job.storeId, item.readSetId)));
+  }
+
+  exportGiveUp(): GiveUpHandler<ReadSetExportPayload> {
+    return (job, reason) => giveUpItems(job, reason);
   }
 
   importHandler(): JobHandler<ReadSetImportPayload> {

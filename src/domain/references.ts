@@ -10,9 +10,9 @@ import { newNumericId } from '../core/ids.js';
 import type { Page } from '../core/pagination.js';
 import type { JobQuery, JobRecord, PageRequest, ReferenceQuery, ReferenceRecord, ReferenceSequenceRecord } from '../db/data-records.js';
 import { inspectFasta } from '../formats/fasta.js';
-import type { JobHandler } from '../jobs/runner.js';
+import type { GiveUpHandler, JobHandler } from '../jobs/runner.js';
 import type { DomainDeps } from './context.js';
-import { JobBook, runItems, type ItemsPayload, type JobItem } from './storage-jobs.js';
+import { giveUpItems, JobBook, runItems, type ItemsPayload, type JobItem } from './storage-jobs.js';
 import { partRange, rangeWithinPart, storedFile } from './read-set-files.js';
 import type { ReferenceStoreService } from './reference-stores.js';
 import type { DataLocations } from './locations.js';
@@ -163,6 +163,11 @@ export class ReferenceService {
   }
 
   /** Runs a reference import job: one source at a time, progress saved after each (a re-run resumes). */
+  /** Gives up a reference import: items not done fail with the reason (a reference already stored counts as done). */
+  importGiveUp(): GiveUpHandler<ReferenceImportPayload> {
+    return (job, reason) => giveUpItems(job, reason, async (src) => !!src.referenceId && !!(await this.d.db.references.get(job.storeId, src.referenceId)));
+  }
+
   importHandler(): JobHandler<ReferenceImportPayload> {
     return async (job, ctx) => {
       const store = await this.d.db.getReferenceStore(job.accountId, job.storeId);

@@ -64,6 +64,29 @@ export async function runItems<P extends ItemsPayload<JobItem>>(
   return { ...jobStatusOf(payload.items), payload };
 }
 
+/**
+ * A storage job's give-up: every item not yet FINISHED or FAILED fails with
+ * `reason`, except those `isDone` finds already made (an attempt that created
+ * the item's result but died before saving its progress).
+ */
+export async function giveUpItems<P extends ItemsPayload<JobItem>>(
+  job: JobRecord<P>,
+  reason: string,
+  isDone: (item: P['items'][number]) => Promise<boolean> = async () => false,
+): Promise<JobOutcome<P>> {
+  const payload = structuredClone(job.payload);
+  for (const item of payload.items) {
+    if (item.status === 'FINISHED' || item.status === 'FAILED') continue;
+    if (item.status === 'IN_PROGRESS' && (await isDone(item))) {
+      item.status = 'FINISHED';
+      continue;
+    }
+    item.status = 'FAILED';
+    item.statusMessage = statusMessageOf(new Error(reason));
+  }
+  return { ...jobStatusOf(payload.items), payload };
+}
+
 /** Submission, lookup and listing of one kind of storage job. */
 export class JobBook<P> {
   constructor(

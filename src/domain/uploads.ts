@@ -150,8 +150,18 @@ export class UploadService {
     }
     const checksum = meter.digest().toString('hex');
     const now = this.d.now();
-    const prior = (await this.d.db.uploads.allParts(uploadId)).find((p) => p.partSource === partSource && p.partNumber === partNumber);
-    await this.d.db.uploads.putPart({ uploadId, partSource, partNumber, partSize: meter.size, checksum, blobKey: key, creationTime: now, lastUpdatedTime: now });
+    // Recorded only while the upload is still in progress, in one transaction with that check: once
+    // Complete (or Abort) is accepted, a part still streaming in cannot replace what the ingest reads.
+    const prior = await this.d.db.atomically(async (tx) => {
+      if (!(await tx.uploads.lockInProgress(storeId, uploadId))) return false;
+      const before = (await tx.uploads.allParts(uploadId)).find((p) => p.partSource === partSource && p.partNumber === partNumber);
+      await tx.uploads.putPart({ uploadId, partSource, partNumber, partSize: meter.size, checksum, blobKey: key, creationTime: now, lastUpdatedTime: now });
+      return before;
+    });
+    if (prior === false) {
+      await blobs.delete(key).catch(() => undefined);
+      throw new ConflictError(`Upload ${uploadId} was completed or aborted while this part was being sent; the part was not added.`);
+    }
     if (prior && prior.blobKey !== key) await blobs.delete(prior.blobKey);
     return checksum;
   }
@@ -169,55 +179,42 @@ export class UploadService {
   async complete(accountId: string, storeId: string, uploadId: string, parts: CompletePart[]): Promise<string> {
     const up = await this.upload(accountId, storeId, uploadId);
     if (up.status === 'COMPLETED') return up.readSetId!;
-    const stored = new Map((await this.d.db.uploads.allParts(uploadId)).map((p) => [`${p.partSource}/${p.partNumber}`, p]));
-    const chosen: Record<'SOURCE1' | 'SOURCE2', PartRecord[]> = { SOURCE1: [], SOURCE2: [] };
-    const seen = new Set<string>();
-    for (const p of parts) {
-      const k = `${p.partSource}/${p.partNumber}`;
-      if (seen.has(k)) throw new ValidationError(`Part ${p.partNumber} of ${p.partSource} is listed twice.`);
-      seen.add(k);
-      const s = stored.get(k);
-      if (!s) throw new ValidationError(`Part ${p.partNumber} of ${p.partSource} was not uploaded.`);
-      if (!sameChecksum(s.checksum, p.checksum)) {
-        throw new ValidationError(`The checksum given for part ${p.partNumber} of ${p.partSource} does not match the uploaded part.`);
-      }
-      chosen[p.partSource].push(s);
-    }
-    if (chosen.SOURCE1.length === 0) throw new ValidationError('The parts list names no part of SOURCE1.');
-    for (const list of Object.values(chosen)) list.sort((a, b) => a.partNumber - b.partNumber);
     const readSetId = newNumericId();
     const now = this.d.now();
-    const size = (l: PartRecord[]) => l.reduce((n, p) => n + p.partSize, 0);
-    const rs: ReadSetRecord = {
-      id: readSetId,
-      sequenceStoreId: storeId,
-      accountId,
-      status: 'PROCESSING_UPLOAD',
-      statusMessage: null,
-      name: up.name,
-      description: up.description,
-      subjectId: up.subjectId,
-      sampleId: up.sampleId,
-      generatedFrom: up.generatedFrom,
-      referenceArn: up.referenceArn,
-      fileType: up.sourceFileType,
-      creationType: 'UPLOAD',
-      creationJobId: null,
-      sequenceInformation: null,
-      etag: null,
-      files: plannedFiles(storeId, readSetId, up.sourceFileType, up.name, size(chosen.SOURCE1), chosen.SOURCE2.length ? size(chosen.SOURCE2) : undefined),
-      creationTime: now,
-      updateTime: now,
-      lastAccessTime: now,
-    };
-    const payload: ReadSetIngestPayload = {
-      readSetId,
-      uploadId,
-      source1: chosen.SOURCE1.map((p) => p.blobKey),
-      ...(chosen.SOURCE2.length ? { source2: chosen.SOURCE2.map((p) => p.blobKey) } : {}),
-    };
+    // The upload leaves IN_PROGRESS first, then its parts are read in the same transaction: a part upload
+    // either committed before (and is seen here) or finds the upload completed and is refused.
     const won = await this.d.db.atomically(async (tx) => {
       if (!(await tx.uploads.finish(storeId, uploadId, 'COMPLETED', readSetId))) return false;
+      const chosen = choosePartsToComplete(parts, await tx.uploads.allParts(uploadId));
+      const size = (l: PartRecord[]) => l.reduce((n, p) => n + p.partSize, 0);
+      const rs: ReadSetRecord = {
+        id: readSetId,
+        sequenceStoreId: storeId,
+        accountId,
+        status: 'PROCESSING_UPLOAD',
+        statusMessage: null,
+        name: up.name,
+        description: up.description,
+        subjectId: up.subjectId,
+        sampleId: up.sampleId,
+        generatedFrom: up.generatedFrom,
+        referenceArn: up.referenceArn,
+        fileType: up.sourceFileType,
+        creationType: 'UPLOAD',
+        creationJobId: null,
+        sequenceInformation: null,
+        etag: null,
+        files: plannedFiles(storeId, readSetId, up.sourceFileType, up.name, size(chosen.SOURCE1), chosen.SOURCE2.length ? size(chosen.SOURCE2) : undefined),
+        creationTime: now,
+        updateTime: now,
+        lastAccessTime: now,
+      };
+      const payload: ReadSetIngestPayload = {
+        readSetId,
+        uploadId,
+        source1: chosen.SOURCE1.map((p) => p.blobKey),
+        ...(chosen.SOURCE2.length ? { source2: chosen.SOURCE2.map((p) => p.blobKey) } : {}),
+      };
       await tx.readSets.insert(rs);
       await tx.putTags(readSetArn(this.d.partition, accountId, storeId, readSetId), up.tags);
       await tx.jobs.insert({
@@ -269,4 +266,25 @@ export class UploadService {
     }
     return stale.length;
   }
+}
+
+/** The parts a Complete names, checked against those stored (each uploaded once, same checksum), in order. */
+function choosePartsToComplete(parts: CompletePart[], storedParts: PartRecord[]): Record<'SOURCE1' | 'SOURCE2', PartRecord[]> {
+  const stored = new Map(storedParts.map((p) => [`${p.partSource}/${p.partNumber}`, p]));
+  const chosen: Record<'SOURCE1' | 'SOURCE2', PartRecord[]> = { SOURCE1: [], SOURCE2: [] };
+  const seen = new Set<string>();
+  for (const p of parts) {
+    const k = `${p.partSource}/${p.partNumber}`;
+    if (seen.has(k)) throw new ValidationError(`Part ${p.partNumber} of ${p.partSource} is listed twice.`);
+    seen.add(k);
+    const s = stored.get(k);
+    if (!s) throw new ValidationError(`Part ${p.partNumber} of ${p.partSource} was not uploaded.`);
+    if (!sameChecksum(s.checksum, p.checksum)) {
+      throw new ValidationError(`The checksum given for part ${p.partNumber} of ${p.partSource} does not match the uploaded part.`);
+    }
+    chosen[p.partSource].push(s);
+  }
+  if (chosen.SOURCE1.length === 0) throw new ValidationError('The parts list names no part of SOURCE1.');
+  for (const list of Object.values(chosen)) list.sort((a, b) => a.partNumber - b.partNumber);
+  return chosen;
 }

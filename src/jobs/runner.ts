@@ -25,16 +25,37 @@ export interface JobOutcome<P> {
 
 export type JobHandler<P = any> = (job: JobRecord<P>, ctx: JobContext<P>) => Promise<JobOutcome<P>>;
 
+/**
+ * What a job kind does when its attempts are spent (or its last attempt died
+ * with its process too often): bring everything the job was making to a
+ * terminal state with `reason` (a read set UPLOAD_FAILED, items FAILED), and
+ * say the job's final outcome. Without one, the job just ends FAILED.
+ */
+export type GiveUpHandler<P = any> = (job: JobRecord<P>, reason: string) => Promise<JobOutcome<P>>;
+
+/** Told after an attempt failed and before the next one: the job (and what it makes) says why it waits. */
+export type RetryHandler<P = any> = (job: JobRecord<P>, reason: string) => Promise<void>;
+
 export interface JobRunnerOptions {
   jobs: JobRecords;
   handlers: Record<string, JobHandler>;
+  giveUp?: Record<string, GiveUpHandler>;
+  retrying?: Record<string, RetryHandler>;
+  /** Describes an attempt's error for users (job and read set status messages). */
+  describeError?: (err: unknown) => string;
   log: Logger;
   /** Parallel jobs in this process. */
   concurrency?: number;
   leaseMs?: number;
   pollMs?: number;
-  /** After this many claims that ended in an unexpected error, the job fails. */
+  /** After this many claims that ended in an unexpected error, the job gives up. */
   maxAttempts?: number;
+  /**
+   * Storage faults (`isTransient`) are retried longer: an outage of the object store or a full disk is waited
+   * out, up to this many claims in all (with backoff capped at a minute), before the job gives up.
+   */
+  maxStorageAttempts?: number;
+  isTransient?: (err: unknown) => boolean;
   now?: () => number;
 }
 
@@ -48,12 +69,14 @@ export class JobRunner {
   private readonly leaseMs: number;
   private readonly pollMs: number;
   private readonly maxAttempts: number;
+  private readonly maxStorageAttempts: number;
   private readonly now: () => number;
 
   constructor(private readonly o: JobRunnerOptions) {
     this.leaseMs = o.leaseMs ?? 30_000;
     this.pollMs = o.pollMs ?? 1_000;
     this.maxAttempts = o.maxAttempts ?? 5;
+    this.maxStorageAttempts = Math.max(this.maxAttempts, o.maxStorageAttempts ?? 30);
     this.now = o.now ?? Date.now;
   }
 
@@ -131,6 +154,12 @@ export class JobRunner {
         if (!ok) throw new LeaseLostError(`lost the lease on job ${job.id}`);
       },
     };
+    if (job.attempts > this.maxStorageAttempts) {
+      // Claimed more often than any retry allows: its attempts ended with their process (killed, out of memory).
+      clearInterval(renew);
+      await this.giveUp(job, `the job was interrupted ${job.attempts - 1} times`, jlog);
+      return;
+    }
     try {
       if (job.status === 'SUBMITTED') await ctx.save(job.payload);
       jlog.info('job started');
@@ -147,16 +176,30 @@ export class JobRunner {
         jlog.warn('lease lost; stopping');
         return;
       }
+      const reason = this.o.describeError?.(err) ?? 'internal error';
       jlog.error({ err }, 'job attempt failed');
-      if (job.attempts >= this.maxAttempts) {
-        await jobs
-          .complete(job.id, this.owner, 'FAILED', `The job failed after ${job.attempts} attempts: internal error.`, job.payload, this.now())
-          .catch((e) => jlog.error({ err: e }, 'could not mark the job failed'));
+      if (job.attempts >= (this.o.isTransient?.(err) ? this.maxStorageAttempts : this.maxAttempts)) {
+        await this.giveUp(job, `failed ${job.attempts} times; the last time: ${reason}`, jlog);
       } else {
         // Back off: let the lease run out a little later than now, then any worker retries.
         const backoff = Math.min(60_000, 500 * 2 ** job.attempts);
-        await jobs.update(job.id, this.owner, { leaseExpires: this.now() + backoff }).catch(() => undefined);
+        const waiting = `attempt ${job.attempts} failed (${reason}); retrying`;
+        await jobs.update(job.id, this.owner, { leaseExpires: this.now() + backoff, statusMessage: waiting }).catch(() => undefined);
+        await this.o.retrying?.[job.kind]?.(job, waiting).catch((e: unknown) => jlog.warn({ err: e }, 'could not record the retry'));
       }
+    }
+  }
+
+  /** Ends a job whose attempts are spent: its kind's give-up handler makes what it made terminal. */
+  private async giveUp(job: JobRecord, reason: string, jlog: Logger): Promise<void> {
+    const message = `The job gave up: it ${reason}.`;
+    try {
+      const give = this.o.giveUp?.[job.kind];
+      const out = give ? await give(job, message) : { status: 'FAILED', statusMessage: message, payload: job.payload };
+      if (await this.o.jobs.complete(job.id, this.owner, out.status, out.statusMessage, out.payload, this.now())) jlog.error({ status: out.status, reason }, 'job gave up');
+    } catch (e) {
+      // Left for another attempt at giving up, once the lease runs out.
+      jlog.error({ err: e }, 'could not end the job');
     }
   }
 }
