@@ -51,9 +51,12 @@ async function slowPart(s: SpawnedServer, storeId: string, uploadId: string, par
   });
   let sent = 0;
   const req = request({ host: url.hostname, port: url.port, method: 'PUT', path: `${path}?partSource=SOURCE1&partNumber=${partNumber}`, headers: signed.headers });
-  const done = new Promise<void>((resolve) => {
-    req.on('error', () => resolve());
-    req.on('response', (r) => r.resume().on('end', resolve));
+  const done = new Promise<{ status?: number; body: string }>((resolve) => {
+    req.on('error', () => resolve({ body: '' }));
+    req.on('response', (r) => {
+      let body = '';
+      r.setEncoding('utf8').on('data', (c: string) => (body += c)).on('end', () => resolve({ status: r.statusCode!, body }));
+    });
   });
   const chunk = Buffer.alloc(1 << 20, 0x41);
   const timer = setInterval(() => {
@@ -62,7 +65,11 @@ async function slowPart(s: SpawnedServer, storeId: string, uploadId: string, par
     req.write(chunk.subarray(0, n));
     sent += n;
   }, 20);
-  return { sent: () => sent, done, stop: () => clearInterval(timer) };
+  return { sent: () => sent, done, stop: () => clearInterval(timer), finish: () => {
+    clearInterval(timer);
+    req.end(Buffer.alloc(size - sent, 0x41));
+    sent = size;
+  } };
 }
 
 describe('crash safety (SIGKILL)', () => {
@@ -173,5 +180,30 @@ describe('crash safety (SIGKILL)', () => {
     assert.equal(all.length, N, 'exactly one read set per source');
     assert.deepEqual(new Set(all.map((r) => r.id)), new Set(ids));
     assert.ok(all.every((r) => r.status === 'ACTIVE'));
+  });
+
+  it('refuses a part still arriving when Complete is accepted: what the ingest reads cannot change', async () => {
+    if (!s || s.child.exitCode !== null) s = await spawnServer({ dataDir, env: env() });
+    const omics = omicsClient(s);
+    const storeId = (await omics.send(new CreateSequenceStoreCommand({ name: 'late-part' }))).id!;
+    const r1 = readFileSync(join(corpus, 'reads_R1.fastq.gz'));
+    const { uploadId } = await omics.send(
+      new CreateMultipartReadSetUploadCommand({ sequenceStoreId: storeId, sourceFileType: 'FASTQ', subjectId: 's', sampleId: 'm', name: 'late' }),
+    );
+    const p1 = await omics.send(new UploadReadSetPartCommand({ sequenceStoreId: storeId, uploadId, partSource: 'SOURCE1', partNumber: 1, payload: r1 }));
+    // The same part again, trickling in; Complete is accepted meanwhile with the first one.
+    const late = await slowPart(s, storeId, uploadId!, 1, 4 << 20);
+    await until('bytes in flight', async () => late.sent(), (n) => n >= 1 << 20, 20_000, 20);
+    const { readSetId } = await omics.send(
+      new CompleteMultipartReadSetUploadCommand({ sequenceStoreId: storeId, uploadId, parts: [{ partNumber: 1, partSource: 'SOURCE1', checksum: p1.checksum }] }),
+    );
+    late.finish();
+    const answer = await late.done;
+    assert.equal(answer.status, 409, answer.body);
+    assert.match(answer.body, /ConflictException|completed or aborted/);
+    const m = await until('ingest', () => omics.send(new GetReadSetMetadataCommand({ sequenceStoreId: storeId, id: readSetId })), (x) => x.status !== 'PROCESSING_UPLOAD');
+    assert.equal(m.status, 'ACTIVE', m.statusMessage);
+    const got = Buffer.from(await (await omics.send(new GetReadSetCommand({ sequenceStoreId: storeId, id: readSetId, partNumber: 1 }))).payload!.transformToByteArray());
+    assert.ok(got.equals(r1), 'the read set holds the part Complete named');
   });
 });
