@@ -3,6 +3,7 @@ import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import type { Config } from './config/config.js';
 import { openMetadataStore } from './db/open.js';
+import type { Logger } from 'pino';
 import type { MetadataStore } from './db/metadata-store.js';
 import { LocalKeyProvider } from './keys/local-key-provider.js';
 import { KmsKeyProvider } from './keys/kms-key-provider.js';
@@ -47,7 +48,7 @@ export function loadMasterKey(config: Config): Buffer {
   return k;
 }
 
-export async function openCore(config: Config): Promise<Core> {
+export async function openCore(config: Config, log?: Logger): Promise<Core> {
   mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
   const masterKey = loadMasterKey(config);
   const partition = { partition: config.partition, region: config.region };
@@ -55,6 +56,7 @@ export async function openCore(config: Config): Promise<Core> {
     config.databaseUrl
       ? { kind: 'postgres', url: config.databaseUrl, ...(config.databaseSchema ? { schema: config.databaseSchema } : {}) }
       : { kind: 'sqlite', file: join(config.dataDir, 'metadata.sqlite') },
+    log ? { onConnectionError: (err) => log.warn({ err }, 'database connection lost; reconnecting on the next query') } : {},
   );
   const keys: KeyProvider =
     config.keys.kind === 'kms'

@@ -11,7 +11,7 @@ export async function serve(flags: ConfigOverrides): Promise<void> {
   // Asynchronous stdout: logging must not block the event loop on every request.
   const log = pino({ level: config.logLevel }, pino.destination({ dest: 1, sync: false }));
   installProcessGuard(log, 'server');
-  const core = await openCore(config);
+  const core = await openCore(config, log);
   const server = await startHttpServer(core, log);
   const lines = [
     `OpenOmics is serving the HealthOmics API on ${server.url}`,
@@ -54,7 +54,7 @@ export async function worker(flags: ConfigOverrides): Promise<void> {
   const config = loadConfig(flags);
   const log = pino({ level: config.logLevel }, pino.destination({ dest: 1, sync: false }));
   installProcessGuard(log, 'worker');
-  const core = await openCore(config);
+  const core = await openCore(config, log);
   const running = startServices(core, log, { runJobs: true });
   log.info({ owner: running.runner.owner, concurrency: Math.max(1, config.workers) }, 'worker started');
   let stopping = false;

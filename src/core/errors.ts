@@ -112,6 +112,9 @@ const TRANSIENT_CODES = new Set([
   'EAI_AGAIN', 'ENOTFOUND', 'ENOSPC', 'EDQUOT', 'EIO', 'EMFILE', 'ENFILE', 'EBUSY', 'UND_ERR_SOCKET',
   'UND_ERR_CONNECT_TIMEOUT', 'ERR_STREAM_PREMATURE_CLOSE', '57P01', '57P02', '57P03', '08000', '08003', '08006',
 ]);
+/** Messages of transport failures that carry no code (node:http, the pg driver). */
+const TRANSIENT_MESSAGES = /^(aborted|socket hang up)$|^Connection terminated|^timeout exceeded when trying to connect|^Query read timeout|^Client has encountered a connection error|^terminating connection due to administrator command/;
+
 /** Error names the AWS SDKs give to transient service answers and transport failures. */
 const TRANSIENT_NAMES = new Set([
   'TimeoutError', 'RequestTimeout', 'RequestTimeoutException', 'InternalError', 'ServiceUnavailable', 'SlowDown',
@@ -133,7 +136,7 @@ export function isTransientIoError(e: unknown): boolean {
     if (typeof err.name === 'string' && TRANSIENT_NAMES.has(err.name)) return true;
     const status = err.$metadata?.httpStatusCode;
     if (status !== undefined && (status >= 500 || status === 429)) return true;
-    if (err.message === 'aborted' || err.message === 'socket hang up') return true;
+    if (typeof err.message === 'string' && TRANSIENT_MESSAGES.test(err.message)) return true;
   }
   return false;
 }

@@ -12,8 +12,18 @@ pg.types.setTypeParser(20, (v) => Number.parseInt(v, 10));
 
 export type MetadataLocation = { kind: 'sqlite'; file: string } | { kind: 'postgres'; url: string; schema?: string };
 
+export interface MetadataStoreOptions {
+  /**
+   * Told of errors on idle PostgreSQL connections (the server restarted or
+   * went away). Without a listener the pool's 'error' event would end the
+   * process; with one, the pool drops the connection and opens a new one on
+   * the next query.
+   */
+  onConnectionError?: (err: Error) => void;
+}
+
 /** Opens (and migrates) the metadata store named by the configuration. */
-export async function openMetadataStore(loc: MetadataLocation): Promise<MetadataStore> {
+export async function openMetadataStore(loc: MetadataLocation, opts: MetadataStoreOptions = {}): Promise<MetadataStore> {
   let store: KyselyMetadataStore;
   if (loc.kind === 'sqlite') {
     if (loc.file !== ':memory:') mkdirSync(dirname(loc.file), { recursive: true });
@@ -26,8 +36,16 @@ export async function openMetadataStore(loc: MetadataLocation): Promise<Metadata
     const pool = new pg.Pool({
       connectionString: loc.url,
       max: 10,
+      // A database that is down or hangs fails a query in seconds (a retryable 503 at the edges) instead of holding it.
+      connectionTimeoutMillis: 5_000,
+      query_timeout: 60_000,
       ...(loc.schema ? { options: `-c search_path=${loc.schema}` } : {}),
     });
+    const lost = opts.onConnectionError ?? defaultConnectionError;
+    pool.on('error', lost);
+    // A connection checked out of the pool (a query or transaction in flight) reports its socket errors on the
+    // client itself, where the pool listens no longer: the query in flight fails, the process must not.
+    pool.on('connect', (client) => client.on('error', lost));
     if (loc.schema) {
       const client = await pool.connect();
       try {
@@ -52,4 +70,8 @@ function withStatementCache(database: SQLite.Database, max = 512) {
     close: () => database.close(),
     prepare: (sqlText: string) => getOrAdd(cache, sqlText, max, () => database.prepare(sqlText)),
   };
+}
+
+function defaultConnectionError(err: Error): void {
+  process.stderr.write(`${JSON.stringify({ level: 40, msg: 'database connection lost; reconnecting on the next query', err: err.message })}\n`);
 }

@@ -80,7 +80,12 @@ export async function startHttpServer(core: Core, log: Logger = pino({ level: co
     if (rawPath === READY_PATH) {
       try {
         if (draining) throw new Error('shutting down');
-        await core.db.ping();
+        // A database that hangs must not hang the readiness probe: unready after 2 s.
+        let timer: NodeJS.Timeout | undefined;
+        await Promise.race([
+          core.db.ping(),
+          new Promise((_, reject) => (timer = setTimeout(() => reject(new Error('the database did not answer within 2 s')), 2_000))),
+        ]).finally(() => clearTimeout(timer));
         res.writeHead(200, { 'content-type': 'application/json' }).end('{"status":"ready"}');
       } catch (e) {
         res.writeHead(503, { 'content-type': 'application/json' }).end(JSON.stringify({ status: 'unavailable', reason: (e as Error).message }));
