@@ -50,7 +50,8 @@ function run(args: string[], onStdout?: (chunk: Buffer) => void): Promise<{ code
     });
     child.stdout?.on('data', (c: Buffer) => onStdout!(c));
     child.once('error', reject);
-    child.once('close', (code) => resolve({ code: code ?? -1, stderr }));
+    // Killed (out of memory, a stopping worker) says nothing of the file: not a format error, the job retries.
+    child.once('close', (code, signal) => (signal ? reject(new Error(`samtools ${args[0]} was ended by ${signal}`)) : resolve({ code: code ?? -1, stderr })));
   });
 }
 
