@@ -79,6 +79,7 @@ export function startServices(
   const ingest = readSetIngestJob(deps, references, locations, (up) => uploads.removeParts(up));
   const runner = new JobRunner({
     jobs: core.db.jobs,
+    atomically: (fn) => core.db.atomically(fn),
     log: log.child({ component: 'jobs' }),
     concurrency: Math.max(1, config.workers),
     leaseMs: config.jobLeaseMs,

@@ -112,7 +112,9 @@ for (const backend of BACKENDS) {
         creationTime: now, completionTime: null, leaseOwner: 'x', leaseExpires: null, attempts: 1,
       });
       now += DAY;
-      const outcomes = await Promise.all(dbs.slice(0, 3).map((db, n) => service(db).activationHandler()(job(n), { save: async () => undefined })));
+      // Each job runs as if it held its lease: fenced writes run in a plain transaction.
+      const ctx = (db: MetadataStore) => ({ save: async () => undefined, signal: new AbortController().signal, holdsLease: async () => true, fenced: <T>(fn: Parameters<MetadataStore['atomically']>[0]) => db.atomically(fn) as Promise<T> });
+      const outcomes = await Promise.all(dbs.slice(0, 3).map((db, n) => service(db).activationHandler()(job(n), ctx(db))));
       for (const o of outcomes) assert.equal(o.status, 'COMPLETED', JSON.stringify(o.payload.items.filter((i) => i.status !== 'FINISHED')));
       for (const [id, body] of bytes) {
         const rs = (await dbs[0]!.readSets.get(STORE, id))!;

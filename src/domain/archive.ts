@@ -154,7 +154,7 @@ export class ArchiveService {
             throw e;
           }
           const now = this.d.now();
-          const won = await this.d.db.readSets.update(job.storeId, rs.id, { status: 'ACTIVE', files: withoutColdKeys(rs.files), lastAccessTime: now, updateTime: now }, ['ACTIVATING']);
+          const won = await ctx.fenced((tx) => tx.readSets.update(job.storeId, rs.id, { status: 'ACTIVE', files: withoutColdKeys(rs.files), lastAccessTime: now, updateTime: now }, ['ACTIVATING']));
           // Only the activation that flipped the status removes the cold copy.
           if (won) await deleteFiles(rs.files, this.d.coldBlobs, coldKey);
         },

@@ -6,7 +6,7 @@ import { FormatError } from '../formats/errors.js';
 import type { EtagFamily } from '../formats/hashing.js';
 import { inspectReadSet, type NamedSource, type ReadSetInspection } from '../formats/read-set.js';
 import type { DeclaredFileType } from '../formats/sniff.js';
-import type { GiveUpHandler, JobHandler, JobOutcome, RetryHandler } from '../jobs/runner.js';
+import type { GiveUpHandler, JobContext, JobHandler, JobOutcome, RetryHandler } from '../jobs/runner.js';
 import type { DomainDeps } from './context.js';
 import type { DataLocations } from './locations.js';
 import { storedFile } from './read-set-files.js';
@@ -74,6 +74,7 @@ export async function storeAndInspect(
   fileType: DeclaredFileType,
   sources: { source1: IngestSource; source2?: IngestSource },
   opts: { etagFamily: EtagFamily; reference?: { name: string; length: number; md5: string }[]; cram?: { referenceFasta: string; scratchDir: string } },
+  lease?: Pick<JobContext<unknown>, 'signal' | 'holdsLease'>,
 ): Promise<{ inspection: ReadSetInspection; sizes: { source1: number; source2?: number; index?: number } }> {
   const tees: BlobTee[] = [];
   const keys = {
@@ -86,6 +87,9 @@ export async function storeAndInspect(
     tees.push(t);
     return { name: src.name, data: t.data };
   };
+  // Lease lost: stop reading at once (another worker is doing this work now).
+  const stop = () => void Promise.all(tees.map((t) => t.abort(lease!.signal.reason as Error)));
+  lease?.signal.addEventListener('abort', stop, { once: true });
   try {
     const s1 = named(sources.source1, keys.source1);
     const s2 = sources.source2 ? named(sources.source2, keys.source2) : undefined;
@@ -96,8 +100,14 @@ export async function storeAndInspect(
     return { inspection, sizes: { source1: a!.size, ...(b ? { source2: b.size } : {}), ...(index !== undefined ? { index } : {}) } };
   } catch (e) {
     await Promise.all(tees.map((t) => t.abort(e as Error)));
-    for (const k of Object.values(keys)) await blobs.delete(k).catch(() => undefined);
-    throw e;
+    // The keys are the read set's own: only the holder of the job may remove them (a worker that lost its
+    // lease would delete what the new holder wrote and published).
+    if (!lease || (await lease.holdsLease().catch(() => false))) {
+      for (const k of Object.values(keys)) await blobs.delete(k).catch(() => undefined);
+    }
+    throw lease?.signal.aborted ? lease.signal.reason : e;
+  } finally {
+    lease?.signal.removeEventListener('abort', stop);
   }
 }
 
@@ -140,7 +150,7 @@ export function readSetIngestJob(
   removeParts: (up: { id: string; sequenceStoreId: string }) => Promise<void>,
 ): { run: JobHandler<ReadSetIngestPayload>; giveUp: GiveUpHandler<ReadSetIngestPayload>; retrying: RetryHandler<ReadSetIngestPayload> } {
   const done = (p: ReadSetIngestPayload, statusMessage: string | null): JobOutcome<ReadSetIngestPayload> => ({ status: 'COMPLETED', statusMessage, payload: p });
-  const run = async (job: JobRecord<ReadSetIngestPayload>): Promise<JobOutcome<ReadSetIngestPayload>> => {
+  const run = async (job: JobRecord<ReadSetIngestPayload>, ctx: JobContext<ReadSetIngestPayload>): Promise<JobOutcome<ReadSetIngestPayload>> => {
     const p = job.payload;
     const rs = await d.db.readSets.get(job.storeId, p.readSetId);
     if (!rs || rs.status !== 'PROCESSING_UPLOAD') {
@@ -165,6 +175,7 @@ export function readSetIngestJob(
           ...(p.source2 && rs.files.source2 ? { source2: source(rs.files.source2.name, p.source2) } : {}),
         },
         { etagFamily: store.eTagAlgorithmFamily as EtagFamily, ...(reference ? { reference } : {}), ...(cram ? { cram } : {}) },
+        ctx,
       );
       const files = {
         source1: { ...rs.files.source1!, contentLength: sizes.source1 },
@@ -174,7 +185,7 @@ export function readSetIngestJob(
           : {}),
       };
       const now = d.now();
-      await d.db.readSets.update(
+      await ctx.fenced((tx) => tx.readSets.update(
         job.storeId,
         rs.id,
         {
@@ -187,7 +198,7 @@ export function readSetIngestJob(
           lastAccessTime: now,
         },
         ['PROCESSING_UPLOAD'],
-      );
+      ));
       await removeParts({ id: p.uploadId, sequenceStoreId: job.storeId });
       return done(p, null);
     } catch (e) {

@@ -132,9 +132,9 @@ export class ReadSetJobService {
         work: async (item) => {
           if (!store) throw new NotFoundError('The sequence store was deleted.');
           if (await this.d.db.readSets.get(job.storeId, item.readSetId!)) return;
-          const ctx = { accountId: job.accountId, roleArn: job.payload.roleArn };
-          const files: SourceFile[] = [await this.locations.resolve(item.sourceFiles.source1, ctx)];
-          if (item.sourceFiles.source2) files.push(await this.locations.resolve(item.sourceFiles.source2, ctx));
+          const who = { accountId: job.accountId, roleArn: job.payload.roleArn };
+          const files: SourceFile[] = [await this.locations.resolve(item.sourceFiles.source1, who)];
+          if (item.sourceFiles.source2) files.push(await this.locations.resolve(item.sourceFiles.source2, who));
           for (const f of files) {
             if (f.size > MAX_IMPORT_SOURCE_BYTES) throw new ValidationError(`${f.name} is ${f.size} bytes; a source file is at most 976 GB.`);
           }
@@ -156,6 +156,7 @@ export class ReadSetJobService {
               ...(files[1] ? { source2: { name: files[1].name, open: () => files[1]!.open() } } : {}),
             },
             { etagFamily: store.eTagAlgorithmFamily as EtagFamily, ...(reference ? { reference } : {}), ...(cram ? { cram } : {}) },
+            ctx,
           );
           const now = this.d.now();
           const rec: ReadSetRecord = {
@@ -186,7 +187,7 @@ export class ReadSetJobService {
             updateTime: now,
             lastAccessTime: now,
           };
-          await this.d.db.atomically(async (tx) => {
+          await ctx.fenced(async (tx) => {
             await tx.readSets.insert(rec);
             if (item.tags) await tx.putTags(readSetArn(this.d.partition, job.accountId, job.storeId, id), item.tags);
           });

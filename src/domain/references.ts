@@ -10,7 +10,7 @@ import { newNumericId } from '../core/ids.js';
 import type { Page } from '../core/pagination.js';
 import type { JobQuery, JobRecord, PageRequest, ReferenceQuery, ReferenceRecord, ReferenceSequenceRecord } from '../db/data-records.js';
 import { inspectFasta } from '../formats/fasta.js';
-import type { GiveUpHandler, JobHandler } from '../jobs/runner.js';
+import type { GiveUpHandler, JobContext, JobHandler } from '../jobs/runner.js';
 import type { DomainDeps } from './context.js';
 import { giveUpItems, JobBook, runItems, type ItemsPayload, type JobItem } from './storage-jobs.js';
 import { partRange, rangeWithinPart, storedFile } from './read-set-files.js';
@@ -162,12 +162,12 @@ export class ReferenceService {
     return this.importJobs.list(storeId, q, page);
   }
 
-  /** Runs a reference import job: one source at a time, progress saved after each (a re-run resumes). */
   /** Gives up a reference import: items not done fail with the reason (a reference already stored counts as done). */
   importGiveUp(): GiveUpHandler<ReferenceImportPayload> {
     return (job, reason) => giveUpItems(job, reason, async (src) => !!src.referenceId && !!(await this.d.db.references.get(job.storeId, src.referenceId)));
   }
 
+  /** Runs a reference import job: one source at a time, progress saved after each (a re-run resumes). */
   importHandler(): JobHandler<ReferenceImportPayload> {
     return async (job, ctx) => {
       const store = await this.d.db.getReferenceStore(job.accountId, job.storeId);
@@ -179,19 +179,21 @@ export class ReferenceService {
         work: async (src) => {
           if (!store) throw new NotFoundError('The reference store was deleted.');
           if (await this.d.db.references.get(job.storeId, src.referenceId!)) return;
-          await this.importOne(job, store.dataKey, src);
+          await this.importOne(job, ctx, store.dataKey, src);
         },
       });
     };
   }
 
-  private async importOne(job: JobRecord, dataKey: string, src: ReferenceImportSource): Promise<void> {
+  private async importOne(job: JobRecord, ctx: JobContext<ReferenceImportPayload>, dataKey: string, src: ReferenceImportSource): Promise<void> {
     const id = src.referenceId!;
     const file = await this.sources.resolve(src.sourceFile, { accountId: job.accountId, roleArn: (job.payload as ReferenceImportPayload).roleArn });
     if (file.size > MAX_REFERENCE_BYTES) throw new ValidationError(`${file.name} is ${file.size} bytes; a reference file is at most 15 GB.`);
     const blobs = storeBlobs(this.d, dataKey);
     const keys = { source: blobKeys.referenceFile(job.storeId, id, 'source'), index: blobKeys.referenceFile(job.storeId, id, 'index') };
     const tee = teeIntoBlob(file.open(), blobs, keys.source);
+    const stop = () => void tee.abort(ctx.signal.reason as Error);
+    ctx.signal.addEventListener('abort', stop, { once: true });
     try {
       const info = await inspectFasta(tee.data, { fileName: file.name });
       const { size } = await tee.finish();
@@ -211,14 +213,17 @@ export class ReferenceService {
         creationTime: now,
         updateTime: now,
       };
-      await this.d.db.atomically(async (tx) => {
+      await ctx.fenced(async (tx) => {
         await tx.references.insert(rec);
         if (src.tags) await tx.putTags(referenceArn(this.d.partition, job.accountId, job.storeId, id), src.tags);
       });
     } catch (e) {
       await tee.abort(e as Error);
-      for (const k of Object.values(keys)) await blobs.delete(k).catch(() => undefined);
-      throw e;
+      // Only the holder of the job may remove the reference's keys (see storeAndInspect).
+      if (await ctx.holdsLease().catch(() => false)) for (const k of Object.values(keys)) await blobs.delete(k).catch(() => undefined);
+      throw ctx.signal.aborted ? ctx.signal.reason : e;
+    } finally {
+      ctx.signal.removeEventListener('abort', stop);
     }
   }
 }

@@ -3,6 +3,7 @@ import { hostname } from 'node:os';
 import type { Logger } from 'pino';
 import { activity } from '../core/activity.js';
 import type { JobRecord, JobRecords } from '../db/data-records.js';
+import type { DataTransaction } from '../db/metadata-store.js';
 
 /**
  * Durable background work. Jobs are rows in the metadata store; any number of
@@ -13,8 +14,20 @@ import type { JobRecord, JobRecords } from '../db/data-records.js';
  * safe to re-run from its last saved payload (see docs/decisions.md).
  */
 export interface JobContext<P> {
-  /** Persists progress (visible to Get*Job while running); false if the lease was lost. */
+  /** Persists progress (visible to Get*Job while running); throws LeaseLostError if the lease was lost. */
   save(payload: P, statusMessage?: string | null): Promise<void>;
+  /**
+   * Aborted (with a LeaseLostError) when the heartbeat finds the lease lost: another worker took the job
+   * over, or renewals failed for longer than the lease. Long work stops on it.
+   */
+  signal: AbortSignal;
+  /** Renews the lease now: false if another worker holds the job, so what the job writes is no longer this attempt's to clean up. */
+  holdsLease(): Promise<boolean>;
+  /**
+   * Runs `publish` in one transaction with a renewal of the lease (the fencing check): a result is
+   * published only by the holder of the lease; otherwise it throws LeaseLostError and nothing is written.
+   */
+  fenced<T>(publish: (tx: DataTransaction) => Promise<T>): Promise<T>;
 }
 
 export interface JobOutcome<P> {
@@ -38,6 +51,8 @@ export type RetryHandler<P = any> = (job: JobRecord<P>, reason: string) => Promi
 
 export interface JobRunnerOptions {
   jobs: JobRecords;
+  /** The metadata store's transactions, for fenced publishing. */
+  atomically: <T>(fn: (tx: DataTransaction) => Promise<T>) => Promise<T>;
   handlers: Record<string, JobHandler>;
   giveUp?: Record<string, GiveUpHandler>;
   retrying?: Record<string, RetryHandler>;
@@ -56,6 +71,8 @@ export interface JobRunnerOptions {
    */
   maxStorageAttempts?: number;
   isTransient?: (err: unknown) => boolean;
+  /** The wait before attempt `n + 1` (default: 0.5 s doubling per attempt, at most a minute). */
+  backoffMs?: (attempt: number) => number;
   now?: () => number;
 }
 
@@ -134,24 +151,56 @@ export class JobRunner {
     const { jobs, log } = this.o;
     const handler = this.o.handlers[job.kind]!;
     const jlog = log.child({ jobId: job.id, kind: job.kind, attempt: job.attempts });
-    let lost = false;
+    const leaseLost = new AbortController();
+    const lose = (why: string) => {
+      if (leaseLost.signal.aborted) return;
+      jlog.warn({ why }, 'lease lost; stopping the work');
+      leaseLost.abort(new LeaseLostError(`lost the lease on job ${job.id}: ${why}`));
+    };
+    let renewedAt = this.now();
+    // The heartbeat. A process paused past its lease (SIGSTOP, a long GC, a VM pause) finds on its next beat
+    // that another worker took the job; one that cannot reach the database gives up once the lease has run out.
     const renew = setInterval(() => {
+      if (this.now() - renewedAt > this.leaseMs) lose('no renewal succeeded within the lease');
       jobs.update(job.id, this.owner, { leaseExpires: this.now() + this.leaseMs }).then(
         (ok) => {
-          if (!ok) lost = true;
+          if (ok) renewedAt = this.now();
+          else lose('another worker holds the job');
         },
         (err) => jlog.warn({ err }, 'lease renewal failed'),
       );
     }, Math.max(50, Math.floor(this.leaseMs / 3)));
+    const holds = async () => {
+      if (leaseLost.signal.aborted) return false;
+      const ok = await jobs.update(job.id, this.owner, { leaseExpires: this.now() + this.leaseMs });
+      if (!ok) lose('another worker holds the job');
+      else renewedAt = this.now();
+      return ok;
+    };
     const ctx: JobContext<unknown> = {
+      signal: leaseLost.signal,
+      holdsLease: holds,
+      fenced: async (publish) => {
+        if (leaseLost.signal.aborted) throw leaseLost.signal.reason;
+        return this.o.atomically(async (tx) => {
+          if (!(await tx.jobs.update(job.id, this.owner, { leaseExpires: this.now() + this.leaseMs }))) {
+            lose('another worker holds the job');
+            throw leaseLost.signal.reason;
+          }
+          return publish(tx);
+        });
+      },
       save: async (payload, statusMessage) => {
-        if (lost) throw new LeaseLostError(`lost the lease on job ${job.id}`);
+        if (leaseLost.signal.aborted) throw leaseLost.signal.reason;
         const ok = await jobs.update(job.id, this.owner, {
           status: 'IN_PROGRESS',
           payload,
           ...(statusMessage !== undefined ? { statusMessage } : {}),
         });
-        if (!ok) throw new LeaseLostError(`lost the lease on job ${job.id}`);
+        if (!ok) {
+          lose('another worker holds the job');
+          throw leaseLost.signal.reason;
+        }
       },
     };
     if (job.attempts > this.maxStorageAttempts) {
@@ -172,8 +221,8 @@ export class JobRunner {
       }
     } catch (err) {
       clearInterval(renew);
-      if (err instanceof LeaseLostError) {
-        jlog.warn('lease lost; stopping');
+      if (err instanceof LeaseLostError || leaseLost.signal.aborted) {
+        jlog.warn({ err }, 'lease lost; the attempt stopped without publishing');
         return;
       }
       const reason = this.o.describeError?.(err) ?? 'internal error';
@@ -182,7 +231,7 @@ export class JobRunner {
         await this.giveUp(job, `failed ${job.attempts} times; the last time: ${reason}`, jlog);
       } else {
         // Back off: let the lease run out a little later than now, then any worker retries.
-        const backoff = Math.min(60_000, 500 * 2 ** job.attempts);
+        const backoff = this.o.backoffMs?.(job.attempts) ?? Math.min(60_000, 500 * 2 ** job.attempts);
         const waiting = `attempt ${job.attempts} failed (${reason}); retrying`;
         await jobs.update(job.id, this.owner, { leaseExpires: this.now() + backoff, statusMessage: waiting }).catch(() => undefined);
         await this.o.retrying?.[job.kind]?.(job, waiting).catch((e: unknown) => jlog.warn({ err: e }, 'could not record the retry'));
