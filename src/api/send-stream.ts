@@ -26,3 +26,14 @@ export function sendStream(res: ServerResponse, body: Readable, onError: (e: Err
     if (!body.readableEnded) body.destroy();
   });
 }
+
+/**
+ * An answer (an error) sent before the request body was read to its end: the
+ * client may still be sending it, and the connection cannot carry another
+ * request until it has. `Connection: close` tells the client to stop and read
+ * the answer, and the server closes the connection after it, so neither side
+ * waits on the other (a refused part upload never hangs its client).
+ */
+export function closeIfBodyUnread(res: ServerResponse): void {
+  if (!res.req.complete) res.setHeader('connection', 'close');
+}

@@ -30,6 +30,8 @@ export interface Config {
   workers: number;
   /** How long a worker holds a job without renewing; after a crash, the job restarts this long after. */
   jobLeaseMs: number;
+  /** Below this much free space in the data dir, /_openomics/ready answers 503 (the disk is almost full). */
+  minFreeDiskBytes: number;
   /** Attempts of a job that fails with an unexpected error before it gives up; storage faults get `jobMaxStorageAttempts`. */
   jobMaxAttempts: number;
   jobMaxStorageAttempts: number;
@@ -125,6 +127,7 @@ export function loadConfig(flags: ConfigOverrides = {}): Config {
     importRoots: (env('OPENOMICS_IMPORT_ROOTS')?.split(':').filter(Boolean) ?? fromFile.importRoots ?? [resolve(dataDir, 'import')]).map((r) => resolve(r)),
     exportRoots: (env('OPENOMICS_EXPORT_ROOTS')?.split(':').filter(Boolean) ?? fromFile.exportRoots ?? [resolve(dataDir, 'export')]).map((r) => resolve(r)),
     jobLeaseMs: (num(env('OPENOMICS_JOB_LEASE_SECONDS'), 'OPENOMICS_JOB_LEASE_SECONDS') ?? 30) * 1000,
+    minFreeDiskBytes: (num(env('OPENOMICS_MIN_FREE_DISK_MB'), 'OPENOMICS_MIN_FREE_DISK_MB') ?? 128) * 1024 * 1024,
     jobMaxAttempts: Math.max(1, num(env('OPENOMICS_JOB_MAX_ATTEMPTS'), 'OPENOMICS_JOB_MAX_ATTEMPTS') ?? 5),
     jobMaxStorageAttempts: Math.max(1, num(env('OPENOMICS_JOB_MAX_STORAGE_ATTEMPTS'), 'OPENOMICS_JOB_MAX_STORAGE_ATTEMPTS') ?? 30),
     workers: flags.workers ?? num(env('OPENOMICS_WORKERS'), 'OPENOMICS_WORKERS') ?? fromFile.workers ?? 2,

@@ -110,7 +110,7 @@ export class StorageUnavailableError extends OpenOmicsError {
 const TRANSIENT_CODES = new Set([
   'ECONNRESET', 'ECONNREFUSED', 'ECONNABORTED', 'ETIMEDOUT', 'EPIPE', 'EHOSTUNREACH', 'ENETUNREACH', 'ENETDOWN',
   'EAI_AGAIN', 'ENOTFOUND', 'ENOSPC', 'EDQUOT', 'EIO', 'EMFILE', 'ENFILE', 'EBUSY', 'UND_ERR_SOCKET',
-  'UND_ERR_CONNECT_TIMEOUT', 'ERR_STREAM_PREMATURE_CLOSE', '57P01', '57P02', '57P03', '08000', '08003', '08006',
+  'UND_ERR_CONNECT_TIMEOUT', 'ERR_STREAM_PREMATURE_CLOSE', 'SQLITE_FULL', 'SQLITE_IOERR', 'SQLITE_BUSY', '57P01', '57P02', '57P03', '08000', '08003', '08006',
 ]);
 /** Messages of transport failures that carry no code (node:http, the pg driver). */
 const TRANSIENT_MESSAGES = /^(aborted|socket hang up)$|^Connection terminated|^timeout exceeded when trying to connect|^Query read timeout|^Client has encountered a connection error|^terminating connection due to administrator command/;

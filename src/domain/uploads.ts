@@ -245,15 +245,21 @@ export class UploadService {
 
   async abort(accountId: string, storeId: string, uploadId: string): Promise<void> {
     const up = await this.inProgress(accountId, storeId, uploadId);
+    // The part blobs go first: on a full disk that frees the space the record's own write may need.
+    await this.removePartBlobs(up);
     if (!(await this.d.db.uploads.finish(storeId, uploadId, 'ABORTED', null))) throw new NotFoundError(`Upload ${uploadId} is no longer in progress.`);
     await this.removeParts(up);
   }
 
   /** Deletes an upload's part blobs and rows (after abort, expiry, or ingest). */
   async removeParts(up: Pick<UploadRecord, 'id' | 'sequenceStoreId'>): Promise<void> {
+    await this.removePartBlobs(up);
+    await this.d.db.uploads.deleteParts(up.id);
+  }
+
+  private async removePartBlobs(up: Pick<UploadRecord, 'id' | 'sequenceStoreId'>): Promise<void> {
     const prefix = blobKeys.uploadPart(up.sequenceStoreId, up.id, 'x', 0).replace(/x\/0$/, '');
     for await (const b of this.d.blobs.list(prefix)) await this.d.blobs.delete(b.key);
-    await this.d.db.uploads.deleteParts(up.id);
   }
 
   /** Aborts uploads idle past the expiry and clears what aborted ones left. Returns how many it handled. */

@@ -1,6 +1,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { activity } from '../core/activity.js';
 import { randomUUID } from 'node:crypto';
+import { statfs } from 'node:fs/promises';
 import type { AddressInfo } from 'node:net';
 import { pino, type Logger } from 'pino';
 import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
@@ -86,6 +87,12 @@ export async function startHttpServer(core: Core, log: Logger = pino({ level: co
           core.db.ping(),
           new Promise((_, reject) => (timer = setTimeout(() => reject(new Error('the database did not answer within 2 s')), 2_000))),
         ]).finally(() => clearTimeout(timer));
+        // The local disk (data dir: SQLite, local blobs, scratch) filling up makes every write fail.
+        const fs = await statfs(config.dataDir);
+        const free = fs.bavail * fs.bsize;
+        if (free < config.minFreeDiskBytes) {
+          throw new Error(`the disk is almost full: ${Math.floor(free / 1048576)} MiB free in ${config.dataDir} (at least ${Math.floor(config.minFreeDiskBytes / 1048576)} MiB wanted)`);
+        }
         res.writeHead(200, { 'content-type': 'application/json' }).end('{"status":"ready"}');
       } catch (e) {
         res.writeHead(503, { 'content-type': 'application/json' }).end(JSON.stringify({ status: 'unavailable', reason: (e as Error).message }));

@@ -3,7 +3,7 @@ import type { Logger } from 'pino';
 import { NotImplementedError, OpenOmicsError } from '../../core/errors.js';
 import type { AuthenticatedRequest, Authenticator } from '../../iam/authenticator.js';
 import { verifiedBody } from '../../iam/payload.js';
-import { sendStream } from '../send-stream.js';
+import { closeIfBodyUnread, sendStream } from '../send-stream.js';
 import type { IdentityService, Principal } from '../../iam/identity.js';
 import { queryPairs } from '../../iam/sigv4.js';
 import { loadModel, type Operation } from './model.js';
@@ -134,6 +134,7 @@ export class OmicsEdge {
       return;
     }
     const buf = Buffer.from(JSON.stringify({ message: wire.message }));
+    closeIfBodyUnread(res);
     res.statusCode = wire.status;
     res.setHeader('x-amzn-requestid', info.requestId);
     res.setHeader('x-amzn-errortype', wire.code);

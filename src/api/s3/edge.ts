@@ -1,7 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
 import type { Readable } from 'node:stream';
-import { sendStream } from '../send-stream.js';
+import { closeIfBodyUnread, sendStream } from '../send-stream.js';
 import { ioBuffers } from '../../core/buffer-recycler.js';
 import { AccessDeniedError, AuthenticationError, isTransientIoError, OpenOmicsError } from '../../core/errors.js';
 import { authenticateV2, type Authenticator } from '../../iam/authenticator.js';
@@ -396,6 +396,7 @@ export class S3Edge {
       .join('');
     const body = `${XML_HEAD}<Error>${tag('Code', e.code)}${tag('Message', e.message)}${extra}${tag('RequestId', info.requestId)}</Error>`;
     const buf = Buffer.from(body);
+    closeIfBodyUnread(res);
     res.statusCode = e.status;
     res.setHeader('x-amz-request-id', info.requestId);
     if (head) {
