@@ -1,8 +1,10 @@
-import { existsSync, mkdirSync, readFileSync, writeFileSync, chmodSync } from 'node:fs';
+import { chmodSync, closeSync, existsSync, mkdirSync, openSync, readFileSync, writeFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import type { Config } from './config/config.js';
 import { openMetadataStore } from './db/open.js';
+import { checkDeployment } from './deployment-check.js';
+import { ioBuffers } from './core/buffer-recycler.js';
 import type { Logger } from 'pino';
 import type { MetadataStore } from './db/metadata-store.js';
 import { LocalKeyProvider } from './keys/local-key-provider.js';
@@ -39,8 +41,9 @@ export function loadMasterKey(config: Config): Buffer {
     if (k.length !== 32) throw new Error('OPENOMICS_MASTER_KEY must be 32 bytes, base64-encoded');
     return k;
   }
-  const file = join(config.dataDir, 'master.key');
+  const file = config.masterKeyFile ?? join(config.dataDir, 'master.key');
   if (!existsSync(file)) {
+    if (config.masterKeyFile) throw new Error(`OPENOMICS_MASTER_KEY_FILE: ${file} does not exist`);
     writeFileSync(file, randomBytes(32).toString('base64') + '\n', { mode: 0o600, flag: 'wx' });
   }
   const k = Buffer.from(readFileSync(file, 'utf8').trim(), 'base64');
@@ -48,9 +51,30 @@ export function loadMasterKey(config: Config): Buffer {
   return k;
 }
 
-export async function openCore(config: Config, log?: Logger): Promise<Core> {
+/**
+ * What the server writes is private whatever the umask or a pre-created data dir say: the data dir is made
+ * 0700 and the SQLite database 0600 before SQLite opens it (its -wal and -shm files take the database's mode).
+ */
+function makePrivate(config: Config): void {
   mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
+  chmodSync(config.dataDir, 0o700);
+  if (!config.databaseUrl) {
+    const db = join(config.dataDir, 'metadata.sqlite');
+    closeSync(openSync(db, 'a', 0o600));
+    for (const f of [db, `${db}-wal`, `${db}-shm`]) if (existsSync(f)) chmodSync(f, 0o600);
+  }
+}
+
+export async function openCore(config: Config, log?: Logger): Promise<Core> {
+  makePrivate(config);
+  ioBuffers.configure({ enabled: config.recycleBuffers, poison: config.poisonReturnedBuffers });
   const masterKey = loadMasterKey(config);
+  if (!config.masterKey && !config.masterKeyFile) {
+    log?.warn(
+      { file: join(config.dataDir, 'master.key') },
+      'the master key is kept in the data folder, beside the data it protects: fine on a laptop; in production set OPENOMICS_MASTER_KEY or OPENOMICS_MASTER_KEY_FILE to a key kept elsewhere',
+    );
+  }
   const partition = { partition: config.partition, region: config.region };
   const db = await openMetadataStore(
     config.databaseUrl
@@ -58,6 +82,12 @@ export async function openCore(config: Config, log?: Logger): Promise<Core> {
       : { kind: 'sqlite', file: join(config.dataDir, 'metadata.sqlite') },
     log ? { onConnectionError: (err) => log.warn({ err }, 'database connection lost; reconnecting on the next query') } : {},
   );
+  try {
+    await checkDeployment(db, config, masterKey);
+  } catch (e) {
+    await db.close();
+    throw e;
+  }
   const keys: KeyProvider =
     config.keys.kind === 'kms'
       ? new KmsKeyProvider({

@@ -59,7 +59,14 @@ export function startServices(
   const sequenceStores = new SequenceStoreService(deps);
   const referenceStores = new ReferenceStoreService(deps);
   const kick = () => runner.kick();
-  const locations = new DataLocations(config.importRoots, config.exportRoots, core.connections);
+  const noRoots = { importRoots: [], exportRoots: [] };
+  const locations = new DataLocations(
+    (accountId) =>
+      accountId === config.accountId
+        ? { importRoots: config.importRoots, exportRoots: config.exportRoots }
+        : (config.accountRoots[accountId] ?? noRoots),
+    core.connections,
+  );
   const references = new ReferenceService(deps, referenceStores, locations, kick);
   const archive = new ArchiveService(deps, sequenceStores, kick);
   const readSetJobs = new ReadSetJobService(deps, sequenceStores, references, locations, kick);

@@ -2,7 +2,7 @@
 // for keys (moto_server for both), driven through @aws-sdk/client-omics. Also: several accounts on one server.
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync, spawn } from 'node:child_process';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { S3Client, CreateBucketCommand, ListObjectsV2Command, GetObjectCommand } from '@aws-sdk/client-s3';
 import { readFileSync } from 'node:fs';
@@ -148,6 +148,24 @@ describe('PostgreSQL + S3 blobs + KMS keys (moto), as an operator runs it', () =
       }
       await api.kill();
     }
+  });
+  it('refuses to start a worker whose master key, blob store or key provider differs from the deployment’s, naming the setting', () => {
+    const base: Record<string, string> = { ...pick(s.env), OPENOMICS_DATA_DIR: s.dataDir };
+    const start = (env: Record<string, string | undefined>) => {
+      const r = spawnSync(process.execPath, [CLI, 'worker'], { env: { PATH: process.env['PATH'], ...env } as NodeJS.ProcessEnv, encoding: 'utf8', timeout: 30_000 });
+      return { status: r.status, err: r.stderr };
+    };
+    const wrongKey = start({ ...base, OPENOMICS_MASTER_KEY: randomBytes(32).toString('base64') });
+    assert.equal(wrongKey.status, 1, wrongKey.err);
+    assert.match(wrongKey.err, /master key is not the one .*OPENOMICS_MASTER_KEY/);
+    const { OPENOMICS_BLOB_S3_BUCKET: _b, ...noBucket } = base;
+    const localDisk = start(noBucket);
+    assert.equal(localDisk.status, 1, localDisk.err);
+    assert.match(localDisk.err, /keeps its blobs in s3:\/\/openomics-blobs\/tenant-a\/.*OPENOMICS_BLOB_S3_BUCKET/);
+    const { OPENOMICS_KMS_KEY_ID: _k, ...noKms } = base;
+    const localKeys = start(noKms);
+    assert.equal(localKeys.status, 1, localKeys.err);
+    assert.match(localKeys.err, /wraps data keys with the KMS key .*OPENOMICS_KMS_KEY_ID/);
   });
 });
 

@@ -53,6 +53,8 @@ describe('job runner leases and give-up', () => {
     const aHandler: JobHandler = async (j, ctx) => {
       paused = true;
       await bFinished; // "paused" until the other worker has taken over and published
+      // The heartbeat must notice within a bounded time (it beats every third of the 300 ms lease).
+      for (let waited = 0; !ctx.signal.aborted && waited < 1_000; waited += 20) await new Promise((r) => setTimeout(r, 20));
       seen.signalAborted = ctx.signal.aborted;
       paused = false;
       resume();

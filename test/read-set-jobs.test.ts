@@ -149,7 +149,7 @@ for (const backend of BACKENDS) {
       assert.deepEqual(listed.exportJobs!.map((j) => j.id), [job.id]);
       await assert.rejects(
         omics.send(new StartReadSetExportJobCommand({ sequenceStoreId: storeId, roleArn: ROLE, destination: 'file:///etc/', sources: [{ readSetId: aligned.id }] })),
-        /outside the server's export roots/,
+        /outside this account's export roots/,
       );
     });
   });

@@ -315,6 +315,11 @@ describe('S3 view of read sets', () => {
     const partner = JSON.parse(execFileSync(process.execPath, [CLI, 'admin', 'account', 'create', '210987654321', '--name', 'partner'], { env: s.env, encoding: 'utf8' }));
     const theirs = s3For(partner.accessKeyId, partner.secretAccessKey);
     await assert.rejects(theirs.send(new GetObjectCommand({ Bucket: alias, Key: fastqKey })), (e: Error) => e.name === 'AccessDenied', 'the default policy grants only the owner');
+    // No existence oracle: without rights, a key that does not exist answers exactly as one that does (GET and HEAD).
+    const absentKey = `123456789012/sequenceStore/${storeId}/readSet/9999999999/absent.bam`;
+    await assert.rejects(theirs.send(new GetObjectCommand({ Bucket: alias, Key: absentKey })), (e: Error) => e.name === 'AccessDenied', 'absent key, no rights: 403');
+    const headStatus = async (k: string) => theirs.send(new HeadObjectCommand({ Bucket: alias, Key: k })).then(() => 200, (e: { $metadata: { httpStatusCode: number } }) => e.$metadata.httpStatusCode);
+    assert.deepEqual([await headStatus(fastqKey), await headStatus(absentKey)], [403, 403]);
     await put({
       Version: '2012-10-17',
       Statement: [
@@ -325,6 +330,8 @@ describe('S3 view of read sets', () => {
       ],
     });
     assert.ok((await bytes((await theirs.send(new GetObjectCommand({ Bucket: alias, Key: fastqKey }))).Body)).length > 0);
+    // With read and list rights under the prefix, a missing key is what it is.
+    await assert.rejects(theirs.send(new GetObjectCommand({ Bucket: alias, Key: absentKey })), (e: Error) => e.name === 'NoSuchKey', 'absent key, read and list rights: 404');
     await assert.rejects(theirs.send(new GetObjectCommand({ Bucket: alias, Key: bamKey })), (e: Error) => e.name === 'AccessDenied', 'another sample');
     assert.equal((await theirs.send(new ListObjectsV2Command({ Bucket: alias, Prefix: `123456789012/sequenceStore/${storeId}/` }))).KeyCount, 4);
     await assert.rejects(theirs.send(new ListObjectsV2Command({ Bucket: alias, Prefix: '' })), (e: Error) => e.name === 'AccessDenied', 'outside the granted prefix');

@@ -17,6 +17,8 @@ program
   .option('--account-id <id>', '12-digit account id of the root account (OPENOMICS_ACCOUNT_ID)')
   .option('--region <region>', 'region name (OPENOMICS_REGION, default us-east-1)')
   .option('--database-url <url>', 'postgres://... for PostgreSQL metadata (OPENOMICS_DATABASE_URL)')
+  .option('--tls-cert <file>', 'PEM certificate (chain) to serve HTTPS with (OPENOMICS_TLS_CERT); needs --tls-key')
+  .option('--tls-key <file>', 'PEM private key of that certificate (OPENOMICS_TLS_KEY)')
   .addOption(new Option('--no-auth', 'DEVELOPMENT ONLY: accept unsigned requests as the root principal'))
   .action(async (o: Record<string, unknown>) => {
     const { serve } = await import('./serve.js'); // the server stack loads only for serve/worker
@@ -29,6 +31,8 @@ program
       ...(o['region'] ? { region: o['region'] as string } : {}),
       ...(o['databaseUrl'] ? { databaseUrl: o['databaseUrl'] as string } : {}),
       ...(o['auth'] === false ? { auth: false } : {}),
+      ...(o['tlsCert'] ? { tlsCert: o['tlsCert'] as string } : {}),
+      ...(o['tlsKey'] ? { tlsKey: o['tlsKey'] as string } : {}),
     });
   });
 

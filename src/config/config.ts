@@ -19,17 +19,32 @@ export interface Config {
   objectStoreTimeouts: { connectMs: number; idleMs: number };
   blob: { kind: 'local' } | { kind: 's3'; endpoint?: string; region: string; bucket: string; prefix: string; forcePathStyle: boolean; accessKeyId?: string; secretAccessKey?: string };
   keys: { kind: 'local' } | { kind: 'kms'; endpoint?: string; region: string; keyId: string; accessKeyId?: string; secretAccessKey?: string };
-  /** base64 32-byte master key; unset: `<dataDir>/master.key`, created on first start. */
+  /** base64 32-byte master key; unset: read from `masterKeyFile`, else `<dataDir>/master.key` (created on first start). */
   masterKey?: string;
+  /** A file holding the base64 master key, kept outside the data dir (OPENOMICS_MASTER_KEY_FILE). */
+  masterKeyFile?: string;
   quotas: Quotas;
   /** Directories import jobs may read `file:///` sources from. Default: `<dataDir>/import`. */
   importRoots: string[];
   /** Directories export jobs may write `file:///` destinations under. Default: `<dataDir>/export`. */
   exportRoots: string[];
+  /**
+   * `importRoots`/`exportRoots` belong to the deployment's own account (`accountId`); other accounts have
+   * local roots only as mapped here (OPENOMICS_ACCOUNT_ROOTS="210987654321=/imports/b,/exports/b;...").
+   */
+  accountRoots: Record<string, { importRoots: string[]; exportRoots: string[] }>;
   /** Background job workers in this process (0: this process only serves requests). */
   workers: number;
   /** How long a worker holds a job without renewing; after a crash, the job restarts this long after. */
   jobLeaseMs: number;
+  /** HTTPS: PEM certificate chain and private key files (both, or neither: plain HTTP, e.g. behind a TLS proxy). */
+  tls?: { certFile: string; keyFile: string };
+  /** /_openomics/metrics answers only requests with `Authorization: Bearer <token>` when set. */
+  metricsToken?: string;
+  /** Read buffers recycled between requests (decision 53); off for diagnosis, or to rule it out. */
+  recycleBuffers: boolean;
+  /** Tests only: buffers given back are filled with a marker byte, so an early give shows as wrong bytes. */
+  poisonReturnedBuffers: boolean;
   /** Below this much free space in the data dir, /_openomics/ready answers 503 (the disk is almost full). */
   minFreeDiskBytes: number;
   /** Attempts of a job that fails with an unexpected error before it gives up; storage faults get `jobMaxStorageAttempts`. */
@@ -62,7 +77,19 @@ export interface Config {
   };
 }
 
-export type ConfigOverrides = Partial<Omit<Config, 'blob' | 'keys' | 'quotas' | 'importRoots' | 'exportRoots' | 'archive' | 's3'>> & { configFile?: string };
+export type ConfigOverrides = Partial<Omit<Config, 'tls' |  'blob' | 'keys' | 'quotas' | 'importRoots' | 'exportRoots' | 'accountRoots' | 'archive' | 's3'>> & { configFile?: string; tlsCert?: string; tlsKey?: string };
+
+/** `account=importRoot,exportRoot;account=...` (either side may be empty; several roots of a kind joined by ':'). */
+function parseAccountRoots(v: string): Record<string, { importRoots: string[]; exportRoots: string[] }> {
+  const out: Record<string, { importRoots: string[]; exportRoots: string[] }> = {};
+  for (const entry of v.split(';').map((x) => x.trim()).filter(Boolean)) {
+    const m = /^(\d{12})=([^,]*),?(.*)$/.exec(entry);
+    if (!m) throw new Error(`OPENOMICS_ACCOUNT_ROOTS: ${JSON.stringify(entry)} is not "<12-digit account>=<import roots>,<export roots>"`);
+    const paths = (s: string) => s.split(':').filter(Boolean).map((r) => resolve(r));
+    out[m[1]!] = { importRoots: paths(m[2]!), exportRoots: paths(m[3]!) };
+  }
+  return out;
+}
 
 function env(name: string): string | undefined {
   const v = process.env[name];
@@ -124,9 +151,13 @@ export function loadConfig(flags: ConfigOverrides = {}): Config {
         }
       : (fromFile.keys ?? { kind: 'local' }),
     ...(masterKey ? { masterKey } : {}),
+    ...(env('OPENOMICS_MASTER_KEY_FILE') ? { masterKeyFile: resolve(env('OPENOMICS_MASTER_KEY_FILE')!) } : {}),
     importRoots: (env('OPENOMICS_IMPORT_ROOTS')?.split(':').filter(Boolean) ?? fromFile.importRoots ?? [resolve(dataDir, 'import')]).map((r) => resolve(r)),
     exportRoots: (env('OPENOMICS_EXPORT_ROOTS')?.split(':').filter(Boolean) ?? fromFile.exportRoots ?? [resolve(dataDir, 'export')]).map((r) => resolve(r)),
+    accountRoots: env('OPENOMICS_ACCOUNT_ROOTS') ? parseAccountRoots(env('OPENOMICS_ACCOUNT_ROOTS')!) : (fromFile.accountRoots ?? {}),
     jobLeaseMs: (num(env('OPENOMICS_JOB_LEASE_SECONDS'), 'OPENOMICS_JOB_LEASE_SECONDS') ?? 30) * 1000,
+    recycleBuffers: env('OPENOMICS_RECYCLE_BUFFERS') !== '0',
+    poisonReturnedBuffers: env('OPENOMICS_TEST_POISON_RETURNED_BUFFERS') === '1',
     minFreeDiskBytes: (num(env('OPENOMICS_MIN_FREE_DISK_MB'), 'OPENOMICS_MIN_FREE_DISK_MB') ?? 128) * 1024 * 1024,
     jobMaxAttempts: Math.max(1, num(env('OPENOMICS_JOB_MAX_ATTEMPTS'), 'OPENOMICS_JOB_MAX_ATTEMPTS') ?? 5),
     jobMaxStorageAttempts: Math.max(1, num(env('OPENOMICS_JOB_MAX_STORAGE_ATTEMPTS'), 'OPENOMICS_JOB_MAX_STORAGE_ATTEMPTS') ?? 30),
@@ -157,6 +188,12 @@ export function loadConfig(flags: ConfigOverrides = {}): Config {
         : {}),
     },
   };
+  const certFile = flags.tlsCert ?? env('OPENOMICS_TLS_CERT') ?? fromFile.tls?.certFile;
+  const keyFile = flags.tlsKey ?? env('OPENOMICS_TLS_KEY') ?? fromFile.tls?.keyFile;
+  if (!!certFile !== !!keyFile) throw new Error('HTTPS needs both a certificate and a key: --tls-cert and --tls-key (OPENOMICS_TLS_CERT, OPENOMICS_TLS_KEY)');
+  if (certFile && keyFile) cfg.tls = { certFile: resolve(certFile), keyFile: resolve(keyFile) };
+  const metricsToken = env('OPENOMICS_METRICS_TOKEN') ?? fromFile.metricsToken;
+  if (metricsToken) cfg.metricsToken = metricsToken;
   if (!/^\d{12}$/.test(cfg.accountId)) throw new Error(`the account id must be 12 digits, not ${JSON.stringify(cfg.accountId)}`);
   if (!/^[a-z]{2}(-[a-z]+)+-\d$/.test(cfg.region)) throw new Error(`${JSON.stringify(cfg.region)} is not a region name like us-east-1`);
   return cfg;

@@ -12,8 +12,28 @@
  * garbage collector. At most `maxFreeBytes` wait for reuse, and none once
  * nothing has been taken for `idleMs`.
  */
+declare const lentBrand: unique symbol;
+/**
+ * A buffer lent by the recycler: its own type, so that only code that took it (or the stream end that is its
+ * last holder, through `give`) handles it as recyclable memory, and a plain Buffer is never mistaken for one.
+ */
+export type LentBuffer = Buffer & { readonly [lentBrand]: true };
+
+export interface RecyclerSettings {
+  /** Off: every take allocates, nothing is reused (OPENOMICS_RECYCLE_BUFFERS=0). */
+  enabled: boolean;
+  /**
+   * Tests: fill every buffer given back with 0xDB, so a buffer given back while a client's bytes were still
+   * in it shows up as wrong bytes in that client's body (OPENOMICS_TEST_POISON_RETURNED_BUFFERS=1).
+   */
+  poison: boolean;
+}
+
+export const POISON_BYTE = 0xdb;
+
 export class BufferRecycler {
   private readonly free = new Map<number, Buffer[]>();
+  private settings: RecyclerSettings = { enabled: true, poison: false };
   private readonly lent = new WeakMap<ArrayBuffer, Buffer>();
   private freeBytes = 0;
   private lastTake = 0;
@@ -24,23 +44,32 @@ export class BufferRecycler {
     private readonly idleMs = 5000,
   ) {}
 
+  configure(settings: Partial<RecyclerSettings>): void {
+    this.settings = { ...this.settings, ...settings };
+    if (!this.settings.enabled) {
+      this.free.clear();
+      this.freeBytes = 0;
+    }
+  }
+
   /** A buffer of exactly `size` bytes (contents undefined) that is the whole of its own memory. */
-  take(size: number): Buffer {
+  take(size: number): LentBuffer {
+    if (!this.settings.enabled) return Buffer.allocUnsafeSlow(size) as LentBuffer;
     this.lastTake = Date.now();
     const b = this.free.get(size)?.pop();
     if (b) this.freeBytes -= size;
     const out = b ?? Buffer.allocUnsafeSlow(size);
     this.lent.set(out.buffer as ArrayBuffer, out);
-    return out;
+    return out as LentBuffer;
   }
 
   /**
    * A view of `size` bytes on a lent buffer whose size is the next power of two (at least 64 KiB), so reads
    * of varied sizes share a few size classes.
    */
-  takeAtLeast(size: number): Buffer {
+  takeAtLeast(size: number): LentBuffer {
     const cls = Math.max(1 << 16, 2 ** Math.ceil(Math.log2(Math.max(1, size))));
-    return this.take(cls).subarray(0, size);
+    return this.take(cls).subarray(0, size) as LentBuffer;
   }
 
   /**
@@ -48,6 +77,7 @@ export class BufferRecycler {
    * ArrayBuffer over the same bytes). Only for memory nothing else uses.
    */
   adopt(memory: ArrayBuffer): void {
+    if (!this.settings.enabled) return;
     this.lent.set(memory, Buffer.from(memory));
   }
 
@@ -58,6 +88,7 @@ export class BufferRecycler {
     if (!whole) return;
     this.lent.delete(memory);
     if (memory.byteLength === 0) return; // moved to another thread meanwhile (detached)
+    if (this.settings.poison) whole.fill(POISON_BYTE);
     if (this.freeBytes + whole.length > this.maxFreeBytes) return;
     let list = this.free.get(whole.length);
     if (!list) this.free.set(whole.length, (list = []));

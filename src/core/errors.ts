@@ -78,12 +78,42 @@ export type AuthErrorCode =
   | 'InvalidClientTokenId'
   | 'RequestExpired';
 
+/**
+ * Why authentication failed, protocol-neutral: each edge maps every reason to
+ * its own wire error in one exhaustive table (the S3 edge to S3's codes).
+ */
+export type AuthFailure =
+  | 'missing' // no signature at all
+  | 'malformed' // a signature that cannot be parsed, or is missing a part
+  | 'scope' // credential scoped to another region or service
+  | 'mismatch' // the signature does not verify
+  | 'payload-mismatch' // the body is not what x-amz-content-sha256 says
+  | 'unsigned-payload' // UNSIGNED-PAYLOAD where the body must be signed
+  | 'unknown-key' // no such (active) access key
+  | 'skewed' // a header-signed request's time is more than 15 minutes off
+  | 'expired' // a presigned URL past its expiry
+  | 'not-yet-valid' // a presigned URL dated in the future
+  | 'expiry-too-long'; // a presigned URL valid for longer than allowed
+
+const FAILURE_OF_CODE: Record<AuthErrorCode, AuthFailure> = {
+  MissingAuthenticationTokenException: 'missing',
+  IncompleteSignatureException: 'malformed',
+  InvalidSignatureException: 'mismatch',
+  SignatureDoesNotMatch: 'mismatch',
+  UnrecognizedClientException: 'unknown-key',
+  InvalidClientTokenId: 'unknown-key',
+  RequestExpired: 'expired',
+};
+
 export class AuthenticationError extends OpenOmicsError {
+  readonly failure: AuthFailure;
   constructor(
     readonly code: AuthErrorCode,
     message: string,
+    failure?: AuthFailure,
   ) {
     super('Authentication', message);
+    this.failure = failure ?? FAILURE_OF_CODE[code];
   }
 }
 

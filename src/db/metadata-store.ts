@@ -141,6 +141,12 @@ export interface MetadataStore {
   findIdempotent(accountId: string, operation: string, clientToken: string): Promise<IdempotencyRecord | undefined>;
   recordIdempotent(accountId: string, operation: string, clientToken: string, rec: IdempotencyRecord, now: number): Promise<void>;
 
+  /**
+   * A deployment-wide setting: records `value` under `name` if nothing is recorded yet (the first process
+   * to start wins), and returns what is recorded.
+   */
+  settleDeploymentSetting(name: string, value: string): Promise<string>;
+
   // data-plane records (data-records.ts)
   readonly readSets: ReadSetRecords;
   readonly references: ReferenceRecords;
@@ -507,6 +513,12 @@ export class KyselyMetadataStore implements MetadataStore {
   }
 
   // ---- idempotency
+  async settleDeploymentSetting(name: string, value: string): Promise<string> {
+    await this.db.insertInto('deployment_settings').values({ name, value }).onConflict((oc) => oc.column('name').doNothing()).execute();
+    const row = await this.db.selectFrom('deployment_settings').select('value').where('name', '=', name).executeTakeFirstOrThrow();
+    return row.value;
+  }
+
   async findIdempotent(accountId: string, operation: string, clientToken: string): Promise<IdempotencyRecord | undefined> {
     const r = await this.db
       .selectFrom('idempotency')

@@ -227,6 +227,17 @@ const migrations: Record<string, Migration> = {
       await db.schema.createIndex('jobs_runnable').on('jobs').columns(['status', 'lease_expires']).execute();
     },
   },
+  '0003_deployment_settings': {
+    async up(db: Kysely<any>) {
+      // What every process of one deployment must agree on (which master key, which blob store), recorded by
+      // the first process to start and checked by every later one.
+      await db.schema
+        .createTable('deployment_settings')
+        .addColumn('name', 'text', (c) => c.primaryKey())
+        .addColumn('value', 'text', (c) => c.notNull())
+        .execute();
+    },
+  },
 };
 
 export const migrationProvider: MigrationProvider = {

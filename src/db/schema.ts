@@ -167,4 +167,10 @@ export interface Database {
   storage_connections: StorageConnectionsTable;
   tags: TagsTable;
   idempotency: IdempotencyTable;
+  deployment_settings: DeploymentSettingsTable;
+}
+
+export interface DeploymentSettingsTable {
+  name: string;
+  value: string;
 }

@@ -1,12 +1,12 @@
-import { createReadStream, createWriteStream } from 'node:fs';
-import { mkdir, realpath, rename, rm, stat } from 'node:fs/promises';
+import { constants as fsConstants, createReadStream } from 'node:fs';
+import { lstat, mkdir, open, realpath, rename, rm, stat } from 'node:fs/promises';
 import { randomBytes } from 'node:crypto';
-import { basename, dirname, join, resolve, sep } from 'node:path';
+import { basename, dirname, join, relative, resolve, sep } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { s3Failure, type ConnectionService, type S3Object } from './connections.js';
 import { fileURLToPath } from 'node:url';
 import type { Readable } from 'node:stream';
-import { ValidationError } from '../core/errors.js';
+import { AccessDeniedError, ValidationError } from '../core/errors.js';
 import { lazyReadable } from '../core/streams.js';
 
 /**
@@ -47,10 +47,22 @@ function parseS3(uri: string): { bucket: string; key: string } {
   return { bucket: m[1]!, key: m[2]! };
 }
 
+/**
+ * The local folders an account's jobs may read `file:///` sources from and write exports under. Roots are
+ * per account: the operator's configured roots belong to the deployment's own account; another account has
+ * none unless the operator maps some to it (decision 59).
+ */
+export type LocalRoots = (accountId: string) => { importRoots: string[]; exportRoots: string[] };
+
+/** A job acts with a role of its own account only (the real service needs iam:PassRole on it). */
+export function checkJobRole(roleArn: string, accountId: string): void {
+  const account = /^arn:[^:]+:iam::(\d{12}):role\/./.exec(roleArn)?.[1];
+  if (account !== accountId) throw new AccessDeniedError(`${roleArn} is not a role of account ${accountId}: a job can only act with its own account's roles.`);
+}
+
 export class DataLocations {
   constructor(
-    private readonly importRoots: string[],
-    private readonly exportRoots: string[] = [],
+    private readonly roots: LocalRoots,
     private readonly connections?: ConnectionService,
   ) {}
 
@@ -101,18 +113,15 @@ export class DataLocations {
     } catch {
       throw new ValidationError(`${uri} is not a valid file URI.`);
     }
-    let real: string;
-    try {
-      real = await realpath(path);
-    } catch {
-      throw new ValidationError(`${uri}: no such file.`);
-    }
-    const roots = await Promise.all(this.importRoots.map((r) => realpath(r).catch(() => undefined)));
-    if (!under(real, roots)) {
-      throw new ValidationError(`${uri} is outside the server's import roots; the operator can add a root with OPENOMICS_IMPORT_ROOTS.`);
-    }
-    const st = await stat(real);
-    if (!st.isFile()) throw new ValidationError(`${uri} is not a regular file.`);
+    // One answer for "does not exist", "outside this account's roots" and "not a file": a job's message
+    // must not tell whether some path exists on the server.
+    const refused = () =>
+      new ValidationError(`${uri} is not a file this account may import: it does not exist, or it is outside the account's import roots (the operator sets them).`);
+    const real = await realpath(path).catch(() => undefined);
+    const roots = await Promise.all(this.roots(ctx.accountId).importRoots.map((r) => realpath(r).catch(() => undefined)));
+    if (!real || !under(real, roots)) throw refused();
+    const st = await stat(real).catch(() => undefined);
+    if (!st?.isFile()) throw refused();
     return { uri, name: basename(path), size: st.size, open: () => createReadStream(real, { highWaterMark: 1 << 20 }) };
   }
 
@@ -134,7 +143,7 @@ export class DataLocations {
     }
     if (!uri.startsWith('file:///')) throw new ValidationError(`${uri} is not an s3:// or file:/// URI.`);
     const dir = resolve(fileURLToPath(uri));
-    const roots = await Promise.all(this.exportRoots.map((r) => realpath(r).catch(() => undefined)));
+    const roots = await Promise.all(this.roots(ctx.accountId).exportRoots.map((r) => realpath(r).catch(() => undefined)));
     // The destination may not exist yet: check its nearest existing ancestor.
     let probe = dir;
     let real: string | undefined;
@@ -146,24 +155,51 @@ export class DataLocations {
       }
     }
     if (!real || !under(real, roots)) {
-      throw new ValidationError(`${uri} is outside the server's export roots; the operator can add a root with OPENOMICS_EXPORT_ROOTS.`);
+      throw new ValidationError(`${uri} is outside this account's export roots (the operator sets them).`);
     }
+    const root = roots.find((r) => r !== undefined && (real === r || real.startsWith(r + sep)))!;
+    // The destination in real terms: its existing ancestor resolved, the rest as given.
+    const realDir = join(real, relative(probe, dir));
     return {
       uri,
       write: async (relativeKey, body) => {
-        const path = resolve(dir, relativeKey);
-        if (!path.startsWith(dir + sep)) throw new ValidationError(`${relativeKey} leaves the export destination.`);
-        await mkdir(dirname(path), { recursive: true });
+        const path = resolve(realDir, relativeKey);
+        if (!path.startsWith(realDir + sep)) throw new ValidationError(`${relativeKey} leaves the export destination.`);
+        // Every folder from the root down is made or checked without following links: a link planted in the
+        // export tree (by anyone who can write there) cannot send the files elsewhere.
+        await makeDirsNoFollow(root, dirname(path), uri);
         const tmp = join(dirname(path), `.${basename(path)}.${randomBytes(4).toString('hex')}.part`);
         try {
-          await pipeline(body, createWriteStream(tmp, { flags: 'wx' }));
-          await rename(tmp, path);
+          const fh = await open(tmp, fsConstants.O_WRONLY | fsConstants.O_CREAT | fsConstants.O_EXCL | fsConstants.O_NOFOLLOW, 0o640);
+          await pipeline(body, fh.createWriteStream());
+          // Checked again once written: the folder is still the one under the root (no swap meanwhile).
+          if ((await realpath(dirname(path))) !== dirname(path)) throw new ValidationError(`${uri}: the export folder changed while it was written; nothing was exported.`);
+          await rename(tmp, path); // replaces a link at `path` itself, never its target
         } catch (e) {
           await rm(tmp, { force: true });
           throw e;
         }
-        return { size: (await stat(path)).size };
+        return { size: (await lstat(path)).size };
       },
     };
   }
 }
+
+/** Makes (or checks) each folder from `root` down to `dir`, refusing any that is a symbolic link or not a folder. */
+async function makeDirsNoFollow(root: string, dir: string, uri: string): Promise<void> {
+  let at = root;
+  for (const part of relative(root, dir).split(sep).filter(Boolean)) {
+    at = join(at, part);
+    const st = await lstat(at).catch(() => undefined);
+    if (!st) {
+      await mkdir(at).catch((e: NodeJS.ErrnoException) => {
+        if (e.code !== 'EEXIST') throw e;
+      });
+      const made = await lstat(at);
+      if (!made.isDirectory()) throw new ValidationError(`${uri}: ${at} is not a folder; exports do not follow links.`);
+    } else if (!st.isDirectory()) {
+      throw new ValidationError(`${uri}: ${st.isSymbolicLink() ? 'a symbolic link' : 'a file'} stands in the export path; exports do not follow links.`);
+    }
+  }
+}
+

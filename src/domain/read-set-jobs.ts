@@ -8,7 +8,7 @@ import type { DeclaredFileType } from '../formats/sniff.js';
 import type { GiveUpHandler, JobHandler } from '../jobs/runner.js';
 import type { DomainDeps } from './context.js';
 import { indexName, storeAndInspect } from './ingest.js';
-import type { DataLocations, SourceFile } from './locations.js';
+import { checkJobRole, type DataLocations, type SourceFile } from './locations.js';
 import { safeFileName, storedFile } from './read-set-files.js';
 import type { ReferenceService } from './references.js';
 import type { SequenceStoreService } from './sequence-stores.js';
@@ -87,6 +87,7 @@ export class ReadSetJobService {
   ): Promise<JobRecord<ReadSetImportPayload>> {
     const store = await this.stores.get(accountId, storeId);
     if (store.status !== 'ACTIVE') throw new ConflictError(`Sequence store ${storeId} is ${store.status}.`);
+    checkJobRole(input.roleArn, accountId);
     input.sources.forEach((src, i) => {
       this.locations.checkForm(src.sourceFiles.source1);
       if (src.sourceFiles.source2 !== undefined) {
@@ -204,6 +205,7 @@ export class ReadSetJobService {
     input: { roleArn: string; destination: string; clientToken?: string; sources: { readSetId: string }[] },
   ): Promise<JobRecord<ReadSetExportPayload>> {
     await this.stores.get(accountId, storeId);
+    checkJobRole(input.roleArn, accountId);
     await this.locations.target(input.destination, { accountId, roleArn: input.roleArn });
     return this.exports.submit(accountId, storeId, input.clientToken, { ...input }, {
       roleArn: input.roleArn,

@@ -15,7 +15,7 @@ import type { DomainDeps } from './context.js';
 import { giveUpItems, JobBook, runItems, type ItemsPayload, type JobItem } from './storage-jobs.js';
 import { partRange, rangeWithinPart, storedFile } from './read-set-files.js';
 import type { ReferenceStoreService } from './reference-stores.js';
-import type { DataLocations } from './locations.js';
+import { checkJobRole, type DataLocations } from './locations.js';
 import { blobKeys, storeBlobs } from './store-storage.js';
 import { teeIntoBlob } from './tee.js';
 import { checkNewTags } from './tags.js';
@@ -142,6 +142,7 @@ export class ReferenceService {
     input: { roleArn: string; clientToken?: string; sources: { sourceFile: string; name: string; description?: string; tags?: Record<string, string> }[] },
   ): Promise<JobRecord<ReferenceImportPayload>> {
     await this.stores.get(accountId, storeId);
+    checkJobRole(input.roleArn, accountId);
     for (const s of input.sources) {
       this.sources.checkForm(s.sourceFile);
       checkNewTags(s.tags, this.d.quotas.maxTagsPerResource);

@@ -10,9 +10,14 @@ export function checkNewTags(tags: Record<string, string> | undefined, max: numb
   checkReservedKeys(tags);
 }
 
+/** AWS's tag character set: letters, numbers, spaces and _ . : / = + - @ (no control characters). */
+const TAG_TEXT = /^[\p{L}\p{Z}\p{N}_.:/=+\-@]*$/u;
+
 function checkReservedKeys(tags: Record<string, string>): void {
-  for (const k of Object.keys(tags)) {
+  for (const [k, v] of Object.entries(tags)) {
     if (k.toLowerCase().startsWith('aws:')) throw new ValidationError(`Tag keys starting with "aws:" are reserved: ${k}`);
+    if (!TAG_TEXT.test(k)) throw new ValidationError(`Tag key ${JSON.stringify(k)} has characters tags may not hold (letters, numbers, spaces and _ . : / = + - @ only).`);
+    if (!TAG_TEXT.test(v)) throw new ValidationError(`The value of tag ${JSON.stringify(k)} has characters tags may not hold (letters, numbers, spaces and _ . : / = + - @ only).`);
   }
 }
 

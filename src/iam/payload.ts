@@ -53,6 +53,6 @@ class Sha256Check extends Transform {
   }
   override _flush(cb: TransformCallback): void {
     const actual = this.hash.digest('hex');
-    cb(actual === this.expected ? null : new AuthenticationError('InvalidSignatureException', 'The provided x-amz-content-sha256 header does not match what was computed.'));
+    cb(actual === this.expected ? null : new AuthenticationError('InvalidSignatureException', 'The provided x-amz-content-sha256 header does not match what was computed.', 'payload-mismatch'));
   }
 }

@@ -57,16 +57,23 @@ export function stringToSignV2(req: SigningRequest, sig: ParsedSignatureV2): str
   return `${req.method}\n${header(req, 'content-md5')}\n${header(req, 'content-type')}\n${sig.time}\n${amz}${resource}`;
 }
 
+/** The longest a presigned URL may be valid: SigV4's limit (7 days), also applied to SigV2's absolute Expires. */
+export const MAX_PRESIGN_SECONDS = 604_800;
+
 /** Checks the signature and the time (Expires in the future, or a Date within 15 minutes). */
-export function verifySignatureV2(req: SigningRequest, sig: ParsedSignatureV2, secret: string, now: number): void {
+export function verifySignatureV2(req: SigningRequest, sig: ParsedSignatureV2, secret: string, now: number, maxPresignSeconds = MAX_PRESIGN_SECONDS): void {
   if (sig.via === 'query') {
     const expires = Number(sig.time);
     if (!Number.isFinite(expires)) throw new AuthenticationError('IncompleteSignatureException', 'Expires is missing or not a number.');
-    if (expires * 1000 < now) throw new AuthenticationError('InvalidSignatureException', 'Request has expired');
+    if (expires * 1000 < now) throw new AuthenticationError('InvalidSignatureException', 'Request has expired', 'expired');
+    // SigV2 URLs carry an absolute expiry and no signing time: cap how far ahead it may be, as SigV4 caps X-Amz-Expires.
+    if (expires * 1000 > now + maxPresignSeconds * 1000) {
+      throw new AuthenticationError('IncompleteSignatureException', `A presigned URL may be valid for at most ${maxPresignSeconds} seconds; this one expires at ${new Date(expires * 1000).toISOString()}.`, 'expiry-too-long');
+    }
   } else {
     const t = Date.parse(sig.time || header(req, 'x-amz-date'));
     if (!Number.isFinite(t)) throw new AuthenticationError('IncompleteSignatureException', 'The request has no valid Date or x-amz-date header.');
-    if (Math.abs(now - t) > 15 * 60_000) throw new AuthenticationError('InvalidSignatureException', 'The difference between the request time and the current time is too large (RequestTimeTooSkewed).');
+    if (Math.abs(now - t) > 15 * 60_000) throw new AuthenticationError('InvalidSignatureException', 'The difference between the request time and the current time is too large.', 'skewed');
   }
   const expected = createHmac('sha1', secret).update(stringToSignV2(req, sig), 'utf8').digest();
   let given: Buffer;

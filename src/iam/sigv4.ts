@@ -119,7 +119,7 @@ export function parseSignature(req: SigningRequest): ParsedSignature | undefined
   }
   const exp = Number(expires);
   if (!Number.isInteger(exp) || exp < 1 || exp > 604800) {
-    throw new AuthenticationError('IncompleteSignatureException', 'X-Amz-Expires must be between 1 and 604800 seconds.');
+    throw new AuthenticationError('IncompleteSignatureException', 'X-Amz-Expires must be between 1 and 604800 seconds.', 'expiry-too-long');
   }
   if (!/^\d{8}T\d{6}Z$/.test(amzDate)) throw new AuthenticationError('IncompleteSignatureException', 'X-Amz-Date is malformed.');
   const token = q.get('X-Amz-Security-Token');
@@ -161,27 +161,29 @@ function toAmzDate(ms: number): string {
 export function checkTime(sig: ParsedSignature, nowMs: number): void {
   const t = amzDateToMs(sig.amzDate);
   if (sig.amzDate.slice(0, 8) !== sig.scopeDate) {
-    throw new AuthenticationError('InvalidSignatureException', 'The credential scope date does not match X-Amz-Date.');
+    throw new AuthenticationError('InvalidSignatureException', 'The credential scope date does not match X-Amz-Date.', 'scope');
   }
   if (sig.via === 'header') {
     if (t < nowMs - MAX_SKEW_MS) {
       throw new AuthenticationError(
         'InvalidSignatureException',
         `Signature expired: ${sig.amzDate} is now earlier than ${toAmzDate(nowMs - MAX_SKEW_MS)} (${toAmzDate(nowMs)} - 15 min.)`,
+        'skewed',
       );
     }
     if (t > nowMs + MAX_SKEW_MS) {
       throw new AuthenticationError(
         'InvalidSignatureException',
         `Signature not yet current: ${sig.amzDate} is still later than ${toAmzDate(nowMs + MAX_SKEW_MS)} (${toAmzDate(nowMs)} + 15 min.)`,
+        'skewed',
       );
     }
   } else {
     if (t > nowMs + MAX_SKEW_MS) {
-      throw new AuthenticationError('InvalidSignatureException', `Signature not yet current: ${sig.amzDate}.`);
+      throw new AuthenticationError('InvalidSignatureException', `Signature not yet current: ${sig.amzDate}.`, 'not-yet-valid');
     }
     if (nowMs > t + sig.expiresSeconds! * 1000) {
-      throw new AuthenticationError('InvalidSignatureException', `Signature expired: the presigned URL expired at ${toAmzDate(t + sig.expiresSeconds! * 1000)}.`);
+      throw new AuthenticationError('InvalidSignatureException', `Signature expired: the presigned URL expired at ${toAmzDate(t + sig.expiresSeconds! * 1000)}.`, 'expired');
     }
   }
 }

@@ -2,6 +2,9 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import { activity } from '../core/activity.js';
 import { randomUUID } from 'node:crypto';
 import { statfs } from 'node:fs/promises';
+import { readFileSync } from 'node:fs';
+import { createServer as createHttpsServer } from 'node:https';
+import { timingSafeEqual } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
 import { pino, type Logger } from 'pino';
 import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
@@ -100,10 +103,14 @@ export async function startHttpServer(core: Core, log: Logger = pino({ level: co
       return;
     }
     if (rawPath === METRICS_PATH) {
+      if (config.metricsToken && !tokenMatches(req.headers.authorization, config.metricsToken)) {
+        res.writeHead(401, { 'content-type': 'application/json', 'www-authenticate': 'Bearer' }).end('{"message":"metrics need Authorization: Bearer <OPENOMICS_METRICS_TOKEN>"}');
+        return;
+      }
       res.writeHead(200, { 'content-type': registry.contentType }).end(await registry.metrics());
       return;
     }
-    const info = { requestId, rawPath, rawQuery, log: log.child({ requestId }), secure: false };
+    const info = { requestId, rawPath, rawQuery, log: log.child({ requestId }), secure: config.tls !== undefined };
     // The SigV4 scope names the service; otherwise (unsigned, SigV2, or a malformed signature, which the
     // owning edge reports) the path decides: Omics routes are never valid bucket names.
     let service = edge.router.matchesAnyMethod(rawPath) && !s3Edge.virtualBucket(req.headers.host) ? 'omics' : 's3';
@@ -120,14 +127,17 @@ export async function startHttpServer(core: Core, log: Logger = pino({ level: co
     await edge.handle(req, res, info);
   };
 
-  const server: Server = createServer((req, res) => {
+  const listener = (req: IncomingMessage, res: ServerResponse) => {
     const requestId = randomUUID().replace(/-/g, ''); // 32 hex digits; randomUUID draws on a cached entropy pool
     activity.run({ requestId }, handler, req, res, requestId).catch((err) => {
       log.error({ err }, 'unhandled request error');
       if (!res.headersSent) res.writeHead(500).end();
       else res.destroy();
     });
-  });
+  };
+  const server: Server = config.tls
+    ? createHttpsServer({ cert: readFileSync(config.tls.certFile), key: readFileSync(config.tls.keyFile) }, listener)
+    : createServer(listener);
   server.keepAliveTimeout = 65_000;
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
@@ -136,7 +146,7 @@ export async function startHttpServer(core: Core, log: Logger = pino({ level: co
   const port = (server.address() as AddressInfo).port;
   const host = config.host.includes(':') ? `[${config.host}]` : config.host;
   return {
-    url: `http://${host}:${port}`,
+    url: `${config.tls ? 'https' : 'http'}://${host}:${port}`,
     port,
     credentials,
     close: async () => {
@@ -150,3 +160,10 @@ export async function startHttpServer(core: Core, log: Logger = pino({ level: co
     },
   };
 }
+
+function tokenMatches(authorization: string | undefined, token: string): boolean {
+  const given = Buffer.from(/^Bearer (.+)$/.exec(authorization ?? '')?.[1] ?? '');
+  const wanted = Buffer.from(token);
+  return given.length === wanted.length && timingSafeEqual(given, wanted);
+}
+

@@ -63,6 +63,8 @@ export async function spawnServer(opts: SpawnOptions = {}): Promise<SpawnedServe
     OPENOMICS_DATA_DIR: dataDir,
     OPENOMICS_PORT: '0',
     OPENOMICS_LOG_LEVEL: 'info',
+    // A read buffer given back too early would put marker bytes into some client's body: every byte-exact check fails.
+    OPENOMICS_TEST_POISON_RETURNED_BUFFERS: '1',
     ...(schema ? { OPENOMICS_DATABASE_URL: PG_URL, OPENOMICS_DATABASE_SCHEMA: schema } : {}),
     ...(opts.env ?? {}),
   };

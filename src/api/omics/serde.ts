@@ -72,8 +72,10 @@ export class WireSerde {
     const bodyBound = Object.values(shape.members ?? {}).some((m) => !m.location) && !shape.payload;
     if (bodyBound && body && body.length > 0) {
       let parsed: unknown;
+      const text = body.toString('utf8');
+      if (jsonDepthExceeds(text, MAX_JSON_DEPTH)) throw new ValidationError(`The request body nests JSON deeper than ${MAX_JSON_DEPTH} levels.`);
       try {
-        parsed = JSON.parse(body.toString('utf8'));
+        parsed = JSON.parse(text);
       } catch {
         throw new ValidationError('The request body is not valid JSON.');
       }
@@ -168,7 +170,11 @@ export class WireSerde {
         }
         const vs = this.shape(shape.value!.shape);
         const out: Record<string, unknown> = {};
-        for (const [k, val] of Object.entries(raw as Record<string, unknown>)) out[k] = this.fromJson(val, vs, `${path}.${k}`, v);
+        for (const [k, val] of Object.entries(raw as Record<string, unknown>)) {
+          // Assigning it would set the object's prototype, and the entry would vanish without a word.
+          if (k === '__proto__') v.add(k, `${path}.${k}`, 'Member must not use the key __proto__');
+          else out[k] = this.fromJson(val, vs, `${path}.${k}`, v);
+        }
         return out;
       }
       case 'timestamp': {
@@ -320,3 +326,24 @@ function join(path: string, name: string): string {
 }
 
 export type { MemberRef };
+
+/** No operation's input nests anywhere near this deep; deeper bodies are refused before they are parsed. */
+export const MAX_JSON_DEPTH = 64;
+
+/** Whether `text` opens more than `limit` nested arrays/objects (one linear pass; strings skipped). */
+export function jsonDepthExceeds(text: string, limit: number): boolean {
+  let depth = 0;
+  let inString = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (inString) {
+      if (c === 92) i++; // backslash: skip the escaped character
+      else if (c === 34) inString = false;
+    } else if (c === 34) inString = true;
+    else if (c === 123 || c === 91) {
+      if (++depth > limit) return true;
+    } else if (c === 125 || c === 93) depth--;
+  }
+  return false;
+}
+

@@ -3,11 +3,12 @@ import type { Logger } from 'pino';
 import type { Readable } from 'node:stream';
 import { closeIfBodyUnread, sendStream } from '../send-stream.js';
 import { ioBuffers } from '../../core/buffer-recycler.js';
-import { AccessDeniedError, AuthenticationError, isTransientIoError, OpenOmicsError } from '../../core/errors.js';
+import { AccessDeniedError } from '../../core/errors.js';
+import { S3Error, toS3Error } from './errors.js';
 import { authenticateV2, type Authenticator } from '../../iam/authenticator.js';
 import type { IdentityService, Principal } from '../../iam/identity.js';
 import { queryPairs } from '../../iam/sigv4.js';
-import { NoSuchBucketError, NoSuchKeyError, parseRange, type S3Object, type S3ViewService } from '../../domain/s3-view.js';
+import { NoSuchKeyError, parseRange, type S3Object, type S3ViewService } from '../../domain/s3-view.js';
 import type { SequenceStoreRecord } from '../../db/metadata-store.js';
 import { storePolicyDecision } from '../../domain/s3-access-policy.js';
 import type { AccessLogEntry } from '../../domain/access-logs.js';
@@ -55,58 +56,20 @@ const REST_NAMES: Record<string, string> = {
   Write: 'REST.PUT.OBJECT',
 };
 
-class S3Error extends Error {
-  constructor(
-    readonly status: number,
-    readonly code: string,
-    message: string,
-    readonly extra: Record<string, string> = {},
-  ) {
-    super(message);
-  }
-}
-
-const xmlEscape = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
+/** XML-escaped, with characters XML 1.0 cannot carry at all (controls, lone surrogates) replaced by U+FFFD. */
+const xmlEscape = (s: string) =>
+  s
+    // eslint-disable-next-line no-control-regex
+    .replace(/[\u0000-\u0008\u000B\u000C\u000E-\u001F\uFFFE\uFFFF]|[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g, '\uFFFD')
+    .replace(/&/g, '&amp;')
+    .replace(/</g, '&lt;')
+    .replace(/>/g, '&gt;')
+    .replace(/"/g, '&quot;');
 const tag = (name: string, value: string | number | boolean) => `<${name}>${xmlEscape(String(value))}</${name}>`;
 const XML_HEAD = '<?xml version="1.0" encoding="UTF-8"?>\n';
 const NS = 'http://s3.amazonaws.com/doc/2006-03-01/';
 const httpDate = (ms: number) => new Date(ms).toUTCString();
 const isoDate = (ms: number) => new Date(ms).toISOString();
-
-/** Domain and auth errors -> S3 error codes (the one map for this edge). */
-function toS3Error(e: unknown): S3Error | undefined {
-  if (e instanceof S3Error) return e;
-  if (e instanceof NoSuchBucketError) return new S3Error(404, 'NoSuchBucket', 'The specified bucket does not exist');
-  if (e instanceof NoSuchKeyError) return new S3Error(404, 'NoSuchKey', 'The specified key does not exist.');
-  if (e instanceof AuthenticationError) {
-    if (e.code === 'MissingAuthenticationTokenException') return new S3Error(403, 'AccessDenied', 'Access Denied');
-    if (e.code === 'UnrecognizedClientException' || e.code === 'InvalidClientTokenId') {
-      return new S3Error(403, 'InvalidAccessKeyId', 'The AWS Access Key Id you provided does not exist in our records.');
-    }
-    if (/expired|skew|RequestTime/i.test(e.message)) {
-      return /expired/i.test(e.message)
-        ? new S3Error(403, 'AccessDenied', 'Request has expired')
-        : new S3Error(403, 'RequestTimeTooSkewed', 'The difference between the request time and the current time is too large.');
-    }
-    return new S3Error(403, 'SignatureDoesNotMatch', 'The request signature we calculated does not match the signature you provided. Check your key and signing method.');
-  }
-  if (e instanceof OpenOmicsError) {
-    switch (e.kind) {
-      case 'AccessDenied':
-        return new S3Error(403, 'AccessDenied', 'Access Denied');
-      case 'RangeNotSatisfiable':
-        return new S3Error(416, 'InvalidRange', 'The requested range is not satisfiable');
-      case 'Validation':
-        return new S3Error(400, 'InvalidArgument', e.message);
-      case 'NotFound':
-        return new S3Error(404, 'NoSuchKey', 'The specified key does not exist.');
-      case 'Unavailable':
-        return new S3Error(503, 'ServiceUnavailable', 'Service is unable to handle request.');
-    }
-  }
-  if (isTransientIoError(e)) return new S3Error(503, 'ServiceUnavailable', 'Service is unable to handle request.');
-  return undefined;
-}
 
 export class S3Edge {
   constructor(private readonly o: S3EdgeOptions) {}
@@ -233,7 +196,16 @@ export class S3Edge {
         return;
       }
       op = query.has('tagging') ? 'GetObjectTagging' : method === 'HEAD' ? 'HeadObject' : 'GetObject';
-      const target = await this.o.view.target(store, key);
+      const asker = principal;
+      const bucketStore = store;
+      const target = await this.o.view.target(store, key).catch(async (err: unknown) => {
+        // As S3 does: a missing key is 404 only to a principal that may list the bucket (who could see that it is
+        // missing anyway); anyone else gets 403, as for a key it may not read, so answers say nothing of what exists.
+        if (err instanceof NoSuchKeyError) {
+          await this.authorize(asker, bucketStore, 's3:ListBucket', this.o.view.accessPointArn(bucketStore), { 's3:prefix': key, 's3:signatureversion': sigVersion });
+        }
+        throw err;
+      });
       // Object tags feed s3:ExistingObjectTag conditions: looked up only when a policy could use them.
       const needTags = query.has('tagging') || principal.userName !== null || (store.s3AccessPolicy ?? '').includes('ExistingObjectTag');
       if (query.has('tagging')) {
