@@ -115,7 +115,6 @@ export async function openCore(config: Config, log?: Logger): Promise<Core> {
         })
       : undefined;
   const blobs: BlobStore = s3Blobs('') ?? new LocalBlobStore(join(config.dataDir, 'blobs'));
-  if (blobs instanceof LocalBlobStore) void blobs.sweepTemp().catch(() => undefined);
   const coldBlobs: BlobStore = s3Blobs('cold/', config.archive.storageClass) ?? new LocalBlobStore(config.archive.coldDir ?? join(config.dataDir, 'cold-blobs'));
   const secrets = new SecretBox(masterKey);
   const identity = new IdentityService(db, secrets, partition);

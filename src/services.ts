@@ -1,5 +1,6 @@
-import { mkdirSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { ownedName, writerEnded } from './core/process-owned.js';
 import type { Logger } from 'pino';
 import type { Core } from './app.js';
 import type { Services } from './api/omics/operations.js';
@@ -20,6 +21,8 @@ import { S3ViewService } from './domain/s3-view.js';
 import { S3AccessPolicyService } from './domain/s3-access-policy.js';
 import { AccessLogService } from './domain/access-logs.js';
 
+const DAY_MS = 24 * 3600 * 1000;
+
 /** The clock plus an offset kept in a file (tests move time forward by writing it). */
 function offsetClock(file: string): () => number {
   return () => {
@@ -31,6 +34,19 @@ function offsetClock(file: string): () => number {
     }
     return Date.now() + offset;
   };
+}
+
+/**
+ * Scratch folders of processes that ended (killed mid-CRAM: a decrypted reference, the CRAM itself) are
+ * removed; so is anything of the layout before per-process scratch (a shared reference cache, cram-* folders).
+ */
+function removeOrphanScratch(root: string, log: Logger): void {
+  for (const name of readdirSync(root)) {
+    if (writerEnded(name) || name === 'references' || /^(cram|ref)-/.test(name)) {
+      rmSync(join(root, name), { recursive: true, force: true });
+      log.info({ scratch: join(root, name) }, 'removed the scratch space of an ended process');
+    }
+  }
 }
 
 /**
@@ -50,12 +66,15 @@ export function startServices(
     keys: core.keys,
     blobs: core.blobs,
     coldBlobs: core.coldBlobs,
-    scratchDir: join(config.dataDir, 'scratch'),
+    // This process's own scratch space (plaintext while a CRAM decodes), removed when it stops; what a killed
+    // process left is removed by the next one to start on this machine.
+    scratchDir: join(config.dataDir, 'scratch', ownedName()),
     partition: core.partition,
     quotas: config.quotas,
     now: config.clockOffsetFile ? offsetClock(config.clockOffsetFile) : Date.now,
   };
   mkdirSync(deps.scratchDir, { recursive: true, mode: 0o700 });
+  removeOrphanScratch(dirname(deps.scratchDir), log);
   const sequenceStores = new SequenceStoreService(deps);
   const referenceStores = new ReferenceStoreService(deps);
   const kick = () => runner.kick();
@@ -111,7 +130,8 @@ export function startServices(
     retrying: { [READ_SET_INGEST_JOB]: ingest.retrying },
     describeError: describeAttemptError,
   });
-  const accessLogs = new AccessLogService(locations, log.child({ component: 's3-access-log' }), config.s3.accessLogFlushMs);
+  const accessLogs = new AccessLogService(core.db, locations, log.child({ component: 's3-access-log' }), config.s3.accessLogFlushMs);
+  accessLogs.start();
   const timers: NodeJS.Timeout[] = [];
   if (opts.runJobs) {
     runner.start();
@@ -122,6 +142,14 @@ export function startServices(
     };
     every(Math.min(60_000, Math.max(1_000, Math.floor(config.uploadExpiryMs / 2))), 'upload sweep', () => uploads.sweep(config.uploadExpiryMs));
     every(config.archive.sweepMs, 'archive sweep', () => archive.sweep(config.archive.afterMs));
+    // What interrupted writes left: a killed process's partial blobs at once (its pid is gone), anything else
+    // (incomplete multipart uploads in the bucket, whose writer cannot be proven gone) after a day.
+    const sweepIncomplete = async () => {
+      const removed = (await core.blobs.sweepIncomplete(DAY_MS)) + (await core.coldBlobs.sweepIncomplete(DAY_MS));
+      if (removed > 0) log.info({ removed }, 'removed what interrupted blob writes left');
+    };
+    void sweepIncomplete().catch((err) => log.error({ err }, 'incomplete-writes sweep failed'));
+    every(15 * 60_000, 'incomplete-writes sweep', sweepIncomplete);
   }
   return {
     services,
@@ -130,8 +158,9 @@ export function startServices(
     runner,
     stop: async () => {
       for (const t of timers) clearInterval(t);
-      await accessLogs.flush();
+      await accessLogs.close();
       await runner.stop();
+      rmSync(deps.scratchDir, { recursive: true, force: true });
     },
   };
 }

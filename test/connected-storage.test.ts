@@ -5,7 +5,7 @@ import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import {
   S3Client,
@@ -48,6 +48,7 @@ describe('connected storage (moto_server buckets)', () => {
   let omics: OmicsClient;
   let kmsKey: string;
   let corpus: string;
+  let logged: { alias: string; key: string } | undefined;
 
   const admin = (...args: string[]) => adminWith({}, ...args);
   const adminWith = (env: Record<string, string>, ...args: string[]) => {
@@ -72,8 +73,10 @@ describe('connected storage (moto_server buckets)', () => {
     omics = new OmicsClient({ endpoint: s.url, region: 'us-east-1', credentials: { accessKeyId: s.accessKeyId, secretAccessKey: s.secretAccessKey }, disableHostPrefix: true, maxAttempts: 1 });
   });
   after(async () => {
+    const dataDir = s?.dataDir;
     await s?.stop();
     await moto?.stop();
+    if (dataDir) rmSync(dataDir, { recursive: true, force: true }); // also when a restarted server did not own it
   });
 
   it('adds connections, checks them, and says precisely where access fails', () => {
@@ -222,5 +225,39 @@ describe('connected storage (moto_server buckets)', () => {
     assert.match(get, / SigV4 - AuthHeader /);
     const head = lines.find((l) => l.includes('REST.HEAD.OBJECT'))!;
     assert.match(head, / 404 NoSuchKey /);
+    logged = { alias, key };
+  });
+
+  it('keeps access log lines through a kill -9: the next process delivers them', async () => {
+    assert.ok(logged, 'the test above ran');
+    const dataDir = s.dataDir;
+    const restart = async (flushSeconds: string) => {
+      const exited = new Promise((r) => s.child.once('exit', r));
+      s.child.kill('SIGKILL');
+      await exited;
+      s = await spawnServer({ dataDir, env: { OPENOMICS_S3_ACCESS_LOG_FLUSH_SECONDS: flushSeconds } });
+    };
+    await restart('3600'); // a process that would deliver only in an hour
+    const view = new S3Client({ endpoint: s.url, region: 'us-east-1', forcePathStyle: true, credentials: { accessKeyId: s.accessKeyId, secretAccessKey: s.secretAccessKey } });
+    const got = await view.send(new GetObjectCommand({ Bucket: logged.alias, Key: logged.key, Range: 'bytes=0-9' }));
+    await got.Body!.transformToByteArray();
+    const requestId = got.$metadata.requestId!;
+    await new Promise((r) => setTimeout(r, 200)); // the response has finished; its line is committed
+    await restart('1'); // killed before it delivered: the next process does
+    omics = new OmicsClient({ endpoint: s.url, region: 'us-east-1', credentials: { accessKeyId: s.accessKeyId, secretAccessKey: s.secretAccessKey }, disableHostPrefix: true, maxAttempts: 1 });
+    await until(
+      'delivery by the next process',
+      async () => {
+        const listed = await s3.send(new ListObjectsV2Command({ Bucket: 'lab-results', Prefix: 'logs/store-a/' }));
+        for (const o of listed.Contents ?? []) {
+          const body = await (await s3.send(new GetObjectCommand({ Bucket: 'lab-results', Key: o.Key }))).Body!.transformToString();
+          if (body.includes(requestId)) return true;
+        }
+        return false;
+      },
+      (found) => found,
+      20_000,
+      250,
+    );
   });
 });

@@ -4,9 +4,9 @@
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { request } from 'node:http';
-import { copyFileSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { execFileSync } from 'node:child_process';
-import { tmpdir } from 'node:os';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { SignatureV4 } from '@smithy/signature-v4';
 import { Sha256 } from '@aws-crypto/sha256-js';
@@ -206,4 +206,19 @@ describe('crash safety (SIGKILL)', () => {
     const got = Buffer.from(await (await omics.send(new GetReadSetCommand({ sequenceStoreId: storeId, id: readSetId, partNumber: 1 }))).payload!.transformToByteArray());
     assert.ok(got.equals(r1), 'the read set holds the part Complete named');
   });
+
+  it("removes a killed process's scratch space (plaintext of a CRAM ingest) when the next process starts", async () => {
+    await s?.kill();
+    const dead = spawnSync('true');
+    const host = hostname().replace(/[^A-Za-z0-9-]/g, '_');
+    const orphan = join(dataDir, 'scratch', `${host}.${dead.pid}.0123456789ab`);
+    mkdirSync(join(orphan, 'cram-x'), { recursive: true });
+    writeFileSync(join(orphan, 'cram-x', 'in.cram'), 'plaintext');
+    mkdirSync(join(dataDir, 'scratch', 'references', '1-2'), { recursive: true });
+    writeFileSync(join(dataDir, 'scratch', 'references', '1-2', 'ref.fa'), '>chr1\nACGT\n');
+    s = await spawnServer({ dataDir, env: env() });
+    assert.ok(!existsSync(orphan), 'the ended process’s scratch is gone');
+    assert.ok(!existsSync(join(dataDir, 'scratch', 'references')), 'the old shared reference cache is gone');
+  });
 });
+

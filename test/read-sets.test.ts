@@ -272,6 +272,8 @@ for (const backend of BACKENDS) {
       const { readSetId } = await omics.send(new CompleteMultipartReadSetUploadCommand({ sequenceStoreId: storeId, uploadId: good.uploadId, parts: good.sent }));
       const m = await settled(readSetId!);
       assert.equal(m.status, 'ACTIVE', m.statusMessage);
+      const plaintext = execFileSync('find', [join(s.dataDir, 'scratch'), '-type', 'f'], { encoding: 'utf8' }).trim();
+      assert.equal(plaintext, '', 'no plaintext (the decrypted reference, the CRAM) stays in scratch after the ingest');
       assert.equal(m.fileType, 'CRAM');
       assert.equal(m.etag!.algorithm, 'CRAM_MD5up');
       const ref = join(corpus, 'ref.fa');

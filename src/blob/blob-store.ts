@@ -38,6 +38,12 @@ export interface BlobStore {
   list(prefix: string): AsyncIterable<BlobInfo>;
   /** Multipart assembly: `key` becomes the concatenation of `sources`, in order. */
   compose(key: string, sources: string[]): Promise<{ size: number }>;
+  /**
+   * Removes what interrupted writes left (a killed process's partial files, an object store's incomplete
+   * multipart uploads): at once where the writer can be proven gone, else when older than `olderThanMs`.
+   * Returns how many it removed.
+   */
+  sweepIncomplete(olderThanMs: number): Promise<number>;
 }
 
 /** Refuses keys that could escape a backend's namespace. */

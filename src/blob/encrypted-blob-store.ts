@@ -311,6 +311,10 @@ export class EncryptedBlobStore implements BlobStore {
     for await (const b of this.inner.list(prefix)) yield { key: b.key, size: plaintextSize(b.size, this.chunkSize) };
   }
 
+  sweepIncomplete(olderThanMs: number): Promise<number> {
+    return this.inner.sweepIncomplete(olderThanMs);
+  }
+
   async compose(key: string, sources: string[]): Promise<{ size: number }> {
     return this.put(key, concatBlobs(this, sources));
   }

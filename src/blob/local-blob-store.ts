@@ -1,7 +1,7 @@
 import { close, createWriteStream, open, read } from 'node:fs';
 import { mkdir, readdir, rename, rm, stat } from 'node:fs/promises';
 import { join, relative, sep, dirname } from 'node:path';
-import { randomBytes } from 'node:crypto';
+import { ownedName, writerEnded } from '../core/process-owned.js';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { ioBuffers } from '../core/buffer-recycler.js';
@@ -158,12 +158,17 @@ export class LocalBlobStore implements BlobStore {
    * Removes temp files a crashed process left behind (older than `ageMs`, so
    * writes in flight in another process are never touched). Run at start-up.
    */
+  sweepIncomplete(olderThanMs: number): Promise<number> {
+    return this.sweepTemp(olderThanMs);
+  }
+
   async sweepTemp(ageMs = 3_600_000): Promise<number> {
     const dir = join(this.root, '.tmp');
     let removed = 0;
     for (const name of await readdir(dir).catch(() => [] as string[])) {
       const st = await stat(join(dir, name)).catch(() => undefined);
-      if (st && Date.now() - st.mtimeMs > ageMs) {
+      // A partial blob of a process that has ended goes at once; others (another host's) once old.
+      if (st && (writerEnded(name) || Date.now() - st.mtimeMs > ageMs)) {
         await rm(join(dir, name), { force: true });
         removed++;
       }
@@ -174,7 +179,7 @@ export class LocalBlobStore implements BlobStore {
   async put(key: string, body: Readable): Promise<{ size: number }> {
     const final = this.path(key);
     await mkdir(dirname(final), { recursive: true });
-    const tmp = join(this.root, '.tmp', `${randomBytes(8).toString('hex')}`);
+    const tmp = join(this.root, '.tmp', ownedName());
     await mkdir(dirname(tmp), { recursive: true });
     try {
       await pipeline(body, createWriteStream(tmp, { mode: 0o600 }));

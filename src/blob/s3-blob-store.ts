@@ -1,4 +1,4 @@
-import { S3Client, GetObjectCommand, HeadObjectCommand, DeleteObjectCommand, ListObjectsV2Command } from '@aws-sdk/client-s3';
+import { S3Client, GetObjectCommand, HeadObjectCommand, DeleteObjectCommand, ListObjectsV2Command, ListMultipartUploadsCommand, AbortMultipartUploadCommand } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
 import type { Readable } from 'node:stream';
 import { BlobNotFoundError, checkBlobKey, concatBlobs, type BlobInfo, type BlobStore, type ByteRange } from './blob-store.js';
@@ -121,7 +121,36 @@ export class S3BlobStore implements BlobStore {
     } while (ContinuationToken);
   }
 
+  /** Aborts this store's incomplete multipart uploads begun before `olderThanMs` ago (a killed writer's). */
+  async sweepIncomplete(olderThanMs: number): Promise<number> {
+    return abortIncompleteUploads(this.client, this.cfg.bucket, this.prefix, Date.now() - olderThanMs);
+  }
+
   async compose(key: string, sources: string[]): Promise<{ size: number }> {
     return this.put(key, concatBlobs(this, sources));
   }
 }
+
+/**
+ * Aborts the incomplete multipart uploads under `prefix` (an exact key, or a folder) begun before `before`.
+ * Shared by the blob store's sweep and the connected-storage writer, which clears a key's uploads left by an
+ * earlier, interrupted attempt before it writes the key again.
+ */
+export async function abortIncompleteUploads(client: S3Client, bucket: string, prefix: string, before: number, exactKey = false): Promise<number> {
+  let aborted = 0;
+  let KeyMarker: string | undefined;
+  let UploadIdMarker: string | undefined;
+  do {
+    const page = await client.send(new ListMultipartUploadsCommand({ Bucket: bucket, Prefix: prefix, KeyMarker, UploadIdMarker }));
+    for (const u of page.Uploads ?? []) {
+      if (exactKey && u.Key !== prefix) continue;
+      if (u.Initiated && u.Initiated.getTime() >= before) continue;
+      await client.send(new AbortMultipartUploadCommand({ Bucket: bucket, Key: u.Key!, UploadId: u.UploadId! }));
+      aborted++;
+    }
+    KeyMarker = page.IsTruncated ? page.NextKeyMarker : undefined;
+    UploadIdMarker = page.IsTruncated ? page.NextUploadIdMarker : undefined;
+  } while (KeyMarker);
+  return aborted;
+}
+

@@ -147,6 +147,18 @@ export interface MetadataStore {
    */
   settleDeploymentSetting(name: string, value: string): Promise<string>;
 
+  // S3 access log lines, written ahead of delivery (domain/access-logs.ts)
+  appendAccessLogLine(e: { id: string; storeId: string; accountId: string; time: number; line: string }): Promise<void>;
+  /**
+   * Claims up to `limit` lines of one store that no live batch holds (unclaimed, or claimed before `staleBefore`
+   * by a process that did not finish), oldest first, for batch `batch`; returns the store's id and account and the lines.
+   */
+  claimAccessLogBatch(batch: string, now: number, staleBefore: number, limit: number): Promise<{ storeId: string; accountId: string; lines: string[] } | undefined>;
+  /** Removes a delivered batch's lines. */
+  deleteAccessLogBatch(batch: string): Promise<void>;
+  /** Gives a batch's lines back (delivery failed); `drop` removes them instead (given up). */
+  releaseAccessLogBatch(batch: string, drop: boolean): Promise<void>;
+
   // data-plane records (data-records.ts)
   readonly readSets: ReadSetRecords;
   readonly references: ReferenceRecords;
@@ -513,6 +525,31 @@ export class KyselyMetadataStore implements MetadataStore {
   }
 
   // ---- idempotency
+  async appendAccessLogLine(e: { id: string; storeId: string; accountId: string; time: number; line: string }): Promise<void> {
+    await this.db.insertInto('access_log_entries').values({ id: e.id, store_id: e.storeId, account_id: e.accountId, time: e.time, line: e.line, batch: null, claimed_at: null }).execute();
+  }
+
+  async claimAccessLogBatch(batch: string, now: number, staleBefore: number, limit: number): Promise<{ storeId: string; accountId: string; lines: string[] } | undefined> {
+    const free = (eb: any) => eb.or([eb('batch', 'is', null), eb('claimed_at', '<', staleBefore)]);
+    const first = await this.db.selectFrom('access_log_entries').select(['store_id', 'account_id']).where(free).orderBy('time').limit(1).executeTakeFirst();
+    if (!first) return undefined;
+    const ids = this.db.selectFrom('access_log_entries').select('id').where('store_id', '=', first.store_id).where(free).orderBy('time').orderBy('id').limit(limit);
+    // Compare-and-set: only lines still free are claimed, so two processes never deliver the same line twice.
+    await this.db.updateTable('access_log_entries').set({ batch, claimed_at: now }).where('id', 'in', ids).where(free).execute();
+    const rows = await this.db.selectFrom('access_log_entries').select('line').where('batch', '=', batch).orderBy('time').orderBy('id').execute();
+    if (rows.length === 0) return undefined;
+    return { storeId: first.store_id, accountId: first.account_id, lines: rows.map((r) => r.line) };
+  }
+
+  async deleteAccessLogBatch(batch: string): Promise<void> {
+    await this.db.deleteFrom('access_log_entries').where('batch', '=', batch).execute();
+  }
+
+  async releaseAccessLogBatch(batch: string, drop: boolean): Promise<void> {
+    if (drop) await this.deleteAccessLogBatch(batch);
+    else await this.db.updateTable('access_log_entries').set({ batch: null, claimed_at: null }).where('batch', '=', batch).execute();
+  }
+
   async settleDeploymentSetting(name: string, value: string): Promise<string> {
     await this.db.insertInto('deployment_settings').values({ name, value }).onConflict((oc) => oc.column('name').doNothing()).execute();
     const row = await this.db.selectFrom('deployment_settings').select('value').where('name', '=', name).executeTakeFirstOrThrow();

@@ -238,6 +238,24 @@ const migrations: Record<string, Migration> = {
         .execute();
     },
   },
+  '0004_access_log_entries': {
+    async up(db: Kysely<any>) {
+      // S3 access log lines written ahead of delivery: a line is committed as its request finishes, and
+      // removed once a batch holding it has been written to the store's log location.
+      await db.schema
+        .createTable('access_log_entries')
+        .addColumn('id', 'text', (c) => c.primaryKey())
+        .addColumn('store_id', 'text', (c) => c.notNull())
+        .addColumn('account_id', 'text', (c) => c.notNull())
+        .addColumn('time', 'bigint', (c) => c.notNull())
+        .addColumn('line', 'text', (c) => c.notNull())
+        .addColumn('batch', 'text')
+        .addColumn('claimed_at', 'bigint')
+        .execute();
+      await db.schema.createIndex('access_log_entries_store').on('access_log_entries').columns(['store_id', 'time']).execute();
+      await db.schema.createIndex('access_log_entries_batch').on('access_log_entries').column('batch').execute();
+    },
+  },
 };
 
 export const migrationProvider: MigrationProvider = {

@@ -168,6 +168,17 @@ export interface Database {
   tags: TagsTable;
   idempotency: IdempotencyTable;
   deployment_settings: DeploymentSettingsTable;
+  access_log_entries: AccessLogEntriesTable;
+}
+
+export interface AccessLogEntriesTable {
+  id: string;
+  store_id: string;
+  account_id: string;
+  time: number;
+  line: string;
+  batch: string | null;
+  claimed_at: number | null;
 }
 
 export interface DeploymentSettingsTable {

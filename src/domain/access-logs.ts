@@ -1,16 +1,14 @@
 import { randomBytes } from 'node:crypto';
 import { Readable } from 'node:stream';
 import type { Logger } from 'pino';
-import type { SequenceStoreRecord } from '../db/metadata-store.js';
+import type { MetadataStore, SequenceStoreRecord } from '../db/metadata-store.js';
 import type { DataLocations } from './locations.js';
 
 /**
  * S3 server access logs (spec §7.3) for stores with an `accessLogLocation`:
  * one line per S3 request in the S3 server access log format, batched per
  * store and delivered as objects `<location><YYYY-mm-DD-HH-MM-SS>-<unique>`
- * through connected storage. Delivery is best effort, as S3's is: a batch
- * that cannot be written is retried at the next flush, then dropped with an
- * operator-visible error.
+ * through connected storage.
  */
 export interface AccessLogEntry {
   time: number;
@@ -76,51 +74,101 @@ export function formatAccessLogLine(store: SequenceStoreRecord, e: AccessLogEntr
   ].join(' ');
 }
 
+/**
+ * Lines are written ahead to the metadata store as each request finishes (so a killed process loses at most
+ * the requests whose response had not finished), and delivered in batches by whichever process flushes first:
+ * a batch is claimed with a compare-and-set, written as one object, then removed. A process that dies between
+ * writing and removing leaves its claim to go stale and the batch is delivered again (at least once, never
+ * lost). A batch whose location cannot be written is retried at the next flushes, then dropped with an error.
+ */
 export class AccessLogService {
-  private readonly pending = new Map<string, { store: SequenceStoreRecord; lines: string[]; failures: number }>();
   private timer: NodeJS.Timeout | undefined;
+  private readonly inFlight = new Set<Promise<void>>();
+  private readonly failures = new Map<string, number>();
+  private flushing: Promise<void> | undefined;
 
   constructor(
+    private readonly db: MetadataStore,
     private readonly locations: DataLocations,
     private readonly log: Logger,
     private readonly flushMs = 60_000,
-    private readonly maxLinesPerStore = 100_000,
+    private readonly batchLines = 10_000,
   ) {}
 
   record(store: SequenceStoreRecord, e: AccessLogEntry): void {
     if (!store.accessLogLocation) return;
-    let p = this.pending.get(store.id);
-    if (!p) this.pending.set(store.id, (p = { store, lines: [], failures: 0 }));
-    p.store = store;
-    if (p.lines.length < this.maxLinesPerStore) p.lines.push(formatAccessLogLine(store, e));
-    if (!this.timer) {
+    const write = this.db
+      .appendAccessLogLine({ id: `${e.time}-${randomBytes(8).toString('hex')}`, storeId: store.id, accountId: store.accountId, time: e.time, line: formatAccessLogLine(store, e) })
+      .catch((err: unknown) => this.log.error({ err, storeId: store.id, requestId: e.requestId }, 'S3 access log line could not be recorded'))
+      .finally(() => this.inFlight.delete(write));
+    this.inFlight.add(write);
+    if (!this.timer && !this.closed) {
       this.timer = setTimeout(() => void this.flush(), this.flushMs);
       this.timer.unref();
     }
   }
 
-  /** Delivers every pending batch (also called at shutdown). */
-  async flush(): Promise<void> {
+  private closed = false;
+
+  /** Starts delivering: what earlier processes left (killed before delivery) goes out with the first flush. */
+  start(): void {
+    void this.flush();
+  }
+
+  /** Delivers what is pending, then stops the timer (shutdown). */
+  async close(): Promise<void> {
+    await this.flush();
+    this.closed = true;
+    clearTimeout(this.timer);
+  }
+
+  /** Delivers every pending batch. */
+  flush(): Promise<void> {
+    this.flushing ??= this.deliver().finally(() => (this.flushing = undefined));
+    return this.flushing;
+  }
+
+  private async deliver(): Promise<void> {
     this.timer = undefined;
-    for (const [id, p] of [...this.pending]) {
-      if (p.lines.length === 0) continue;
-      const lines = p.lines;
-      p.lines = [];
+    await Promise.all([...this.inFlight]);
+    const now = Date.now();
+    const tried = new Set<string>();
+    for (;;) {
+      const batch = `${now}-${randomBytes(8).toString('hex')}`;
+      const claimed = await this.db.claimAccessLogBatch(batch, now, now - 10 * Math.max(this.flushMs, 60_000), this.batchLines).catch((err: unknown) => {
+        this.log.error({ err }, 'S3 access logs could not be read for delivery');
+        return undefined;
+      });
+      if (!claimed) break;
+      if (tried.has(claimed.storeId)) {
+        // Failed once in this flush already: leave it for the next one.
+        await this.db.releaseAccessLogBatch(batch, false);
+        break;
+      }
+      tried.add(claimed.storeId);
+      const store = await this.db.getSequenceStore(claimed.accountId, claimed.storeId);
+      if (!store?.accessLogLocation) {
+        await this.db.releaseAccessLogBatch(batch, true); // the store or its logging is gone
+        continue;
+      }
       const d = new Date();
       const pad = (n: number) => String(n).padStart(2, '0');
       const name = `${d.getUTCFullYear()}-${pad(d.getUTCMonth() + 1)}-${pad(d.getUTCDate())}-${pad(d.getUTCHours())}-${pad(d.getUTCMinutes())}-${pad(d.getUTCSeconds())}-${randomBytes(8).toString('hex').toUpperCase()}`;
       try {
-        const target = await this.locations.target(p.store.accessLogLocation!, { accountId: p.store.accountId });
-        await target.write(name, Readable.from([Buffer.from(lines.join('\n') + '\n')]));
-        p.failures = 0;
-        this.pending.delete(id);
+        const target = await this.locations.target(store.accessLogLocation, { accountId: store.accountId });
+        await target.write(name, Readable.from([Buffer.from(claimed.lines.join('\n') + '\n')]));
+        await this.db.deleteAccessLogBatch(batch);
+        this.failures.delete(store.id);
       } catch (err) {
-        p.failures++;
-        if (p.failures < 3) p.lines.unshift(...lines);
-        this.log.error({ err, storeId: id, location: p.store.accessLogLocation, lines: lines.length, dropped: p.failures >= 3 }, 'S3 access log delivery failed');
+        const failures = (this.failures.get(store.id) ?? 0) + 1;
+        this.failures.set(store.id, failures);
+        const drop = failures >= 3;
+        if (drop) this.failures.delete(store.id);
+        await this.db.releaseAccessLogBatch(batch, drop);
+        this.log.error({ err, storeId: store.id, location: store.accessLogLocation, lines: claimed.lines.length, dropped: drop }, 'S3 access log delivery failed');
       }
     }
-    if ([...this.pending.values()].some((p) => p.lines.length > 0) && !this.timer) {
+    if (!this.timer && !this.closed) {
       this.timer = setTimeout(() => void this.flush(), this.flushMs);
       this.timer.unref();
     }

@@ -4,7 +4,7 @@ import type { AwsCredentialIdentity, AwsCredentialIdentityProvider } from '@aws-
 import { Upload } from '@aws-sdk/lib-storage';
 import { Readable } from 'node:stream';
 import { isTransientIoError, NotFoundError, StorageUnavailableError, ValidationError } from '../core/errors.js';
-import { DEFAULT_OBJECT_STORE_TIMEOUTS, s3ClientSettings, type ObjectStoreTimeouts } from '../blob/s3-blob-store.js';
+import { abortIncompleteUploads, DEFAULT_OBJECT_STORE_TIMEOUTS, s3ClientSettings, type ObjectStoreTimeouts } from '../blob/s3-blob-store.js';
 import type { ConnectionRecord } from '../db/data-records.js';
 import type { MetadataStore } from '../db/metadata-store.js';
 import type { SecretBox } from '../keys/secret-box.js';
@@ -196,6 +196,9 @@ export class ConnectionService {
 
   /** Streams `body` to `s3://bucket/key` with the connection's encryption settings. Returns the bytes written. */
   async write(o: S3Object, body: Readable): Promise<{ size: number; versionId?: string }> {
+    // A retried export writes the same key again: uploads of it that an interrupted attempt left are its own
+    // orphans (best effort: a bucket policy may not allow listing them).
+    await abortIncompleteUploads(o.client, o.bucket, o.key, Date.now(), true).catch(() => undefined);
     let size = 0;
     body.on('data', (c: Buffer) => (size += c.length));
     const sse = o.connection.config.sse;

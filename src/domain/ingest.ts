@@ -162,9 +162,11 @@ export function readSetIngestJob(
     if (!store) return done(p, 'sequence store deleted');
     const blobs = storeBlobs(d, store.dataKey);
     const source = (name: string, keys: string[]): IngestSource => ({ name, open: () => concatBlobs(blobs, keys) });
+    let fasta: { path: string; remove(): Promise<void> } | undefined;
     try {
       const reference = rs.referenceArn ? await references.sequencesOf(job.accountId, rs.referenceArn) : undefined;
-      const cram = rs.fileType === 'CRAM' && rs.referenceArn ? { referenceFasta: await references.localFasta(job.accountId, rs.referenceArn), scratchDir: d.scratchDir } : undefined;
+      fasta = rs.fileType === 'CRAM' && rs.referenceArn ? await references.decryptedFasta(job.accountId, rs.referenceArn) : undefined;
+      const cram = fasta ? { referenceFasta: fasta.path, scratchDir: d.scratchDir } : undefined;
       const { inspection, sizes } = await storeAndInspect(
         blobs,
         job.storeId,
@@ -204,6 +206,8 @@ export function readSetIngestJob(
     } catch (e) {
       if (isContentError(e)) return done(p, await failIngest(d, locations, removeParts, job, statusMessageOf(e)));
       throw e;
+    } finally {
+      await fasta?.remove();
     }
   };
   return {

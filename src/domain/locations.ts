@@ -1,6 +1,5 @@
 import { constants as fsConstants, createReadStream } from 'node:fs';
-import { lstat, mkdir, open, realpath, rename, rm, stat } from 'node:fs/promises';
-import { randomBytes } from 'node:crypto';
+import { lstat, mkdir, open, readdir, realpath, rename, rm, stat } from 'node:fs/promises';
 import { basename, dirname, join, relative, resolve, sep } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { s3Failure, type ConnectionService, type S3Object } from './connections.js';
@@ -8,6 +7,7 @@ import { fileURLToPath } from 'node:url';
 import type { Readable } from 'node:stream';
 import { AccessDeniedError, ValidationError } from '../core/errors.js';
 import { lazyReadable } from '../core/streams.js';
+import { ownedName, writerEnded } from '../core/process-owned.js';
 
 /**
  * Where jobs read sources from and write exports to. A location URI is either
@@ -168,7 +168,8 @@ export class DataLocations {
         // Every folder from the root down is made or checked without following links: a link planted in the
         // export tree (by anyone who can write there) cannot send the files elsewhere.
         await makeDirsNoFollow(root, dirname(path), uri);
-        const tmp = join(dirname(path), `.${basename(path)}.${randomBytes(4).toString('hex')}.part`);
+        await removeOrphanParts(dirname(path), basename(path));
+        const tmp = join(dirname(path), `.${basename(path)}.${ownedName()}.part`);
         try {
           const fh = await open(tmp, fsConstants.O_WRONLY | fsConstants.O_CREAT | fsConstants.O_EXCL | fsConstants.O_NOFOLLOW, 0o640);
           await pipeline(body, fh.createWriteStream());
@@ -200,6 +201,15 @@ async function makeDirsNoFollow(root: string, dir: string, uri: string): Promise
     } else if (!st.isDirectory()) {
       throw new ValidationError(`${uri}: ${st.isSymbolicLink() ? 'a symbolic link' : 'a file'} stands in the export path; exports do not follow links.`);
     }
+  }
+}
+
+/** Removes `.<name>.<writer>.part` files of `dir` whose writing process has ended (an export killed mid-file). */
+async function removeOrphanParts(dir: string, name: string): Promise<void> {
+  const prefix = `.${name}.`;
+  for (const entry of await readdir(dir).catch(() => [] as string[])) {
+    if (!entry.startsWith(prefix) || !entry.endsWith('.part')) continue;
+    if (writerEnded(entry.slice(prefix.length, -'.part'.length))) await rm(join(dir, entry), { force: true });
   }
 }
 

@@ -140,13 +140,11 @@ export class ReadSetJobService {
             if (f.size > MAX_IMPORT_SOURCE_BYTES) throw new ValidationError(`${f.name} is ${f.size} bytes; a source file is at most 976 GB.`);
           }
           const reference = item.referenceArn ? await this.references.sequencesOf(job.accountId, item.referenceArn) : undefined;
-          const cram =
-            item.sourceFileType === 'CRAM' && item.referenceArn
-              ? { referenceFasta: await this.references.localFasta(job.accountId, item.referenceArn), scratchDir: this.d.scratchDir }
-              : undefined;
           const names = importFileNames(files[0]!.name, files[1]?.name);
           const id = item.readSetId!;
           const blobs = storeBlobs(this.d, store.dataKey);
+          // A CRAM decodes against its reference, decrypted for this item only.
+          const fasta = item.sourceFileType === 'CRAM' && item.referenceArn ? await this.references.decryptedFasta(job.accountId, item.referenceArn) : undefined;
           const { inspection, sizes } = await storeAndInspect(
             blobs,
             job.storeId,
@@ -156,9 +154,9 @@ export class ReadSetJobService {
               source1: { name: files[0]!.name, open: () => files[0]!.open() },
               ...(files[1] ? { source2: { name: files[1].name, open: () => files[1]!.open() } } : {}),
             },
-            { etagFamily: store.eTagAlgorithmFamily as EtagFamily, ...(reference ? { reference } : {}), ...(cram ? { cram } : {}) },
+            { etagFamily: store.eTagAlgorithmFamily as EtagFamily, ...(reference ? { reference } : {}), ...(fasta ? { cram: { referenceFasta: fasta.path, scratchDir: this.d.scratchDir } } : {}) },
             ctx,
-          );
+          ).finally(() => fasta?.remove());
           const now = this.d.now();
           const rec: ReadSetRecord = {
             id,

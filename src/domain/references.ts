@@ -88,32 +88,28 @@ export class ReferenceService {
   }
 
   /**
-   * The reference as a local FASTA file with its index, for htslib (CRAM).
-   * Decrypted once into `<scratch>/references/<store>-<id>/` (mode 0700) and
-   * reused; references are read-only, so the copy never goes stale.
+   * The reference as a local FASTA file with its `.fai`, for htslib (CRAM decoding), decrypted into a
+   * private folder of this process's scratch space for one use: the caller removes it when done (in a
+   * `finally`), so no plaintext reference outlives the job that needed it, and a deleted reference is in no
+   * cache anywhere. What a killed process leaves is removed by the next process on the machine (services.ts).
    */
-  async localFasta(accountId: string, arn: string): Promise<string> {
+  async decryptedFasta(accountId: string, arn: string): Promise<{ path: string; remove(): Promise<void> }> {
     await this.sequencesOf(accountId, arn);
     const parts = parseArn(arn)!.resource.split('/');
     const ref = (await this.d.db.references.get(parts[1]!, parts[3]!))!;
-    const dir = join(this.d.scratchDir, 'references', `${ref.referenceStoreId}-${ref.id}`);
-    const file = join(dir, ref.files.source!.name);
-    if (existsSync(`${file}.fai`)) return file;
     const store = await this.stores.get(accountId, ref.referenceStoreId);
-    const tmp = await mkdtemp(join(this.d.scratchDir, 'ref-'));
+    const blobs = storeBlobs(this.d, store.dataKey);
+    const dir = await mkdtemp(join(this.d.scratchDir, 'ref-'));
+    const remove = () => rm(dir, { recursive: true, force: true });
     try {
-      const tmpFile = join(tmp, ref.files.source!.name);
-      await pipeline(await storeBlobs(this.d, store.dataKey).get(ref.files.source!.blobKey), createWriteStream(tmpFile, { mode: 0o600 }));
-      const r = spawnSync('samtools', ['faidx', tmpFile], { stdio: ['ignore', 'ignore', 'pipe'], encoding: 'utf8' });
-      if (r.status !== 0) throw new Error(`samtools faidx failed on the cached reference: ${r.stderr ?? r.error?.message}`);
-      await mkdir(dirname(dir), { recursive: true, mode: 0o700 });
-      await rename(tmp, dir).catch(async (e: NodeJS.ErrnoException) => {
-        if (!existsSync(`${file}.fai`)) throw e; // else another worker made it first
-      });
-    } finally {
-      await rm(tmp, { recursive: true, force: true });
+      const path = join(dir, ref.files.source!.name);
+      await pipeline(await blobs.get(ref.files.source!.blobKey), createWriteStream(path, { mode: 0o600 }));
+      await pipeline(await blobs.get(ref.files.index!.blobKey), createWriteStream(`${path}.fai`, { mode: 0o600 }));
+      return { path, remove };
+    } catch (e) {
+      await remove();
+      throw e;
     }
-    return file;
   }
 
   async open(accountId: string, storeId: string, id: string, file: 'SOURCE' | 'INDEX', partNumber: number, range?: string): Promise<Readable> {
@@ -131,7 +127,6 @@ export class ReferenceService {
     await this.d.db.references.delete(storeId, id);
     await this.d.db.deleteAllTags(ref.arn);
     for (const f of Object.values(ref.files)) if (f) await this.d.blobs.delete(f.blobKey);
-    await rm(join(this.d.scratchDir, 'references', `${storeId}-${id}`), { recursive: true, force: true });
   }
 
   // ---- import jobs

@@ -92,6 +92,10 @@ class LazyEncryptedBlobStore implements BlobStore {
   async *list(prefix: string) {
     yield* (await this.store()).list(prefix);
   }
+  async sweepIncomplete(olderThanMs: number) {
+    return (await this.store()).sweepIncomplete(olderThanMs);
+  }
+
   async compose(key: string, sources: string[]) {
     return (await this.store()).compose(key, sources);
   }
