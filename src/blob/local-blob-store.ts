@@ -1,7 +1,7 @@
 import { close, createWriteStream, open, read } from 'node:fs';
 import { mkdir, readdir, rename, rm, stat } from 'node:fs/promises';
 import { join, relative, sep, dirname } from 'node:path';
-import { ownedName, writerEnded } from '../core/process-owned.js';
+import { ownedName, writerState } from '../core/process-owned.js';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { ioBuffers } from '../core/buffer-recycler.js';
@@ -167,8 +167,10 @@ export class LocalBlobStore implements BlobStore {
     let removed = 0;
     for (const name of await readdir(dir).catch(() => [] as string[])) {
       const st = await stat(join(dir, name)).catch(() => undefined);
-      // A partial blob of a process that has ended goes at once; others (another host's) once old.
-      if (st && (writerEnded(name) || Date.now() - st.mtimeMs > ageMs)) {
+      // A partial blob of a process that has ended goes at once, a running one's never; others (another
+      // host's, or named before owners were) once old.
+      const writer = writerState(name);
+      if (st && (writer === 'ended' || (writer === 'unknown' && Date.now() - st.mtimeMs > ageMs))) {
         await rm(join(dir, name), { force: true });
         removed++;
       }

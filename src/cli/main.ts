@@ -42,9 +42,11 @@ program
   .option('--data-dir <dir>', 'data folder (OPENOMICS_DATA_DIR)')
   .option('--config <file>', 'JSON config file (OPENOMICS_CONFIG)')
   .option('--database-url <url>', 'postgres://... (OPENOMICS_DATABASE_URL)')
+  .option('--port <port>', 'health and metrics port: /_openomics/ready, /_openomics/metrics (OPENOMICS_WORKER_PORT; default: none)', (v) => Number.parseInt(v, 10))
   .action(async (o: Record<string, unknown>) => {
     const { worker } = await import('./serve.js');
     await worker({
+      ...(o['port'] !== undefined ? { workerPort: o['port'] as number } : {}),
       ...(o['dataDir'] ? { dataDir: o['dataDir'] as string } : {}),
       ...(o['config'] ? { configFile: o['config'] as string } : {}),
       ...(o['databaseUrl'] ? { databaseUrl: o['databaseUrl'] as string } : {}),

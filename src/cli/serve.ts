@@ -4,6 +4,7 @@ import { openCore } from '../app.js';
 import { startHttpServer } from '../server/http-server.js';
 import { startServices } from '../services.js';
 import { installProcessGuard } from './process-guard.js';
+import { OpsEndpoints } from '../server/ops-endpoints.js';
 
 /** `openomics serve`: run the server until SIGINT/SIGTERM, then drain and exit. */
 export async function serve(flags: ConfigOverrides): Promise<void> {
@@ -56,12 +57,14 @@ export async function worker(flags: ConfigOverrides): Promise<void> {
   installProcessGuard(log, 'worker');
   const core = await openCore(config, log);
   const running = startServices(core, log, { runJobs: true });
-  log.info({ owner: running.runner.owner, concurrency: Math.max(1, config.workers) }, 'worker started');
+  const ops = config.workerPort !== undefined ? await new OpsEndpoints(core).listen(config.host, config.workerPort) : undefined;
+  log.info({ owner: running.runner.owner, concurrency: Math.max(1, config.workers), ...(ops ? { health: `${ops.url}/_openomics/ready`, metrics: `${ops.url}/_openomics/metrics` } : {}) }, 'worker started');
   let stopping = false;
   const stop = async (signal: string) => {
     if (stopping) return;
     stopping = true;
     log.info({ signal }, 'worker stopping');
+    ops?.server.close();
     await running.stop();
     await core.close();
     log.flush(() => process.exit(0));

@@ -37,6 +37,8 @@ export interface Config {
   workers: number;
   /** How long a worker holds a job without renewing; after a crash, the job restarts this long after. */
   jobLeaseMs: number;
+  /** `openomics worker`'s health and metrics port (/_openomics/ready, /_openomics/metrics) on `host`; unset: none. */
+  workerPort?: number;
   /** HTTPS: PEM certificate chain and private key files (both, or neither: plain HTTP, e.g. behind a TLS proxy). */
   tls?: { certFile: string; keyFile: string };
   /** /_openomics/metrics answers only requests with `Authorization: Bearer <token>` when set. */
@@ -192,6 +194,8 @@ export function loadConfig(flags: ConfigOverrides = {}): Config {
   const keyFile = flags.tlsKey ?? env('OPENOMICS_TLS_KEY') ?? fromFile.tls?.keyFile;
   if (!!certFile !== !!keyFile) throw new Error('HTTPS needs both a certificate and a key: --tls-cert and --tls-key (OPENOMICS_TLS_CERT, OPENOMICS_TLS_KEY)');
   if (certFile && keyFile) cfg.tls = { certFile: resolve(certFile), keyFile: resolve(keyFile) };
+  const workerPort = flags.workerPort ?? num(env('OPENOMICS_WORKER_PORT'), 'OPENOMICS_WORKER_PORT') ?? fromFile.workerPort;
+  if (workerPort !== undefined) cfg.workerPort = workerPort;
   const metricsToken = env('OPENOMICS_METRICS_TOKEN') ?? fromFile.metricsToken;
   if (metricsToken) cfg.metricsToken = metricsToken;
   if (!/^\d{12}$/.test(cfg.accountId)) throw new Error(`the account id must be 12 digits, not ${JSON.stringify(cfg.accountId)}`);

@@ -24,10 +24,18 @@ function alive(pid: number): boolean {
   }
 }
 
+/**
+ * What is known of the writer of `name`: `ended` (made by `ownedName()` in a process of this host that is gone),
+ * `alive` (such a process still runs: never remove), or `unknown` (another host's, or no owner in the name).
+ */
+export function writerState(name: string): 'ended' | 'alive' | 'unknown' {
+  const m = /^(.+)\.(\d+)\.[0-9a-f]{12}$/.exec(name);
+  if (!m || m[1] !== HOST) return 'unknown';
+  const pid = Number(m[2]);
+  return pid === process.pid || alive(pid) ? 'alive' : 'ended';
+}
+
 /** True when `name` was made by `ownedName()` in a process of this host that has ended. */
 export function writerEnded(name: string): boolean {
-  const m = /^(.+)\.(\d+)\.[0-9a-f]{12}$/.exec(name);
-  if (!m || m[1] !== HOST) return false;
-  const pid = Number(m[2]);
-  return pid !== process.pid && !alive(pid);
+  return writerState(name) === 'ended';
 }

@@ -1,13 +1,12 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { activity } from '../core/activity.js';
 import { randomUUID } from 'node:crypto';
-import { statfs } from 'node:fs/promises';
 import { readFileSync } from 'node:fs';
 import { createServer as createHttpsServer } from 'node:https';
-import { timingSafeEqual } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
 import { pino, type Logger } from 'pino';
-import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { Counter, Histogram } from 'prom-client';
+import { OpsEndpoints } from './ops-endpoints.js';
 import type { Core } from '../app.js';
 import { bootstrapRootCredentials } from '../app.js';
 import { Authenticator } from '../iam/authenticator.js';
@@ -18,8 +17,7 @@ import { startServices } from '../services.js';
 import { S3Edge } from '../api/s3/edge.js';
 import { AuthenticationError } from '../core/errors.js';
 
-export const READY_PATH = '/_openomics/ready';
-export const METRICS_PATH = '/_openomics/metrics';
+export { READY_PATH, METRICS_PATH } from './ops-endpoints.js';
 
 export interface RunningServer {
   url: string;
@@ -39,8 +37,8 @@ export async function startHttpServer(core: Core, log: Logger = pino({ level: co
   const running = startServices(core, log, { runJobs: config.workers > 0 });
   const services = running.services;
 
-  const registry = new Registry();
-  collectDefaultMetrics({ register: registry });
+  const ops = new OpsEndpoints(core);
+  const registry = ops.registry;
   const requests = new Counter({ name: 'openomics_requests_total', help: 'API requests by operation and status', labelNames: ['operation', 'status'], registers: [registry] });
   const latency = new Histogram({
     name: 'openomics_request_duration_seconds',
@@ -75,41 +73,12 @@ export async function startHttpServer(core: Core, log: Logger = pino({ level: co
     ...(config.s3.baseDomain ? { baseDomain: config.s3.baseDomain } : {}),
   });
 
-  let draining = false;
   const handler = async (req: IncomingMessage, res: ServerResponse, requestId: string) => {
     const url = req.url ?? '/';
     const q = url.indexOf('?');
     const rawPath = q < 0 ? url : url.slice(0, q);
     const rawQuery = q < 0 ? '' : url.slice(q + 1);
-    if (rawPath === READY_PATH) {
-      try {
-        if (draining) throw new Error('shutting down');
-        // A database that hangs must not hang the readiness probe: unready after 2 s.
-        let timer: NodeJS.Timeout | undefined;
-        await Promise.race([
-          core.db.ping(),
-          new Promise((_, reject) => (timer = setTimeout(() => reject(new Error('the database did not answer within 2 s')), 2_000))),
-        ]).finally(() => clearTimeout(timer));
-        // The local disk (data dir: SQLite, local blobs, scratch) filling up makes every write fail.
-        const fs = await statfs(config.dataDir);
-        const free = fs.bavail * fs.bsize;
-        if (free < config.minFreeDiskBytes) {
-          throw new Error(`the disk is almost full: ${Math.floor(free / 1048576)} MiB free in ${config.dataDir} (at least ${Math.floor(config.minFreeDiskBytes / 1048576)} MiB wanted)`);
-        }
-        res.writeHead(200, { 'content-type': 'application/json' }).end('{"status":"ready"}');
-      } catch (e) {
-        res.writeHead(503, { 'content-type': 'application/json' }).end(JSON.stringify({ status: 'unavailable', reason: (e as Error).message }));
-      }
-      return;
-    }
-    if (rawPath === METRICS_PATH) {
-      if (config.metricsToken && !tokenMatches(req.headers.authorization, config.metricsToken)) {
-        res.writeHead(401, { 'content-type': 'application/json', 'www-authenticate': 'Bearer' }).end('{"message":"metrics need Authorization: Bearer <OPENOMICS_METRICS_TOKEN>"}');
-        return;
-      }
-      res.writeHead(200, { 'content-type': registry.contentType }).end(await registry.metrics());
-      return;
-    }
+    if (await ops.handle(req, res, rawPath)) return;
     const info = { requestId, rawPath, rawQuery, log: log.child({ requestId }), secure: config.tls !== undefined };
     // The SigV4 scope names the service; otherwise (unsigned, SigV2, or a malformed signature, which the
     // owning edge reports) the path decides: Omics routes are never valid bucket names.
@@ -150,7 +119,7 @@ export async function startHttpServer(core: Core, log: Logger = pino({ level: co
     port,
     credentials,
     close: async () => {
-      draining = true;
+      ops.drain();
       await new Promise<void>((resolve) => {
         server.close(() => resolve());
         server.closeIdleConnections();
@@ -160,10 +129,3 @@ export async function startHttpServer(core: Core, log: Logger = pino({ level: co
     },
   };
 }
-
-function tokenMatches(authorization: string | undefined, token: string): boolean {
-  const given = Buffer.from(/^Bearer (.+)$/.exec(authorization ?? '')?.[1] ?? '');
-  const wanted = Buffer.from(token);
-  return given.length === wanted.length && timingSafeEqual(given, wanted);
-}
-
