@@ -20,6 +20,7 @@ import { isTransientIoError } from './core/errors.js';
 import { S3ViewService } from './domain/s3-view.js';
 import { S3AccessPolicyService } from './domain/s3-access-policy.js';
 import { AccessLogService } from './domain/access-logs.js';
+import { sweepOrphanBlobs } from './domain/orphan-blobs.js';
 
 const DAY_MS = 24 * 3600 * 1000;
 
@@ -150,6 +151,10 @@ export function startServices(
     };
     void sweepIncomplete().catch((err) => log.error({ err }, 'incomplete-writes sweep failed'));
     every(15 * 60_000, 'incomplete-writes sweep', sweepIncomplete);
+    every(config.orphanSweepMs, 'orphan blob sweep', async () => {
+      const { removed } = await sweepOrphanBlobs(deps);
+      if (removed > 0) log.warn({ removed }, 'removed blobs nothing refers to (an earlier cleanup failed or its process died)');
+    });
   }
   return {
     services,

@@ -220,5 +220,27 @@ describe('crash safety (SIGKILL)', () => {
     assert.ok(!existsSync(orphan), 'the ended process’s scratch is gone');
     assert.ok(!existsSync(join(dataDir, 'scratch', 'references')), 'the old shared reference cache is gone');
   });
+
+  it('sweeps blobs nothing refers to (a failed cleanup, a killed import) and keeps what read sets use', async () => {
+    await s?.kill();
+    s = await spawnServer({ dataDir, env: { ...env(), OPENOMICS_ORPHAN_SWEEP_SECONDS: '1' } });
+    const omics = omicsClient(s);
+    const storeId = (await omics.send(new CreateSequenceStoreCommand({ name: 'orphans' }))).id!;
+    const r1 = readFileSync(join(corpus, 'reads_R1.fastq.gz'));
+    const { uploadId } = await omics.send(new CreateMultipartReadSetUploadCommand({ sequenceStoreId: storeId, sourceFileType: 'FASTQ', subjectId: 's', sampleId: 'm', name: 'kept' }));
+    const p1 = await omics.send(new UploadReadSetPartCommand({ sequenceStoreId: storeId, uploadId, partSource: 'SOURCE1', partNumber: 1, payload: r1 }));
+    const { readSetId } = await omics.send(new CompleteMultipartReadSetUploadCommand({ sequenceStoreId: storeId, uploadId, parts: [{ partNumber: 1, partSource: 'SOURCE1', checksum: p1.checksum }] }));
+    await until('ACTIVE', () => omics.send(new GetReadSetMetadataCommand({ sequenceStoreId: storeId, id: readSetId })), (x) => x.status === 'ACTIVE');
+    const orphan = (rel: string) => {
+      const path = join(dataDir, 'blobs', rel);
+      mkdirSync(join(path, '..'), { recursive: true });
+      writeFileSync(path, 'left behind');
+      return path;
+    };
+    const planted = [orphan(`seq/${storeId}/readsets/9999999999/source1`), orphan(`seq/${storeId}/uploads/8888888888/source1/1-abc`)];
+    await until('orphans swept', async () => planted.filter((p) => existsSync(p)).length, (n) => n === 0, 20_000, 200);
+    const got = Buffer.from(await (await omics.send(new GetReadSetCommand({ sequenceStoreId: storeId, id: readSetId, partNumber: 1 }))).payload!.transformToByteArray());
+    assert.ok(got.equals(r1), 'the read set in use is intact');
+  });
 });
 

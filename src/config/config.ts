@@ -47,6 +47,8 @@ export interface Config {
   recycleBuffers: boolean;
   /** Tests only: buffers given back are filled with a marker byte, so an early give shows as wrong bytes. */
   poisonReturnedBuffers: boolean;
+  /** How often blobs nothing refers to (a failed cleanup's leftovers) are looked for and removed. */
+  orphanSweepMs: number;
   /** Below this much free space in the data dir, /_openomics/ready answers 503 (the disk is almost full). */
   minFreeDiskBytes: number;
   /** Attempts of a job that fails with an unexpected error before it gives up; storage faults get `jobMaxStorageAttempts`. */
@@ -160,6 +162,7 @@ export function loadConfig(flags: ConfigOverrides = {}): Config {
     jobLeaseMs: (num(env('OPENOMICS_JOB_LEASE_SECONDS'), 'OPENOMICS_JOB_LEASE_SECONDS') ?? 30) * 1000,
     recycleBuffers: env('OPENOMICS_RECYCLE_BUFFERS') !== '0',
     poisonReturnedBuffers: env('OPENOMICS_TEST_POISON_RETURNED_BUFFERS') === '1',
+    orphanSweepMs: (num(env('OPENOMICS_ORPHAN_SWEEP_SECONDS'), 'OPENOMICS_ORPHAN_SWEEP_SECONDS') ?? 6 * 3600) * 1000,
     minFreeDiskBytes: (num(env('OPENOMICS_MIN_FREE_DISK_MB'), 'OPENOMICS_MIN_FREE_DISK_MB') ?? 128) * 1024 * 1024,
     jobMaxAttempts: Math.max(1, num(env('OPENOMICS_JOB_MAX_ATTEMPTS'), 'OPENOMICS_JOB_MAX_ATTEMPTS') ?? 5),
     jobMaxStorageAttempts: Math.max(1, num(env('OPENOMICS_JOB_MAX_STORAGE_ATTEMPTS'), 'OPENOMICS_JOB_MAX_STORAGE_ATTEMPTS') ?? 30),
