@@ -69,6 +69,34 @@ async function serve(handler: Parameters<typeof createServer>[1]): Promise<{ ser
   return { server, port: (server.address() as { port: number }).port };
 }
 
+describe('who gets lent buffers', () => {
+  it('only reads asked to lend (the edges) get recycled memory; exports, ingest and copies get their own', async () => {
+    const { mkdtempSync, rmSync } = await import('node:fs');
+    const { join } = await import('node:path');
+    const { tmpdir } = await import('node:os');
+    const { LocalBlobStore } = await import('../src/blob/local-blob-store.js');
+    const { EncryptedBlobStore } = await import('../src/blob/encrypted-blob-store.js');
+    const dir = mkdtempSync(join(tmpdir(), 'oo-lend-'));
+    try {
+      const stores = [new LocalBlobStore(join(dir, 'plain')), new EncryptedBlobStore(new LocalBlobStore(join(dir, 'enc')), randomBytes(32))];
+      for (const store of stores) {
+        await store.put('k', Readable.from([randomBytes(3 << 20)]));
+        const chunks = async (lend: boolean) => {
+          const out: Buffer[] = [];
+          for await (const c of await store.get('k', undefined, { readSize: 1 << 20, lend })) out.push(c as Buffer);
+          return out;
+        };
+        assert.ok((await chunks(false)).every((c) => !ioBuffers.lends(c)), `${store.constructor.name}: nothing lent unless asked`);
+        const lent = await chunks(true);
+        assert.ok(lent.some((c) => ioBuffers.lends(c)), `${store.constructor.name}: the edges' reads are lent`);
+        for (const c of lent) ioBuffers.give(c);
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
 describe('sendStream', () => {
   it('sends every byte in order and gives the chunks back only once written (a slow client, a body reading ahead)', async () => {
     const data = randomBytes(32 << 20);

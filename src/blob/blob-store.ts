@@ -8,6 +8,11 @@ export interface ByteRange {
   end: number;
 }
 
+export interface BlobReadOptions {
+  readSize?: number;
+  lend?: boolean;
+}
+
 export interface BlobInfo {
   key: string;
   size: number;
@@ -24,9 +29,12 @@ export interface BlobStore {
   /**
    * Streams the blob or the inclusive `range` of it. `readSize` is a hint: the
    * chunk size the caller would like (a backend that reads in chunks of its
-   * own choosing may ignore it).
+   * own choosing may ignore it). `lend`: the chunks may be buffers lent by the
+   * I/O recycler (core/buffer-recycler.ts), for a consumer that gives each back
+   * once it is its last holder (the HTTP edges' sendStream); others get
+   * memory of their own.
    */
-  get(key: string, range?: ByteRange, readSize?: number): Promise<Readable>;
+  get(key: string, range?: ByteRange, opts?: BlobReadOptions): Promise<Readable>;
   /**
    * The inclusive `range` of the blob, in memory: for small reads (an S3 range
    * GET), where a stream's machinery costs more than the bytes. Callers bound

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { pipeline, Transform, type Readable, type TransformCallback } from 'node:stream';
-import { BlobNotFoundError, concatBlobs, type BlobInfo, type BlobStore, type ByteRange } from './blob-store.js';
+import { BlobNotFoundError, concatBlobs, type BlobInfo, type BlobStore, type ByteRange, type BlobReadOptions } from './blob-store.js';
 import { CorruptBlobError, openChunks, sealChunk, TAG, type ChunkRun } from './sealed-chunks.js';
 import { sharedDecryptPool, type DecryptPool } from './decrypt-pool.js';
 import { ioBuffers } from '../core/buffer-recycler.js';
@@ -116,6 +116,7 @@ class DecryptStream extends Transform {
     private readonly want: number, // plaintext bytes to emit in all
     private sealedLeft: number, // sealed bytes the source will deliver
     private readonly pool: DecryptPool | undefined,
+    private readonly lend: boolean,
   ) {
     // Room for the runs in flight on the readable side, so delivering one never stalls the next.
     super({ readableHighWaterMark: RUNS_IN_FLIGHT * RUN_CHUNKS * chunks.chunkSize });
@@ -182,7 +183,7 @@ class DecryptStream extends Transform {
       }
       for (let off = 0; off < chunk.length; ) {
         // Memory of its own (from the recycler), so a run can move to a worker.
-        this.run ??= ioBuffers.take(this.runBytes).subarray(0, Math.max(1, Math.min(this.runBytes, this.sealedLeft)));
+        this.run ??= (this.lend ? ioBuffers.take(this.runBytes) : Buffer.allocUnsafeSlow(this.runBytes)).subarray(0, Math.max(1, Math.min(this.runBytes, this.sealedLeft)));
         const n = chunk.copy(this.run, this.filled, off);
         this.filled += n;
         this.sealedLeft -= n;
@@ -274,11 +275,12 @@ export class EncryptedBlobStore implements BlobStore {
     };
   }
 
-  async get(key: string, range?: ByteRange): Promise<Readable> {
+  async get(key: string, range?: ByteRange, opts: BlobReadOptions = {}): Promise<Readable> {
     const at = await this.locate(key, range);
-    const src = await this.inner.get(key, at.stored, at.runBytes);
+    const lend = opts.lend ?? false;
+    const src = await this.inner.get(key, at.stored, { readSize: at.runBytes, lend });
     const pool = at.want > POOL_THRESHOLD ? sharedDecryptPool() : undefined;
-    const dec = new DecryptStream(at.run, at.skip, at.want, at.stored.end - at.stored.start + 1, pool);
+    const dec = new DecryptStream(at.run, at.skip, at.want, at.stored.end - at.stored.start + 1, pool, lend);
     return pipeline(src, dec, (err) => {
       if (err) this.headers.delete(key);
     });

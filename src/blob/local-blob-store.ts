@@ -5,7 +5,7 @@ import { ownedName, writerState } from '../core/process-owned.js';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { ioBuffers } from '../core/buffer-recycler.js';
-import { BlobNotFoundError, checkBlobKey, concatBlobs, type BlobInfo, type BlobStore, type ByteRange } from './blob-store.js';
+import { BlobNotFoundError, checkBlobKey, concatBlobs, type BlobInfo, type BlobStore, type ByteRange, type BlobReadOptions } from './blob-store.js';
 
 /**
  * Descriptors of recently read files, kept open for a moment so a burst of
@@ -106,6 +106,7 @@ class FileRangeStream extends Readable {
     start: number,
     private readonly end: number,
     private readonly readSize: number,
+    private readonly lend: boolean,
   ) {
     super({ highWaterMark: readSize });
     this.position = start;
@@ -118,7 +119,7 @@ class FileRangeStream extends Readable {
       return;
     }
     // Only whole-size buffers are recycled (a short read, a blob header, takes its own).
-    const buf = want === this.readSize ? ioBuffers.take(want) : Buffer.allocUnsafeSlow(want);
+    const buf = this.lend && want === this.readSize ? ioBuffers.take(want) : Buffer.allocUnsafeSlow(want);
     this.readDone = () => {};
     read(this.fd, buf, 0, want, this.position, (e, n) => {
       const done = this.readDone!;
@@ -194,13 +195,13 @@ export class LocalBlobStore implements BlobStore {
     return { size: (await stat(final)).size };
   }
 
-  async get(key: string, range?: ByteRange, readSize = 1 << 20): Promise<Readable> {
+  async get(key: string, range?: ByteRange, opts: BlobReadOptions = {}): Promise<Readable> {
     const p = this.path(key);
     // Opened here (not by the stream) so a missing blob is an error of this call; no separate stat.
     const fd = await openForReading(p).catch((e: NodeJS.ErrnoException) => {
       throw e.code === 'ENOENT' ? new BlobNotFoundError(key) : e;
     });
-    return new FileRangeStream(fd, range ? range.start : 0, range ? range.end : Number.MAX_SAFE_INTEGER, readSize);
+    return new FileRangeStream(fd, range ? range.start : 0, range ? range.end : Number.MAX_SAFE_INTEGER, opts.readSize ?? 1 << 20, opts.lend ?? false);
   }
 
   async read(key: string, range: ByteRange): Promise<Buffer> {

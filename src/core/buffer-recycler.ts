@@ -97,6 +97,11 @@ export class BufferRecycler {
     this.timer ??= setInterval(() => this.dropIfIdle(), this.idleMs).unref();
   }
 
+  /** Whether `view`'s memory is lent from here right now (diagnosis and tests). */
+  lends(view: Uint8Array): boolean {
+    return this.lent.has(view.buffer as ArrayBuffer);
+  }
+
   /** Bytes waiting for reuse. */
   get idleBytes(): number {
     return this.freeBytes;

@@ -82,7 +82,8 @@ export class ReadSetService {
     if (now - rs.lastAccessTime > ACCESS_WRITE_INTERVAL_MS) {
       await this.d.db.readSets.update(storeId, id, { lastAccessTime: now, updateTime: rs.updateTime });
     }
-    return storeBlobs(this.d, store.dataKey).get(f.blobKey, range);
+    // Served by the edge (sendStream gives each chunk back once written): recycled read buffers.
+    return storeBlobs(this.d, store.dataKey).get(f.blobKey, range, { lend: true });
   }
 
   async batchDelete(accountId: string, storeId: string, ids: string[]): Promise<BatchDeleteError[]> {

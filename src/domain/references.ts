@@ -117,7 +117,7 @@ export class ReferenceService {
     const f = file === 'INDEX' ? ref.files.index : ref.files.source;
     if (!f) throw new NotFoundError(`Reference ${id} has no ${file} file.`);
     const store = await this.stores.get(accountId, storeId);
-    return storeBlobs(this.d, store.dataKey).get(f.blobKey, rangeWithinPart(partRange(f, partNumber), range));
+    return storeBlobs(this.d, store.dataKey).get(f.blobKey, rangeWithinPart(partRange(f, partNumber), range), { lend: true });
   }
 
   async delete(accountId: string, storeId: string, id: string): Promise<void> {

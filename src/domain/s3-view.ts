@@ -190,7 +190,7 @@ export class S3ViewService {
     const blobs = storeBlobs(this.d, t.store.dataKey);
     try {
       if (range && range.end - range.start < SMALL_READ) return await blobs.read(t.file.blobKey, range);
-      return await blobs.get(t.file.blobKey, range);
+      return await blobs.get(t.file.blobKey, range, { lend: true }); // served by the S3 edge, which gives buffers back
     } catch (e) {
       // Deleted or archived between the lookup and the read.
       if (e instanceof BlobNotFoundError) throw new NoSuchKeyError('The specified key does not exist.');

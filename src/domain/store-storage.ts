@@ -1,6 +1,6 @@
 import type { Readable } from 'node:stream';
 import type { DataKey } from '../keys/key-provider.js';
-import type { BlobStore, ByteRange } from '../blob/blob-store.js';
+import type { BlobStore, ByteRange, BlobReadOptions } from '../blob/blob-store.js';
 import { EncryptedBlobStore } from '../blob/encrypted-blob-store.js';
 import type { DomainDeps } from './context.js';
 
@@ -77,8 +77,8 @@ class LazyEncryptedBlobStore implements BlobStore {
     }
     return s.put(key, body);
   }
-  async get(key: string, range?: ByteRange) {
-    return (await this.store()).get(key, range);
+  async get(key: string, range?: ByteRange, opts?: BlobReadOptions) {
+    return (await this.store()).get(key, range, opts);
   }
   async read(key: string, range: ByteRange) {
     return (await this.store()).read(key, range);
