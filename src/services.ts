@@ -151,6 +151,13 @@ export function startServices(
     };
     void sweepIncomplete().catch((err) => log.error({ err }, 'incomplete-writes sweep failed'));
     every(15 * 60_000, 'incomplete-writes sweep', sweepIncomplete);
+    // Nothing may stay non-terminal unnoticed: jobs no worker has run for three leases are reported (a worker
+    // without the handler or the settings for them, every worker down, a job the runner cannot claim).
+    every(Math.max(1_000, config.jobLeaseMs), 'stalled-job check', async () => {
+      for (const s of await core.db.jobs.stalled(deps.now() - 3 * config.jobLeaseMs)) {
+        log.warn({ kind: s.kind, count: s.count, oldestCreation: new Date(s.oldestCreation).toISOString() }, 'jobs are waiting with no worker running them');
+      }
+    });
     every(config.orphanSweepMs, 'orphan blob sweep', async () => {
       const { removed } = await sweepOrphanBlobs(deps);
       if (removed > 0) log.warn({ removed }, 'removed blobs nothing refers to (an earlier cleanup failed or its process died)');

@@ -142,3 +142,25 @@ describe('job runner leases and give-up', () => {
     assert.equal((await db.jobs.getById('7100000002'))!.status, 'FAILED');
   });
 });
+
+describe('stalled jobs are visible', () => {
+  it('a job no worker runs shows in openomics_jobs_stalled once three leases have passed', async () => {
+    const { spawnServer } = await import('./helpers/server.js');
+    const { omicsClient, until } = await import('./helpers/omics.js');
+    const { CreateSequenceStoreCommand, CreateMultipartReadSetUploadCommand, UploadReadSetPartCommand, CompleteMultipartReadSetUploadCommand } = await import('@aws-sdk/client-omics');
+    // A server that runs no jobs, and no worker anywhere: the ingest job waits.
+    const s = await spawnServer({ env: { OPENOMICS_WORKERS: '0', OPENOMICS_JOB_LEASE_SECONDS: '1' } });
+    try {
+      const omics = omicsClient(s);
+      const storeId = (await omics.send(new CreateSequenceStoreCommand({ name: 'stalled' }))).id!;
+      const { uploadId } = await omics.send(new CreateMultipartReadSetUploadCommand({ sequenceStoreId: storeId, sourceFileType: 'FASTQ', subjectId: 's', sampleId: 'm', name: 'r' }));
+      const { checksum } = await omics.send(new UploadReadSetPartCommand({ sequenceStoreId: storeId, uploadId, partSource: 'SOURCE1', partNumber: 1, payload: Buffer.from('@r1\nACGT\n+\nIIII\n') }));
+      await omics.send(new CompleteMultipartReadSetUploadCommand({ sequenceStoreId: storeId, uploadId, parts: [{ partNumber: 1, partSource: 'SOURCE1', checksum: checksum! }] }));
+      const metric = async () => /openomics_jobs_stalled\{kind="ReadSetUploadIngest"\} (\d+)/.exec(await (await fetch(`${s.url}/_openomics/metrics`)).text())?.[1];
+      assert.equal(await metric(), undefined, 'not stalled yet');
+      assert.equal(await until('stalled metric', metric, (v) => v === '1', 10_000, 250), '1');
+    } finally {
+      await s.stop();
+    }
+  });
+});

@@ -209,6 +209,11 @@ export interface JobRecords {
   claim(kinds: string[], owner: string, now: number, leaseMs: number): Promise<JobRecord | undefined>;
   /** Renews or changes a job the caller holds the lease of; false if the lease was lost. */
   update(id: string, owner: string, patch: Partial<Pick<JobRecord, 'status' | 'statusMessage' | 'payload' | 'completionTime' | 'leaseExpires'>>): Promise<boolean>;
+  /**
+   * Jobs no worker is running: not finished, and unclaimed since before `before` (never claimed, or a lease
+   * that ran out then and was not taken over), by kind, with the oldest's creation time.
+   */
+  stalled(before: number): Promise<{ kind: string; count: number; oldestCreation: number }[]>;
   /** Ends a job the caller holds: final status, lease released. */
   complete(id: string, owner: string, status: string, statusMessage: string | null, payload: unknown, now: number): Promise<boolean>;
 }
@@ -660,6 +665,16 @@ export class KyselyJobRecords implements JobRecords {
     if (p.leaseExpires !== undefined) set.lease_expires = p.leaseExpires;
     const res = await this.db.updateTable('jobs').set(set).where('id', '=', id).where('lease_owner', '=', owner).executeTakeFirst();
     return Number(res.numUpdatedRows) > 0;
+  }
+  async stalled(before: number): Promise<{ kind: string; count: number; oldestCreation: number }[]> {
+    const rows = await this.db
+      .selectFrom('jobs')
+      .select((eb) => ['kind', eb.fn.countAll<number>().as('count'), eb.fn.min<number>('creation_time').as('oldest')])
+      .where('status', 'in', ['SUBMITTED', 'IN_PROGRESS'])
+      .where((eb) => eb.or([eb.and([eb('lease_expires', 'is', null), eb('creation_time', '<', before)]), eb('lease_expires', '<', before)]))
+      .groupBy('kind')
+      .execute();
+    return rows.map((r) => ({ kind: r.kind, count: Number(r.count), oldestCreation: Number(r.oldest) }));
   }
   async complete(id: string, owner: string, status: string, statusMessage: string | null, payload: unknown, now: number): Promise<boolean> {
     const res = await this.db

@@ -2,7 +2,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import { timingSafeEqual } from 'node:crypto';
 import { statfs } from 'node:fs/promises';
 import type { AddressInfo } from 'node:net';
-import { collectDefaultMetrics, Registry } from 'prom-client';
+import { collectDefaultMetrics, Gauge, Registry } from 'prom-client';
 import type { Core } from '../app.js';
 
 export const READY_PATH = '/_openomics/ready';
@@ -19,6 +19,17 @@ export class OpsEndpoints {
 
   constructor(private readonly core: Core) {
     collectDefaultMetrics({ register: this.registry });
+    const lease = core.config.jobLeaseMs;
+    new Gauge({
+      name: 'openomics_jobs_stalled',
+      help: 'Jobs not finished that no worker has run for three job leases, by kind (read at scrape time)',
+      labelNames: ['kind'],
+      registers: [this.registry],
+      async collect() {
+        this.reset();
+        for (const s of await core.db.jobs.stalled(Date.now() - 3 * lease).catch(() => [])) this.set({ kind: s.kind }, s.count);
+      },
+    });
   }
 
   /** From now on readiness answers 503 (shutting down). */
