@@ -344,6 +344,7 @@ describe(`chaos: ${CYCLES} cycles of work under faults (2 API servers, 2 workers
       assert.equal((await fetch(health!)).status, 200, 'a worker answers its readiness probe');
       assert.match(await (await fetch(health!.replace('/ready', '/metrics'))).text(), /process_cpu_seconds_total/);
     }
-    console.log(`chaos: ${survived.length} cycles survived (${survived.join('; ')}), ${acknowledged.size} read sets intact through archive and activation`);
+    const byKind = [...new Set(survived)].map((k) => `${survived.filter((x) => x === k).length}x ${k}`);
+    console.log(`chaos: ${survived.length} cycles survived (${byKind.join('; ')}), ${acknowledged.size} read sets intact through archive and activation`);
   });
 });

@@ -5,7 +5,7 @@ import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { Agent } from 'node:https';
+import { Agent, get as httpsGet } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
@@ -103,15 +103,13 @@ describe('HTTPS served by the server itself', () => {
   });
 
   it('keeps /_openomics/metrics behind its token', async () => {
+    const agent = new Agent({ ca: readFileSync(certs.ca) });
     const get = (auth?: string) =>
       new Promise<number>((resolve, reject) => {
-        const req = new Agent({ ca: readFileSync(certs.ca) });
-        import('node:https').then(({ get: httpsGet }) =>
-          httpsGet(`${s.url}/_openomics/metrics`, { agent: req, headers: auth ? { authorization: auth } : {} }, (res) => {
-            res.resume();
-            resolve(res.statusCode!);
-          }).on('error', reject),
-        );
+        httpsGet(`${s.url}/_openomics/metrics`, { agent, headers: auth ? { authorization: auth } : {} }, (res) => {
+          res.resume();
+          resolve(res.statusCode!);
+        }).on('error', reject);
       });
     assert.equal(await get(), 401);
     assert.equal(await get('Bearer wrong-token-of-the-same-len'), 401);

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { DEFAULT_QUOTAS, type Quotas } from '../domain/context.js';
+import { DEFAULT_QUOTAS, type Quotas } from '../core/quotas.js';
 
 /** Typed configuration: defaults < config file < environment < command-line flags. */
 export interface Config {

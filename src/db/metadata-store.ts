@@ -1,4 +1,4 @@
-import { Kysely, Migrator, sql, type SelectQueryBuilder, type Transaction } from 'kysely';
+import { Kysely, Migrator, sql, type SelectQueryBuilder, type Transaction, type ExpressionBuilder } from 'kysely';
 import type { Database } from './schema.js';
 import { migrationProvider } from './migrations.js';
 import { decodeNextToken, type Page } from '../core/pagination.js';
@@ -530,7 +530,7 @@ export class KyselyMetadataStore implements MetadataStore {
   }
 
   async claimAccessLogBatch(batch: string, now: number, staleBefore: number, limit: number): Promise<{ storeId: string; accountId: string; lines: string[] } | undefined> {
-    const free = (eb: any) => eb.or([eb('batch', 'is', null), eb('claimed_at', '<', staleBefore)]);
+    const free = (eb: ExpressionBuilder<Database, 'access_log_entries'>) => eb.or([eb('batch', 'is', null), eb('claimed_at', '<', staleBefore)]);
     const first = await this.db.selectFrom('access_log_entries').select(['store_id', 'account_id']).where(free).orderBy('time').limit(1).executeTakeFirst();
     if (!first) return undefined;
     const ids = this.db.selectFrom('access_log_entries').select('id').where('store_id', '=', first.store_id).where(free).orderBy('time').orderBy('id').limit(limit);

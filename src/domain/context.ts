@@ -3,19 +3,9 @@ import type { MetadataStore } from '../db/metadata-store.js';
 import type { KeyProvider } from '../keys/key-provider.js';
 import type { BlobStore } from '../blob/blob-store.js';
 
-export interface Quotas {
-  maxSequenceStores: number;
-  maxReferenceStores: number;
-  maxPropagatedSetLevelTags: number;
-  maxTagsPerResource: number;
-}
+import type { Quotas } from '../core/quotas.js';
 
-export const DEFAULT_QUOTAS: Quotas = {
-  maxSequenceStores: 20,
-  maxReferenceStores: 1,
-  maxPropagatedSetLevelTags: 5,
-  maxTagsPerResource: 50,
-};
+export { DEFAULT_QUOTAS, type Quotas } from '../core/quotas.js';
 
 /** What every domain service is built from (assembled once in main.ts). */
 export interface DomainDeps {

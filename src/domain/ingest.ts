@@ -1,8 +1,6 @@
 import { Readable } from 'node:stream';
 import { concatBlobs, type BlobStore } from '../blob/blob-store.js';
-import { isTransientIoError, OpenOmicsError, StorageUnavailableError } from '../core/errors.js';
 import type { JobRecord } from '../db/data-records.js';
-import { FormatError } from '../formats/errors.js';
 import type { EtagFamily } from '../formats/hashing.js';
 import { inspectReadSet, type NamedSource, type ReadSetInspection } from '../formats/read-set.js';
 import type { DeclaredFileType } from '../formats/sniff.js';
@@ -10,6 +8,7 @@ import type { GiveUpHandler, JobContext, JobHandler, JobOutcome, RetryHandler } 
 import type { DomainDeps } from './context.js';
 import type { DataLocations } from './locations.js';
 import { storedFile } from './read-set-files.js';
+import { isContentError, statusMessageOf } from './job-errors.js';
 import type { ReferenceService } from './references.js';
 import { blobKeys, storeBlobs } from './store-storage.js';
 import { teeIntoBlob, type BlobTee } from './tee.js';
@@ -34,32 +33,6 @@ export interface IngestSource {
 /** A generated index's file name: the source's name plus `.bai` or `.crai` (spec §2.10). */
 export function indexName(sourceName: string, inspection: ReadSetInspection): string {
   return `${sourceName}.${inspection.index?.format === 'CRAI' ? 'crai' : 'bai'}`;
-}
-
-/** Errors that mean "this file is not acceptable" (the read set fails), as opposed to "try again later". */
-export function isContentError(e: unknown): e is Error {
-  return e instanceof FormatError || (e instanceof OpenOmicsError && (e.kind === 'Validation' || e.kind === 'NotFound'));
-}
-
-/**
- * How a failed job attempt is described to users (job and read set status
- * messages): a connected bucket's own message, a storage fault by its kind
- * only (the server's own endpoints stay out of messages), else "internal error".
- */
-export function describeAttemptError(e: unknown): string {
-  if (e instanceof StorageUnavailableError) return statusMessageOf(e);
-  if (isTransientIoError(e)) {
-    let code: unknown;
-    for (let x = e as { code?: unknown; name?: unknown; cause?: unknown } | undefined, i = 0; x && !code && i < 4; x = x.cause as typeof x, i++) code = x.code ?? (x.name !== 'Error' ? x.name : undefined);
-    return `the storage was unavailable${typeof code === 'string' ? ` (${code})` : ''}`;
-  }
-  if (e instanceof OpenOmicsError) return statusMessageOf(e);
-  return 'internal error (see the server log)';
-}
-
-export function statusMessageOf(e: Error): string {
-  const m = e.message.replace(/\s+/g, ' ').trim();
-  return m.length <= 255 ? m : `${m.slice(0, 252)}...`;
 }
 
 /**

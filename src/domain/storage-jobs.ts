@@ -5,7 +5,7 @@ import type { JobQuery, JobRecord, PageRequest } from '../db/data-records.js';
 import type { JobContext, JobOutcome } from '../jobs/runner.js';
 import type { DomainDeps } from './context.js';
 import { idempotent } from './idempotency.js';
-import { isContentError, statusMessageOf } from './ingest.js';
+import { isContentError, statusMessageOf } from './job-errors.js';
 
 /**
  * What the storage jobs (reference import, read set import, export,

@@ -1,6 +1,6 @@
 import { crc32, inflateRawInto } from './deflate.js';
 import { malformed, truncated } from './errors.js';
-import { sharedInflatePool } from './inflate-pool.js';
+import { sharedInflatePool, type BlockSpan } from './inflate-pool.js';
 
 /**
  * BGZF (blocked gzip, SAM/BAM spec §4.1): a series of gzip members of at most
@@ -38,11 +38,7 @@ function blockSize(buf: Buffer, at: number, coffset: number): number | undefined
 }
 
 /** A block inside a group: where it lies in the group's bytes, and in the file. */
-export interface BlockSpan {
-  at: number;
-  size: number;
-  coffset: number;
-}
+export type { BlockSpan } from './inflate-pool.js';
 
 /** The inflated size a complete block declares (its ISIZE trailer). */
 function declaredSize(block: Buffer): number {

@@ -1,6 +1,12 @@
 import { availableParallelism } from 'node:os';
 import { WorkerPool } from '../core/worker-pool.js';
-import type { BlockSpan } from './bgzf.js';
+
+/** One BGZF block inside a region handed to the pool: its offset there, its size, its offset in the file. */
+export interface BlockSpan {
+  at: number;
+  size: number;
+  coffset: number;
+}
 
 /**
  * Inflates groups of BGZF blocks on worker threads (inflate-worker.ts, with

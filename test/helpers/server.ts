@@ -12,7 +12,8 @@ export const CLI = join(ROOT, 'dist', 'src', 'cli', 'main.js');
 export const PG_URL = process.env['OPENOMICS_TEST_DATABASE_URL'] ?? 'postgres://postgres@127.0.0.1:5432/test';
 
 export type Backend = 'sqlite' | 'postgres';
-export const BACKENDS: Backend[] = ['sqlite', 'postgres'];
+/** The metadata backends tests run against: both by default (CI); OPENOMICS_TEST_BACKENDS=sqlite for a faster local loop. */
+export const BACKENDS: Backend[] = (process.env['OPENOMICS_TEST_BACKENDS'] ?? 'sqlite,postgres').split(',').map((b) => b.trim()).filter((b): b is Backend => b === 'sqlite' || b === 'postgres');
 
 export interface SpawnedServer {
   url: string;

@@ -6,7 +6,7 @@ import type { ReferenceImportPayload, ReferenceView } from '../../domain/referen
 import { totalParts } from '../../domain/read-set-files.js';
 import type { ReadSetActivationPayload } from '../../domain/archive.js';
 import type { ReadSetExportPayload, ReadSetImportPayload } from '../../domain/read-set-jobs.js';
-import type { OperationImpl, Services } from './operations.js';
+import type { OperationImpl, Services } from './operation-types.js';
 import type { Principal } from '../../iam/identity.js';
 
 /**

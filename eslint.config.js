@@ -1,0 +1,31 @@
+// Lint rules that catch what types do not: promises nobody awaits or handles (an unheard rejection ends the
+// process, decision 55), promises passed where a callback's result is ignored, and `any` outside the wire
+// adapters that turn JSON into typed values (issue 13). Run by `npm run lint` in CI.
+import tseslint from 'typescript-eslint';
+
+export default tseslint.config(
+  { ignores: ['dist/**', 'node_modules/**', 'build/**', 'native/**', 'eslint.config.js', '.dependency-cruiser.cjs'] },
+  {
+    files: ['src/**/*.ts', 'test/**/*.ts', 'bench/**/*.ts', 'scripts/**/*.ts'],
+    languageOptions: {
+      parser: tseslint.parser,
+      parserOptions: { projectService: true, tsconfigRootDir: import.meta.dirname },
+    },
+    plugins: { '@typescript-eslint': tseslint.plugin },
+    rules: {
+      '@typescript-eslint/no-floating-promises': [
+        'error',
+        // node:test runs describe/it itself and reports their failures.
+        { allowForKnownSafeCalls: [{ from: 'package', package: 'node:test', name: ['describe', 'it', 'test', 'before', 'after'] }] },
+      ],
+      '@typescript-eslint/no-misused-promises': ['error', { checksVoidReturn: { arguments: false, attributes: false } }],
+      '@typescript-eslint/no-explicit-any': 'error',
+      'no-control-regex': 'error',
+    },
+  },
+  {
+    // The wire adapters and the model-driven JSON boundary: values arrive untyped from JSON and the model.
+    files: ['src/api/omics/**/*.ts', 'src/db/migrations.ts', 'src/jobs/runner.ts', 'test/**/*.ts', 'bench/**/*.ts', 'scripts/**/*.ts'],
+    rules: { '@typescript-eslint/no-explicit-any': 'off' },
+  },
+);
