@@ -11,7 +11,7 @@
         "target_name": "openomics_deflate",
         "sources": ["native/libdeflate_binding.c"],
         "libraries": ["-ldeflate"],
-        "cflags": ["-O3"]
+        "cflags": ["-O3", "-Wall", "-Wextra"]
       }]
     }],
     ["has_openssl==1", {
@@ -19,7 +19,7 @@
         "target_name": "openomics_crypto",
         "sources": ["native/sealed_chunks_binding.c"],
         "libraries": ["-lcrypto"],
-        "cflags": ["-O3"]
+        "cflags": ["-O3", "-Wall", "-Wextra"]
       }]
     }],
     ["has_htslib==1", {
@@ -27,7 +27,7 @@
         "target_name": "openomics_sam",
         "sources": ["native/sam_format_binding.c"],
         "libraries": ["-lhts", "-lcrypto"],
-        "cflags": ["-O3"]
+        "cflags": ["-O3", "-Wall", "-Wextra"]
       }]
     }]
   ]

@@ -9,13 +9,10 @@
 static napi_value inflate_raw(napi_env env, napi_callback_info info) {
   napi_value args[2];
   if (get_args(env, info, 2, args) < 0) return throw_error(env, "inflateRaw(input, output)");
-  void *in, *out;
+  uint8_t *in, *out;
   size_t in_len, out_len;
-  napi_typedarray_type t;
-  napi_value ab;
-  size_t off;
-  if (napi_get_typedarray_info(env, args[0], &t, &in_len, &in, &ab, &off) != napi_ok) return throw_error(env, "input must be a Uint8Array");
-  if (napi_get_typedarray_info(env, args[1], &t, &out_len, &out, &ab, &off) != napi_ok) return throw_error(env, "output must be a Uint8Array");
+  if (get_bytes(env, args[0], &in, &in_len) < 0) return throw_error(env, "input must be a Uint8Array");
+  if (get_bytes(env, args[1], &out, &out_len) < 0) return throw_error(env, "output must be a Uint8Array");
   struct libdeflate_decompressor *d = NULL;
   napi_get_instance_data(env, (void **)&d);
   if (!d) return throw_error(env, "addon not initialised");
@@ -32,12 +29,9 @@ static napi_value inflate_raw(napi_env env, napi_callback_info info) {
 // crc32(data: Uint8Array): number
 static napi_value crc32(napi_env env, napi_callback_info info) {
   napi_value args[1];
-  void *data;
+  uint8_t *data;
   size_t len;
-  napi_typedarray_type t;
-  napi_value ab;
-  size_t off;
-  if (get_args(env, info, 1, args) < 0 || napi_get_typedarray_info(env, args[0], &t, &len, &data, &ab, &off) != napi_ok) return throw_error(env, "crc32(data)");
+  if (get_args(env, info, 1, args) < 0 || get_bytes(env, args[0], &data, &len) < 0) return throw_error(env, "crc32(data: Uint8Array)");
   napi_value n;
   napi_create_uint32(env, libdeflate_crc32(0, data, len), &n);
   return n;

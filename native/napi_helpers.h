@@ -3,6 +3,8 @@
 #define OPENOMICS_NAPI_HELPERS_H
 #define NAPI_VERSION 6
 #include <node_api.h>
+#include <stdbool.h>
+#include <stdint.h>
 
 static inline napi_value throw_error(napi_env env, const char *msg) {
   napi_throw_error(env, NULL, msg);
@@ -14,6 +16,18 @@ static inline int get_args(napi_env env, napi_callback_info info, size_t n, napi
   size_t argc = n;
   if (napi_get_cb_info(env, info, &argc, args, NULL, NULL) != napi_ok) return -1;
   return argc == n ? 0 : -1;
+}
+
+// The bytes of a Uint8Array (a Buffer is one): 0, or -1 for anything else. Other typed arrays are refused, not
+// reinterpreted: their length counts elements, not bytes, and reading `len` bytes of a Float64Array would be wrong.
+static inline int get_bytes(napi_env env, napi_value value, uint8_t **data, size_t *len) {
+  napi_typedarray_type t;
+  napi_value ab;
+  size_t off;
+  bool is_typed = false;
+  if (napi_is_typedarray(env, value, &is_typed) != napi_ok || !is_typed) return -1;
+  if (napi_get_typedarray_info(env, value, &t, len, (void **)data, &ab, &off) != napi_ok) return -1;
+  return t == napi_uint8_array ? 0 : -1;
 }
 
 // exports[name] = fn

@@ -53,7 +53,7 @@ static inline int32_t i32(const uint8_t *p) { int32_t v; memcpy(&v, p, 4); retur
 static inline uint32_t u32(const uint8_t *p) { uint32_t v; memcpy(&v, p, 4); return v; }
 
 // The record at x (after its block_size) into b, as bam_read1 fills it. 0, or 1 for a record to hand back.
-static int fill(bam1_t *b, const uint8_t *x, uint32_t block_len) {
+static int fill(bam1_t *b, const uint8_t *x, uint32_t block_len, int32_t n_targets) {
   bam1_core_t *c = &b->core;
   if (block_len < 32) return 1;
   c->tid = i32(x);
@@ -69,6 +69,10 @@ static int fill(bam1_t *b, const uint8_t *x, uint32_t block_len) {
   c->mtid = i32(x + 20);
   c->mpos = i32(x + 24);
   c->isize = i32(x + 28);
+  // What bam_read1 refuses, refused here too rather than trusted to the JS checks: the record is handed back
+  // and the JS path reports it as malformed.
+  if (c->l_qseq < 0) return 1;
+  if (c->tid < -1 || c->tid >= n_targets || c->mtid < -1 || c->mtid >= n_targets) return 1;
   if (l_qname == 0 || 32 + l_qname > block_len || x[32 + l_qname - 1] != 0) return 1;
   const uint8_t *rest = x + 32 + l_qname;
   uint32_t rest_len = block_len - 32 - l_qname;
@@ -124,8 +128,8 @@ static napi_value format(napi_env env, napi_callback_info info) {
   size_t in_len, out_len, st_len, off;
   napi_typedarray_type t;
   napi_value ab;
-  if (napi_get_typedarray_info(env, args[1], &t, &in_len, (void **)&in, &ab, &off) != napi_ok) return throw_error(env, "records must be a Uint8Array");
-  if (napi_get_typedarray_info(env, args[4], &t, &out_len, (void **)&out, &ab, &off) != napi_ok) return throw_error(env, "out must be a Uint8Array");
+  if (get_bytes(env, args[1], &in, &in_len) < 0) return throw_error(env, "records must be a Uint8Array");
+  if (get_bytes(env, args[4], &out, &out_len) < 0) return throw_error(env, "out must be a Uint8Array");
   if (napi_get_typedarray_info(env, args[6], &t, &st_len, (void **)&state, &ab, &off) != napi_ok || t != napi_float64_array || st_len < 3) {
     return throw_error(env, "state must be a Float64Array(3)");
   }
@@ -143,7 +147,7 @@ static napi_value format(napi_env env, napi_callback_info info) {
   while (p + 4 <= end) {
     uint32_t block_len = u32(in + p);
     if ((int64_t)block_len > end - p - 4) { handBack = 1; break; }
-    if (fill(record, in + p + 4, block_len) != 0) { handBack = 1; break; }
+    if (fill(record, in + p + 4, block_len, h->n_targets) != 0) { handBack = 1; break; }
     if (sam_format1(h, record, &scratch->line) < 0) { handBack = 1; break; }
     kstring_t *line = &scratch->line;
     if ((int64_t)line->l + 1 > (int64_t)out_len - q) break;

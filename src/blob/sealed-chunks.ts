@@ -1,5 +1,5 @@
 import { createCipheriv, createDecipheriv } from 'node:crypto';
-import { loadAddon } from '../core/native-addon.js';
+import { addonOff, loadAddon } from '../core/native-addon.js';
 
 /**
  * The chunk format of encrypted blobs (see encrypted-blob-store.ts), with no
@@ -51,7 +51,7 @@ export interface SealedChunksAddon {
 
 /** The addon, unless it was not built or OPENOMICS_NATIVE_CRYPTO=0 asks for node:crypto. */
 export const sealedChunksAddon: SealedChunksAddon | undefined =
-  process.env['OPENOMICS_NATIVE_CRYPTO'] === '0' ? undefined : loadAddon<SealedChunksAddon>('openomics_crypto');
+  process.env['OPENOMICS_NATIVE_CRYPTO'] === '0' ? addonOff('openomics_crypto', 'OPENOMICS_NATIVE_CRYPTO=0') : loadAddon<SealedChunksAddon>('openomics_crypto');
 
 /**
  * Opens consecutive sealed chunks (every one full-size but possibly the

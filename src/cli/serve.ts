@@ -5,6 +5,7 @@ import { startHttpServer } from '../server/http-server.js';
 import { startServices } from '../services.js';
 import { installProcessGuard } from './process-guard.js';
 import { OpsEndpoints } from '../server/ops-endpoints.js';
+import { addonStatus } from '../core/native-addon.js';
 
 /** `openomics serve`: run the server until SIGINT/SIGTERM, then drain and exit. */
 export async function serve(flags: ConfigOverrides): Promise<void> {
@@ -30,6 +31,7 @@ export async function serve(flags: ConfigOverrides): Promise<void> {
     '',
   ];
   process.stderr.write(lines.join('\n') + '\n');
+  log.info({ addons: addonStatus() }, 'native addons');
   log.info({ url: server.url, ready: '/_openomics/ready', metrics: '/_openomics/metrics' }, 'listening');
 
   let stopping = false;
@@ -58,6 +60,7 @@ export async function worker(flags: ConfigOverrides): Promise<void> {
   const core = await openCore(config, log);
   const running = startServices(core, log, { runJobs: true });
   const ops = config.workerPort !== undefined ? await new OpsEndpoints(core).listen(config.host, config.workerPort) : undefined;
+  log.info({ addons: addonStatus() }, 'native addons');
   log.info({ owner: running.runner.owner, concurrency: Math.max(1, config.workers), ...(ops ? { health: `${ops.url}/_openomics/ready`, metrics: `${ops.url}/_openomics/metrics` } : {}) }, 'worker started');
   let stopping = false;
   const stop = async (signal: string) => {

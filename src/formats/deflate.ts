@@ -1,6 +1,5 @@
-import { existsSync } from 'node:fs';
 import { crc32 as zlibCrc32, inflateRawSync } from 'node:zlib';
-import { addonPath, loadAddon } from '../core/native-addon.js';
+import { addonOff, addonPath, loadAddon } from '../core/native-addon.js';
 
 /**
  * Raw DEFLATE and CRC32 for BGZF blocks: libdeflate (what samtools uses, faster
@@ -8,14 +7,16 @@ import { addonPath, loadAddon } from '../core/native-addon.js';
  * libdeflate-dev is installed; node:zlib otherwise.
  */
 export const DEFLATE_ADDON = addonPath('openomics_deflate');
-export const hasDeflateAddon = () => existsSync(DEFLATE_ADDON);
 
 interface Addon {
   inflateRaw(input: Uint8Array, output: Uint8Array): number;
   crc32(data: Uint8Array): number;
 }
 
-const addon = loadAddon<Addon>('openomics_deflate');
+// OPENOMICS_INFLATE=zlib forces the node:zlib path (diagnosis, and so that CI runs the fallback too).
+const addon = process.env['OPENOMICS_INFLATE'] === 'zlib' ? addonOff('openomics_deflate', 'OPENOMICS_INFLATE=zlib') : loadAddon<Addon>('openomics_deflate');
+/** Whether the libdeflate addon loaded (not merely whether its file exists). */
+export const hasDeflateAddon = () => addon !== undefined;
 
 /**
  * Inflates raw DEFLATE data into `out`, which has room for exactly what it

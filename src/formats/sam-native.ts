@@ -1,4 +1,4 @@
-import { loadAddon } from '../core/native-addon.js';
+import { addonOff, loadAddon } from '../core/native-addon.js';
 import type { BamHeader } from './bam.js';
 import type { SamOut } from './sam-text.js';
 
@@ -24,7 +24,7 @@ interface Addon {
   format(header: object, records: Uint8Array, start: number, end: number, out: Uint8Array, outStart: number, state: Float64Array): number;
 }
 
-const addon = process.env['OPENOMICS_SAM_RENDERER'] === 'js' ? undefined : loadAddon<Addon>('openomics_sam');
+const addon = process.env['OPENOMICS_SAM_RENDERER'] === 'js' ? addonOff('openomics_sam', 'OPENOMICS_SAM_RENDERER=js') : loadAddon<Addon>('openomics_sam');
 
 export const hasNativeSam = () => addon !== undefined;
 
