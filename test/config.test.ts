@@ -68,3 +68,29 @@ describe('configuration', () => {
     }
   });
 });
+
+describe('the CLI resolves its region like the AWS CLI', () => {
+  it("reads the profile's region from the shared config file when no flag or variable gives one", async () => {
+    const { mkdtempSync, writeFileSync, rmSync } = await import('node:fs');
+    const { join } = await import('node:path');
+    const { tmpdir } = await import('node:os');
+    const { profileRegion, omicsFromOptions } = await import('../src/cli/transfer.js');
+    const dir = mkdtempSync(join(tmpdir(), 'oo-awsconfig-'));
+    const saved = { ...process.env };
+    try {
+      writeFileSync(join(dir, 'config'), '[default]\nregion = eu-west-1\n\n[profile lab]\noutput = json\nregion=eu-central-1\n');
+      process.env['AWS_CONFIG_FILE'] = join(dir, 'config');
+      delete process.env['AWS_REGION'];
+      delete process.env['AWS_DEFAULT_REGION'];
+      assert.equal(profileRegion(), 'eu-west-1');
+      assert.equal(profileRegion('lab'), 'eu-central-1');
+      assert.equal(profileRegion('absent'), undefined);
+      assert.equal(await omicsFromOptions({ profile: 'lab', endpointUrl: 'http://127.0.0.1:1' }).config.region(), 'eu-central-1');
+      process.env['AWS_REGION'] = 'us-west-2';
+      assert.equal(await omicsFromOptions({ profile: 'lab', endpointUrl: 'http://127.0.0.1:1' }).config.region(), 'us-west-2', 'the variable wins, as in the AWS CLI');
+    } finally {
+      process.env = saved;
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});

@@ -109,6 +109,10 @@ describe('S3 view of read sets', () => {
       token = page.NextContinuationToken;
     } while (token);
     assert.deepEqual(seen, keys);
+    await assert.rejects(
+      s3.send(new ListObjectsV2Command({ Bucket: alias, Prefix: prefix, ContinuationToken: 'not a token!' })),
+      (e: Error) => e.name === 'InvalidArgument' && /continuation token/.test(e.message),
+    );
     const v1 = await s3.send(new ListObjectsCommand({ Bucket: alias, Prefix: prefix, MaxKeys: 3 }));
     assert.equal(v1.Contents!.length, 3);
     assert.equal(v1.IsTruncated, true);

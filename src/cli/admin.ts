@@ -1,3 +1,4 @@
+import { EXIT } from './exit-codes.js';
 import { Command } from 'commander';
 import { readFileSync } from 'node:fs';
 import type { Core } from '../app.js';
@@ -186,7 +187,7 @@ export function adminCommand(): Command {
         });
         if (!o['check']) return view;
         const check = await core.connections.check(accountId, name);
-        if (!check.ok) process.exitCode = 3;
+        if (!check.ok) process.exitCode = EXIT.checkFailed;
         return { ...view, check };
       });
     });
@@ -213,7 +214,7 @@ export function adminCommand(): Command {
     .action(function (this: Command, name: string, o: { account?: string; write?: boolean }) {
       return withCore(this, async (core) => {
         const res = await core.connections.check(o.account ?? core.config.accountId, name, { write: Boolean(o.write) });
-        if (!res.ok) process.exitCode = 3;
+        if (!res.ok) process.exitCode = EXIT.checkFailed;
         return res;
       });
     });

@@ -1,4 +1,5 @@
 import type { Logger } from 'pino';
+import { EXIT } from './exit-codes.js';
 import { activity } from '../core/activity.js';
 
 /**
@@ -19,7 +20,7 @@ export function installProcessGuard(log: Logger, role: 'server' | 'worker'): voi
     if (exiting) return;
     exiting = true;
     // pino's asynchronous destination: flush what is buffered, then go (at most 1 s later).
-    const bye = () => process.exit(70);
+    const bye = () => process.exit(EXIT.internalError);
     setTimeout(bye, 1000).unref();
     log.flush(bye);
   };

@@ -1,3 +1,4 @@
+import { EXIT } from './exit-codes.js';
 import { createHash } from 'node:crypto';
 import { createReadStream, createWriteStream, existsSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { homedir } from 'node:os';
@@ -24,10 +25,10 @@ import { fromIni } from '@aws-sdk/credential-providers';
  * `openomics upload` / `openomics download`: the transfer manager. Talks to any
  * OpenOmics (or HealthOmics) endpoint over the public API with the AWS SDK,
  * resolving endpoint, profile and region the way the AWS CLI does.
- * Exit codes: 0 done, 1 bad arguments or an API error, 2 the read set failed
- * (UPLOAD_FAILED), 3 interrupted transfer that can be resumed by running the same command again.
+ * Exit codes (cli/exit-codes.ts): 0 done, 1 bad arguments, an API error or an interrupted transfer (run the
+ * same command again to resume it), 2 the read set failed (UPLOAD_FAILED).
  */
-export const EXIT = { ok: 0, error: 1, readSetFailed: 2, incomplete: 3 } as const;
+export { EXIT } from './exit-codes.js';
 const MIB = 1024 * 1024;
 
 interface Conn {
@@ -41,7 +42,7 @@ interface Conn {
  * with none configured, a local server's own files: `<data dir>/credentials` (profile `openomics`; data dir from
  * OPENOMICS_DATA_DIR or ./openomics-data) and http://127.0.0.1:8080.
  */
-export function omicsFromOptions(o: Conn): OmicsClient {
+export function omicsFromOptions(o: Conn, opts: { maxAttempts?: number } = {}): OmicsClient {
   const local = join(process.env['OPENOMICS_DATA_DIR'] ?? 'openomics-data', 'credentials');
   const configured =
     o.profile !== undefined || process.env['AWS_PROFILE'] || process.env['AWS_ACCESS_KEY_ID'] || process.env['AWS_SHARED_CREDENTIALS_FILE'] ||
@@ -50,12 +51,36 @@ export function omicsFromOptions(o: Conn): OmicsClient {
   const endpoint = o.endpointUrl ?? process.env['AWS_ENDPOINT_URL_OMICS'] ?? process.env['AWS_ENDPOINT_URL'] ?? (useLocal ? 'http://127.0.0.1:8080' : undefined);
   const profile = o.profile ?? process.env['AWS_PROFILE'];
   return new OmicsClient({
-    region: o.region ?? process.env['AWS_REGION'] ?? process.env['AWS_DEFAULT_REGION'] ?? 'us-east-1',
+    region: o.region ?? process.env['AWS_REGION'] ?? process.env['AWS_DEFAULT_REGION'] ?? profileRegion(useLocal ? undefined : profile) ?? 'us-east-1',
     ...(endpoint ? { endpoint } : {}),
     ...(useLocal ? { credentials: fromIni({ profile: 'openomics', filepath: local }) } : profile ? { credentials: fromIni({ profile }) } : {}),
     disableHostPrefix: Boolean(endpoint),
-    maxAttempts: 3,
+    // The SDK's standard retries (exponential backoff with jitter); the part transfers retry themselves instead
+    // (a part's body must be read again), with the SDK's retries off (maxAttempts 1), so attempts do not multiply.
+    retryMode: 'standard',
+    maxAttempts: opts.maxAttempts ?? 3,
   });
+}
+
+/**
+ * The region of `profile` (or `default`) in the shared config file, as the AWS CLI reads it: `~/.aws/config`
+ * or AWS_CONFIG_FILE, sections `[default]` and `[profile name]`.
+ */
+export function profileRegion(profile = 'default'): string | undefined {
+  const file = process.env['AWS_CONFIG_FILE'] ?? join(homedir(), '.aws', 'config');
+  if (!existsSync(file)) return undefined;
+  const want = profile === 'default' ? ['default', 'profile default'] : [`profile ${profile}`];
+  let inSection = false;
+  for (const raw of readFileSync(file, 'utf8').split(/\r?\n/)) {
+    const line = raw.trim();
+    const section = /^\[\s*(.+?)\s*\]$/.exec(line);
+    if (section) inSection = want.includes(section[1]!);
+    else if (inSection) {
+      const kv = /^region\s*=\s*(\S+)/.exec(line);
+      if (kv) return kv[1];
+    }
+  }
+  return undefined;
 }
 
 /** "100MiB", "64KiB", "1048576" -> bytes. */
@@ -99,15 +124,23 @@ class Progress {
   }
 }
 
-async function withRetries<T>(what: string, fn: () => Promise<T>, attempts = 4): Promise<T> {
+/**
+ * Retries a part transfer whose body must be produced again for each attempt (a file range to read, a
+ * response to stream to disk): up to `attempts` tries in all, full-jitter exponential backoff, client errors
+ * (4xx but 429) not retried. The client used inside has the SDK's own retries off. The error thrown names the
+ * part and keeps the last one as its `cause`, with its `$metadata` (request id, status).
+ */
+async function withRetries<T>(what: string, fn: () => Promise<T>, attempts = 5): Promise<T> {
   for (let i = 1; ; i++) {
     try {
       return await fn();
     } catch (e) {
       const err = e as Error & { $metadata?: { httpStatusCode?: number } };
       const status = err.$metadata?.httpStatusCode ?? 0;
-      if (i >= attempts || (status >= 400 && status < 500 && status !== 429)) throw new Error(`${what}: ${err.name}: ${err.message}`);
-      await new Promise((r) => setTimeout(r, 250 * 2 ** i));
+      if (i >= attempts || (status >= 400 && status < 500 && status !== 429)) {
+        throw Object.assign(new Error(`${what}: ${err.name}: ${err.message}`, { cause: err }), { $metadata: err.$metadata });
+      }
+      await new Promise((r) => setTimeout(r, Math.random() * Math.min(20_000, 250 * 2 ** i)));
     }
   }
 }
@@ -135,6 +168,8 @@ interface UploadOptions extends Conn {
 
 export async function upload(sources: string[], o: UploadOptions): Promise<number> {
   const omics = omicsFromOptions(o);
+  const partClient = omicsFromOptions(o, { maxAttempts: 1 }); // withRetries retries parts
+
   const partSize = parseSize(o.partSize);
   if (partSize < 1 || partSize > 100 * MIB) throw new Error('--part-size must be between 1 byte and 100MiB (the service limit)');
   const concurrency = Math.max(1, Number(o.concurrency));
@@ -205,7 +240,7 @@ export async function upload(sources: string[], o: UploadOptions): Promise<numbe
           continue;
         }
         const r = await withRetries(`part ${p.partNumber} of ${p.source}`, () =>
-          omics.send(
+          partClient.send(
             new UploadReadSetPartCommand({
               sequenceStoreId: o.sequenceStoreId,
               uploadId,
@@ -249,6 +284,7 @@ interface DownloadOptions extends Conn {
 
 export async function download(o: DownloadOptions): Promise<number> {
   const omics = omicsFromOptions(o);
+  const partClient = omicsFromOptions(o, { maxAttempts: 1 }); // withRetries retries parts
   const m = await omics.send(new GetReadSetMetadataCommand({ sequenceStoreId: o.sequenceStoreId, id: o.id }));
   const key = o.file === 'SOURCE2' ? 'source2' : o.file === 'INDEX' ? 'index' : 'source1';
   const info = m.files?.[key];
@@ -259,7 +295,7 @@ export async function download(o: DownloadOptions): Promise<number> {
   const progress = new Progress(size, name);
   const fetchPart = (n: number) =>
     withRetries(`part ${n}`, async () => {
-      const r = await omics.send(new GetReadSetCommand({ sequenceStoreId: o.sequenceStoreId, id: o.id, file: o.file as 'SOURCE1', partNumber: n }));
+      const r = await partClient.send(new GetReadSetCommand({ sequenceStoreId: o.sequenceStoreId, id: o.id, file: o.file as 'SOURCE1', partNumber: n }));
       return Buffer.from(await r.payload!.transformToByteArray());
     });
   if (name === '-') {
@@ -298,7 +334,7 @@ export async function download(o: DownloadOptions): Promise<number> {
             continue;
           }
           await withRetries(`part ${n}`, async () => {
-            const r = await omics.send(new GetReadSetCommand({ sequenceStoreId: o.sequenceStoreId, id: o.id, file: o.file as 'SOURCE1', partNumber: n }));
+            const r = await partClient.send(new GetReadSetCommand({ sequenceStoreId: o.sequenceStoreId, id: o.id, file: o.file as 'SOURCE1', partNumber: n }));
             const body = r.payload as unknown as Readable;
             body.on('data', (c: Buffer) => progress.add(c.length));
             await pipeline(body, createWriteStream(name, { flags: 'r+', start: (n - 1) * info.partSize! }));

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { Readable } from 'node:stream';
 import { accessPointArn, parseArn, readSetArn } from '../core/arn.js';
-import { NotFoundError, RangeNotSatisfiableError, ValidationError } from '../core/errors.js';
+import { NotFoundError, RangeNotSatisfiableError } from '../core/errors.js';
 import type { SequenceStoreRecord } from '../db/metadata-store.js';
 import type { ReadSetRecord, StoredFile } from '../db/data-records.js';
 import type { DomainDeps } from './context.js';
@@ -220,6 +220,3 @@ export function parseRange(header: string | undefined, size: number): { start: n
   return { start, end };
 }
 
-export function checkListArgs(maxKeys: number): void {
-  if (!Number.isInteger(maxKeys) || maxKeys < 0) throw new ValidationError('max-keys must be a non-negative integer.');
-}

@@ -17,7 +17,6 @@ import { checkNewTags } from './tags.js';
 
 /** The service's per-part limit (spec §2.4): 100 MiB. */
 export const MAX_PART_SIZE = 104_857_600;
-export const MAX_PART_NUMBER = 10_000;
 
 export interface CreateUploadInput {
   sourceFileType: string;

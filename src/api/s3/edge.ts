@@ -262,11 +262,10 @@ export class S3Edge {
     if (v2) {
       const token = q.get('continuation-token');
       if (token !== undefined) {
-        try {
-          after = Buffer.from(token, 'base64url').toString('utf8');
-        } catch {
-          throw new S3Error(400, 'InvalidArgument', 'The continuation token provided is incorrect');
-        }
+        // Base64url decoding never throws: a token is ours only if it encodes back to itself.
+        const raw = Buffer.from(token, 'base64url');
+        if (raw.toString('base64url') !== token) throw new S3Error(400, 'InvalidArgument', 'The continuation token provided is incorrect');
+        after = raw.toString('utf8');
       } else after = q.get('start-after') || undefined;
     } else after = q.get('marker') || undefined;
     const r = await this.o.view.list(store, { prefix, ...(delimiter ? { delimiter } : {}), ...(after !== undefined ? { after } : {}), maxKeys });
