@@ -12,6 +12,7 @@ import { KmsKeyProvider } from './keys/kms-key-provider.js';
 import type { KeyProvider } from './keys/key-provider.js';
 import { SecretBox } from './keys/secret-box.js';
 import { LocalBlobStore } from './blob/local-blob-store.js';
+import { CountedBlobStore } from './blob/counted-blob-store.js';
 import { S3BlobStore } from './blob/s3-blob-store.js';
 import type { BlobStore } from './blob/blob-store.js';
 import { IdentityService } from './iam/identity.js';
@@ -114,8 +115,11 @@ export async function openCore(config: Config, log?: Logger): Promise<Core> {
             : {}),
         })
       : undefined;
-  const blobs: BlobStore = s3Blobs('') ?? new LocalBlobStore(join(config.dataDir, 'blobs'));
-  const coldBlobs: BlobStore = s3Blobs('cold/', config.archive.storageClass) ?? new LocalBlobStore(config.archive.coldDir ?? join(config.dataDir, 'cold-blobs'));
+  const blobs: BlobStore = new CountedBlobStore(s3Blobs('') ?? new LocalBlobStore(join(config.dataDir, 'blobs')), 'hot');
+  const coldBlobs: BlobStore = new CountedBlobStore(
+    s3Blobs('cold/', config.archive.storageClass) ?? new LocalBlobStore(config.archive.coldDir ?? join(config.dataDir, 'cold-blobs')),
+    'cold',
+  );
   const secrets = new SecretBox(masterKey);
   const identity = new IdentityService(db, secrets, partition);
   return { config, db, keys, blobs, coldBlobs, identity, connections: new ConnectionService(db, secrets, config.objectStoreTimeouts), secrets, partition, close: () => db.close() };

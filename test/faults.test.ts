@@ -337,6 +337,12 @@ for (const backend of ['s3', 'disk'] as BlobBackend[]) {
             assert.ok((await read()).equals(want), `${what} after the fault`);
             console.log(`${what}: ${outcome}`);
           }
+          // The data plane's metrics saw it all: S3-view requests and bytes, and the blob store's failures.
+          const metrics = await (await fetch(`${s.url}/_openomics/metrics`)).text();
+          assert.match(metrics, /openomics_s3_requests_total\{operation="GetObject",status="(200|206)"\} [1-9]/);
+          assert.match(metrics, /openomics_s3_bytes_sent_total\{operation="GetObject"\} [1-9]/);
+          assert.match(metrics, /openomics_blob_errors_total\{tier="hot",operation="[a-z]+"\} [1-9]/);
+          assert.match(metrics, /openomics_job_attempts_total\{kind="ReadSetUploadIngest",outcome="retry"\} [1-9]/);
         });
       }
     }

@@ -159,6 +159,10 @@ describe('stalled jobs are visible', () => {
       const metric = async () => /openomics_jobs_stalled\{kind="ReadSetUploadIngest"\} (\d+)/.exec(await (await fetch(`${s.url}/_openomics/metrics`)).text())?.[1];
       assert.equal(await metric(), undefined, 'not stalled yet');
       assert.equal(await until('stalled metric', metric, (v) => v === '1', 10_000, 250), '1');
+      const all = await (await fetch(`${s.url}/_openomics/metrics`)).text();
+      assert.match(all, /openomics_jobs_queued\{kind="ReadSetUploadIngest"\} 1/);
+      assert.match(all, /openomics_jobs_oldest_age_seconds\{kind="ReadSetUploadIngest"\} [0-9.]+/);
+      assert.match(all, /openomics_read_buffers_idle_bytes \d+/);
     } finally {
       await s.stop();
     }

@@ -214,6 +214,8 @@ export interface JobRecords {
    * that ran out then and was not taken over), by kind, with the oldest's creation time.
    */
   stalled(before: number): Promise<{ kind: string; count: number; oldestCreation: number }[]>;
+  /** Jobs not finished (submitted or in progress), by kind, with the oldest's creation time: the queue. */
+  queued(): Promise<{ kind: string; count: number; oldestCreation: number }[]>;
   /** Ends a job the caller holds: final status, lease released. */
   complete(id: string, owner: string, status: string, statusMessage: string | null, payload: unknown, now: number): Promise<boolean>;
 }
@@ -665,6 +667,15 @@ export class KyselyJobRecords implements JobRecords {
     if (p.leaseExpires !== undefined) set.lease_expires = p.leaseExpires;
     const res = await this.db.updateTable('jobs').set(set).where('id', '=', id).where('lease_owner', '=', owner).executeTakeFirst();
     return Number(res.numUpdatedRows) > 0;
+  }
+  async queued(): Promise<{ kind: string; count: number; oldestCreation: number }[]> {
+    const rows = await this.db
+      .selectFrom('jobs')
+      .select((eb) => ['kind', eb.fn.countAll<number>().as('count'), eb.fn.min<number>('creation_time').as('oldest')])
+      .where('status', 'in', ['SUBMITTED', 'IN_PROGRESS'])
+      .groupBy('kind')
+      .execute();
+    return rows.map((r) => ({ kind: r.kind, count: Number(r.count), oldestCreation: Number(r.oldest) }));
   }
   async stalled(before: number): Promise<{ kind: string; count: number; oldestCreation: number }[]> {
     const rows = await this.db

@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import type { Logger } from 'pino';
 import { activity } from '../core/activity.js';
+import { jobAttempts } from '../core/metrics.js';
 import type { JobRecord, JobRecords } from '../db/data-records.js';
 import type { DataTransaction } from '../db/metadata-store.js';
 
@@ -215,6 +216,7 @@ export class JobRunner {
       const out = await handler(job, ctx);
       clearInterval(renew);
       if (await jobs.complete(job.id, this.owner, out.status, out.statusMessage, out.payload, this.now())) {
+        jobAttempts.inc({ kind: job.kind, outcome: 'completed' });
         jlog.info({ status: out.status }, 'job finished');
       } else {
         jlog.warn('job finished after its lease was lost; another worker owns it');
@@ -222,6 +224,7 @@ export class JobRunner {
     } catch (err) {
       clearInterval(renew);
       if (err instanceof LeaseLostError || leaseLost.signal.aborted) {
+        jobAttempts.inc({ kind: job.kind, outcome: 'lease_lost' });
         jlog.warn({ err }, 'lease lost; the attempt stopped without publishing');
         return;
       }
@@ -232,6 +235,7 @@ export class JobRunner {
       } else {
         // Back off: let the lease run out a little later than now, then any worker retries.
         const backoff = this.o.backoffMs?.(job.attempts) ?? Math.min(60_000, 500 * 2 ** job.attempts);
+        jobAttempts.inc({ kind: job.kind, outcome: 'retry' });
         const waiting = `attempt ${job.attempts} failed (${reason}); retrying`;
         await jobs.update(job.id, this.owner, { leaseExpires: this.now() + backoff, statusMessage: waiting }).catch(() => undefined);
         await this.o.retrying?.[job.kind]?.(job, waiting).catch((e: unknown) => jlog.warn({ err: e }, 'could not record the retry'));
@@ -245,7 +249,10 @@ export class JobRunner {
     try {
       const give = this.o.giveUp?.[job.kind];
       const out = give ? await give(job, message) : { status: 'FAILED', statusMessage: message, payload: job.payload };
-      if (await this.o.jobs.complete(job.id, this.owner, out.status, out.statusMessage, out.payload, this.now())) jlog.error({ status: out.status, reason }, 'job gave up');
+      if (await this.o.jobs.complete(job.id, this.owner, out.status, out.statusMessage, out.payload, this.now())) {
+        jobAttempts.inc({ kind: job.kind, outcome: 'gave_up' });
+        jlog.error({ status: out.status, reason }, 'job gave up');
+      }
     } catch (e) {
       // Left for another attempt at giving up, once the lease runs out.
       jlog.error({ err: e }, 'could not end the job');

@@ -48,6 +48,16 @@ export async function startHttpServer(core: Core, log: Logger = pino({ level: co
     registers: [registry],
   });
 
+  const s3Requests = new Counter({ name: 'openomics_s3_requests_total', help: 'S3-view requests by operation and status', labelNames: ['operation', 'status'], registers: [registry] });
+  const s3Latency = new Histogram({
+    name: 'openomics_s3_request_duration_seconds',
+    help: 'S3-view request latency by operation (to the last byte sent)',
+    labelNames: ['operation'],
+    buckets: [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 30],
+    registers: [registry],
+  });
+  const s3Bytes = new Counter({ name: 'openomics_s3_bytes_sent_total', help: 'Body bytes the S3 view sent, by operation', labelNames: ['operation'], registers: [registry] });
+
   const edge = new OmicsEdge({
     auth: config.auth,
     authenticator: new Authenticator(core.identity, config.region),
@@ -70,6 +80,11 @@ export async function startHttpServer(core: Core, log: Logger = pino({ level: co
     partition: core.partition,
     corsOrigins: config.s3.corsOrigins,
     onAccess: (store, entry) => running.accessLogs.record(store, entry),
+    onOperation: (op, status, seconds, bytes) => {
+      s3Requests.inc({ operation: op, status: String(status) });
+      s3Latency.observe({ operation: op }, seconds);
+      s3Bytes.inc({ operation: op }, bytes);
+    },
     ...(config.s3.baseDomain ? { baseDomain: config.s3.baseDomain } : {}),
   });
 

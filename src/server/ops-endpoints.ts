@@ -2,8 +2,11 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import { timingSafeEqual } from 'node:crypto';
 import { statfs } from 'node:fs/promises';
 import type { AddressInfo } from 'node:net';
-import { collectDefaultMetrics, Gauge, Registry } from 'prom-client';
+import { collectDefaultMetrics, Gauge } from 'prom-client';
+import { metrics } from '../core/metrics.js';
 import type { Core } from '../app.js';
+
+let defaultsCollected = false;
 
 export const READY_PATH = '/_openomics/ready';
 export const METRICS_PATH = '/_openomics/metrics';
@@ -14,12 +17,35 @@ export const METRICS_PATH = '/_openomics/metrics';
  * `openomics serve` answers them on its API listener; `openomics worker` on OPENOMICS_WORKER_PORT.
  */
 export class OpsEndpoints {
-  readonly registry = new Registry();
+  readonly registry = metrics;
   private draining = false;
 
   constructor(private readonly core: Core) {
-    collectDefaultMetrics({ register: this.registry });
+    if (!defaultsCollected) collectDefaultMetrics({ register: this.registry });
+    defaultsCollected = true;
+    if (this.registry.getSingleMetric('openomics_jobs_stalled')) return; // one set of queue gauges per process
     const lease = core.config.jobLeaseMs;
+    const queue = () => core.db.jobs.queued().catch(() => []);
+    new Gauge({
+      name: 'openomics_jobs_queued',
+      help: 'Jobs submitted or in progress, by kind (read at scrape time)',
+      labelNames: ['kind'],
+      registers: [this.registry],
+      async collect() {
+        this.reset();
+        for (const q of await queue()) this.set({ kind: q.kind }, q.count);
+      },
+    });
+    new Gauge({
+      name: 'openomics_jobs_oldest_age_seconds',
+      help: 'Age of the oldest job not finished, by kind (read at scrape time)',
+      labelNames: ['kind'],
+      registers: [this.registry],
+      async collect() {
+        this.reset();
+        for (const q of await queue()) this.set({ kind: q.kind }, Math.max(0, (Date.now() - q.oldestCreation) / 1000));
+      },
+    });
     new Gauge({
       name: 'openomics_jobs_stalled',
       help: 'Jobs not finished that no worker has run for three job leases, by kind (read at scrape time)',

@@ -35,6 +35,8 @@ export interface S3EdgeOptions {
   baseDomain?: string;
   /** Called once per request that named a store, when the response is done (S3 access logs). */
   onAccess?: (store: SequenceStoreRecord, entry: AccessLogEntry) => void;
+  /** Every finished S3 request, for metrics: its operation, status, duration and the body bytes it sent. */
+  onOperation?: (operation: string, status: number, seconds: number, bytesSent: number) => void;
 }
 
 interface S3Info {
@@ -120,6 +122,7 @@ export class S3Edge {
     let sigVersion = 'AWS4-HMAC-SHA256';
     let errorCode = '';
     res.once('finish', () => {
+      this.o.onOperation?.(op, res.statusCode, (Date.now() - started) / 1000, Number(res.getHeader('content-length') ?? 0));
       if (!store || !this.o.onAccess) return;
       const auth = /X-Amz-Signature=|Signature=/.test(info.rawQuery) ? 'QueryString' : 'AuthHeader';
       this.o.onAccess(store, {
