@@ -43,6 +43,8 @@ export interface Config {
   tls?: { certFile: string; keyFile: string };
   /** /_openomics/metrics answers only requests with `Authorization: Bearer <token>` when set. */
   metricsToken?: string;
+  /** Tests: an Omics output that does not match the model (unknown or missing required member) fails loudly. */
+  strictOutput: boolean;
   /** Read buffers recycled between requests (decision 53); off for diagnosis, or to rule it out. */
   recycleBuffers: boolean;
   /** Tests only: buffers given back are filled with a marker byte, so an early give shows as wrong bytes. */
@@ -161,6 +163,7 @@ export function loadConfig(flags: ConfigOverrides = {}): Config {
     accountRoots: env('OPENOMICS_ACCOUNT_ROOTS') ? parseAccountRoots(env('OPENOMICS_ACCOUNT_ROOTS')!) : (fromFile.accountRoots ?? {}),
     jobLeaseMs: (num(env('OPENOMICS_JOB_LEASE_SECONDS'), 'OPENOMICS_JOB_LEASE_SECONDS') ?? 30) * 1000,
     recycleBuffers: env('OPENOMICS_RECYCLE_BUFFERS') !== '0',
+    strictOutput: env('OPENOMICS_STRICT_OUTPUT') === '1',
     poisonReturnedBuffers: env('OPENOMICS_TEST_POISON_RETURNED_BUFFERS') === '1',
     orphanSweepMs: (num(env('OPENOMICS_ORPHAN_SWEEP_SECONDS'), 'OPENOMICS_ORPHAN_SWEEP_SECONDS') ?? 6 * 3600) * 1000,
     minFreeDiskBytes: (num(env('OPENOMICS_MIN_FREE_DISK_MB'), 'OPENOMICS_MIN_FREE_DISK_MB') ?? 128) * 1024 * 1024,

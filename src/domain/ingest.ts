@@ -151,7 +151,7 @@ export function readSetIngestJob(
         },
         { etagFamily: store.eTagAlgorithmFamily as EtagFamily, ...(reference ? { reference } : {}), ...(cram ? { cram } : {}) },
         ctx,
-      );
+      ).finally(() => fasta?.remove()); // the plaintext reference goes as soon as the decoding is over
       const files = {
         source1: { ...rs.files.source1!, contentLength: sizes.source1 },
         ...(rs.files.source2 && sizes.source2 !== undefined ? { source2: { ...rs.files.source2, contentLength: sizes.source2 } } : {}),

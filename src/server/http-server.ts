@@ -64,6 +64,7 @@ export async function startHttpServer(core: Core, log: Logger = pino({ level: co
     identity: core.identity,
     anonymousPrincipal: { accountId: config.accountId, userName: null, arn: userArn(core.partition, config.accountId, null), accessKeyId: 'anonymous' },
     services,
+    strictOutput: config.strictOutput,
     onOperation: (op, status, seconds) => {
       requests.inc({ operation: op, status: String(status) });
       latency.observe({ operation: op }, seconds);

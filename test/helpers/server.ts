@@ -66,6 +66,8 @@ export async function spawnServer(opts: SpawnOptions = {}): Promise<SpawnedServe
     OPENOMICS_LOG_LEVEL: 'info',
     // A read buffer given back too early would put marker bytes into some client's body: every byte-exact check fails.
     OPENOMICS_TEST_POISON_RETURNED_BUFFERS: '1',
+    // An output member the model does not have (a misspelt field) or a missing required one fails the request.
+    OPENOMICS_STRICT_OUTPUT: '1',
     ...(schema ? { OPENOMICS_DATABASE_URL: PG_URL, OPENOMICS_DATABASE_SCHEMA: schema } : {}),
     ...(opts.env ?? {}),
   };

@@ -30,6 +30,8 @@ export interface EdgeOptions {
   anonymousPrincipal: Principal;
   services: Services;
   onOperation?: (operation: string, status: number, seconds: number) => void;
+  /** Fail a request whose output does not match the model (tests: OPENOMICS_STRICT_OUTPUT=1). */
+  strictOutput?: boolean;
 }
 
 /**
@@ -45,7 +47,7 @@ export class OmicsEdge {
   constructor(private readonly opts: EdgeOptions) {
     const model = loadModel();
     this.router = new OmicsRouter(model);
-    this.serde = new WireSerde(model);
+    this.serde = new WireSerde(model, opts.strictOutput ?? false);
   }
 
   /** Whether this edge owns the request (used for unsigned requests). */

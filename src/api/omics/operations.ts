@@ -58,7 +58,11 @@ const refArn = (p: Principal, s: Services, id: string) => referenceStoreArn(s.pa
 const STORE_OPERATIONS: Record<string, OperationImpl> = {
   CreateSequenceStore: {
     resource: (_i, p, s) => seqArn(p, s, '*'),
-    handle: async (i, p, s) => sequenceStoreOut(await s.sequenceStores.create(p.accountId, i as any), true),
+    handle: async (i, p, s) => {
+      // CreateSequenceStoreResponse has no updateTime (the model; the strict output check holds us to it).
+      const { updateTime: _, ...created } = sequenceStoreOut(await s.sequenceStores.create(p.accountId, i as any), true);
+      return created;
+    },
   },
   GetSequenceStore: {
     resource: (i, p, s) => seqArn(p, s, i.id),

@@ -46,8 +46,26 @@ class Violations {
   }
 }
 
+/**
+ * Output members the model marks required that OpenOmics leaves out on purpose (spec, storage.md §"known model
+ * deviations" 4): a FASTQ or uBAM upload has no reference and may have no generatedFrom, and the user guide's
+ * responses omit them.
+ */
+const OPTIONAL_DESPITE_MODEL = new Set([
+  'CreateMultipartReadSetUploadResponse.referenceArn',
+  'MultipartReadSetUploadListItem.referenceArn',
+  'MultipartReadSetUploadListItem.generatedFrom',
+]);
+
 export class WireSerde {
-  constructor(private readonly model: ServiceModel) {}
+  constructor(
+    private readonly model: ServiceModel,
+    /**
+     * Strict output (tests, OPENOMICS_STRICT_OUTPUT=1): an output member the model does not have (a misspelt
+     * field that would silently vanish) or a required member left out fails the request loudly, naming it.
+     */
+    private readonly strictOutput = false,
+  ) {}
 
   shape(name: string): Shape {
     const s = this.model.shapes[name];
@@ -283,6 +301,11 @@ export class WireSerde {
     const headers: Record<string, string> = {};
     if (!op.output) return { status, headers, json: '{}' };
     const shape = this.shape(op.output.shape);
+    if (this.strictOutput) {
+      const problems: string[] = [];
+      this.checkOutput(output ?? {}, op.output.shape, op.output.shape, problems);
+      if (problems.length) throw new Error(`${op.name} output does not match the model: ${problems.join('; ')}`);
+    }
     const body: Record<string, unknown> = {};
     let stream: Readable | undefined;
     for (const [name, ref] of Object.entries(shape.members ?? {})) {
@@ -293,6 +316,40 @@ export class WireSerde {
       else body[ref.locationName ?? name] = this.toJson(val, this.shape(ref.shape));
     }
     return stream ? { status, headers, stream } : { status, headers, json: JSON.stringify(body) };
+  }
+
+  /** Unknown and missing required members of `val` against `shape`, recursively (strict output). */
+  private checkOutput(val: unknown, shapeName: string, path: string, problems: string[]): void {
+    if (val === undefined || val === null) return;
+    const shape = this.shape(shapeName);
+    switch (shape.type) {
+      case 'structure': {
+        if (typeof val !== 'object' || (shape.payload && typeof (val as { pipe?: unknown }).pipe === 'function')) return;
+        const members = shape.members ?? {};
+        for (const [k, child] of Object.entries(val as Record<string, unknown>)) {
+          if (!(k in members)) {
+            if (child !== undefined) problems.push(`${path}.${k} is not a member of the model`);
+            continue;
+          }
+          if (shape.payload === k) continue; // a streamed body
+          this.checkOutput(child, members[k]!.shape, `${path}.${k}`, problems);
+        }
+        for (const r of shape.required ?? []) {
+          if (OPTIONAL_DESPITE_MODEL.has(`${shapeName}.${r}`)) continue;
+          const v = (val as Record<string, unknown>)[r];
+          if (v === undefined || v === null) problems.push(`${path}.${r} is required by the model but missing`);
+        }
+        return;
+      }
+      case 'list':
+        if (Array.isArray(val)) val.forEach((x, i) => this.checkOutput(x, shape.member!.shape, `${path}[${i}]`, problems));
+        return;
+      case 'map':
+        for (const [k, x] of Object.entries(val as Record<string, unknown>)) this.checkOutput(x, shape.value!.shape, `${path}.${k}`, problems);
+        return;
+      default:
+        return;
+    }
   }
 
   private toJson(val: unknown, shape: Shape): unknown {
