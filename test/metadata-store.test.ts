@@ -238,5 +238,36 @@ for (const backend of BACKENDS) {
       assert.equal((await db.jobs.list('TestJob', job.storeId, { status: 'COMPLETED' }, { maxResults: 10 })).items.length, 1);
       assert.equal(await db.jobs.countActive('TestJob', '111111111111'), 0);
     });
+
+    it('settles deployment settings: the first value recorded wins', async () => {
+      assert.equal(await db.settleDeploymentSetting('test-setting', 'first'), 'first');
+      assert.equal(await db.settleDeploymentSetting('test-setting', 'second'), 'first');
+    });
+
+    it('claims S3 access log lines in batches no two deliverers share, gives them back or drops them', async () => {
+      for (let i = 0; i < 5; i++) await db.appendAccessLogLine({ id: `l${i}`, storeId: 's-log', accountId: '111111111111', time: 1000 + i, line: `line ${i}` });
+      const a = await db.claimAccessLogBatch('batch-a', 5000, 0, 3);
+      assert.deepEqual(a, { storeId: 's-log', accountId: '111111111111', lines: ['line 0', 'line 1', 'line 2'] });
+      const b = await db.claimAccessLogBatch('batch-b', 5000, 0, 10);
+      assert.deepEqual(b?.lines, ['line 3', 'line 4'], 'a live batch’s lines are not claimed again');
+      await db.releaseAccessLogBatch('batch-b', false);
+      assert.deepEqual((await db.claimAccessLogBatch('batch-c', 5000, 0, 10))?.lines, ['line 3', 'line 4'], 'given back, claimable again');
+      // A batch whose deliverer died goes stale and is claimed again.
+      assert.deepEqual((await db.claimAccessLogBatch('batch-d', 9000, 6000, 10))?.lines, ['line 0', 'line 1', 'line 2', 'line 3', 'line 4']);
+      await db.deleteAccessLogBatch('batch-d');
+      assert.equal(await db.claimAccessLogBatch('batch-e', 9000, 9000, 10), undefined, 'delivered lines are gone');
+    });
+
+    it('counts unfinished jobs by kind, and those no worker has claimed for a while', async () => {
+      const job = (id: string, leaseExpires: number | null, creationTime: number) => ({
+        id, kind: 'QueueJob', accountId: '111111111111', storeId: 's-q', status: 'SUBMITTED', statusMessage: null, payload: {},
+        creationTime, completionTime: null, leaseOwner: null, leaseExpires, attempts: 0,
+      });
+      await db.jobs.insert(job('q1', null, 100));
+      await db.jobs.insert(job('q2', 5000, 200));
+      assert.deepEqual((await db.jobs.queued()).filter((q) => q.kind === 'QueueJob'), [{ kind: 'QueueJob', count: 2, oldestCreation: 100 }]);
+      assert.deepEqual((await db.jobs.stalled(1000)).filter((q) => q.kind === 'QueueJob'), [{ kind: 'QueueJob', count: 1, oldestCreation: 100 }]);
+      assert.deepEqual((await db.jobs.stalled(6000)).filter((q) => q.kind === 'QueueJob'), [{ kind: 'QueueJob', count: 2, oldestCreation: 100 }]);
+    });
   });
 }

@@ -668,23 +668,23 @@ export class KyselyJobRecords implements JobRecords {
     const res = await this.db.updateTable('jobs').set(set).where('id', '=', id).where('lease_owner', '=', owner).executeTakeFirst();
     return Number(res.numUpdatedRows) > 0;
   }
-  async queued(): Promise<{ kind: string; count: number; oldestCreation: number }[]> {
-    const rows = await this.db
-      .selectFrom('jobs')
-      .select((eb) => ['kind', eb.fn.countAll<number>().as('count'), eb.fn.min<number>('creation_time').as('oldest')])
-      .where('status', 'in', ['SUBMITTED', 'IN_PROGRESS'])
-      .groupBy('kind')
-      .execute();
-    return rows.map((r) => ({ kind: r.kind, count: Number(r.count), oldestCreation: Number(r.oldest) }));
+  queued(): Promise<{ kind: string; count: number; oldestCreation: number }[]> {
+    return this.unfinishedByKind();
   }
-  async stalled(before: number): Promise<{ kind: string; count: number; oldestCreation: number }[]> {
-    const rows = await this.db
+  stalled(before: number): Promise<{ kind: string; count: number; oldestCreation: number }[]> {
+    return this.unfinishedByKind(before);
+  }
+  /** Unfinished jobs by kind; with `unclaimedSince`, only those no lease has covered since then. */
+  private async unfinishedByKind(unclaimedSince?: number): Promise<{ kind: string; count: number; oldestCreation: number }[]> {
+    let q = this.db
       .selectFrom('jobs')
       .select((eb) => ['kind', eb.fn.countAll<number>().as('count'), eb.fn.min<number>('creation_time').as('oldest')])
-      .where('status', 'in', ['SUBMITTED', 'IN_PROGRESS'])
-      .where((eb) => eb.or([eb.and([eb('lease_expires', 'is', null), eb('creation_time', '<', before)]), eb('lease_expires', '<', before)]))
-      .groupBy('kind')
-      .execute();
+      .where('status', 'in', ['SUBMITTED', 'IN_PROGRESS']);
+    if (unclaimedSince !== undefined) {
+      const t = unclaimedSince;
+      q = q.where((eb) => eb.or([eb.and([eb('lease_expires', 'is', null), eb('creation_time', '<', t)]), eb('lease_expires', '<', t)]));
+    }
+    const rows = await q.groupBy('kind').execute();
     return rows.map((r) => ({ kind: r.kind, count: Number(r.count), oldestCreation: Number(r.oldest) }));
   }
   async complete(id: string, owner: string, status: string, statusMessage: string | null, payload: unknown, now: number): Promise<boolean> {
