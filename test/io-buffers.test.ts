@@ -5,7 +5,7 @@ import { createServer, request, type Server } from 'node:http';
 import { Readable } from 'node:stream';
 import { randomBytes } from 'node:crypto';
 import { MessageChannel } from 'node:worker_threads';
-import { BufferRecycler, ioBuffers } from '../src/core/buffer-recycler.js';
+import { BufferRecycler, ioBuffers, POISON_BYTE } from '../src/core/buffer-recycler.js';
 import { sendStream } from '../src/api/send-stream.js';
 
 describe('BufferRecycler', () => {
@@ -34,6 +34,21 @@ describe('BufferRecycler', () => {
     const b = r.take(1000);
     const c = r.take(1000);
     assert.notEqual(b.buffer, c.buffer, 'the double give did not make it lendable twice');
+  });
+
+  it('has an off switch, and in tests poisons what is given back', () => {
+    const off = new BufferRecycler(4 << 20);
+    off.configure({ enabled: false });
+    const a = off.take(1000);
+    off.give(a);
+    assert.equal(off.idleBytes, 0, 'off: nothing is kept for reuse');
+    assert.ok(!off.lends(a), 'off: nothing is lent');
+    const poisoned = new BufferRecycler(4 << 20);
+    poisoned.configure({ poison: true });
+    const b = poisoned.take(1000).fill(7);
+    const view = b.subarray(0, 10);
+    poisoned.give(b);
+    assert.ok(view.every((x) => x === POISON_BYTE), 'a holder that kept a view after giving back sees the marker, not data');
   });
 
   it('takes back memory that went to a worker thread and came back (adopt)', () => {

@@ -5,7 +5,7 @@ import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
@@ -127,6 +127,12 @@ for (const backend of BACKENDS) {
       const aligned = all.find((r) => r.name === 'aligned')!;
       const pair = all.find((r) => r.name === 'pair')!;
       const dest = `file://${exportRoot}/out/`;
+      // What an export killed mid-file left (its writer's pid has ended): removed when the file is written again.
+      const dead = execFileSync('sh', ['-c', 'echo $$'], { encoding: 'utf8' }).trim();
+      const host = (await import('node:os')).hostname().replace(/[^A-Za-z0-9-]/g, '_');
+      const leftover = join(exportRoot, 'out', aligned.id!, `.sample.bam.${host}.${dead}.0123456789ab.part`);
+      mkdirSync(join(exportRoot, 'out', aligned.id!), { recursive: true });
+      writeFileSync(leftover, 'half an export');
       const job = await omics.send(
         new StartReadSetExportJobCommand({
           sequenceStoreId: storeId,
@@ -140,6 +146,7 @@ for (const backend of BACKENDS) {
       assert.equal(done.status, 'COMPLETED_WITH_FAILURES');
       assert.deepEqual(done.readSets!.map((r) => [r.id, r.status]), [[aligned.id, 'FINISHED'], [pair.id, 'FINISHED'], ['9999999999', 'FAILED']]);
       const out = join(exportRoot, 'out');
+      assert.ok(!existsSync(leftover), 'the killed export’s partial file is gone');
       assert.equal(md5(readFileSync(join(out, aligned.id!, 'sample.bam'))), md5(readFileSync(join(corpus, 'sample.bam'))));
       assert.equal(md5(readFileSync(join(out, pair.id!, 'reads_source1.fastq.gz'))), md5(readFileSync(join(corpus, 'reads_R1.fastq.gz'))));
       assert.equal(md5(readFileSync(join(out, pair.id!, 'reads_source2.fastq.gz'))), md5(readFileSync(join(corpus, 'reads_R2.fastq.gz'))));
