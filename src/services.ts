@@ -115,21 +115,13 @@ export function startServices(
     maxStorageAttempts: config.jobMaxStorageAttempts,
     isTransient: isTransientIoError,
     now: deps.now,
-    handlers: {
-      [READ_SET_INGEST_JOB]: ingest.run,
-      [REFERENCE_IMPORT_JOB]: references.importHandler(),
-      [READ_SET_IMPORT_JOB]: readSetJobs.importHandler(),
-      [READ_SET_EXPORT_JOB]: readSetJobs.exportHandler(),
-      [READ_SET_ACTIVATION_JOB]: archive.activationHandler(),
+    kinds: {
+      [READ_SET_INGEST_JOB]: ingest,
+      [REFERENCE_IMPORT_JOB]: { run: references.importHandler(), giveUp: references.importGiveUp() },
+      [READ_SET_IMPORT_JOB]: { run: readSetJobs.importHandler(), giveUp: readSetJobs.importGiveUp() },
+      [READ_SET_EXPORT_JOB]: { run: readSetJobs.exportHandler(), giveUp: readSetJobs.exportGiveUp() },
+      [READ_SET_ACTIVATION_JOB]: { run: archive.activationHandler(), giveUp: archive.activationGiveUp() },
     },
-    giveUp: {
-      [READ_SET_INGEST_JOB]: ingest.giveUp,
-      [REFERENCE_IMPORT_JOB]: references.importGiveUp(),
-      [READ_SET_IMPORT_JOB]: readSetJobs.importGiveUp(),
-      [READ_SET_EXPORT_JOB]: readSetJobs.exportGiveUp(),
-      [READ_SET_ACTIVATION_JOB]: archive.activationGiveUp(),
-    },
-    retrying: { [READ_SET_INGEST_JOB]: ingest.retrying },
     describeError: describeAttemptError,
   });
   const accessLogs = new AccessLogService(core.db, locations, log.child({ component: 's3-access-log' }), config.s3.accessLogFlushMs);

@@ -65,16 +65,18 @@ describe('job runner leases and give-up', () => {
         throw e;
       }
     };
-    const a = new JobRunner({ jobs: pausable, atomically: (fn) => db.atomically(fn), handlers: { Publish: aHandler }, log, leaseMs: 300, pollMs: 20, concurrency: 1 });
+    const a = new JobRunner({ jobs: pausable, atomically: (fn) => db.atomically(fn), kinds: { Publish: { run: aHandler } }, log, leaseMs: 300, pollMs: 20, concurrency: 1 });
     const b = new JobRunner({
       jobs: db.jobs,
       atomically: (fn) => db.atomically(fn),
-      handlers: {
-        Publish: async (j, ctx) => {
-          const out = await publish('B')(j, ctx);
-          seen.bPublished = true;
-          setTimeout(bDone, 50);
-          return out;
+      kinds: {
+        Publish: {
+          run: async (j, ctx) => {
+            const out = await publish('B')(j, ctx);
+            seen.bPublished = true;
+            setTimeout(bDone, 50);
+            return out;
+          },
         },
       },
       log,
@@ -107,19 +109,21 @@ describe('job runner leases and give-up', () => {
     const r = new JobRunner({
       jobs: db.jobs,
       atomically: (fn) => db.atomically(fn),
-      handlers: {
-        Flaky: async () => {
-          attempts.Flaky++;
-          throw new Error('a bug');
+      kinds: {
+        Flaky: {
+          run: async () => {
+            attempts.Flaky++;
+            throw new Error('a bug');
+          },
+          giveUp: async (j, reason) => ((gaveUp['Flaky'] = reason), { status: 'FAILED', statusMessage: reason, payload: j.payload }),
         },
-        Outage: async () => {
-          attempts.Outage++;
-          throw Object.assign(new Error('connect ECONNREFUSED'), { code: 'ECONNREFUSED' });
+        Outage: {
+          run: async () => {
+            attempts.Outage++;
+            throw Object.assign(new Error('connect ECONNREFUSED'), { code: 'ECONNREFUSED' });
+          },
+          giveUp: async (j, reason) => ((gaveUp['Outage'] = reason), { status: 'FAILED', statusMessage: reason, payload: j.payload }),
         },
-      },
-      giveUp: {
-        Flaky: async (j, reason) => ((gaveUp['Flaky'] = reason), { status: 'FAILED', statusMessage: reason, payload: j.payload }),
-        Outage: async (j, reason) => ((gaveUp['Outage'] = reason), { status: 'FAILED', statusMessage: reason, payload: j.payload }),
       },
       isTransient: (e) => (e as { code?: string }).code === 'ECONNREFUSED',
       describeError: (e) => ((e as { code?: string }).code ? 'the storage was unavailable' : 'internal error'),

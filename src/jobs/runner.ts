@@ -50,13 +50,19 @@ export type GiveUpHandler<P = any> = (job: JobRecord<P>, reason: string) => Prom
 /** Told after an attempt failed and before the next one: the job (and what it makes) says why it waits. */
 export type RetryHandler<P = any> = (job: JobRecord<P>, reason: string) => Promise<void>;
 
+/** One kind of job. */
+export interface JobKind<P = any> {
+  run: JobHandler<P>;
+  giveUp?: GiveUpHandler<P>;
+  retrying?: RetryHandler<P>;
+}
+
 export interface JobRunnerOptions {
   jobs: JobRecords;
   /** The metadata store's transactions, for fenced publishing. */
   atomically: <T>(fn: (tx: DataTransaction) => Promise<T>) => Promise<T>;
-  handlers: Record<string, JobHandler>;
-  giveUp?: Record<string, GiveUpHandler>;
-  retrying?: Record<string, RetryHandler>;
+  /** Every job kind this runner runs: how it runs, and (optionally) how it gives up and how it says it waits. */
+  kinds: Record<string, JobKind>;
   /** Describes an attempt's error for users (job and read set status messages). */
   describeError?: (err: unknown) => string;
   log: Logger;
@@ -136,7 +142,7 @@ export class JobRunner {
     while (this.running) {
       let job: JobRecord | undefined;
       try {
-        job = await this.o.jobs.claim(Object.keys(this.o.handlers), this.owner, this.now(), this.leaseMs);
+        job = await this.o.jobs.claim(Object.keys(this.o.kinds), this.owner, this.now(), this.leaseMs);
       } catch (err) {
         this.o.log.error({ err }, 'job claim failed');
       }
@@ -150,7 +156,7 @@ export class JobRunner {
 
   private async run(job: JobRecord): Promise<void> {
     const { jobs, log } = this.o;
-    const handler = this.o.handlers[job.kind]!;
+    const handler = this.o.kinds[job.kind]!.run;
     const jlog = log.child({ jobId: job.id, kind: job.kind, attempt: job.attempts });
     const leaseLost = new AbortController();
     const lose = (why: string) => {
@@ -238,7 +244,7 @@ export class JobRunner {
         jobAttempts.inc({ kind: job.kind, outcome: 'retry' });
         const waiting = `attempt ${job.attempts} failed (${reason}); retrying`;
         await jobs.update(job.id, this.owner, { leaseExpires: this.now() + backoff, statusMessage: waiting }).catch(() => undefined);
-        await this.o.retrying?.[job.kind]?.(job, waiting).catch((e: unknown) => jlog.warn({ err: e }, 'could not record the retry'));
+        await this.o.kinds[job.kind]?.retrying?.(job, waiting).catch((e: unknown) => jlog.warn({ err: e }, 'could not record the retry'));
       }
     }
   }
@@ -247,7 +253,7 @@ export class JobRunner {
   private async giveUp(job: JobRecord, reason: string, jlog: Logger): Promise<void> {
     const message = `The job gave up: it ${reason}.`;
     try {
-      const give = this.o.giveUp?.[job.kind];
+      const give = this.o.kinds[job.kind]?.giveUp;
       const out = give ? await give(job, message) : { status: 'FAILED', statusMessage: message, payload: job.payload };
       if (await this.o.jobs.complete(job.id, this.owner, out.status, out.statusMessage, out.payload, this.now())) {
         jobAttempts.inc({ kind: job.kind, outcome: 'gave_up' });
