@@ -15,6 +15,7 @@ import { parseSignature } from '../iam/sigv4.js';
 import { OmicsEdge } from '../api/omics/edge.js';
 import { startServices } from '../services.js';
 import { S3Edge } from '../api/s3/edge.js';
+import { S3Authorizer } from '../domain/s3-authorization.js';
 import { AuthenticationError } from '../core/errors.js';
 
 export { READY_PATH, METRICS_PATH } from './ops-endpoints.js';
@@ -77,8 +78,8 @@ export async function startHttpServer(core: Core, log: Logger = pino({ level: co
     identity: core.identity,
     anonymousPrincipal: { accountId: config.accountId, userName: null, arn: userArn(core.partition, config.accountId, null), accessKeyId: 'anonymous' },
     view: running.s3View,
+    access: new S3Authorizer(core.identity, running.s3View, core.partition),
     region: config.region,
-    partition: core.partition,
     corsOrigins: config.s3.corsOrigins,
     onAccess: (store, entry) => running.accessLogs.record(store, entry),
     onOperation: (op, status, seconds, bytes) => {

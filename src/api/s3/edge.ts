@@ -3,23 +3,22 @@ import type { Logger } from 'pino';
 import type { Readable } from 'node:stream';
 import { closeIfBodyUnread, sendStream } from '../send-stream.js';
 import { ioBuffers } from '../../core/buffer-recycler.js';
-import { AccessDeniedError } from '../../core/errors.js';
 import { S3Error, toS3Error } from './errors.js';
 import { authenticateV2, type Authenticator } from '../../iam/authenticator.js';
 import type { IdentityService, Principal } from '../../iam/identity.js';
 import { queryPairs } from '../../iam/sigv4.js';
-import { NoSuchKeyError, parseRange, type S3Object, type S3ViewService } from '../../domain/s3-view.js';
+import { parseRange, type S3Object, type S3ViewService } from '../../domain/s3-view.js';
+import type { S3Authorizer } from '../../domain/s3-authorization.js';
 import type { SequenceStoreRecord } from '../../db/metadata-store.js';
-import { storePolicyDecision } from '../../domain/s3-access-policy.js';
 import type { AccessLogEntry } from '../../domain/access-logs.js';
 
 /**
  * The read-only S3 edge over the S3 view of read sets. Path-style addressing
  * (`/<bucket>/<key>`), SigV4 with service `s3` in headers or a presigned query.
- * Request path: authenticate -> name the operation -> resolve bucket/object ->
- * authorize (owner account; IAM users need identity policies for the S3
- * action on the access point and kms:Decrypt on the store key) -> answer in
- * S3's XML. Writes are refused as the service refuses them.
+ * Request path: name the operation (nameS3Operation) -> authenticate ->
+ * resolve the bucket -> the operation's entry in the table, which asks the
+ * domain's S3Authorizer (store policy, identity policy, kms:Decrypt) and
+ * answers in S3's XML. Writes are refused as the service refuses them.
  */
 export interface S3EdgeOptions {
   auth: boolean;
@@ -27,8 +26,9 @@ export interface S3EdgeOptions {
   identity: IdentityService;
   anonymousPrincipal: Principal;
   view: S3ViewService;
+  /** Who may do what (domain/s3-authorization.ts): the edge asks, it decides nothing itself. */
+  access: S3Authorizer;
   region: string;
-  partition: { partition: string; region: string };
   /** Browser origins allowed (CORS); ['*'] for any. */
   corsOrigins: string[];
   /** Virtual-hosted addressing under this domain (`<bucket>.<baseDomain>`). */
@@ -46,8 +46,11 @@ interface S3Info {
   log: Logger;
 }
 
+/** The operations of the S3 edge; every request is named before it is authenticated. */
+export type S3OperationName = 'GetObject' | 'HeadObject' | 'GetObjectTagging' | 'ListObjects' | 'ListObjectsV2' | 'HeadBucket' | 'GetBucketLocation' | 'ListBuckets' | 'Write';
+
 /** Operation names as S3 server access logs spell them. */
-const REST_NAMES: Record<string, string> = {
+const REST_NAMES: Record<S3OperationName, string> = {
   GetObject: 'REST.GET.OBJECT',
   HeadObject: 'REST.HEAD.OBJECT',
   GetObjectTagging: 'REST.GET.OBJECT_TAGGING',
@@ -55,10 +58,36 @@ const REST_NAMES: Record<string, string> = {
   ListObjectsV2: 'REST.GET.BUCKET',
   HeadBucket: 'REST.HEAD.BUCKET',
   GetBucketLocation: 'REST.GET.LOCATION',
+  ListBuckets: 'REST.GET.SERVICE',
   Write: 'REST.PUT.OBJECT',
 };
 
-/** XML-escaped, with characters XML 1.0 cannot carry at all (controls, lone surrogates) replaced by U+FFFD. */
+/** Names a request's operation from its method, bucket, key and query alone. */
+export function nameS3Operation(method: string, bucket: string, key: string, query: Map<string, string>): S3OperationName {
+  if (method !== 'GET' && method !== 'HEAD') return 'Write';
+  if (bucket === '') return 'ListBuckets';
+  if (key === '') {
+    if (query.has('location')) return 'GetBucketLocation';
+    if (method === 'HEAD') return 'HeadBucket';
+    return query.get('list-type') === '2' ? 'ListObjectsV2' : 'ListObjects';
+  }
+  if (query.has('tagging')) return 'GetObjectTagging';
+  return method === 'HEAD' ? 'HeadObject' : 'GetObject';
+}
+
+/** What an operation is served with: the request, its caller, the bucket's store and the object key. */
+interface S3Call {
+  req: IncomingMessage;
+  res: ServerResponse;
+  info: S3Info;
+  principal: Principal;
+  store: SequenceStoreRecord;
+  bucket: string;
+  key: string;
+  query: Map<string, string>;
+  signatureVersion: string;
+}
+
 const xmlEscape = (s: string) =>
   s
     // eslint-disable-next-line no-control-regex
@@ -98,7 +127,7 @@ export class S3Edge {
 
   async handle(req: IncomingMessage, res: ServerResponse, info: S3Info): Promise<void> {
     let principal: Principal | undefined;
-    let op = 'Unknown';
+    let op: S3OperationName | 'Unknown' = 'Unknown';
     const allowedOrigin = this.cors(req, res);
     if (req.method === 'OPTIONS') {
       // A CORS preflight: unsigned by design; answered for allowed origins and read methods only.
@@ -130,7 +159,7 @@ export class S3Edge {
         remoteIp: req.socket.remoteAddress ?? '-',
         requester: principal?.arn ?? '',
         requestId: info.requestId,
-        operation: REST_NAMES[op] ?? `REST.${req.method}.UNKNOWN`,
+        operation: op === 'Unknown' ? `REST.${req.method}.UNKNOWN` : REST_NAMES[op],
         key,
         requestUri: `${req.method} ${req.url} HTTP/${req.httpVersion}`,
         status: res.statusCode,
@@ -148,15 +177,7 @@ export class S3Edge {
     });
     try {
       const method = req.method ?? 'GET';
-      if (this.o.auth) {
-        const signing = { method, rawPath: info.rawPath, rawQuery: info.rawQuery, headers: req.headers };
-        const v2 = await authenticateV2(this.o.identity, signing, Date.now());
-        if (v2) {
-          principal = v2;
-          sigVersion = 'AWS';
-        } else principal = (await this.o.authenticator.authenticate(signing, 's3', undefined, false)).principal;
-      } else principal = this.o.anonymousPrincipal;
-      req.resume();
+      // Name the operation first (from the request line alone), then authenticate, then serve.
       const path = info.rawPath.replace(/^\//, '');
       const slash = path.indexOf('/');
       const vhost = this.virtualBucket(req.headers.host);
@@ -170,59 +191,21 @@ export class S3Edge {
       const bucket = vhost ?? decode(slash < 0 ? path : path.slice(0, slash));
       key = vhost !== undefined ? decode(path) : slash < 0 ? '' : decode(path.slice(slash + 1));
       const query = new Map(queryPairs(info.rawQuery));
-      if (method !== 'GET' && method !== 'HEAD') {
-        op = 'Write';
-        throw new S3Error(403, 'AccessDenied', 'Access Denied: the S3 view of a sequence store is read-only; write with an import job or a direct upload.');
-      }
-      if (bucket === '') {
-        op = 'ListBuckets';
-        throw new S3Error(403, 'AccessDenied', 'Access Denied');
-      }
+      const name = nameS3Operation(method, bucket, key, query);
+      op = name;
+      if (this.o.auth) {
+        const signing = { method, rawPath: info.rawPath, rawQuery: info.rawQuery, headers: req.headers };
+        const v2 = await authenticateV2(this.o.identity, signing, Date.now());
+        if (v2) {
+          principal = v2;
+          sigVersion = 'AWS';
+        } else principal = (await this.o.authenticator.authenticate(signing, 's3', undefined, false)).principal;
+      } else principal = this.o.anonymousPrincipal;
+      req.resume();
+      if (name === 'Write') throw new S3Error(403, 'AccessDenied', 'Access Denied: the S3 view of a sequence store is read-only; write with an import job or a direct upload.');
+      if (name === 'ListBuckets') throw new S3Error(403, 'AccessDenied', 'Access Denied');
       store = await this.o.view.bucket(bucket);
-      if (key === '') {
-        if (query.has('location')) {
-          op = 'GetBucketLocation';
-          await this.authorize(principal, store, 's3:ListBucket', this.o.view.accessPointArn(store), {});
-          this.xml(res, info, 200, `${XML_HEAD}<LocationConstraint xmlns="${NS}">${xmlEscape(this.o.region)}</LocationConstraint>`);
-          return;
-        }
-        if (method === 'HEAD') {
-          op = 'HeadBucket';
-          await this.authorize(principal, store, 's3:ListBucket', this.o.view.accessPointArn(store), {});
-          res.writeHead(200, { 'x-amz-request-id': info.requestId, 'x-amz-bucket-region': this.o.region }).end();
-          return;
-        }
-        op = query.get('list-type') === '2' ? 'ListObjectsV2' : 'ListObjects';
-        const prefix = query.get('prefix') ?? '';
-        await this.authorize(principal, store, 's3:ListBucket', this.o.view.accessPointArn(store), { 's3:prefix': prefix, 's3:signatureversion': sigVersion });
-        await this.list(res, info, store, bucket, query, op === 'ListObjectsV2');
-        return;
-      }
-      op = query.has('tagging') ? 'GetObjectTagging' : method === 'HEAD' ? 'HeadObject' : 'GetObject';
-      const asker = principal;
-      const bucketStore = store;
-      const target = await this.o.view.target(store, key).catch(async (err: unknown) => {
-        // As S3 does: a missing key is 404 only to a principal that may list the bucket (who could see that it is
-        // missing anyway); anyone else gets 403, as for a key it may not read, so answers say nothing of what exists.
-        if (err instanceof NoSuchKeyError) {
-          await this.authorize(asker, bucketStore, 's3:ListBucket', this.o.view.accessPointArn(bucketStore), { 's3:prefix': key, 's3:signatureversion': sigVersion });
-        }
-        throw err;
-      });
-      // Object tags feed s3:ExistingObjectTag conditions: looked up only when a policy could use them.
-      const needTags = query.has('tagging') || principal.userName !== null || (store.s3AccessPolicy ?? '').includes('ExistingObjectTag');
-      if (query.has('tagging')) {
-        const tags = await this.o.view.tags(target);
-        await this.authorize(principal, store, 's3:GetObjectTagging', this.o.view.objectArn(store, key), tagContext(tags, sigVersion));
-        const set = Object.entries(tags)
-          .map(([k, v]) => `<Tag>${tag('Key', k)}${tag('Value', v)}</Tag>`)
-          .join('');
-        this.xml(res, info, 200, `${XML_HEAD}<Tagging xmlns="${NS}"><TagSet>${set}</TagSet></Tagging>`);
-        return;
-      }
-      const tags = needTags ? await this.o.view.tags(target) : {};
-      await this.authorize(principal, store, 's3:GetObject', this.o.view.objectArn(store, key), tagContext(tags, sigVersion));
-      await this.object(req, res, info, store, target.object, method === 'HEAD', (r) => this.o.view.open(target, r));
+      await this.operations[name]({ req, res, info, principal, store, bucket, key, query, signatureVersion: sigVersion });
     } catch (err) {
       const e = toS3Error(err);
       if (!e) {
@@ -238,22 +221,37 @@ export class S3Edge {
     }
   }
 
-  /**
-   * All three must allow (spec §3.3): the store's S3 access policy (the
-   * default one lets the owner's root read), the caller's identity policy
-   * (implicit for an account's root; an IAM user needs one naming the action
-   * on the access point or object ARN), and for object reads `kms:Decrypt`
-   * on the store's key (likewise from the identity policy).
-   */
-  private async authorize(principal: Principal, store: SequenceStoreRecord, action: string, resource: string, context: Record<string, string>): Promise<void> {
-    const ctx = { 's3:DataAccessPointArn': this.o.view.accessPointArn(store), 's3:DataAccessPointAccount': store.accountId, ...context };
-    const decision = storePolicyDecision(store, this.o.partition, principal, action, resource, ctx);
-    if (decision !== 'Allow') {
-      throw new AccessDeniedError(`the store's S3 access policy ${decision === 'ExplicitDeny' ? 'denies' : 'does not allow'} ${action} on ${resource} for ${principal.arn}`);
-    }
-    if (principal.userName === null) return;
-    await this.o.identity.authorize(principal, action, resource, ctx);
-    if (action === 's3:GetObject' && store.sseKeyArn) await this.o.identity.authorize(principal, 'kms:Decrypt', store.sseKeyArn, {});
+  /** The operations that read (Write and ListBuckets are refused before a store is looked up). */
+  private readonly operations: Record<Exclude<S3OperationName, 'Write' | 'ListBuckets'>, (c: S3Call) => Promise<void>> = {
+    GetBucketLocation: async (c) => {
+      await this.o.access.authorizeBucket(c.principal, c.store);
+      this.xml(c.res, c.info, 200, `${XML_HEAD}<LocationConstraint xmlns="${NS}">${xmlEscape(this.o.region)}</LocationConstraint>`);
+    },
+    HeadBucket: async (c) => {
+      await this.o.access.authorizeBucket(c.principal, c.store);
+      c.res.writeHead(200, { 'x-amz-request-id': c.info.requestId, 'x-amz-bucket-region': this.o.region }).end();
+    },
+    ListObjects: (c) => this.listObjects(c, false),
+    ListObjectsV2: (c) => this.listObjects(c, true),
+    GetObjectTagging: async (c) => {
+      const { tags } = await this.o.access.readObject(c.principal, c.store, c.key, 's3:GetObjectTagging', c.signatureVersion);
+      const set = Object.entries(tags)
+        .map(([k, v]) => `<Tag>${tag('Key', k)}${tag('Value', v)}</Tag>`)
+        .join('');
+      this.xml(c.res, c.info, 200, `${XML_HEAD}<Tagging xmlns="${NS}"><TagSet>${set}</TagSet></Tagging>`);
+    },
+    HeadObject: (c) => this.getObject(c, true),
+    GetObject: (c) => this.getObject(c, false),
+  };
+
+  private async listObjects(c: S3Call, v2: boolean): Promise<void> {
+    await this.o.access.authorizeBucket(c.principal, c.store, { 's3:prefix': c.query.get('prefix') ?? '', 's3:signatureversion': c.signatureVersion });
+    await this.list(c.res, c.info, c.store, c.bucket, c.query, v2);
+  }
+
+  private async getObject(c: S3Call, head: boolean): Promise<void> {
+    const { target } = await this.o.access.readObject(c.principal, c.store, c.key, 's3:GetObject', c.signatureVersion);
+    await this.object(c.req, c.res, c.info, c.store, target.object, head, (r) => this.o.view.open(target, r));
   }
 
   private async list(res: ServerResponse, info: S3Info, store: SequenceStoreRecord, bucket: string, q: Map<string, string>, v2: boolean): Promise<void> {
@@ -384,8 +382,3 @@ export class S3Edge {
 }
 
 /** Policy condition keys for an object: its tags as s3:ExistingObjectTag/<key>, and the signature version. */
-function tagContext(tags: Record<string, string>, sigVersion: string): Record<string, string> {
-  const ctx: Record<string, string> = { 's3:signatureversion': sigVersion };
-  for (const [k, v] of Object.entries(tags)) ctx[`s3:ExistingObjectTag/${k}`] = v;
-  return ctx;
-}
