@@ -1,5 +1,6 @@
 // The layer rules of ARCHITECTURE.md, checked in CI (`npm run lint`): dependencies point down only.
-//   cli → server → services/app → api → domain → jobs, iam → db, blob, keys → formats → core
+//   cli → server → services/app → api → the services (storage/; workflows/ and analytics/ to come) → jobs, iam →
+//   db, blob, keys → formats → core
 // An upward import fails the check with the rule's name.
 const layer = (name) => `^src/${name}/`;
 const below = (from, forbidden, comment) => ({
@@ -12,13 +13,13 @@ const below = (from, forbidden, comment) => ({
 
 module.exports = {
   forbidden: [
-    below(layer('core'), ['formats', 'db', 'blob', 'keys', 'iam', 'jobs', 'domain', 'api', 'server', 'cli', 'config', 'services', 'app', 'deployment-check'], 'core knows nothing above it'),
-    below(layer('formats'), ['db', 'blob', 'keys', 'iam', 'jobs', 'domain', 'api', 'server', 'cli', 'config', 'services', 'app'], 'formats know no storage and no HTTP'),
-    below('^src/(db|blob|keys)/', ['iam', 'jobs', 'domain', 'api', 'server', 'cli', 'config', 'services', 'app'], 'backends know nothing of the domain or HTTP'),
-    below(layer('iam'), ['jobs', 'domain', 'api', 'server', 'cli', 'services', 'app'], 'iam knows no HTTP and no domain'),
-    below(layer('jobs'), ['domain', 'api', 'server', 'cli', 'services', 'app', 'iam'], 'the job runner knows no domain and no HTTP'),
-    below(layer('domain'), ['api', 'server', 'cli', 'services', 'app', 'config'], 'the domain knows no HTTP and no configuration loading'),
-    below(layer('config'), ['domain', 'api', 'server', 'cli', 'services', 'app', 'db', 'blob', 'keys', 'iam', 'jobs', 'formats'], 'configuration is plain data'),
+    below(layer('core'), ['formats', 'db', 'blob', 'keys', 'iam', 'jobs', 'storage', 'workflows', 'analytics', 'api', 'server', 'cli', 'config', 'services', 'app', 'deployment-check'], 'core knows nothing above it'),
+    below(layer('formats'), ['db', 'blob', 'keys', 'iam', 'jobs', 'storage', 'workflows', 'analytics', 'api', 'server', 'cli', 'config', 'services', 'app'], 'formats know no storage and no HTTP'),
+    below('^src/(db|blob|keys)/', ['iam', 'jobs', 'storage', 'workflows', 'analytics', 'api', 'server', 'cli', 'config', 'services', 'app'], 'backends know nothing of the domain or HTTP'),
+    below(layer('iam'), ['jobs', 'storage', 'workflows', 'analytics', 'api', 'server', 'cli', 'services', 'app'], 'iam knows no HTTP and no domain'),
+    below(layer('jobs'), ['storage', 'workflows', 'analytics', 'api', 'server', 'cli', 'services', 'app', 'iam'], 'the job runner knows no domain and no HTTP'),
+    below('^src/(storage|workflows|analytics)/', ['api', 'server', 'cli', 'services', 'app', 'config'], 'the services know no HTTP and no configuration loading'),
+    below(layer('config'), ['storage', 'workflows', 'analytics', 'api', 'server', 'cli', 'services', 'app', 'db', 'blob', 'keys', 'iam', 'jobs', 'formats'], 'configuration is plain data'),
     below(layer('api'), ['server', 'cli', 'services', 'app'], 'the protocol edges are composed by the server, never the other way'),
     {
       name: 'no-circular',

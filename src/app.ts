@@ -16,7 +16,7 @@ import { CountedBlobStore } from './blob/counted-blob-store.js';
 import { S3BlobStore } from './blob/s3-blob-store.js';
 import type { BlobStore } from './blob/blob-store.js';
 import { IdentityService } from './iam/identity.js';
-import { ConnectionService } from './domain/connections.js';
+import { ConnectionService } from './storage/connections.js';
 
 /**
  * The composition root's lower half: config -> master key -> metadata store

@@ -15,10 +15,10 @@ import type { MetadataStore } from '../src/db/metadata-store.js';
 import type { JobRecord } from '../src/db/data-records.js';
 import { LocalBlobStore } from '../src/blob/local-blob-store.js';
 import type { BlobStore } from '../src/blob/blob-store.js';
-import { ArchiveService, type ReadSetActivationPayload } from '../src/domain/archive.js';
-import type { DomainDeps } from '../src/domain/context.js';
-import type { SequenceStoreService } from '../src/domain/sequence-stores.js';
-import { DEFAULT_QUOTAS } from '../src/domain/context.js';
+import { ArchiveService, type ReadSetActivationPayload } from '../src/storage/archive.js';
+import type { DomainDeps } from '../src/storage/context.js';
+import type { SequenceStoreService } from '../src/storage/sequence-stores.js';
+import { DEFAULT_QUOTAS } from '../src/storage/context.js';
 import { BACKENDS, PG_URL, dropPgSchema, newPgSchema } from './helpers/server.js';
 import { readSetRecord } from './helpers/records.js';
 

@@ -147,7 +147,7 @@ export interface MetadataStore {
    */
   settleDeploymentSetting(name: string, value: string): Promise<string>;
 
-  // S3 access log lines, written ahead of delivery (domain/access-logs.ts)
+  // S3 access log lines, written ahead of delivery (storage/access-logs.ts)
   appendAccessLogLine(e: { id: string; storeId: string; accountId: string; time: number; line: string }): Promise<void>;
   /**
    * Claims up to `limit` lines of one store that no live batch holds (unclaimed, or claimed before `staleBefore`

@@ -15,7 +15,7 @@ import { parseSignature } from '../iam/sigv4.js';
 import { OmicsEdge } from '../api/omics/edge.js';
 import { startServices } from '../services.js';
 import { S3Edge } from '../api/s3/edge.js';
-import { S3Authorizer } from '../domain/s3-authorization.js';
+import { S3Authorizer } from '../storage/s3-authorization.js';
 import { AuthenticationError } from '../core/errors.js';
 
 export { READY_PATH, METRICS_PATH } from './ops-endpoints.js';

@@ -1,11 +1,11 @@
 import { readSetArn, referenceArn, referenceStoreArn, sequenceStoreArn } from '../../core/arn.js';
 import { DEFAULT_PAGE_SIZE } from '../../core/pagination.js';
 import type { JobRecord, StoredFile } from '../../db/data-records.js';
-import type { ReadSetView } from '../../domain/read-sets.js';
-import type { ReferenceImportPayload, ReferenceView } from '../../domain/references.js';
-import { totalParts } from '../../domain/read-set-files.js';
-import type { ReadSetActivationPayload } from '../../domain/archive.js';
-import type { ReadSetExportPayload, ReadSetImportPayload } from '../../domain/read-set-jobs.js';
+import type { ReadSetView } from '../../storage/read-sets.js';
+import type { ReferenceImportPayload, ReferenceView } from '../../storage/references.js';
+import { totalParts } from '../../storage/read-set-files.js';
+import type { ReadSetActivationPayload } from '../../storage/archive.js';
+import type { ReadSetExportPayload, ReadSetImportPayload } from '../../storage/read-set-jobs.js';
 import type { OperationImpl, Services } from './operation-types.js';
 import type { Principal } from '../../iam/identity.js';
 

@@ -1,14 +1,14 @@
 import type { Partition } from '../../core/arn.js';
 import type { Principal } from '../../iam/identity.js';
-import type { SequenceStoreService } from '../../domain/sequence-stores.js';
-import type { ReferenceStoreService } from '../../domain/reference-stores.js';
-import type { TagService } from '../../domain/tags.js';
-import type { ReadSetService } from '../../domain/read-sets.js';
-import type { ReferenceService } from '../../domain/references.js';
-import type { UploadService } from '../../domain/uploads.js';
-import type { ReadSetJobService } from '../../domain/read-set-jobs.js';
-import type { ArchiveService } from '../../domain/archive.js';
-import type { S3AccessPolicyService } from '../../domain/s3-access-policy.js';
+import type { SequenceStoreService } from '../../storage/sequence-stores.js';
+import type { ReferenceStoreService } from '../../storage/reference-stores.js';
+import type { TagService } from '../../storage/tags.js';
+import type { ReadSetService } from '../../storage/read-sets.js';
+import type { ReferenceService } from '../../storage/references.js';
+import type { UploadService } from '../../storage/uploads.js';
+import type { ReadSetJobService } from '../../storage/read-set-jobs.js';
+import type { ArchiveService } from '../../storage/archive.js';
+import type { S3AccessPolicyService } from '../../storage/s3-access-policy.js';
 
 /**
  * The operations this edge implements: for each, the IAM resource it acts on

@@ -1,8 +1,8 @@
 import { referenceStoreArn, sequenceStoreArn } from '../../core/arn.js';
 import { DEFAULT_PAGE_SIZE } from '../../core/pagination.js';
 import type { Principal } from '../../iam/identity.js';
-import type { SequenceStoreView } from '../../domain/sequence-stores.js';
-import type { ReferenceStoreView } from '../../domain/reference-stores.js';
+import type { SequenceStoreView } from '../../storage/sequence-stores.js';
+import type { ReferenceStoreView } from '../../storage/reference-stores.js';
 import { DATA_OPERATIONS } from './data-operations.js';
 import type { In, OperationImpl, Services } from './operation-types.js';
 

@@ -7,10 +7,10 @@ import { S3Error, toS3Error } from './errors.js';
 import { authenticateV2, type Authenticator } from '../../iam/authenticator.js';
 import type { IdentityService, Principal } from '../../iam/identity.js';
 import { queryPairs } from '../../iam/sigv4.js';
-import { parseRange, type S3Object, type S3ViewService } from '../../domain/s3-view.js';
-import type { S3Authorizer } from '../../domain/s3-authorization.js';
+import { parseRange, type S3Object, type S3ViewService } from '../../storage/s3-view.js';
+import type { S3Authorizer } from '../../storage/s3-authorization.js';
 import type { SequenceStoreRecord } from '../../db/metadata-store.js';
-import type { AccessLogEntry } from '../../domain/access-logs.js';
+import type { AccessLogEntry } from '../../storage/access-logs.js';
 
 /**
  * The read-only S3 edge over the S3 view of read sets. Path-style addressing
@@ -26,7 +26,7 @@ export interface S3EdgeOptions {
   identity: IdentityService;
   anonymousPrincipal: Principal;
   view: S3ViewService;
-  /** Who may do what (domain/s3-authorization.ts): the edge asks, it decides nothing itself. */
+  /** Who may do what (storage/s3-authorization.ts): the edge asks, it decides nothing itself. */
   access: S3Authorizer;
   region: string;
   /** Browser origins allowed (CORS); ['*'] for any. */

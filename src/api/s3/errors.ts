@@ -1,5 +1,5 @@
 import { AuthenticationError, isTransientIoError, OpenOmicsError, type AuthFailure, type ErrorKind } from '../../core/errors.js';
-import { NoSuchBucketError, NoSuchKeyError } from '../../domain/s3-view.js';
+import { NoSuchBucketError, NoSuchKeyError } from '../../storage/s3-view.js';
 
 /** An S3 error answer: status, S3's error code, message, and extra elements of the <Error> document. */
 export class S3Error extends Error {
