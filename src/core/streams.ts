@@ -7,11 +7,7 @@ import { Readable } from 'node:stream';
  * closes whatever it opened). The safe way to hand a stream whose source opens
  * asynchronously to a consumer that may never read it, or may stop early.
  */
-export function lazyReadable(produce: () => AsyncIterable<Buffer>): Readable {
-  return Readable.from(
-    (async function* () {
-      for await (const chunk of produce()) yield chunk as Buffer;
-    })(),
-    { objectMode: false, highWaterMark: 1 << 20 },
-  );
+export function lazyReadable(produce: () => AsyncGenerator<Buffer>): Readable {
+  // An async generator runs nothing until its first next(): calling it here starts no work.
+  return Readable.from(produce(), { objectMode: false, highWaterMark: 1 << 20 });
 }

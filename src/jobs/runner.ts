@@ -165,49 +165,33 @@ export class JobRunner {
       leaseLost.abort(new LeaseLostError(`lost the lease on job ${job.id}: ${why}`));
     };
     let renewedAt = this.now();
+    /** Every write under the lease (a renewal, a save, a fenced publish) says whether this worker still holds it. */
+    const held = (ok: boolean) => {
+      if (ok) renewedAt = this.now();
+      else lose('another worker holds the job');
+      return ok;
+    };
+    const lease = () => ({ leaseExpires: this.now() + this.leaseMs });
     // The heartbeat. A process paused past its lease (SIGSTOP, a long GC, a VM pause) finds on its next beat
     // that another worker took the job; one that cannot reach the database gives up once the lease has run out.
     const renew = setInterval(() => {
       if (this.now() - renewedAt > this.leaseMs) lose('no renewal succeeded within the lease');
-      jobs.update(job.id, this.owner, { leaseExpires: this.now() + this.leaseMs }).then(
-        (ok) => {
-          if (ok) renewedAt = this.now();
-          else lose('another worker holds the job');
-        },
-        (err) => jlog.warn({ err }, 'lease renewal failed'),
-      );
+      jobs.update(job.id, this.owner, lease()).then(held, (err) => jlog.warn({ err }, 'lease renewal failed'));
     }, Math.max(50, Math.floor(this.leaseMs / 3)));
-    const holds = async () => {
-      if (leaseLost.signal.aborted) return false;
-      const ok = await jobs.update(job.id, this.owner, { leaseExpires: this.now() + this.leaseMs });
-      if (!ok) lose('another worker holds the job');
-      else renewedAt = this.now();
-      return ok;
-    };
     const ctx: JobContext<unknown> = {
       signal: leaseLost.signal,
-      holdsLease: holds,
+      holdsLease: async () => !leaseLost.signal.aborted && held(await jobs.update(job.id, this.owner, lease())),
       fenced: async (publish) => {
         if (leaseLost.signal.aborted) throw leaseLost.signal.reason;
         return this.o.atomically(async (tx) => {
-          if (!(await tx.jobs.update(job.id, this.owner, { leaseExpires: this.now() + this.leaseMs }))) {
-            lose('another worker holds the job');
-            throw leaseLost.signal.reason;
-          }
+          if (!held(await tx.jobs.update(job.id, this.owner, lease()))) throw leaseLost.signal.reason;
           return publish(tx);
         });
       },
       save: async (payload, statusMessage) => {
         if (leaseLost.signal.aborted) throw leaseLost.signal.reason;
-        const ok = await jobs.update(job.id, this.owner, {
-          status: 'IN_PROGRESS',
-          payload,
-          ...(statusMessage !== undefined ? { statusMessage } : {}),
-        });
-        if (!ok) {
-          lose('another worker holds the job');
-          throw leaseLost.signal.reason;
-        }
+        const ok = await jobs.update(job.id, this.owner, { status: 'IN_PROGRESS', payload, ...(statusMessage !== undefined ? { statusMessage } : {}) });
+        if (!held(ok)) throw leaseLost.signal.reason;
       },
     };
     if (job.attempts > this.maxStorageAttempts) {

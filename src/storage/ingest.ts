@@ -11,7 +11,7 @@ import { storedFile } from './read-set-files.js';
 import { isContentError, statusMessageOf } from './job-errors.js';
 import type { ReferenceService } from './references.js';
 import { blobKeys, storeBlobs } from './store-storage.js';
-import { teeIntoBlob, type BlobTee } from './tee.js';
+import { teeIntoBlob, writeUnderLease, type WriteLease } from './tee.js';
 
 export const READ_SET_INGEST_JOB = 'ReadSetUploadIngest';
 
@@ -47,23 +47,19 @@ export async function storeAndInspect(
   fileType: DeclaredFileType,
   sources: { source1: IngestSource; source2?: IngestSource },
   opts: { etagFamily: EtagFamily; reference?: { name: string; length: number; md5: string }[]; cram?: { referenceFasta: string; scratchDir: string } },
-  lease?: Pick<JobContext<unknown>, 'signal' | 'holdsLease'>,
+  lease?: WriteLease,
 ): Promise<{ inspection: ReadSetInspection; sizes: { source1: number; source2?: number; index?: number } }> {
-  const tees: BlobTee[] = [];
   const keys = {
     source1: blobKeys.readSetFile(storeId, readSetId, 'source1'),
     source2: blobKeys.readSetFile(storeId, readSetId, 'source2'),
     index: blobKeys.readSetFile(storeId, readSetId, 'index'),
   };
-  const named = (src: IngestSource, key: string): NamedSource => {
-    const t = teeIntoBlob(src.open(), blobs, key);
-    tees.push(t);
-    return { name: src.name, data: t.data };
-  };
-  // Lease lost: stop reading at once (another worker is doing this work now).
-  const stop = () => void Promise.all(tees.map((t) => t.abort(lease!.signal.reason as Error)));
-  lease?.signal.addEventListener('abort', stop, { once: true });
-  try {
+  return writeUnderLease(blobs, Object.values(keys), lease, async (tees) => {
+    const named = (src: IngestSource, key: string): NamedSource => {
+      const t = teeIntoBlob(src.open(), blobs, key);
+      tees.push(t);
+      return { name: src.name, data: t.data };
+    };
     const s1 = named(sources.source1, keys.source1);
     const s2 = sources.source2 ? named(sources.source2, keys.source2) : undefined;
     const inspection = await inspectReadSet(fileType, { source1: s1, ...(s2 ? { source2: s2 } : {}) }, opts);
@@ -71,17 +67,7 @@ export async function storeAndInspect(
     let index: number | undefined;
     if (inspection.index) index = (await blobs.put(keys.index, Readable.from([inspection.index.bytes]))).size;
     return { inspection, sizes: { source1: a!.size, ...(b ? { source2: b.size } : {}), ...(index !== undefined ? { index } : {}) } };
-  } catch (e) {
-    await Promise.all(tees.map((t) => t.abort(e as Error)));
-    // The keys are the read set's own: only the holder of the job may remove them (a worker that lost its
-    // lease would delete what the new holder wrote and published).
-    if (!lease || (await lease.holdsLease().catch(() => false))) {
-      for (const k of Object.values(keys)) await blobs.delete(k).catch(() => undefined);
-    }
-    throw lease?.signal.aborted ? lease.signal.reason : e;
-  } finally {
-    lease?.signal.removeEventListener('abort', stop);
-  }
+  });
 }
 
 /**
@@ -135,10 +121,9 @@ export function readSetIngestJob(
     if (!store) return done(p, 'sequence store deleted');
     const blobs = storeBlobs(d, store.dataKey);
     const source = (name: string, keys: string[]): IngestSource => ({ name, open: () => concatBlobs(blobs, keys) });
-    let fasta: { path: string; remove(): Promise<void> } | undefined;
     try {
       const reference = rs.referenceArn ? await references.sequencesOf(job.accountId, rs.referenceArn) : undefined;
-      fasta = rs.fileType === 'CRAM' && rs.referenceArn ? await references.decryptedFasta(job.accountId, rs.referenceArn) : undefined;
+      const fasta = rs.fileType === 'CRAM' && rs.referenceArn ? await references.decryptedFasta(job.accountId, rs.referenceArn) : undefined;
       const cram = fasta ? { referenceFasta: fasta.path, scratchDir: d.scratchDir } : undefined;
       const { inspection, sizes } = await storeAndInspect(
         blobs,
@@ -179,8 +164,6 @@ export function readSetIngestJob(
     } catch (e) {
       if (isContentError(e)) return done(p, await failIngest(d, locations, removeParts, job, statusMessageOf(e)));
       throw e;
-    } finally {
-      await fasta?.remove();
     }
   };
   return {

@@ -17,7 +17,7 @@ import { partRange, rangeWithinPart, storedFile } from './read-set-files.js';
 import type { ReferenceStoreService } from './reference-stores.js';
 import { checkJobRole, type DataLocations } from './locations.js';
 import { blobKeys, storeBlobs } from './store-storage.js';
-import { teeIntoBlob } from './tee.js';
+import { teeIntoBlob, writeUnderLease } from './tee.js';
 import { checkNewTags } from './tags.js';
 
 export const REFERENCE_IMPORT_JOB = 'ReferenceImport';
@@ -187,10 +187,9 @@ export class ReferenceService {
     if (file.size > MAX_REFERENCE_BYTES) throw new ValidationError(`${file.name} is ${file.size} bytes; a reference file is at most 15 GB.`);
     const blobs = storeBlobs(this.d, dataKey);
     const keys = { source: blobKeys.referenceFile(job.storeId, id, 'source'), index: blobKeys.referenceFile(job.storeId, id, 'index') };
-    const tee = teeIntoBlob(file.open(), blobs, keys.source);
-    const stop = () => void tee.abort(ctx.signal.reason as Error);
-    ctx.signal.addEventListener('abort', stop, { once: true });
-    try {
+    await writeUnderLease(blobs, Object.values(keys), ctx, async (tees) => {
+      const tee = teeIntoBlob(file.open(), blobs, keys.source);
+      tees.push(tee);
       const info = await inspectFasta(tee.data, { fileName: file.name });
       const { size } = await tee.finish();
       const index = await blobs.put(keys.index, Readable.from([Buffer.from(info.fai)]));
@@ -213,13 +212,6 @@ export class ReferenceService {
         await tx.references.insert(rec);
         if (src.tags) await tx.putTags(referenceArn(this.d.partition, job.accountId, job.storeId, id), src.tags);
       });
-    } catch (e) {
-      await tee.abort(e as Error);
-      // Only the holder of the job may remove the reference's keys (see storeAndInspect).
-      if (await ctx.holdsLease().catch(() => false)) for (const k of Object.values(keys)) await blobs.delete(k).catch(() => undefined);
-      throw ctx.signal.aborted ? ctx.signal.reason : e;
-    } finally {
-      ctx.signal.removeEventListener('abort', stop);
-    }
+    });
   }
 }

@@ -60,3 +60,33 @@ export function teeIntoBlob(source: Readable, blobs: BlobStore, key: string): Bl
     },
   };
 }
+
+/** What a job attempt that writes blobs needs of its lease (JobContext): its loss signal and a check. */
+export interface WriteLease {
+  signal: AbortSignal;
+  holdsLease(): Promise<boolean>;
+}
+
+/**
+ * Writes blobs under a job's lease: `work` gets the tees to register; if the lease is lost they are aborted at
+ * once (another worker does this work now). On failure the attempt's `keys` are removed only if this attempt
+ * still holds the job (a worker that lost its lease would delete what the new holder wrote and published), and
+ * a lost lease is what is thrown. Without a lease (no job), a failure removes the keys.
+ */
+export async function writeUnderLease<T>(blobs: BlobStore, keys: string[], lease: WriteLease | undefined, work: (tees: BlobTee[]) => Promise<T>): Promise<T> {
+  const tees: BlobTee[] = [];
+  const stop = () => void Promise.all(tees.map((t) => t.abort(lease!.signal.reason as Error)));
+  lease?.signal.addEventListener('abort', stop, { once: true });
+  try {
+    return await work(tees);
+  } catch (e) {
+    await Promise.all(tees.map((t) => t.abort(e as Error)));
+    if (!lease || (await lease.holdsLease().catch(() => false))) {
+      for (const k of keys) await blobs.delete(k).catch(() => undefined);
+    }
+    throw lease?.signal.aborted ? lease.signal.reason : e;
+  } finally {
+    lease?.signal.removeEventListener('abort', stop);
+  }
+}
+
