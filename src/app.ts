@@ -133,7 +133,7 @@ export async function bootstrapRootCredentials(core: Core): Promise<{ accessKeyI
   const { config, db, identity, secrets } = core;
   await identity.ensureAccount(config.accountId, 'root');
   const file = join(config.dataDir, 'credentials');
-  const existing = (await db.listAccessKeys(config.accountId, null)).find((k) => k.status === 'Active');
+  const existing = (await db.identity.listAccessKeys(config.accountId, null)).find((k) => k.status === 'Active');
   const key = existing
     ? { accessKeyId: existing.accessKeyId, secretAccessKey: secrets.open(existing.secretEnc, `access-key:${existing.accessKeyId}`) }
     : await identity.createAccessKey(config.accountId, null);

@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { openMetadataStore } from '../src/db/open.js';
 import type { MetadataStore } from '../src/db/metadata-store.js';
-import type { JobRecord } from '../src/db/data-records.js';
+import type { JobRecord } from '../src/db/job-records.js';
 import { LocalBlobStore } from '../src/blob/local-blob-store.js';
 import type { BlobStore } from '../src/blob/blob-store.js';
 import { ArchiveService, type ReadSetActivationPayload } from '../src/storage/archive.js';

@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { pino } from 'pino';
 import { openMetadataStore } from '../src/db/open.js';
 import type { MetadataStore } from '../src/db/metadata-store.js';
-import type { JobRecords } from '../src/db/data-records.js';
+import type { JobRecords } from '../src/db/job-records.js';
 import { JobRunner, LeaseLostError, type JobHandler } from '../src/jobs/runner.js';
 import { readSetRecord } from './helpers/records.js';
 
@@ -18,7 +18,7 @@ const STORE = '5000000002';
 const log = pino({ level: 'silent' });
 
 function job(id: string, kind: string) {
-  return { id, kind, accountId: '111111111111', storeId: STORE, status: 'SUBMITTED', statusMessage: null, payload: {}, creationTime: Date.now(), completionTime: null, leaseOwner: null, leaseExpires: null, attempts: 0 };
+  return { id, kind, accountId: '111111111111', storeId: STORE, status: 'SUBMITTED' as const, statusMessage: null, payload: {}, creationTime: Date.now(), completionTime: null, leaseOwner: null, leaseExpires: null, attempts: 0 };
 }
 
 describe('job runner leases and give-up', () => {

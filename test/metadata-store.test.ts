@@ -5,7 +5,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { openMetadataStore } from '../src/db/open.js';
-import type { MetadataStore, SequenceStoreRecord } from '../src/db/metadata-store.js';
+import type { MetadataStore } from '../src/db/metadata-store.js';
+import type { SequenceStoreRecord } from '../src/storage/entities.js';
 import { BACKENDS, PG_URL, dropPgSchema, newPgSchema } from './helpers/server.js';
 import { readSetRecord, referenceRecord } from './helpers/records.js';
 
@@ -57,90 +58,90 @@ for (const backend of BACKENDS) {
     });
 
     it('stores accounts, users, keys and policies', async () => {
-      await db.ensureAccount('111111111111', 'a', 1);
-      await db.ensureAccount('111111111111', 'again', 2);
-      assert.deepEqual((await db.listAccounts()).map((a) => a.id), ['111111111111']);
-      assert.equal(await db.createUser('111111111111', 'alice', 1), true);
-      assert.equal(await db.createUser('111111111111', 'alice', 1), false);
-      await db.putAccessKey({ accessKeyId: 'AKIAX', accountId: '111111111111', userName: 'alice', secretEnc: 'sealed', status: 'Active', createdAt: 5 });
-      await db.putAccessKey({ accessKeyId: 'AKIAROOT', accountId: '111111111111', userName: null, secretEnc: 'sealed2', status: 'Active', createdAt: 6 });
-      assert.equal((await db.getAccessKey('AKIAX'))?.userName, 'alice');
-      assert.equal((await db.getAccessKey('AKIAX'))?.createdAt, 5);
-      assert.deepEqual((await db.listAccessKeys('111111111111', null)).map((k) => k.accessKeyId), ['AKIAROOT']);
-      assert.equal(await db.setAccessKeyStatus('AKIAX', 'Inactive'), true);
-      assert.equal((await db.getAccessKey('AKIAX'))?.status, 'Inactive');
-      await db.putUserPolicy('111111111111', 'alice', 'p1', '{"v":1}');
-      await db.putUserPolicy('111111111111', 'alice', 'p1', '{"v":2}');
-      assert.deepEqual(await db.listUserPolicies('111111111111', 'alice'), [{ policyName: 'p1', document: '{"v":2}' }]);
-      await db.deleteUser('111111111111', 'alice');
-      assert.equal(await db.getAccessKey('AKIAX'), undefined);
-      assert.deepEqual(await db.listUserPolicies('111111111111', 'alice'), []);
+      await db.identity.ensureAccount('111111111111', 'a', 1);
+      await db.identity.ensureAccount('111111111111', 'again', 2);
+      assert.deepEqual((await db.identity.listAccounts()).map((a) => a.id), ['111111111111']);
+      assert.equal(await db.identity.createUser('111111111111', 'alice', 1), true);
+      assert.equal(await db.identity.createUser('111111111111', 'alice', 1), false);
+      await db.identity.putAccessKey({ accessKeyId: 'AKIAX', accountId: '111111111111', userName: 'alice', secretEnc: 'sealed', status: 'Active', createdAt: 5 });
+      await db.identity.putAccessKey({ accessKeyId: 'AKIAROOT', accountId: '111111111111', userName: null, secretEnc: 'sealed2', status: 'Active', createdAt: 6 });
+      assert.equal((await db.identity.getAccessKey('AKIAX'))?.userName, 'alice');
+      assert.equal((await db.identity.getAccessKey('AKIAX'))?.createdAt, 5);
+      assert.deepEqual((await db.identity.listAccessKeys('111111111111', null)).map((k) => k.accessKeyId), ['AKIAROOT']);
+      assert.equal(await db.identity.setAccessKeyStatus('AKIAX', 'Inactive'), true);
+      assert.equal((await db.identity.getAccessKey('AKIAX'))?.status, 'Inactive');
+      await db.identity.putUserPolicy('111111111111', 'alice', 'p1', '{"v":1}');
+      await db.identity.putUserPolicy('111111111111', 'alice', 'p1', '{"v":2}');
+      assert.deepEqual(await db.identity.listUserPolicies('111111111111', 'alice'), [{ policyName: 'p1', document: '{"v":2}' }]);
+      await db.identity.deleteUser('111111111111', 'alice');
+      assert.equal(await db.identity.getAccessKey('AKIAX'), undefined);
+      assert.deepEqual(await db.identity.listUserPolicies('111111111111', 'alice'), []);
     });
 
     it('creates, reads, updates and deletes sequence stores', async () => {
-      await db.insertSequenceStore(store('1000000001', 1000));
-      const got = await db.getSequenceStore('111111111111', '1000000001');
+      await db.sequenceStores.insert(store('1000000001', 1000));
+      const got = await db.sequenceStores.get('111111111111', '1000000001');
       assert.deepEqual(got, store('1000000001', 1000));
-      assert.equal(await db.getSequenceStore('222222222222', '1000000001'), undefined, 'scoped by account');
-      assert.equal((await db.getSequenceStoreByAccessPoint('alias-1000000001-s3alias'))?.id, '1000000001');
-      const upd = await db.updateSequenceStore('111111111111', '1000000001', { updateTime: 2000, description: 'd', propagatedSetLevelTags: [] });
+      assert.equal(await db.sequenceStores.get('222222222222', '1000000001'), undefined, 'scoped by account');
+      assert.equal((await db.sequenceStores.getByAccessPoint('alias-1000000001-s3alias'))?.id, '1000000001');
+      const upd = await db.sequenceStores.update('111111111111', '1000000001', { updateTime: 2000, description: 'd', propagatedSetLevelTags: [] });
       assert.equal(upd?.description, 'd');
       assert.deepEqual(upd?.propagatedSetLevelTags, []);
       assert.equal(upd?.updateTime, 2000);
-      assert.equal(await db.countSequenceStores('111111111111'), 1);
+      assert.equal(await db.sequenceStores.count('111111111111'), 1);
       await db.readSets.insert(readSetRecord({ id: '5000000001', sequenceStoreId: '1000000001' }));
       assert.equal(await db.readSets.count('1000000001'), 1);
-      assert.equal(await db.deleteSequenceStore('111111111111', '1000000001'), true);
-      assert.equal(await db.deleteSequenceStore('111111111111', '1000000001'), false);
+      assert.equal(await db.sequenceStores.delete('111111111111', '1000000001'), true);
+      assert.equal(await db.sequenceStores.delete('111111111111', '1000000001'), false);
     });
 
     it('pages and filters stably by (creationTime, id)', async () => {
       for (let i = 0; i < 25; i++) {
-        await db.insertSequenceStore(store(String(2000000000 + i), 10_000 + Math.floor(i / 3), { name: i % 2 ? 'odd' : 'even' }));
+        await db.sequenceStores.insert(store(String(2000000000 + i), 10_000 + Math.floor(i / 3), { name: i % 2 ? 'odd' : 'even' }));
       }
       const seen: string[] = [];
       let token: string | undefined;
       do {
-        const page = await db.listSequenceStores('111111111111', {}, { maxResults: 7, ...(token ? { nextToken: token } : {}) });
+        const page = await db.sequenceStores.list('111111111111', {}, { maxResults: 7, ...(token ? { nextToken: token } : {}) });
         assert.ok(page.items.length <= 7);
         seen.push(...page.items.map((s) => s.id));
         token = page.nextToken;
       } while (token);
       assert.equal(seen.length, 25);
       assert.deepEqual(seen, [...seen].sort());
-      const odd = await db.listSequenceStores('111111111111', { name: 'odd' }, { maxResults: 100 });
+      const odd = await db.sequenceStores.list('111111111111', { name: 'odd' }, { maxResults: 100 });
       assert.equal(odd.items.length, 12);
-      const window = await db.listSequenceStores('111111111111', { created: { after: 10_002, before: 10_003 } }, { maxResults: 100 });
+      const window = await db.sequenceStores.list('111111111111', { created: { after: 10_002, before: 10_003 } }, { maxResults: 100 });
       assert.equal(window.items.length, 6);
-      await assert.rejects(db.listSequenceStores('111111111111', {}, { maxResults: 5, nextToken: 'garbage' }), /nextToken/);
+      await assert.rejects(db.sequenceStores.list('111111111111', {}, { maxResults: 5, nextToken: 'garbage' }), /nextToken/);
     });
 
     it('handles reference stores', async () => {
-      await db.insertReferenceStore({ id: '3000000001', accountId: '111111111111', name: 'r', description: null, sseType: 'KMS', sseKeyArn: null, dataKey: '{}', creationTime: 7 });
-      assert.equal((await db.getReferenceStore('111111111111', '3000000001'))?.name, 'r');
-      assert.equal(await db.countReferenceStores('111111111111'), 1);
+      await db.referenceStores.insert({ id: '3000000001', accountId: '111111111111', name: 'r', description: null, sseType: 'KMS', sseKeyArn: null, dataKey: '{}', creationTime: 7 });
+      assert.equal((await db.referenceStores.get('111111111111', '3000000001'))?.name, 'r');
+      assert.equal(await db.referenceStores.count('111111111111'), 1);
       await db.references.insert(referenceRecord({ id: '3100000001', referenceStoreId: '3000000001' }));
       assert.equal(await db.references.count('3000000001'), 1);
-      const page = await db.listReferenceStores('111111111111', { name: 'r' }, { maxResults: 10 });
+      const page = await db.referenceStores.list('111111111111', { name: 'r' }, { maxResults: 10 });
       assert.equal(page.items.length, 1);
-      assert.equal(await db.deleteReferenceStore('111111111111', '3000000001'), true);
+      assert.equal(await db.referenceStores.delete('111111111111', '3000000001'), true);
     });
 
     it('stores tags with upsert and removal', async () => {
-      await db.putTags('arn:x', { a: '1', b: '2' });
-      await db.putTags('arn:x', { a: '3' });
-      assert.deepEqual(await db.listTags('arn:x'), { a: '3', b: '2' });
-      await db.removeTags('arn:x', ['b', 'missing']);
-      assert.deepEqual(await db.listTags('arn:x'), { a: '3' });
-      await db.deleteAllTags('arn:x');
-      assert.deepEqual(await db.listTags('arn:x'), {});
+      await db.tags.put('arn:x', { a: '1', b: '2' });
+      await db.tags.put('arn:x', { a: '3' });
+      assert.deepEqual(await db.tags.list('arn:x'), { a: '3', b: '2' });
+      await db.tags.remove('arn:x', ['b', 'missing']);
+      assert.deepEqual(await db.tags.list('arn:x'), { a: '3' });
+      await db.tags.deleteAll('arn:x');
+      assert.deepEqual(await db.tags.list('arn:x'), {});
     });
 
     it('records idempotency tokens once', async () => {
-      await db.recordIdempotent('111111111111', 'Op', 'tok', { requestHash: 'h1', resourceId: 'r1' }, 1);
-      await db.recordIdempotent('111111111111', 'Op', 'tok', { requestHash: 'h2', resourceId: 'r2' }, 2);
-      assert.deepEqual(await db.findIdempotent('111111111111', 'Op', 'tok'), { requestHash: 'h1', resourceId: 'r1' });
-      assert.equal(await db.findIdempotent('111111111111', 'Op', 'other'), undefined);
+      await db.idempotency.record('111111111111', 'Op', 'tok', { requestHash: 'h1', resourceId: 'r1' }, 1);
+      await db.idempotency.record('111111111111', 'Op', 'tok', { requestHash: 'h2', resourceId: 'r2' }, 2);
+      assert.deepEqual(await db.idempotency.find('111111111111', 'Op', 'tok'), { requestHash: 'h1', resourceId: 'r1' });
+      assert.equal(await db.idempotency.find('111111111111', 'Op', 'other'), undefined);
     });
     it('filters read sets by every ListReadSets field and changes status only from the expected states', async () => {
       const sid = '6000000001';
@@ -189,7 +190,7 @@ for (const backend of BACKENDS) {
     });
 
     it('keeps upload parts: a re-sent part replaces the earlier one; pages by source and part number', async () => {
-      const up = { id: '6200000001', sequenceStoreId: '6000000002', accountId: '111111111111', status: 'IN_PROGRESS' as const, sourceFileType: 'FASTQ',
+      const up = { id: '6200000001', sequenceStoreId: '6000000002', accountId: '111111111111', status: 'IN_PROGRESS' as const, sourceFileType: 'FASTQ' as const,
         subjectId: 's', sampleId: 'm', name: 'n', generatedFrom: null, referenceArn: null, description: null, tags: { a: 'b' }, readSetId: null, creationTime: 10 };
       await db.uploads.insert(up);
       const part = (source: 'SOURCE1' | 'SOURCE2', n: number, checksum: string, t: number) => ({
@@ -218,7 +219,7 @@ for (const backend of BACKENDS) {
     });
 
     it('leases jobs to one worker at a time and hands them over when a lease expires', async () => {
-      const job = { id: '6400000001', kind: 'TestJob', accountId: '111111111111', storeId: '6000000003', status: 'SUBMITTED', statusMessage: null,
+      const job = { id: '6400000001', kind: 'TestJob', accountId: '111111111111', storeId: '6000000003', status: 'SUBMITTED' as const, statusMessage: null,
         payload: { n: 1 }, creationTime: 1, completionTime: null, leaseOwner: null, leaseExpires: null, attempts: 0 };
       await db.jobs.insert(job);
       const [a, b] = await Promise.all([db.jobs.claim(['TestJob'], 'worker-a', 1000, 500), db.jobs.claim(['TestJob'], 'worker-b', 1000, 500)]);
@@ -245,22 +246,22 @@ for (const backend of BACKENDS) {
     });
 
     it('claims S3 access log lines in batches no two deliverers share, gives them back or drops them', async () => {
-      for (let i = 0; i < 5; i++) await db.appendAccessLogLine({ id: `l${i}`, storeId: 's-log', accountId: '111111111111', time: 1000 + i, line: `line ${i}` });
-      const a = await db.claimAccessLogBatch('batch-a', 5000, 0, 3);
+      for (let i = 0; i < 5; i++) await db.accessLogs.append({ id: `l${i}`, storeId: 's-log', accountId: '111111111111', time: 1000 + i, line: `line ${i}` });
+      const a = await db.accessLogs.claimBatch('batch-a', 5000, 0, 3);
       assert.deepEqual(a, { storeId: 's-log', accountId: '111111111111', lines: ['line 0', 'line 1', 'line 2'] });
-      const b = await db.claimAccessLogBatch('batch-b', 5000, 0, 10);
+      const b = await db.accessLogs.claimBatch('batch-b', 5000, 0, 10);
       assert.deepEqual(b?.lines, ['line 3', 'line 4'], 'a live batch’s lines are not claimed again');
-      await db.releaseAccessLogBatch('batch-b', false);
-      assert.deepEqual((await db.claimAccessLogBatch('batch-c', 5000, 0, 10))?.lines, ['line 3', 'line 4'], 'given back, claimable again');
+      await db.accessLogs.releaseBatch('batch-b', false);
+      assert.deepEqual((await db.accessLogs.claimBatch('batch-c', 5000, 0, 10))?.lines, ['line 3', 'line 4'], 'given back, claimable again');
       // A batch whose deliverer died goes stale and is claimed again.
-      assert.deepEqual((await db.claimAccessLogBatch('batch-d', 9000, 6000, 10))?.lines, ['line 0', 'line 1', 'line 2', 'line 3', 'line 4']);
-      await db.deleteAccessLogBatch('batch-d');
-      assert.equal(await db.claimAccessLogBatch('batch-e', 9000, 9000, 10), undefined, 'delivered lines are gone');
+      assert.deepEqual((await db.accessLogs.claimBatch('batch-d', 9000, 6000, 10))?.lines, ['line 0', 'line 1', 'line 2', 'line 3', 'line 4']);
+      await db.accessLogs.deleteBatch('batch-d');
+      assert.equal(await db.accessLogs.claimBatch('batch-e', 9000, 9000, 10), undefined, 'delivered lines are gone');
     });
 
     it('counts unfinished jobs by kind, and those no worker has claimed for a while', async () => {
       const job = (id: string, leaseExpires: number | null, creationTime: number) => ({
-        id, kind: 'QueueJob', accountId: '111111111111', storeId: 's-q', status: 'SUBMITTED', statusMessage: null, payload: {},
+        id, kind: 'QueueJob', accountId: '111111111111', storeId: 's-q', status: 'SUBMITTED' as const, statusMessage: null, payload: {},
         creationTime, completionTime: null, leaseOwner: null, leaseExpires, attempts: 0,
       });
       await db.jobs.insert(job('q1', null, 100));

@@ -42,7 +42,7 @@ export function adminCommand(): Command {
     .command('list')
     .description('list accounts')
     .action(function (this: Command) {
-      return withCore(this, (core) => core.db.listAccounts());
+      return withCore(this, (core) => core.db.identity.listAccounts());
     });
 
   const user = admin.command('user').description('IAM users');
@@ -66,7 +66,7 @@ export function adminCommand(): Command {
     .command('list')
     .option('--account <id>', 'account id')
     .action(function (this: Command, o: { account?: string }) {
-      return withCore(this, (core) => core.db.listUsers(o.account ?? core.config.accountId));
+      return withCore(this, (core) => core.db.identity.listUsers(o.account ?? core.config.accountId));
     });
 
   const key = admin.command('access-key').description('access keys');
@@ -84,7 +84,7 @@ export function adminCommand(): Command {
     .option('--account <id>', 'account id')
     .action(function (this: Command, o: { user?: string; account?: string }) {
       return withCore(this, async (core) =>
-        (await core.db.listAccessKeys(o.account ?? core.config.accountId, o.user ?? null)).map((k) => ({
+        (await core.db.identity.listAccessKeys(o.account ?? core.config.accountId, o.user ?? null)).map((k) => ({
           accessKeyId: k.accessKeyId,
           status: k.status,
           created: new Date(k.createdAt).toISOString(),
@@ -132,7 +132,7 @@ export function adminCommand(): Command {
     .option('--account <id>', 'account id')
     .action(function (this: Command, userName: string, o: { account?: string }) {
       return withCore(this, async (core) =>
-        (await core.db.listUserPolicies(o.account ?? core.config.accountId, userName)).map((p) => ({ policyName: p.policyName, document: JSON.parse(p.document) })),
+        (await core.db.identity.listUserPolicies(o.account ?? core.config.accountId, userName)).map((p) => ({ policyName: p.policyName, document: JSON.parse(p.document) })),
       );
     });
   const connection = admin.command('connection').description('connected storage: customer S3-compatible buckets for imports, exports and fallback');

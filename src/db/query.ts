@@ -2,6 +2,11 @@ import { sql, type SelectQueryBuilder } from 'kysely';
 import type { Database } from './schema.js';
 import { encodeNextToken, type PageCursor, type Page } from '../core/pagination.js';
 
+export interface PageRequest {
+  maxResults: number;
+  nextToken?: string;
+}
+
 export interface TimeRange {
   after?: number;
   before?: number;

@@ -15,7 +15,7 @@ import { checkDeclaredType, type DeclaredFileType } from './sniff.js';
 export interface ReadSetInspection {
   fileType: DeclaredFileType;
   sequenceInformation: { totalReadCount: number; totalBaseCount: number; alignment: 'ALIGNED' | 'UNALIGNED' };
-  etag: { algorithm: string; source1: string; source2?: string };
+  etag: { algorithm: `${'FASTQ' | 'BAM' | 'CRAM'}_${EtagFamily}`; source1: string; source2?: string };
   index?: { format: 'BAI' | 'CRAI'; bytes: Buffer };
   references?: HeaderReference[];
 }
@@ -58,7 +58,7 @@ export async function inspectReadSet(
   } = {},
 ): Promise<ReadSetInspection> {
   const family = opts.etagFamily ?? 'MD5up';
-  const algorithm = `${fileType === 'UBAM' ? 'BAM' : fileType}_${family}`;
+  const algorithm = `${fileType === 'UBAM' ? 'BAM' : fileType}_${family}` as const;
   const s1 = await peek(sources.source1.data);
   checkDeclaredType(fileType, s1.head, sources.source1.name);
   if (fileType === 'FASTQ') {

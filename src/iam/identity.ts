@@ -58,7 +58,7 @@ export class IdentityService {
       if (!cached.active) throw unrecognized();
       return cached;
     }
-    const rec = await this.db.getAccessKey(accessKeyId);
+    const rec = await this.db.identity.getAccessKey(accessKeyId);
     if (!rec) {
       this.cache.delete(accessKeyId);
       throw unrecognized();
@@ -66,7 +66,7 @@ export class IdentityService {
     const policies =
       rec.userName === null
         ? []
-        : (await this.db.listUserPolicies(rec.accountId, rec.userName)).map((p) => parsePolicy(p.document));
+        : (await this.db.identity.listUserPolicies(rec.accountId, rec.userName)).map((p) => parsePolicy(p.document));
     const entry: CachedKey = {
       principal: {
         accountId: rec.accountId,
@@ -112,17 +112,17 @@ export class IdentityService {
 
   async ensureAccount(accountId: string, name: string): Promise<void> {
     if (!ACCOUNT_ID.test(accountId)) throw new ValidationError('An account id is 12 digits.');
-    await this.db.ensureAccount(accountId, name, this.now());
+    await this.db.identity.ensureAccount(accountId, name, this.now());
   }
 
   async createAccessKey(accountId: string, userName: string | null): Promise<{ accessKeyId: string; secretAccessKey: string }> {
-    if (!(await this.db.accountExists(accountId))) throw new NotFoundError(`account ${accountId} does not exist`);
-    if (userName !== null && !(await this.db.userExists(accountId, userName))) {
+    if (!(await this.db.identity.accountExists(accountId))) throw new NotFoundError(`account ${accountId} does not exist`);
+    if (userName !== null && !(await this.db.identity.userExists(accountId, userName))) {
       throw new NotFoundError(`user ${userName} does not exist in account ${accountId}`);
     }
     const accessKeyId = newAccessKeyId();
     const secretAccessKey = newSecretAccessKey();
-    await this.db.putAccessKey({
+    await this.db.identity.putAccessKey({
       accessKeyId,
       accountId,
       userName,
@@ -135,37 +135,37 @@ export class IdentityService {
 
   async createUser(accountId: string, userName: string): Promise<string> {
     if (!USER_NAME.test(userName)) throw new ValidationError('A user name is 1-64 characters of letters, digits and +=,.@_-');
-    if (!(await this.db.accountExists(accountId))) throw new NotFoundError(`account ${accountId} does not exist`);
-    if (!(await this.db.createUser(accountId, userName, this.now()))) throw new ValidationError(`user ${userName} already exists`);
+    if (!(await this.db.identity.accountExists(accountId))) throw new NotFoundError(`account ${accountId} does not exist`);
+    if (!(await this.db.identity.createUser(accountId, userName, this.now()))) throw new ValidationError(`user ${userName} already exists`);
     return userArn(this.partition, accountId, userName);
   }
 
   async deleteUser(accountId: string, userName: string): Promise<void> {
-    if (!(await this.db.userExists(accountId, userName))) throw new NotFoundError(`user ${userName} does not exist`);
-    await this.db.deleteUser(accountId, userName);
+    if (!(await this.db.identity.userExists(accountId, userName))) throw new NotFoundError(`user ${userName} does not exist`);
+    await this.db.identity.deleteUser(accountId, userName);
     this.cache.clear();
   }
 
   async putUserPolicy(accountId: string, userName: string, policyName: string, document: string): Promise<void> {
     if (!POLICY_NAME.test(policyName)) throw new ValidationError('A policy name is 1-128 characters of letters, digits and +=,.@_-');
-    if (!(await this.db.userExists(accountId, userName))) throw new NotFoundError(`user ${userName} does not exist`);
+    if (!(await this.db.identity.userExists(accountId, userName))) throw new NotFoundError(`user ${userName} does not exist`);
     parsePolicy(document);
-    await this.db.putUserPolicy(accountId, userName, policyName, document);
+    await this.db.identity.putUserPolicy(accountId, userName, policyName, document);
     this.cache.clear();
   }
 
   async deleteUserPolicy(accountId: string, userName: string, policyName: string): Promise<void> {
-    if (!(await this.db.deleteUserPolicy(accountId, userName, policyName))) throw new NotFoundError(`policy ${policyName} not found`);
+    if (!(await this.db.identity.deleteUserPolicy(accountId, userName, policyName))) throw new NotFoundError(`policy ${policyName} not found`);
     this.cache.clear();
   }
 
   async setAccessKeyStatus(accessKeyId: string, status: 'Active' | 'Inactive'): Promise<void> {
-    if (!(await this.db.setAccessKeyStatus(accessKeyId, status))) throw new NotFoundError(`access key ${accessKeyId} not found`);
+    if (!(await this.db.identity.setAccessKeyStatus(accessKeyId, status))) throw new NotFoundError(`access key ${accessKeyId} not found`);
     this.cache.delete(accessKeyId);
   }
 
   async deleteAccessKey(accessKeyId: string): Promise<void> {
-    if (!(await this.db.deleteAccessKey(accessKeyId))) throw new NotFoundError(`access key ${accessKeyId} not found`);
+    if (!(await this.db.identity.deleteAccessKey(accessKeyId))) throw new NotFoundError(`access key ${accessKeyId} not found`);
     this.cache.delete(accessKeyId);
   }
 }

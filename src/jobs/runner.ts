@@ -3,7 +3,7 @@ import { hostname } from 'node:os';
 import type { Logger } from 'pino';
 import { activity } from '../core/activity.js';
 import { jobAttempts } from '../core/metrics.js';
-import type { JobRecord, JobRecords } from '../db/data-records.js';
+import type { JobRecord, JobRecords, JobStatus } from '../db/job-records.js';
 import type { DataTransaction } from '../db/metadata-store.js';
 
 /**
@@ -32,7 +32,7 @@ export interface JobContext<P> {
 }
 
 export interface JobOutcome<P> {
-  status: string;
+  status: JobStatus;
   statusMessage: string | null;
   payload: P;
 }
@@ -238,7 +238,7 @@ export class JobRunner {
     const message = `The job gave up: it ${reason}.`;
     try {
       const give = this.o.kinds[job.kind]?.giveUp;
-      const out = give ? await give(job, message) : { status: 'FAILED', statusMessage: message, payload: job.payload };
+      const out: JobOutcome<unknown> = give ? await give(job, message) : { status: 'FAILED', statusMessage: message, payload: job.payload };
       if (await this.o.jobs.complete(job.id, this.owner, out.status, out.statusMessage, out.payload, this.now())) {
         jobAttempts.inc({ kind: job.kind, outcome: 'gave_up' });
         jlog.error({ status: out.status, reason }, 'job gave up');

@@ -1,7 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import { Readable } from 'node:stream';
 import type { Logger } from 'pino';
-import type { MetadataStore, SequenceStoreRecord } from '../db/metadata-store.js';
+import type { MetadataStore } from '../db/metadata-store.js';
+import type { SequenceStoreRecord } from './entities.js';
 import type { DataLocations } from './locations.js';
 
 /**
@@ -98,7 +99,7 @@ export class AccessLogService {
   record(store: SequenceStoreRecord, e: AccessLogEntry): void {
     if (!store.accessLogLocation) return;
     const write = this.db
-      .appendAccessLogLine({ id: `${e.time}-${randomBytes(8).toString('hex')}`, storeId: store.id, accountId: store.accountId, time: e.time, line: formatAccessLogLine(store, e) })
+      .accessLogs.append({ id: `${e.time}-${randomBytes(8).toString('hex')}`, storeId: store.id, accountId: store.accountId, time: e.time, line: formatAccessLogLine(store, e) })
       .catch((err: unknown) => this.log.error({ err, storeId: store.id, requestId: e.requestId }, 'S3 access log line could not be recorded'))
       .finally(() => this.inFlight.delete(write));
     this.inFlight.add(write);
@@ -135,20 +136,20 @@ export class AccessLogService {
     const tried = new Set<string>();
     for (;;) {
       const batch = `${now}-${randomBytes(8).toString('hex')}`;
-      const claimed = await this.db.claimAccessLogBatch(batch, now, now - 10 * Math.max(this.flushMs, 60_000), this.batchLines).catch((err: unknown) => {
+      const claimed = await this.db.accessLogs.claimBatch(batch, now, now - 10 * Math.max(this.flushMs, 60_000), this.batchLines).catch((err: unknown) => {
         this.log.error({ err }, 'S3 access logs could not be read for delivery');
         return undefined;
       });
       if (!claimed) break;
       if (tried.has(claimed.storeId)) {
         // Failed once in this flush already: leave it for the next one.
-        await this.db.releaseAccessLogBatch(batch, false);
+        await this.db.accessLogs.releaseBatch(batch, false);
         break;
       }
       tried.add(claimed.storeId);
-      const store = await this.db.getSequenceStore(claimed.accountId, claimed.storeId);
+      const store = await this.db.sequenceStores.get(claimed.accountId, claimed.storeId);
       if (!store?.accessLogLocation) {
-        await this.db.releaseAccessLogBatch(batch, true); // the store or its logging is gone
+        await this.db.accessLogs.releaseBatch(batch, true); // the store or its logging is gone
         continue;
       }
       const d = new Date();
@@ -157,14 +158,14 @@ export class AccessLogService {
       try {
         const target = await this.locations.target(store.accessLogLocation, { accountId: store.accountId });
         await target.write(name, Readable.from([Buffer.from(claimed.lines.join('\n') + '\n')]));
-        await this.db.deleteAccessLogBatch(batch);
+        await this.db.accessLogs.deleteBatch(batch);
         this.failures.delete(store.id);
       } catch (err) {
         const failures = (this.failures.get(store.id) ?? 0) + 1;
         this.failures.set(store.id, failures);
         const drop = failures >= 3;
         if (drop) this.failures.delete(store.id);
-        await this.db.releaseAccessLogBatch(batch, drop);
+        await this.db.accessLogs.releaseBatch(batch, drop);
         this.log.error({ err, storeId: store.id, location: store.accessLogLocation, lines: claimed.lines.length, dropped: drop }, 'S3 access log delivery failed');
       }
     }

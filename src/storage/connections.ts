@@ -5,7 +5,7 @@ import { Upload } from '@aws-sdk/lib-storage';
 import { Readable } from 'node:stream';
 import { isTransientIoError, NotFoundError, StorageUnavailableError, ValidationError } from '../core/errors.js';
 import { abortIncompleteUploads, DEFAULT_OBJECT_STORE_TIMEOUTS, s3ClientSettings, type ObjectStoreTimeouts } from '../blob/s3-blob-store.js';
-import type { ConnectionRecord } from '../db/data-records.js';
+import type { ConnectionRecord } from './entities.js';
 import type { MetadataStore } from '../db/metadata-store.js';
 import type { SecretBox } from '../keys/secret-box.js';
 

@@ -36,7 +36,7 @@ export async function idempotent(
 ): Promise<{ resourceId: string; replayed: boolean }> {
   if (!clientToken) return { resourceId: await create(), replayed: false };
   const hash = requestHash(input);
-  const prior = await db.findIdempotent(accountId, operation, clientToken);
+  const prior = await db.idempotency.find(accountId, operation, clientToken);
   if (prior) {
     if (prior.requestHash !== hash) {
       throw new ConflictError(`The clientToken ${clientToken} was already used with different parameters.`);
@@ -44,6 +44,6 @@ export async function idempotent(
     return { resourceId: prior.resourceId, replayed: true };
   }
   const resourceId = await create();
-  await db.recordIdempotent(accountId, operation, clientToken, { requestHash: hash, resourceId }, now);
+  await db.idempotency.record(accountId, operation, clientToken, { requestHash: hash, resourceId }, now);
   return { resourceId, replayed: false };
 }

@@ -1,6 +1,6 @@
 import { Readable } from 'node:stream';
 import { concatBlobs, type BlobStore } from '../blob/blob-store.js';
-import type { JobRecord } from '../db/data-records.js';
+import type { JobRecord } from '../db/job-records.js';
 import type { EtagFamily } from '../formats/hashing.js';
 import { inspectReadSet, type NamedSource, type ReadSetInspection } from '../formats/read-set.js';
 import type { DeclaredFileType } from '../formats/sniff.js';
@@ -83,7 +83,7 @@ async function failIngest(
 ): Promise<string> {
   const p = job.payload;
   const rs = await d.db.readSets.get(job.storeId, p.readSetId);
-  const store = await d.db.getSequenceStore(job.accountId, job.storeId);
+  const store = await d.db.sequenceStores.get(job.accountId, job.storeId);
   if (rs && rs.status === 'PROCESSING_UPLOAD' && store) {
     if (store.fallbackLocation) {
       try {
@@ -117,7 +117,7 @@ export function readSetIngestJob(
       await removeParts({ id: p.uploadId, sequenceStoreId: job.storeId });
       return done(p, rs ? `read set is ${rs.status}` : 'read set deleted');
     }
-    const store = await d.db.getSequenceStore(job.accountId, job.storeId);
+    const store = await d.db.sequenceStores.get(job.accountId, job.storeId);
     if (!store) return done(p, 'sequence store deleted');
     const blobs = storeBlobs(d, store.dataKey);
     const source = (name: string, keys: string[]): IngestSource => ({ name, open: () => concatBlobs(blobs, keys) });

@@ -1,5 +1,5 @@
 import { RangeNotSatisfiableError, ValidationError } from '../core/errors.js';
-import type { ReadSetFiles, StoredFile } from '../db/data-records.js';
+import type { ReadSetFiles, StoredFile } from './entities.js';
 import { blobKeys } from './store-storage.js';
 
 /**

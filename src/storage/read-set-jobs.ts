@@ -2,7 +2,9 @@ import { readSetArn } from '../core/arn.js';
 import { ConflictError, NotFoundError, ValidationError } from '../core/errors.js';
 import { newNumericId } from '../core/ids.js';
 import type { Page } from '../core/pagination.js';
-import type { JobQuery, JobRecord, PageRequest, ReadSetRecord } from '../db/data-records.js';
+import type { JobQuery, JobRecord } from '../db/job-records.js';
+import type { PageRequest } from '../db/query.js';
+import type { FileType, ReadSetRecord } from './entities.js';
 import type { EtagFamily } from '../formats/hashing.js';
 import type { DeclaredFileType } from '../formats/sniff.js';
 import type { GiveUpHandler, JobHandler } from '../jobs/runner.js';
@@ -23,7 +25,7 @@ export const MAX_IMPORT_SOURCE_BYTES = 976_000_000_000;
 
 export interface ImportSourceItem extends JobItem {
   sourceFiles: { source1: string; source2?: string };
-  sourceFileType: string;
+  sourceFileType: FileType;
   subjectId: string;
   sampleId: string;
   generatedFrom?: string;
@@ -124,7 +126,7 @@ export class ReadSetJobService {
 
   importHandler(): JobHandler<ReadSetImportPayload> {
     return async (job, ctx) => {
-      const store = await this.d.db.getSequenceStore(job.accountId, job.storeId);
+      const store = await this.d.db.sequenceStores.get(job.accountId, job.storeId);
       return runItems(job, ctx, {
         // The read set id is chosen and saved first: a re-run after a crash finishes the same read set.
         prepare: (item) => {
@@ -188,7 +190,7 @@ export class ReadSetJobService {
           };
           await ctx.fenced(async (tx) => {
             await tx.readSets.insert(rec);
-            if (item.tags) await tx.putTags(readSetArn(this.d.partition, job.accountId, job.storeId, id), item.tags);
+            if (item.tags) await tx.tags.put(readSetArn(this.d.partition, job.accountId, job.storeId, id), item.tags);
           });
         },
       });
@@ -225,7 +227,7 @@ export class ReadSetJobService {
   /** Writes each read set's files, byte for byte as stored, to `<destination>/<readSetId>/<file name>`. */
   exportHandler(): JobHandler<ReadSetExportPayload> {
     return async (job, ctx) => {
-      const store = await this.d.db.getSequenceStore(job.accountId, job.storeId);
+      const store = await this.d.db.sequenceStores.get(job.accountId, job.storeId);
       return runItems(job, ctx, {
         work: async (item) => {
           if (!store) throw new NotFoundError('The sequence store was deleted.');

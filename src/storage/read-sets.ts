@@ -2,7 +2,9 @@ import type { Readable } from 'node:stream';
 import { readSetArn } from '../core/arn.js';
 import { ConflictError, NotFoundError } from '../core/errors.js';
 import type { Page } from '../core/pagination.js';
-import type { PageRequest, ReadSetQuery, ReadSetRecord, StoredFile } from '../db/data-records.js';
+import type { PageRequest } from '../db/query.js';
+import type { ReadSetQuery } from '../db/read-set-records.js';
+import type { ReadSetRecord, StoredFile } from './entities.js';
 import type { DomainDeps } from './context.js';
 import { partRange } from './read-set-files.js';
 import type { SequenceStoreService, SequenceStoreView } from './sequence-stores.js';
@@ -103,7 +105,7 @@ export class ReadSetService {
         errors.push({ id, code: 'NotFound', message: `Read set ${id} not found in sequence store ${storeId}.` });
         continue;
       }
-      await this.d.db.deleteAllTags(readSetArn(this.d.partition, accountId, storeId, id));
+      await this.d.db.tags.deleteAll(readSetArn(this.d.partition, accountId, storeId, id));
       for (const f of Object.values(rs.files)) {
         if (!f) continue;
         await this.d.blobs.delete(f.blobKey);

@@ -2,7 +2,9 @@ import { referenceStoreArn } from '../core/arn.js';
 import { ConflictError, NotFoundError, QuotaExceededError } from '../core/errors.js';
 import { newNumericId } from '../core/ids.js';
 import type { Page } from '../core/pagination.js';
-import type { PageRequest, ReferenceStoreQuery, ReferenceStoreRecord } from '../db/metadata-store.js';
+import type { PageRequest } from '../db/query.js';
+import type { ReferenceStoreQuery } from '../db/reference-store-records.js';
+import type { ReferenceStoreRecord } from './entities.js';
 import type { DomainDeps } from './context.js';
 import { idempotent } from './idempotency.js';
 import { checkNewTags } from './tags.js';
@@ -31,14 +33,14 @@ export class ReferenceStoreService {
     checkNewTags(input.tags, this.d.quotas.maxTagsPerResource);
     const now = this.d.now();
     const { resourceId } = await idempotent(this.d.db, accountId, 'CreateReferenceStore', input.clientToken, { ...input }, now, async () => {
-      if ((await this.d.db.countReferenceStores(accountId)) >= this.d.quotas.maxReferenceStores) {
+      if ((await this.d.db.referenceStores.count(accountId)) >= this.d.quotas.maxReferenceStores) {
         throw new QuotaExceededError(
           `The account already has the maximum of ${this.d.quotas.maxReferenceStores} reference store(s) in this region.`,
         );
       }
       const dataKey = await newStoreDataKey(this.d, input.sseConfig);
       const id = newNumericId();
-      await this.d.db.insertReferenceStore({
+      await this.d.db.referenceStores.insert({
         id,
         accountId,
         name: input.name,
@@ -48,14 +50,14 @@ export class ReferenceStoreService {
         dataKey: dataKey.wrapped,
         creationTime: now,
       });
-      if (input.tags) await this.d.db.putTags(referenceStoreArn(this.d.partition, accountId, id), input.tags);
+      if (input.tags) await this.d.db.tags.put(referenceStoreArn(this.d.partition, accountId, id), input.tags);
       return id;
     });
     return this.get(accountId, resourceId);
   }
 
   async get(accountId: string, id: string): Promise<ReferenceStoreView> {
-    const r = await this.d.db.getReferenceStore(accountId, id);
+    const r = await this.d.db.referenceStores.get(accountId, id);
     if (!r) throw new NotFoundError(`Reference store ${id} not found.`);
     return this.view(r);
   }
@@ -64,13 +66,13 @@ export class ReferenceStoreService {
     const store = await this.get(accountId, id);
     const refs = await this.d.db.references.count(id);
     if (refs > 0) throw new ConflictError(`Reference store ${id} still holds ${refs} reference(s); delete them before deleting the store.`);
-    await this.d.db.deleteReferenceStore(accountId, id);
-    await this.d.db.deleteAllTags(store.arn);
+    await this.d.db.referenceStores.delete(accountId, id);
+    await this.d.db.tags.deleteAll(store.arn);
     await deleteStoreBlobs(this.d, storePrefix.reference(id));
   }
 
   async list(accountId: string, q: ReferenceStoreQuery, page: PageRequest): Promise<Page<ReferenceStoreView>> {
-    const res = await this.d.db.listReferenceStores(accountId, q, page);
+    const res = await this.d.db.referenceStores.list(accountId, q, page);
     return { items: res.items.map((r) => this.view(r)), ...(res.nextToken ? { nextToken: res.nextToken } : {}) };
   }
 }

@@ -8,7 +8,10 @@ import { parseArn, referenceArn } from '../core/arn.js';
 import { ConflictError, NotFoundError, ValidationError } from '../core/errors.js';
 import { newNumericId } from '../core/ids.js';
 import type { Page } from '../core/pagination.js';
-import type { JobQuery, JobRecord, PageRequest, ReferenceQuery, ReferenceRecord, ReferenceSequenceRecord } from '../db/data-records.js';
+import type { JobQuery, JobRecord } from '../db/job-records.js';
+import type { PageRequest } from '../db/query.js';
+import type { ReferenceQuery } from '../db/reference-records.js';
+import type { ReferenceRecord, ReferenceSequenceRecord } from './entities.js';
 import { inspectFasta } from '../formats/fasta.js';
 import type { GiveUpHandler, JobContext, JobHandler } from '../jobs/runner.js';
 import type { DomainDeps } from './context.js';
@@ -125,7 +128,7 @@ export class ReferenceService {
     const users = await this.d.db.readSets.countByReference(ref.arn);
     if (users > 0) throw new ConflictError(`Reference ${id} is linked to ${users} read set(s); delete them before deleting the reference.`);
     await this.d.db.references.delete(storeId, id);
-    await this.d.db.deleteAllTags(ref.arn);
+    await this.d.db.tags.deleteAll(ref.arn);
     for (const f of Object.values(ref.files)) if (f) await this.d.blobs.delete(f.blobKey);
   }
 
@@ -166,7 +169,7 @@ export class ReferenceService {
   /** Runs a reference import job: one source at a time, progress saved after each (a re-run resumes). */
   importHandler(): JobHandler<ReferenceImportPayload> {
     return async (job, ctx) => {
-      const store = await this.d.db.getReferenceStore(job.accountId, job.storeId);
+      const store = await this.d.db.referenceStores.get(job.accountId, job.storeId);
       return runItems(job, ctx, {
         // The id is chosen and saved before any work, so a re-run after a crash reuses it.
         prepare: (src) => {
@@ -210,7 +213,7 @@ export class ReferenceService {
       };
       await ctx.fenced(async (tx) => {
         await tx.references.insert(rec);
-        if (src.tags) await tx.putTags(referenceArn(this.d.partition, job.accountId, job.storeId, id), src.tags);
+        if (src.tags) await tx.tags.put(referenceArn(this.d.partition, job.accountId, job.storeId, id), src.tags);
       });
     });
   }

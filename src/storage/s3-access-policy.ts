@@ -1,6 +1,6 @@
 import { accessPointArn, parseArn } from '../core/arn.js';
 import { NotFoundError, ValidationError } from '../core/errors.js';
-import type { SequenceStoreRecord } from '../db/metadata-store.js';
+import type { SequenceStoreRecord } from './entities.js';
 import { evaluate, parsePolicy, wildcardMatch, type Decision, type PolicyDocument, type RequestContext, type Statement } from '../iam/policy.js';
 import type { Principal } from '../iam/identity.js';
 import type { DomainDeps } from './context.js';
@@ -101,7 +101,7 @@ export class S3AccessPolicyService {
   private async store(accountId: string, apArn: string): Promise<SequenceStoreRecord> {
     const p = parseArn(apArn);
     const name = p && p.service === 's3' ? /^accesspoint\/(.+)$/.exec(p.resource)?.[1] : undefined;
-    const store = name ? await this.d.db.getSequenceStoreByAccessPoint(name) : undefined;
+    const store = name ? await this.d.db.sequenceStores.getByAccessPoint(name) : undefined;
     if (!store || store.accountId !== accountId || accessPointArn(this.d.partition, store.accountId, store.accessPointName) !== apArn) {
       throw new NotFoundError(`No store has the access point ${apArn}.`);
     }
@@ -112,7 +112,7 @@ export class S3AccessPolicyService {
     const store = await this.store(accountId, apArn);
     checkS3AccessPolicy(policy, apArn);
     const now = this.d.now();
-    await this.d.db.updateSequenceStore(accountId, store.id, { updateTime: store.updateTime, s3AccessPolicy: policy, s3AccessPolicyTime: now });
+    await this.d.db.sequenceStores.update(accountId, store.id, { updateTime: store.updateTime, s3AccessPolicy: policy, s3AccessPolicyTime: now });
     return { storeId: store.id };
   }
 
@@ -125,6 +125,6 @@ export class S3AccessPolicyService {
   async delete(accountId: string, apArn: string): Promise<void> {
     const store = await this.store(accountId, apArn);
     if (store.s3AccessPolicy === '') throw new NotFoundError(`The access point ${apArn} has no S3 access policy.`);
-    await this.d.db.updateSequenceStore(accountId, store.id, { updateTime: store.updateTime, s3AccessPolicy: '', s3AccessPolicyTime: this.d.now() });
+    await this.d.db.sequenceStores.update(accountId, store.id, { updateTime: store.updateTime, s3AccessPolicy: '', s3AccessPolicyTime: this.d.now() });
   }
 }

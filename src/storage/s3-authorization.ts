@@ -1,6 +1,6 @@
 import { AccessDeniedError } from '../core/errors.js';
 import type { Partition } from '../core/arn.js';
-import type { SequenceStoreRecord } from '../db/metadata-store.js';
+import type { SequenceStoreRecord } from './entities.js';
 import type { IdentityService, Principal } from '../iam/identity.js';
 import { storePolicyDecision } from './s3-access-policy.js';
 import { NoSuchKeyError, type ObjectTarget, type S3ViewService } from './s3-view.js';

@@ -2,8 +2,8 @@ import { createHash } from 'node:crypto';
 import type { Readable } from 'node:stream';
 import { accessPointArn, parseArn, readSetArn } from '../core/arn.js';
 import { NotFoundError, RangeNotSatisfiableError } from '../core/errors.js';
-import type { SequenceStoreRecord } from '../db/metadata-store.js';
-import type { ReadSetRecord, StoredFile } from '../db/data-records.js';
+import type { SequenceStoreRecord } from './entities.js';
+import type { ReadSetRecord, StoredFile } from './entities.js';
 import type { DomainDeps } from './context.js';
 import { storeBlobs } from './store-storage.js';
 import { BlobNotFoundError } from '../blob/blob-store.js';
@@ -67,7 +67,7 @@ export class S3ViewService {
       if (!m) throw new NoSuchBucketError(`The specified bucket does not exist: ${name}`);
       lookup = m[1]!;
     }
-    const store = await this.d.db.getSequenceStoreByAccessPoint(lookup);
+    const store = await this.d.db.sequenceStores.getByAccessPoint(lookup);
     if (!store || store.status !== 'ACTIVE') throw new NoSuchBucketError(`The specified bucket does not exist: ${name}`);
     return store;
   }
@@ -167,7 +167,7 @@ export class S3ViewService {
 
   /** Object tags: the system tags and the read set's tags whose keys the store propagates (spec §2.9). */
   async tags(t: ObjectTarget): Promise<Record<string, string>> {
-    const own = await this.d.db.listTags(readSetArn(this.d.partition, t.store.accountId, t.store.id, t.readSet.id));
+    const own = await this.d.db.tags.list(readSetArn(this.d.partition, t.store.accountId, t.store.id, t.readSet.id));
     const out: Record<string, string> = {
       'omics:subjectId': t.readSet.subjectId,
       'omics:sampleId': t.readSet.sampleId,

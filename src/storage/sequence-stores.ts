@@ -1,7 +1,9 @@
 import { accessPointArn, sequenceStoreArn } from '../core/arn.js';
 import { ConflictError, NotFoundError, QuotaExceededError, ValidationError } from '../core/errors.js';
 import { newNumericId, randomLowerAlnum } from '../core/ids.js';
-import type { PageRequest, SequenceStoreQuery, SequenceStoreRecord } from '../db/metadata-store.js';
+import type { PageRequest } from '../db/query.js';
+import type { SequenceStoreQuery } from '../db/sequence-store-records.js';
+import type { ETagAlgorithmFamily, SequenceStoreRecord } from './entities.js';
 import type { Page } from '../core/pagination.js';
 import type { DomainDeps } from './context.js';
 import { idempotent } from './idempotency.js';
@@ -15,7 +17,7 @@ export interface CreateSequenceStoreInput {
   tags?: Record<string, string>;
   clientToken?: string;
   fallbackLocation?: string;
-  eTagAlgorithmFamily?: string;
+  eTagAlgorithmFamily?: ETagAlgorithmFamily;
   propagatedSetLevelTags?: string[];
   s3AccessConfig?: { accessLogLocation?: string };
 }
@@ -62,7 +64,7 @@ export class SequenceStoreService {
     this.checkPropagated(input.propagatedSetLevelTags);
     const now = this.d.now();
     const { resourceId } = await idempotent(this.d.db, accountId, 'CreateSequenceStore', input.clientToken, { ...input }, now, async () => {
-      if ((await this.d.db.countSequenceStores(accountId)) >= this.d.quotas.maxSequenceStores) {
+      if ((await this.d.db.sequenceStores.count(accountId)) >= this.d.quotas.maxSequenceStores) {
         throw new QuotaExceededError(`The account already has the maximum of ${this.d.quotas.maxSequenceStores} sequence stores.`);
       }
       const dataKey = await newStoreDataKey(this.d, input.sseConfig);
@@ -88,15 +90,15 @@ export class SequenceStoreService {
         s3AccessPolicy: null, // the default policy (s3-access-policy.ts)
         s3AccessPolicyTime: now,
       };
-      await this.d.db.insertSequenceStore(rec);
-      if (input.tags) await this.d.db.putTags(sequenceStoreArn(this.d.partition, accountId, id), input.tags);
+      await this.d.db.sequenceStores.insert(rec);
+      if (input.tags) await this.d.db.tags.put(sequenceStoreArn(this.d.partition, accountId, id), input.tags);
       return id;
     });
     return this.get(accountId, resourceId);
   }
 
   async get(accountId: string, id: string): Promise<SequenceStoreView> {
-    const r = await this.d.db.getSequenceStore(accountId, id);
+    const r = await this.d.db.sequenceStores.get(accountId, id);
     if (!r) throw new NotFoundError(`Sequence store ${id} not found.`);
     return this.view(r);
   }
@@ -107,7 +109,7 @@ export class SequenceStoreService {
     if (current.status !== 'ACTIVE') throw new ConflictError(`Sequence store ${id} is ${current.status} and cannot be updated now.`);
     const now = Math.max(this.d.now(), current.updateTime + 1);
     const { resourceId } = await idempotent(this.d.db, accountId, `UpdateSequenceStore:${id}`, input.clientToken, { ...input }, now, async () => {
-      await this.d.db.updateSequenceStore(accountId, id, {
+      await this.d.db.sequenceStores.update(accountId, id, {
         updateTime: now,
         ...(input.name !== undefined ? { name: input.name } : {}),
         ...(input.description !== undefined ? { description: input.description } : {}),
@@ -126,13 +128,13 @@ export class SequenceStoreService {
     if (readSets > 0) {
       throw new ConflictError(`Sequence store ${id} still holds ${readSets} read set(s); delete them before deleting the store.`);
     }
-    await this.d.db.deleteSequenceStore(accountId, id);
-    await this.d.db.deleteAllTags(store.arn);
+    await this.d.db.sequenceStores.delete(accountId, id);
+    await this.d.db.tags.deleteAll(store.arn);
     await deleteStoreBlobs(this.d, storePrefix.sequence(id));
   }
 
   async list(accountId: string, q: SequenceStoreQuery, page: PageRequest): Promise<Page<SequenceStoreView>> {
-    const res = await this.d.db.listSequenceStores(accountId, q, page);
+    const res = await this.d.db.sequenceStores.list(accountId, q, page);
     return { items: res.items.map((r) => this.view(r)), ...(res.nextToken ? { nextToken: res.nextToken } : {}) };
   }
 }

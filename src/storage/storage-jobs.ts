@@ -1,7 +1,8 @@
 import { NotFoundError } from '../core/errors.js';
 import { newNumericId } from '../core/ids.js';
 import type { Page } from '../core/pagination.js';
-import type { JobQuery, JobRecord, PageRequest } from '../db/data-records.js';
+import type { JobQuery, JobRecord, JobStatus } from '../db/job-records.js';
+import type { PageRequest } from '../db/query.js';
 import type { JobContext, JobOutcome } from '../jobs/runner.js';
 import type { DomainDeps } from './context.js';
 import { idempotent } from './idempotency.js';
@@ -24,7 +25,7 @@ export interface ItemsPayload<I extends JobItem> {
 }
 
 /** Job status from its items' outcomes. */
-export function jobStatusOf(items: JobItem[]): { status: string; statusMessage: string | null } {
+export function jobStatusOf(items: JobItem[]): { status: JobStatus; statusMessage: string | null } {
   const failed = items.filter((i) => i.status === 'FAILED').length;
   if (failed === 0) return { status: 'COMPLETED', statusMessage: null };
   if (failed === items.length) return { status: 'FAILED', statusMessage: `Every item failed; see each item's statusMessage.` };

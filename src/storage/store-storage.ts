@@ -3,9 +3,10 @@ import type { DataKey } from '../keys/key-provider.js';
 import type { BlobStore, ByteRange, BlobReadOptions } from '../blob/blob-store.js';
 import { EncryptedBlobStore } from '../blob/encrypted-blob-store.js';
 import type { DomainDeps } from './context.js';
+import type { EncryptionType } from './entities.js';
 
 export interface SseConfigInput {
-  type: string;
+  type: EncryptionType;
   keyArn?: string;
 }
 

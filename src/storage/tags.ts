@@ -35,9 +35,9 @@ export class TagService {
     if (p.account !== accountId) throw notFound();
     const parts = p.resource.split('/');
     if (parts.length === 2 && parts[0] === 'sequenceStore') {
-      if (await this.d.db.getSequenceStore(accountId, parts[1]!)) return;
+      if (await this.d.db.sequenceStores.get(accountId, parts[1]!)) return;
     } else if (parts.length === 2 && parts[0] === 'referenceStore') {
-      if (await this.d.db.getReferenceStore(accountId, parts[1]!)) return;
+      if (await this.d.db.referenceStores.get(accountId, parts[1]!)) return;
     } else if (parts.length === 4 && parts[0] === 'sequenceStore' && parts[2] === 'readSet') {
       const rs = await this.d.db.readSets.get(parts[1]!, parts[3]!);
       if (rs && rs.accountId === accountId) return;
@@ -51,21 +51,21 @@ export class TagService {
   async tag(accountId: string, arn: string, tags: Record<string, string>): Promise<void> {
     await this.checkResource(accountId, arn);
     checkReservedKeys(tags);
-    const current = await this.d.db.listTags(arn);
+    const current = await this.d.db.tags.list(arn);
     const total = new Set([...Object.keys(current), ...Object.keys(tags)]).size;
     if (total > this.d.quotas.maxTagsPerResource) {
       throw new QuotaExceededError(`A resource can have at most ${this.d.quotas.maxTagsPerResource} tags; this request would make ${total}.`);
     }
-    await this.d.db.putTags(arn, tags);
+    await this.d.db.tags.put(arn, tags);
   }
 
   async untag(accountId: string, arn: string, keys: string[]): Promise<void> {
     await this.checkResource(accountId, arn);
-    await this.d.db.removeTags(arn, keys);
+    await this.d.db.tags.remove(arn, keys);
   }
 
   async list(accountId: string, arn: string): Promise<Record<string, string>> {
     await this.checkResource(accountId, arn);
-    return this.d.db.listTags(arn);
+    return this.d.db.tags.list(arn);
   }
 }

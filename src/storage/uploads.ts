@@ -4,7 +4,8 @@ import { readSetArn } from '../core/arn.js';
 import { ConflictError, NotFoundError, ValidationError } from '../core/errors.js';
 import { newNumericId } from '../core/ids.js';
 import type { Page } from '../core/pagination.js';
-import type { PageRequest, PartRecord, ReadSetRecord, UploadRecord } from '../db/data-records.js';
+import type { PageRequest } from '../db/query.js';
+import type { FileType, PartRecord, ReadSetRecord, UploadRecord } from './entities.js';
 import type { TimeRange } from '../db/query.js';
 import type { DomainDeps } from './context.js';
 import { idempotent } from './idempotency.js';
@@ -19,7 +20,7 @@ import { checkNewTags } from './tags.js';
 export const MAX_PART_SIZE = 104_857_600;
 
 export interface CreateUploadInput {
-  sourceFileType: string;
+  sourceFileType: FileType;
   subjectId: string;
   sampleId: string;
   name: string;
@@ -215,7 +216,7 @@ export class UploadService {
         ...(chosen.SOURCE2.length ? { source2: chosen.SOURCE2.map((p) => p.blobKey) } : {}),
       };
       await tx.readSets.insert(rs);
-      await tx.putTags(readSetArn(this.d.partition, accountId, storeId, readSetId), up.tags);
+      await tx.tags.put(readSetArn(this.d.partition, accountId, storeId, readSetId), up.tags);
       await tx.jobs.insert({
         id: newNumericId(),
         kind: READ_SET_INGEST_JOB,

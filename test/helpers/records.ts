@@ -1,4 +1,4 @@
-import type { ReadSetRecord, ReferenceRecord } from '../../src/db/data-records.js';
+import type { ReadSetRecord, ReferenceRecord } from '../../src/storage/entities.js';
 
 /** A complete read-set row for metadata-store tests. */
 export function readSetRecord(o: Partial<ReadSetRecord> & Pick<ReadSetRecord, 'id' | 'sequenceStoreId'>): ReadSetRecord {

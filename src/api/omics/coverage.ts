@@ -1,5 +1,5 @@
 import { loadModel } from './model.js';
-import { OPERATIONS } from './operations.js';
+import { operationHandler } from './operations.js';
 
 /**
  * The compatibility table (docs/compatibility.md), generated from the service
@@ -17,7 +17,7 @@ const AREAS: Record<string, string> = {
 export function coverageTable(): string {
   const model = loadModel();
   const ops = Object.values(model.operations);
-  const implemented = ops.filter((o) => OPERATIONS[o.name]).length;
+  const implemented = ops.filter((o) => operationHandler(o.name)).length;
   const lines = [
     '# Compatibility with the HealthOmics API',
     '',
@@ -33,7 +33,7 @@ export function coverageTable(): string {
     const group = ops.filter((o) => (o.endpoint?.hostPrefix ?? '') === prefix).sort((a, b) => a.name.localeCompare(b.name));
     lines.push(`## ${area}`, '', '| Operation | HTTP | Status |', '|---|---|---|');
     for (const o of group) {
-      lines.push(`| ${o.name} | \`${o.http.method} ${o.http.requestUri}\` | ${OPERATIONS[o.name] ? 'implemented' : 'not yet'} |`);
+      lines.push(`| ${o.name} | \`${o.http.method} ${o.http.requestUri}\` | ${operationHandler(o.name) ? 'implemented' : 'not yet'} |`);
     }
     lines.push('');
   }

@@ -1,12 +1,23 @@
 import { readSetArn, referenceArn, referenceStoreArn, sequenceStoreArn } from '../../core/arn.js';
 import { DEFAULT_PAGE_SIZE } from '../../core/pagination.js';
-import type { JobRecord, StoredFile } from '../../db/data-records.js';
+import type { JobRecord } from '../../db/job-records.js';
+import type { StoredFile, UploadRecord } from '../../storage/entities.js';
 import type { ReadSetView } from '../../storage/read-sets.js';
 import type { ReferenceImportPayload, ReferenceView } from '../../storage/references.js';
 import { totalParts } from '../../storage/read-set-files.js';
 import type { ReadSetActivationPayload } from '../../storage/archive.js';
 import type { ReadSetExportPayload, ReadSetImportPayload } from '../../storage/read-set-jobs.js';
-import type { OperationImpl, Services } from './operation-types.js';
+import type { OperationTable, Output, Services } from './operation-types.js';
+import type {
+  ActivateReadSetJobItem,
+  ExportReadSetJobDetail,
+  FileInformation,
+  ImportReadSetJobItem,
+  ImportReferenceJobItem,
+  MultipartReadSetUploadListItem,
+  ReadSetListItem,
+  ReferenceListItem,
+} from './wire-shapes.js';
 import type { Principal } from '../../iam/identity.js';
 
 /**
@@ -14,22 +25,21 @@ import type { Principal } from '../../iam/identity.js';
  * import jobs. Same shape as operations.ts: an IAM resource and a handler that
  * maps the parsed input to a domain call and the answer to the output shape.
  */
-type In = Record<string, any>;
-
-const date = (ms: number | null | undefined) => (ms === null || ms === undefined ? undefined : new Date(ms));
+const date = (ms: number): Date => new Date(ms);
+const maybeDate = (ms: number | null): Date | undefined => (ms === null ? undefined : new Date(ms));
 const range = (f: { createdAfter?: Date; createdBefore?: Date } | undefined) => ({
   ...(f?.createdAfter ? { after: f.createdAfter.getTime() } : {}),
   ...(f?.createdBefore ? { before: f.createdBefore.getTime() } : {}),
 });
-const page = (input: In) => ({ maxResults: input.maxResults ?? DEFAULT_PAGE_SIZE, ...(input.nextToken ? { nextToken: input.nextToken } : {}) });
+const page = (input: { maxResults?: number; nextToken?: string }) => ({ maxResults: input.maxResults ?? DEFAULT_PAGE_SIZE, ...(input.nextToken ? { nextToken: input.nextToken } : {}) });
 const opt = <T>(v: T | null | undefined): T | undefined => (v === null ? undefined : v);
 
-function fileOut(f: StoredFile | undefined, s3Uri?: string) {
+function fileOut(f: StoredFile | undefined, s3Uri?: string): FileInformation | undefined {
   if (!f) return undefined;
   return { totalParts: totalParts(f), partSize: f.partSize, contentLength: f.contentLength, ...(s3Uri ? { s3Access: { s3Uri } } : {}) };
 }
 
-function readSetItem(r: ReadSetView) {
+function readSetItem(r: ReadSetView): ReadSetListItem {
   return {
     id: r.id,
     arn: r.arn,
@@ -49,7 +59,7 @@ function readSetItem(r: ReadSetView) {
   };
 }
 
-function readSetMetadata(r: ReadSetView) {
+function readSetMetadata(r: ReadSetView): Output<'GetReadSetMetadata'> {
   const files =
     r.status === 'PROCESSING_UPLOAD' || r.status === 'UPLOAD_FAILED'
       ? undefined
@@ -61,7 +71,7 @@ function readSetMetadata(r: ReadSetView) {
   return { ...readSetItem(r), files, creationJobId: opt(r.creationJobId) };
 }
 
-function referenceItem(r: ReferenceView) {
+function referenceItem(r: ReferenceView): ReferenceListItem {
   return {
     id: r.id,
     arn: r.arn,
@@ -75,67 +85,50 @@ function referenceItem(r: ReferenceView) {
   };
 }
 
-/** What every job output has: id, its store, status and times; `details` adds statusMessage and the items. */
-function jobOut(j: JobRecord<unknown>, storeKey: 'sequenceStoreId' | 'referenceStoreId', own: Record<string, unknown>, details: Record<string, unknown> | undefined) {
+function uploadOut(u: UploadRecord): MultipartReadSetUploadListItem {
   return {
-    id: j.id,
-    [storeKey]: j.storeId,
-    ...own,
-    status: j.status,
-    creationTime: date(j.creationTime),
-    completionTime: date(j.completionTime),
-    ...(details ? { statusMessage: opt(j.statusMessage), ...details } : {}),
+    sequenceStoreId: u.sequenceStoreId,
+    uploadId: u.id,
+    sourceFileType: u.sourceFileType,
+    subjectId: u.subjectId,
+    sampleId: u.sampleId,
+    generatedFrom: opt(u.generatedFrom),
+    referenceArn: opt(u.referenceArn),
+    name: u.name,
+    description: opt(u.description),
+    tags: u.tags,
+    creationTime: date(u.creationTime),
   };
 }
 
+/** What every job's output has: id, status and times (the store and the rest are the caller's). */
+const jobTimes = (j: JobRecord<unknown>) => ({ id: j.id, status: j.status, creationTime: date(j.creationTime), completionTime: maybeDate(j.completionTime) });
+/** What a job's Get output adds: its status message. */
+const jobMessage = (j: JobRecord<unknown>) => ({ statusMessage: opt(j.statusMessage) });
+
 /** An item as the API shows it: the id of what it created only once it FINISHED. */
-function itemOut<T extends { status: string }>(item: T, createdKey: keyof T): Omit<T, typeof createdKey> & Record<string, unknown> {
+function itemOut<T extends { status: string }, K extends keyof T>(item: T, createdKey: K): Omit<T, K> & Partial<Pick<T, K>> {
   const { [createdKey]: created, ...rest } = item;
-  return { ...rest, ...(item.status === 'FINISHED' && created !== undefined ? { [createdKey]: created } : {}) } as Omit<T, typeof createdKey> & Record<string, unknown>;
+  return { ...rest, ...(item.status === 'FINISHED' && created !== undefined ? { [createdKey]: created } : {}) } as Omit<T, K> & Partial<Pick<T, K>>;
 }
 
-const referenceImportJob = (j: JobRecord<ReferenceImportPayload>, withSources: boolean) =>
-  jobOut(j, 'referenceStoreId', { roleArn: j.payload.roleArn }, withSources ? { sources: j.payload.items.map((x) => itemOut(x, 'referenceId')) } : undefined);
-
-const importJob = (j: JobRecord<ReadSetImportPayload>, withSources: boolean) =>
-  jobOut(j, 'sequenceStoreId', { roleArn: j.payload.roleArn }, withSources ? { sources: j.payload.items.map((x) => itemOut(x, 'readSetId')) } : undefined);
-
-const exportJob = (j: JobRecord<ReadSetExportPayload>, withReadSets: boolean) =>
-  jobOut(
-    j,
-    'sequenceStoreId',
-    { destination: j.payload.destination },
-    withReadSets ? { readSets: j.payload.items.map((x) => ({ id: x.readSetId, status: x.status, statusMessage: x.statusMessage })) } : undefined,
-  );
-
-const activationJob = (j: JobRecord<ReadSetActivationPayload>, withSources: boolean) =>
-  jobOut(j, 'sequenceStoreId', {}, withSources ? { sources: j.payload.items.map((x) => ({ readSetId: x.readSetId, status: x.status, statusMessage: x.statusMessage })) } : undefined);
+const referenceImportJob = (j: JobRecord<ReferenceImportPayload>): ImportReferenceJobItem => ({ ...jobTimes(j), referenceStoreId: j.storeId, roleArn: j.payload.roleArn });
+const importJob = (j: JobRecord<ReadSetImportPayload>): ImportReadSetJobItem => ({ ...jobTimes(j), sequenceStoreId: j.storeId, roleArn: j.payload.roleArn });
+const exportJob = (j: JobRecord<ReadSetExportPayload>): ExportReadSetJobDetail => ({ ...jobTimes(j), sequenceStoreId: j.storeId, destination: j.payload.destination });
+const activationJob = (j: JobRecord<ReadSetActivationPayload>): ActivateReadSetJobItem => ({ ...jobTimes(j), sequenceStoreId: j.storeId });
 
 const seqArn = (p: Principal, s: Services, id: string) => sequenceStoreArn(s.partition, p.accountId, id);
 const rsArn = (p: Principal, s: Services, storeId: string, id: string) => readSetArn(s.partition, p.accountId, storeId, id);
 const refStoreArn = (p: Principal, s: Services, id: string) => referenceStoreArn(s.partition, p.accountId, id);
 const refArn = (p: Principal, s: Services, storeId: string, id: string) => referenceArn(s.partition, p.accountId, storeId, id);
 
-export const DATA_OPERATIONS: Record<string, OperationImpl> = {
+export const DATA_OPERATIONS = {
   // ---- direct upload
   CreateMultipartReadSetUpload: {
     resource: (i, p, s) => seqArn(p, s, i.sequenceStoreId),
     handle: async (i, p, s) => {
       const { sequenceStoreId, ...rest } = i;
-      const u = await s.uploads.create(p.accountId, sequenceStoreId, rest as any);
-      return {
-        sequenceStoreId: u.sequenceStoreId,
-        uploadId: u.id,
-        sourceFileType: u.sourceFileType,
-        subjectId: u.subjectId,
-        sampleId: u.sampleId,
-        generatedFrom: opt(u.generatedFrom),
-        referenceArn: opt(u.referenceArn),
-        name: u.name,
-        description: opt(u.description),
-        tags: u.tags,
-        creationTime: date(u.creationTime),
-      };
+      return uploadOut(await s.uploads.create(p.accountId, sequenceStoreId, rest));
     },
   },
   UploadReadSetPart: {
@@ -164,19 +157,7 @@ export const DATA_OPERATIONS: Record<string, OperationImpl> = {
     handle: async (i, p, s) => {
       const res = await s.uploads.listUploads(p.accountId, i.sequenceStoreId, page(i));
       return {
-        uploads: res.items.map((u) => ({
-          sequenceStoreId: u.sequenceStoreId,
-          uploadId: u.id,
-          sourceFileType: u.sourceFileType,
-          subjectId: u.subjectId,
-          sampleId: u.sampleId,
-          generatedFrom: opt(u.generatedFrom),
-          referenceArn: opt(u.referenceArn),
-          name: u.name,
-          description: opt(u.description),
-          tags: u.tags,
-          creationTime: date(u.creationTime),
-        })),
+        uploads: res.items.map(uploadOut),
         nextToken: res.nextToken,
       };
     },
@@ -236,55 +217,61 @@ export const DATA_OPERATIONS: Record<string, OperationImpl> = {
   StartReadSetImportJob: {
     resource: (i, p, s) => seqArn(p, s, i.sequenceStoreId),
     handle: async (i, p, s) =>
-      importJob(await s.readSetJobs.startImport(p.accountId, i.sequenceStoreId, { roleArn: i.roleArn, clientToken: i.clientToken, sources: i.sources }), false),
+      importJob(await s.readSetJobs.startImport(p.accountId, i.sequenceStoreId, { roleArn: i.roleArn, clientToken: i.clientToken, sources: i.sources })),
   },
   GetReadSetImportJob: {
     resource: (i, p, s) => seqArn(p, s, i.sequenceStoreId),
-    handle: async (i, p, s) => importJob(await s.readSetJobs.getImport(p.accountId, i.sequenceStoreId, i.id), true),
+    handle: async (i, p, s) => {
+      const j = await s.readSetJobs.getImport(p.accountId, i.sequenceStoreId, i.id);
+      return { ...importJob(j), ...jobMessage(j), sources: j.payload.items.map((x) => itemOut(x, 'readSetId')) };
+    },
   },
   ListReadSetImportJobs: {
     resource: (i, p, s) => seqArn(p, s, i.sequenceStoreId),
     handle: async (i, p, s) => {
       const f = i.filter ?? {};
       const res = await s.readSetJobs.listImports(p.accountId, i.sequenceStoreId, { status: f.status, created: range(f) }, page(i));
-      return { importJobs: res.items.map((j) => importJob(j, false)), nextToken: res.nextToken };
+      return { importJobs: res.items.map(importJob), nextToken: res.nextToken };
     },
   },
   StartReadSetExportJob: {
     resource: (i, p, s) => seqArn(p, s, i.sequenceStoreId),
     handle: async (i, p, s) =>
-      exportJob(
-        await s.readSetJobs.startExport(p.accountId, i.sequenceStoreId, { roleArn: i.roleArn, destination: i.destination, clientToken: i.clientToken, sources: i.sources }),
-        false,
-      ),
+      exportJob(await s.readSetJobs.startExport(p.accountId, i.sequenceStoreId, { roleArn: i.roleArn, destination: i.destination, clientToken: i.clientToken, sources: i.sources })),
   },
   GetReadSetExportJob: {
     resource: (i, p, s) => seqArn(p, s, i.sequenceStoreId),
-    handle: async (i, p, s) => exportJob(await s.readSetJobs.getExport(p.accountId, i.sequenceStoreId, i.id), true),
+    handle: async (i, p, s) => {
+      const j = await s.readSetJobs.getExport(p.accountId, i.sequenceStoreId, i.id);
+      return { ...exportJob(j), ...jobMessage(j), readSets: j.payload.items.map((x) => ({ id: x.readSetId, status: x.status, statusMessage: x.statusMessage })) };
+    },
   },
   ListReadSetExportJobs: {
     resource: (i, p, s) => seqArn(p, s, i.sequenceStoreId),
     handle: async (i, p, s) => {
       const f = i.filter ?? {};
       const res = await s.readSetJobs.listExports(p.accountId, i.sequenceStoreId, { status: f.status, created: range(f) }, page(i));
-      return { exportJobs: res.items.map((j) => exportJob(j, false)), nextToken: res.nextToken };
+      return { exportJobs: res.items.map(exportJob), nextToken: res.nextToken };
     },
   },
 
   StartReadSetActivationJob: {
     resource: (i, p, s) => seqArn(p, s, i.sequenceStoreId),
-    handle: async (i, p, s) => activationJob(await s.archive.startActivation(p.accountId, i.sequenceStoreId, { clientToken: i.clientToken, sources: i.sources }), false),
+    handle: async (i, p, s) => activationJob(await s.archive.startActivation(p.accountId, i.sequenceStoreId, { clientToken: i.clientToken, sources: i.sources })),
   },
   GetReadSetActivationJob: {
     resource: (i, p, s) => seqArn(p, s, i.sequenceStoreId),
-    handle: async (i, p, s) => activationJob(await s.archive.getActivation(p.accountId, i.sequenceStoreId, i.id), true),
+    handle: async (i, p, s) => {
+      const j = await s.archive.getActivation(p.accountId, i.sequenceStoreId, i.id);
+      return { ...activationJob(j), ...jobMessage(j), sources: j.payload.items.map((x) => ({ readSetId: x.readSetId, status: x.status, statusMessage: x.statusMessage })) };
+    },
   },
   ListReadSetActivationJobs: {
     resource: (i, p, s) => seqArn(p, s, i.sequenceStoreId),
     handle: async (i, p, s) => {
       const f = i.filter ?? {};
       const res = await s.archive.listActivations(p.accountId, i.sequenceStoreId, { status: f.status, created: range(f) }, page(i));
-      return { activationJobs: res.items.map((j) => activationJob(j, false)), nextToken: res.nextToken };
+      return { activationJobs: res.items.map(activationJob), nextToken: res.nextToken };
     },
   },
 
@@ -316,19 +303,22 @@ export const DATA_OPERATIONS: Record<string, OperationImpl> = {
     resource: (i, p, s) => refStoreArn(p, s, i.referenceStoreId),
     handle: async (i, p, s) => {
       const j = await s.references.startImportJob(p.accountId, i.referenceStoreId, { roleArn: i.roleArn, clientToken: i.clientToken, sources: i.sources });
-      return referenceImportJob(j, false);
+      return referenceImportJob(j);
     },
   },
   GetReferenceImportJob: {
     resource: (i, p, s) => refStoreArn(p, s, i.referenceStoreId),
-    handle: async (i, p, s) => referenceImportJob(await s.references.getImportJob(p.accountId, i.referenceStoreId, i.id), true),
+    handle: async (i, p, s) => {
+      const j = await s.references.getImportJob(p.accountId, i.referenceStoreId, i.id);
+      return { ...referenceImportJob(j), ...jobMessage(j), sources: j.payload.items.map((x) => itemOut(x, 'referenceId')) };
+    },
   },
   ListReferenceImportJobs: {
     resource: (i, p, s) => refStoreArn(p, s, i.referenceStoreId),
     handle: async (i, p, s) => {
       const f = i.filter ?? {};
       const res = await s.references.listImportJobs(p.accountId, i.referenceStoreId, { status: f.status, created: range(f) }, page(i));
-      return { importJobs: res.items.map((j) => referenceImportJob(j, false)), nextToken: res.nextToken };
+      return { importJobs: res.items.map(referenceImportJob), nextToken: res.nextToken };
     },
   },
   GetReferenceMetadata: {
@@ -362,4 +352,4 @@ export const DATA_OPERATIONS: Record<string, OperationImpl> = {
       return {};
     },
   },
-};
+} satisfies OperationTable;

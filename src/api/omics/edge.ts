@@ -10,7 +10,7 @@ import { loadModel, type Operation } from './model.js';
 import { OmicsRouter } from './router.js';
 import { WireSerde } from './serde.js';
 import { toWireError } from './errors.js';
-import { OPERATIONS, type Services } from './operations.js';
+import { operationHandler, type Services } from './operations.js';
 
 export const MAX_JSON_BODY = 1024 * 1024;
 
@@ -83,7 +83,7 @@ export class OmicsEdge {
       } else {
         principal = this.opts.anonymousPrincipal;
       }
-      const impl = OPERATIONS[op.name];
+      const impl = operationHandler(op.name);
       if (!impl) throw new NotImplementedError(`OpenOmics does not implement ${op.name} yet. See docs/compatibility.md.`);
       const stream = streamed ? verifiedBody(req, req.headers, authn) : undefined;
       const input = this.serde.parseInput(op, match.labels, queryPairs(info.rawQuery), req.headers, body, stream);

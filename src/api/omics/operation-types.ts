@@ -9,6 +9,7 @@ import type { UploadService } from '../../storage/uploads.js';
 import type { ReadSetJobService } from '../../storage/read-set-jobs.js';
 import type { ArchiveService } from '../../storage/archive.js';
 import type { S3AccessPolicyService } from '../../storage/s3-access-policy.js';
+import type { OperationShapes } from './wire-shapes.js';
 
 /**
  * The operations this edge implements: for each, the IAM resource it acts on
@@ -29,9 +30,17 @@ export interface Services {
   partition: Partition;
 }
 
-/** A parsed input, as the model-driven serde gives it (typed per operation: issue 13, not yet). */
-export type In = Record<string, any>;
-export interface OperationImpl {
-  resource(input: In, principal: Principal, s: Services): string;
-  handle(input: In, principal: Principal, s: Services): Promise<Record<string, unknown> | undefined>;
+export type OperationName = keyof OperationShapes;
+/** An operation's input as the serde hands it over: validated against the model, typed from it (wire-shapes.ts). */
+export type Input<N extends OperationName> = OperationShapes[N]['input'];
+/** What an operation's handler returns: the output shape, required members required. */
+export type Output<N extends OperationName> = OperationShapes[N]['output'];
+
+export interface Handler<N extends OperationName> {
+  /** The IAM resource the call acts on (authorization happens before `handle`). */
+  resource(input: Input<N>, principal: Principal, s: Services): string;
+  handle(input: Input<N>, principal: Principal, s: Services): Promise<Output<N>>;
 }
+
+/** Handlers by operation name; an operation's entry can only take its own input and return its own output. */
+export type OperationTable = { [N in OperationName]?: Handler<N> };

@@ -4,18 +4,19 @@ import type { Principal } from '../../iam/identity.js';
 import type { SequenceStoreView } from '../../storage/sequence-stores.js';
 import type { ReferenceStoreView } from '../../storage/reference-stores.js';
 import { DATA_OPERATIONS } from './data-operations.js';
-import type { In, OperationImpl, Services } from './operation-types.js';
+import type { Handler, OperationName, OperationTable, Services } from './operation-types.js';
+import type { GetSequenceStoreResponse, ReferenceStoreDetail, SequenceStoreDetail } from './wire-shapes.js';
 
-export type { Services, OperationImpl } from './operation-types.js';
+export type { Services } from './operation-types.js';
 
-const date = (ms: number | null | undefined) => (ms === null || ms === undefined ? undefined : new Date(ms));
+const date = (ms: number): Date => new Date(ms);
 const range = (after?: Date, before?: Date) => ({
   ...(after ? { after: after.getTime() } : {}),
   ...(before ? { before: before.getTime() } : {}),
 });
-const page = (input: In) => ({ maxResults: input.maxResults ?? DEFAULT_PAGE_SIZE, ...(input.nextToken ? { nextToken: input.nextToken } : {}) });
+const page = (input: { maxResults?: number; nextToken?: string }) => ({ maxResults: input.maxResults ?? DEFAULT_PAGE_SIZE, ...(input.nextToken ? { nextToken: input.nextToken } : {}) });
 
-function sequenceStoreOut(s: SequenceStoreView, withS3: boolean) {
+function sequenceStoreOut(s: SequenceStoreView, withS3: boolean): SequenceStoreDetail & Pick<GetSequenceStoreResponse, 'propagatedSetLevelTags' | 's3Access'> {
   return {
     id: s.id,
     arn: s.arn,
@@ -41,7 +42,7 @@ function sequenceStoreOut(s: SequenceStoreView, withS3: boolean) {
   };
 }
 
-function referenceStoreOut(s: ReferenceStoreView) {
+function referenceStoreOut(s: ReferenceStoreView): ReferenceStoreDetail {
   return {
     id: s.id,
     arn: s.arn,
@@ -55,12 +56,12 @@ function referenceStoreOut(s: ReferenceStoreView) {
 const seqArn = (p: Principal, s: Services, id: string) => sequenceStoreArn(s.partition, p.accountId, id);
 const refArn = (p: Principal, s: Services, id: string) => referenceStoreArn(s.partition, p.accountId, id);
 
-const STORE_OPERATIONS: Record<string, OperationImpl> = {
+const STORE_OPERATIONS = {
   CreateSequenceStore: {
     resource: (_i, p, s) => seqArn(p, s, '*'),
     handle: async (i, p, s) => {
       // CreateSequenceStoreResponse has no updateTime (the model; the strict output check holds us to it).
-      const { updateTime: _, ...created } = sequenceStoreOut(await s.sequenceStores.create(p.accountId, i as any), true);
+      const { updateTime: _, ...created } = sequenceStoreOut(await s.sequenceStores.create(p.accountId, i), true);
       return created;
     },
   },
@@ -96,7 +97,7 @@ const STORE_OPERATIONS: Record<string, OperationImpl> = {
   },
   CreateReferenceStore: {
     resource: (_i, p, s) => refArn(p, s, '*'),
-    handle: async (i, p, s) => referenceStoreOut(await s.referenceStores.create(p.accountId, i as any)),
+    handle: async (i, p, s) => referenceStoreOut(await s.referenceStores.create(p.accountId, i)),
   },
   GetReferenceStore: {
     resource: (i, p, s) => refArn(p, s, i.id),
@@ -135,6 +136,21 @@ const STORE_OPERATIONS: Record<string, OperationImpl> = {
     resource: (i) => i.resourceArn,
     handle: async (i, p, s) => ({ tags: await s.tags.list(p.accountId, i.resourceArn) }),
   },
-};
+} satisfies OperationTable;
 
-export const OPERATIONS: Record<string, OperationImpl> = { ...STORE_OPERATIONS, ...DATA_OPERATIONS };
+export const OPERATIONS: OperationTable = { ...STORE_OPERATIONS, ...DATA_OPERATIONS };
+
+/** A handler as the edge calls it: with the input the serde parsed and validated against the operation's model shape. */
+export interface WireHandler {
+  resource(input: Record<string, unknown>, principal: Principal, s: Services): string;
+  handle(input: Record<string, unknown>, principal: Principal, s: Services): Promise<object>;
+}
+
+/**
+ * The handler of an operation the edge has named from the model, if OpenOmics implements it. The one place the
+ * types meet the wire: the serde has checked the input against the same model shape `wire-shapes.ts` was
+ * generated from (required members, enums, lengths, patterns), and strict output mode checks what comes back.
+ */
+export function operationHandler(name: string): WireHandler | undefined {
+  return (OPERATIONS as Record<string, Handler<OperationName> | undefined>)[name] as WireHandler | undefined;
+}

@@ -51,7 +51,7 @@ class Violations {
  * deviations" 4): a FASTQ or uBAM upload has no reference and may have no generatedFrom, and the user guide's
  * responses omit them.
  */
-const OPTIONAL_DESPITE_MODEL = new Set([
+export const OPTIONAL_DESPITE_MODEL: ReadonlySet<string> = new Set([
   'CreateMultipartReadSetUploadResponse.referenceArn',
   'MultipartReadSetUploadListItem.referenceArn',
   'MultipartReadSetUploadListItem.generatedFrom',
@@ -291,7 +291,7 @@ export class WireSerde {
   }
 
   /** Splits an operation's output into status, headers, and a JSON body or a stream. */
-  serializeOutput(op: Operation, output: Record<string, unknown> | undefined): {
+  serializeOutput(op: Operation, output: object | undefined): {
     status: number;
     headers: Record<string, string>;
     json?: string;
@@ -309,7 +309,7 @@ export class WireSerde {
     const body: Record<string, unknown> = {};
     let stream: Readable | undefined;
     for (const [name, ref] of Object.entries(shape.members ?? {})) {
-      const val = output?.[name];
+      const val = (output as Record<string, unknown> | undefined)?.[name];
       if (val === undefined || val === null) continue;
       if (ref.location === 'header') headers[(ref.locationName ?? name).toLowerCase()] = val instanceof Date ? val.toUTCString() : String(val);
       else if (shape.payload === name) stream = val as Readable;

@@ -9,7 +9,7 @@ import type { IdentityService, Principal } from '../../iam/identity.js';
 import { queryPairs } from '../../iam/sigv4.js';
 import { parseRange, type S3Object, type S3ViewService } from '../../storage/s3-view.js';
 import type { S3Authorizer } from '../../storage/s3-authorization.js';
-import type { SequenceStoreRecord } from '../../db/metadata-store.js';
+import type { SequenceStoreRecord } from '../../storage/entities.js';
 import type { AccessLogEntry } from '../../storage/access-logs.js';
 
 /**
