@@ -5,6 +5,7 @@ import type { Config } from './config/config.js';
 import { openMetadataStore } from './db/open.js';
 import { checkDeployment } from './deployment-check.js';
 import { ioBuffers } from './core/buffer-recycler.js';
+import { chooseNative } from './core/native-addon.js';
 import type { Logger } from 'pino';
 import type { MetadataStore } from './db/metadata-store.js';
 import { LocalKeyProvider } from './keys/local-key-provider.js';
@@ -69,6 +70,7 @@ function makePrivate(config: Config): void {
 export async function openCore(config: Config, log?: Logger): Promise<Core> {
   makePrivate(config);
   ioBuffers.configure({ enabled: config.recycleBuffers, poison: config.poisonReturnedBuffers });
+  chooseNative(config.native);
   const masterKey = loadMasterKey(config);
   if (!config.masterKey && !config.masterKeyFile) {
     log?.warn(

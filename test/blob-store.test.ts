@@ -287,18 +287,18 @@ describe('sealed chunks opened by the addon (OpenSSL EVP, in place) and by node:
   }
 
   it('is built where CI runs (guard: otherwise only the node:crypto path would be tested)', () => {
-    if (process.env['CI'] === 'true') assert.ok(sealedChunksAddon, 'build/Release/openomics_crypto.node is missing: install libssl-dev before npm ci');
+    if (process.env['CI'] === 'true') assert.ok(sealedChunksAddon(), 'build/Release/openomics_crypto.node is missing: install libssl-dev before npm ci');
   });
 
   for (const c of cases) {
-    it(`${c.name}: the same result both ways`, { skip: !sealedChunksAddon && 'the addon is not built (libssl-dev missing; the guard above fails in CI)' }, async () => {
+    it(`${c.name}: the same result both ways`, { skip: !sealedChunksAddon() && 'the addon is not built (libssl-dev missing; the guard above fails in CI)' }, async () => {
       const run: ChunkRun = { ...base, key: c.key ?? base.key, firstIndex: c.first, lastIndexOfBlob: c.last ?? base.lastIndexOfBlob };
       const outcomes: (Buffer | Error)[] = [];
       const js = Buffer.from(c.bytes(sealed));
       const attempt = (f: () => Buffer) => Promise.resolve().then(f).catch((e: Error) => e);
       outcomes.push(await attempt(() => Buffer.from(openChunksWithNodeCrypto(run, js))));
       const nativeSync = Buffer.from(c.bytes(sealed));
-      outcomes.push(await attempt(() => Buffer.from(nativeSync.subarray(0, sealedChunksAddon!.open(run.key, run.prefix, run.chunkSize, run.firstIndex, run.lastIndexOfBlob, nativeSync)))));
+      outcomes.push(await attempt(() => Buffer.from(nativeSync.subarray(0, sealedChunksAddon()!.open(run.key, run.prefix, run.chunkSize, run.firstIndex, run.lastIndexOfBlob, nativeSync)))));
       const nativeAsync = Buffer.from(c.bytes(sealed));
       outcomes.push(await openChunksAsync(run, nativeAsync)!.then((b) => Buffer.from(b)).catch((e: Error) => e));
       for (const [i, got] of outcomes.entries()) {
@@ -318,6 +318,9 @@ describe('sealed chunks opened by the addon (OpenSSL EVP, in place) and by node:
       import { LocalBlobStore } from ${JSON.stringify(fileURLToPath(new URL('../src/blob/local-blob-store.js', import.meta.url)))};
       import { EncryptedBlobStore } from ${JSON.stringify(fileURLToPath(new URL('../src/blob/encrypted-blob-store.js', import.meta.url)))};
       import { sealedChunksAddon } from ${JSON.stringify(fileURLToPath(new URL('../src/blob/sealed-chunks.js', import.meta.url)))};
+      import { chooseNative } from ${JSON.stringify(fileURLToPath(new URL('../src/core/native-addon.js', import.meta.url)))};
+      import { loadConfig } from ${JSON.stringify(fileURLToPath(new URL('../src/config/config.js', import.meta.url)))};
+      chooseNative(loadConfig().native);
       const read = async (s) => { const p = []; for await (const c of s) p.push(c); return Buffer.concat(p); };
       const key = randomBytes(32);
       const b = new EncryptedBlobStore(new LocalBlobStore(process.argv[2]), key);
@@ -329,7 +332,7 @@ describe('sealed chunks opened by the addon (OpenSSL EVP, in place) and by node:
       raw[raw.length - 3 * 65552] ^= 1; // in chunk 141 of 0..144
       await new LocalBlobStore(process.argv[2]).put('f', Readable.from([raw]));
       const tamper = await read(await b.get('f')).then(() => 'not detected', (e) => e.message);
-      console.log(JSON.stringify({ addon: !!sealedChunksAddon, whole, range, tamper }));`;
+      console.log(JSON.stringify({ addon: !!sealedChunksAddon(), whole, range, tamper }));`;
     // A file, not --eval: worker threads inherit the process's flags, and --input-type breaks them.
     const file = join(dir, 'no-addon.mjs');
     writeFileSync(file, script);

@@ -35,6 +35,28 @@ describe('configuration', () => {
     }
   });
 
+  it('chooses the native code paths from the file and the environment, and refuses a value it does not know', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'oo-cfg-'));
+    const saved = { ...process.env };
+    try {
+      const file = join(dir, 'config.json');
+      writeFileSync(file, JSON.stringify({ native: { samRenderer: 'js' } }));
+      for (const k of ['OPENOMICS_INFLATE', 'OPENOMICS_SAM_RENDERER', 'OPENOMICS_NATIVE_CRYPTO', 'OPENOMICS_INFLATE_THREADS']) delete process.env[k];
+      assert.deepEqual(loadConfig().native, { inflate: 'libdeflate', samRenderer: 'htslib', crypto: 'openssl', inflateThreads: true }, 'the addons by default');
+      process.env['OPENOMICS_INFLATE'] = 'zlib';
+      process.env['OPENOMICS_NATIVE_CRYPTO'] = '0';
+      process.env['OPENOMICS_INFLATE_THREADS'] = '0';
+      assert.deepEqual(loadConfig({ configFile: file }).native, { inflate: 'zlib', samRenderer: 'js', crypto: 'node', inflateThreads: false });
+      process.env['OPENOMICS_SAM_RENDERER'] = 'htslib';
+      assert.equal(loadConfig({ configFile: file }).native.samRenderer, 'htslib', 'environment over file');
+      process.env['OPENOMICS_INFLATE'] = 'fast';
+      assert.throws(() => loadConfig(), /OPENOMICS_INFLATE must be one of libdeflate, zlib, not "fast"/);
+    } finally {
+      process.env = saved;
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   it('serves unsigned requests only with --no-auth, with the account and region of a config file', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'oo-cfg-'));
     const file = join(dir, 'config.json');

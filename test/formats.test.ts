@@ -424,6 +424,9 @@ describe('without the addons (OPENOMICS_SAM_RENDERER=js): the JS renderer and th
       import { inspectBam } from ${JSON.stringify(join(ROOT, 'dist', 'src', 'formats', 'bam-inspect.js'))};
       import { inspectCram } from ${JSON.stringify(join(ROOT, 'dist', 'src', 'formats', 'cram.js'))};
       import { hasNativeSam } from ${JSON.stringify(join(ROOT, 'dist', 'src', 'formats', 'sam-native.js'))};
+      import { chooseNative } from ${JSON.stringify(join(ROOT, 'dist', 'src', 'core', 'native-addon.js'))};
+      import { loadConfig } from ${JSON.stringify(join(ROOT, 'dist', 'src', 'config', 'config.js'))};
+      chooseNative(loadConfig().native);
       const c = process.argv[2];
       const bam = await inspectBam(createReadStream(c + '/sample.bam'));
       const cram = await inspectCram(createReadStream(c + '/sample.cram'), { referenceFasta: c + '/ref.fa', scratchDir: ${JSON.stringify(tmpdir())} });

@@ -4,7 +4,9 @@
 // mutated records never crashes the process: each call renders, hands back or throws.
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import { deflateRawSync } from 'node:zlib';
 import { randomBytes } from 'node:crypto';
+import { sealChunk } from '../src/blob/sealed-chunks.js';
 import { loadAddon } from '../src/core/native-addon.js';
 
 interface SamAddon {
@@ -16,8 +18,15 @@ interface DeflateAddon {
   crc32(data: Uint8Array): number;
 }
 
-const sam = loadAddon<SamAddon>('openomics_sam');
-const deflate = loadAddon<DeflateAddon>('openomics_deflate');
+interface CryptoAddon {
+  open(key: Buffer, prefix: Buffer, chunkSize: number, firstIndex: number, lastIndexOfBlob: number, sealed: Buffer): number;
+}
+
+// scripts/sanitized-addons.sh runs this file against an ASan/UBSan build of the addons in another folder.
+const dir = process.env['OPENOMICS_TEST_ADDON_DIR'];
+const sam = loadAddon<SamAddon>('openomics_sam', dir);
+const deflate = loadAddon<DeflateAddon>('openomics_deflate', dir);
+const crypto = loadAddon<CryptoAddon>('openomics_crypto', dir);
 const CI = process.env['CI'] === 'true';
 
 /** One unmapped-style BAM record (with its block_size): name "r", 4 bases, given reference ids and l_seq. */
@@ -45,7 +54,7 @@ function record(o: { tid?: number; mtid?: number; lSeq?: number } = {}): Buffer 
 
 describe('native addons defend themselves', () => {
   it('are built where CI runs (guard: otherwise these checks would not run)', () => {
-    if (CI) assert.ok(sam && deflate, 'the SAM and libdeflate addons are built in CI');
+    if (CI) assert.ok(sam && deflate && crypto, 'the SAM, libdeflate and crypto addons are built in CI');
   });
 
   it('libdeflate: refuses typed arrays that are not bytes', { skip: deflate ? false : 'the libdeflate addon is not built here (the guard above fails in CI)' }, () => {
@@ -91,6 +100,52 @@ describe('native addons defend themselves', () => {
     }
     assert.ok(handedBack > 0 && rendered > 0, `both outcomes were seen (${rendered} rendered, ${handedBack} handed back)`);
   });
+
+  it('libdeflate: 10,000 mutated DEFLATE streams into exact and short buffers never crash the process', { skip: deflate ? false : 'the libdeflate addon is not built here (the guard above fails in CI)' }, () => {
+    const plain = Buffer.from('ACGTNACGTTTGCA'.repeat(300));
+    const seed = deflateRawSync(plain);
+    let inflated = 0;
+    let refused = 0;
+    for (let i = 0; i < 10_000; i++) {
+      const c = Buffer.from(seed);
+      const noise = randomBytes(8);
+      for (let k = 0; k < 1 + (i % 4); k++) c[noise[2 * k]! % c.length] = noise[2 * k + 1]!;
+      const cut = i % 5 === 0 ? c.subarray(0, noise[7]! % c.length) : c; // truncated streams too
+      const out = Buffer.alloc(i % 3 === 0 ? plain.length >> 1 : plain.length);
+      try {
+        const n = deflate!.inflateRaw(cut, out);
+        if (n >= 0 && n <= out.length) inflated++;
+        else refused++;
+      } catch {
+        refused++;
+      }
+    }
+    assert.ok(inflated + refused === 10_000 && refused > 0, `${inflated} inflated, ${refused} refused`);
+  });
+
+  it('crypto: 2,000 mutated sealed chunks are refused without a crash, the sound one opens', { skip: crypto ? false : 'the crypto addon is not built here (the guard above fails in CI)' }, () => {
+    const key = randomBytes(32);
+    const prefix = randomBytes(8);
+    const chunkSize = 4096;
+    const plain = randomBytes(chunkSize);
+    const sealed = Buffer.concat([sealChunk(key, prefix, 0, false, plain), sealChunk(key, prefix, 1, true, plain.subarray(0, 100))]);
+    const sound = Buffer.from(sealed);
+    assert.equal(crypto!.open(key, prefix, chunkSize, 0, 1, sound), chunkSize + 100);
+    assert.ok(sound.subarray(0, chunkSize).equals(plain));
+    let refused = 0;
+    for (let i = 0; i < 2_000; i++) {
+      const c = Buffer.from(sealed);
+      const noise = randomBytes(4);
+      c[noise.readUInt16LE(0) % c.length] ^= 1 + (noise[2]! % 255);
+      const cut = i % 4 === 0 ? c.subarray(0, 1 + noise[3]! * 16) : c; // ends inside the first chunk
+      try {
+        crypto!.open(key, prefix, chunkSize, 0, 1, cut);
+      } catch {
+        refused++;
+      }
+    }
+    assert.equal(refused, 2_000, 'every damaged run fails authentication');
+  });
 });
 
 describe('the JS paths the addons stand in for', () => {
@@ -102,10 +157,12 @@ describe('the JS paths the addons stand in for', () => {
     const script = `
       const { createReadStream } = await import('node:fs');
       const { inspectBam } = await import(${JSON.stringify(join(ROOT, 'dist/src/formats/bam-inspect.js'))});
-      const { addonStatus } = await import(${JSON.stringify(join(ROOT, 'dist/src/core/native-addon.js'))});
+      const { addonStatus, chooseNative } = await import(${JSON.stringify(join(ROOT, 'dist/src/core/native-addon.js'))});
+      const { loadConfig } = await import(${JSON.stringify(join(ROOT, 'dist/src/config/config.js'))});
+      chooseNative(loadConfig().native); // what the server does at start (app.ts): the environment through the typed config
       const info = await inspectBam(createReadStream(${JSON.stringify(join(tinyCorpus(), 'sample.bam'))}), { etagFamily: 'MD5up', buildIndex: true });
       console.log(JSON.stringify({ reads: info.readCount, etag: info.etag, index: info.index?.length, deflate: addonStatus()['openomics_deflate'] }));`;
-    // A process of its own (the switch is read when the module loads), outside the test runner's context.
+    // A process of its own, outside the test runner's context.
     const { NODE_TEST_CONTEXT: _, ...parentEnv } = process.env;
     // A script file, not --eval: worker threads (the inflate pool) inherit the process's execArgv.
     const { mkdtempSync, writeFileSync, rmSync } = await import('node:fs');

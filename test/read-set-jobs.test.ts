@@ -23,7 +23,8 @@ import {
   ListTagsForResourceCommand,
 } from '@aws-sdk/client-omics';
 import { omicsClient, until, jobFinished, importReference as importReferenceFile } from './helpers/omics.js';
-import { BACKENDS, spawnServer, type Backend, type SpawnedServer } from './helpers/server.js';
+import { BACKENDS, type Backend } from './helpers/server.js';
+import { startInProcess, type InProcessServer } from './helpers/in-process.js';
 import { SAMTOOLS_ENV, tinyCorpus } from './helpers/corpus.js';
 
 const md5 = (b: Buffer | string) => createHash('md5').update(b).digest('hex');
@@ -45,7 +46,7 @@ before(() => {
 
 for (const backend of BACKENDS) {
   describe(`read set import and export jobs on ${backend}`, () => {
-    let s: SpawnedServer;
+    let s: InProcessServer;
     let omics: OmicsClient;
     let root: string;
     let exportRoot: string;
@@ -55,7 +56,7 @@ for (const backend of BACKENDS) {
     before(async () => {
       root = mkdtempSync(join(tmpdir(), 'openomics-import-'));
       exportRoot = mkdtempSync(join(tmpdir(), 'openomics-export-'));
-      s = await spawnServer({ backend: backend as Backend, env: { OPENOMICS_IMPORT_ROOTS: root, OPENOMICS_EXPORT_ROOTS: exportRoot } });
+      s = await startInProcess({ backend: backend as Backend, env: { OPENOMICS_IMPORT_ROOTS: root, OPENOMICS_EXPORT_ROOTS: exportRoot } });
       omics = omicsClient(s);
       storeId = (await omics.send(new CreateSequenceStoreCommand({ name: 'imports', eTagAlgorithmFamily: 'SHA256up' }))).id!;
       referenceArn = await importCorpusReference(omics, root, corpus);

@@ -38,6 +38,7 @@ import {
 } from '@aws-sdk/client-omics';
 import { omicsClient, until, expectServiceError } from './helpers/omics.js';
 import { BACKENDS, spawnServer, type Backend, type SpawnedServer } from './helpers/server.js';
+import { startInProcess, type InProcessServer } from './helpers/in-process.js';
 import { SAMTOOLS_ENV, tinyCorpus } from './helpers/corpus.js';
 
 const md5 = (b: Buffer | string) => createHash('md5').update(b).digest('hex');
@@ -63,7 +64,7 @@ before(() => {
 
 for (const backend of BACKENDS) {
   describe(`read sets and references on ${backend}`, () => {
-    let s: SpawnedServer;
+    let s: InProcessServer;
     let omics: OmicsClient;
     let importRoot: string;
     let storeId: string;
@@ -74,7 +75,7 @@ for (const backend of BACKENDS) {
 
     before(async () => {
       importRoot = mkdtempSync(join(tmpdir(), 'openomics-import-'));
-      s = await spawnServer({ backend: backend as Backend, env: { OPENOMICS_IMPORT_ROOTS: importRoot } });
+      s = await startInProcess({ backend: backend as Backend, env: { OPENOMICS_IMPORT_ROOTS: importRoot } });
       omics = omicsClient(s);
       storeId = (await omics.send(new CreateSequenceStoreCommand({ name: `seq-${backend}` }))).id!;
       refStoreId = (await omics.send(new CreateReferenceStoreCommand({ name: 'refs' }))).id!;

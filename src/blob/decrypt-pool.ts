@@ -53,6 +53,6 @@ class WorkerDecryptPool implements DecryptPool {
 let shared: DecryptPool | undefined;
 /** One per process, created on first large read: the addon's when it is built, else worker threads. */
 export function sharedDecryptPool(): DecryptPool {
-  shared ??= sealedChunksAddon ? new ThreadPoolDecrypter() : new WorkerDecryptPool();
+  shared ??= sealedChunksAddon() ? new ThreadPoolDecrypter() : new WorkerDecryptPool();
   return shared;
 }

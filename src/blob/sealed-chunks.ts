@@ -1,5 +1,5 @@
 import { createCipheriv, createDecipheriv } from 'node:crypto';
-import { addonOff, loadAddon } from '../core/native-addon.js';
+import { lazyAddon } from '../core/native-addon.js';
 
 /**
  * The chunk format of encrypted blobs (see encrypted-blob-store.ts), with no
@@ -49,9 +49,8 @@ export interface SealedChunksAddon {
   openAsync(key: Buffer, prefix: Buffer, chunkSize: number, firstIndex: number, lastIndexOfBlob: number, sealed: Buffer): Promise<number>;
 }
 
-/** The addon, unless it was not built or OPENOMICS_NATIVE_CRYPTO=0 asks for node:crypto. */
-export const sealedChunksAddon: SealedChunksAddon | undefined =
-  process.env['OPENOMICS_NATIVE_CRYPTO'] === '0' ? addonOff('openomics_crypto', 'OPENOMICS_NATIVE_CRYPTO=0') : loadAddon<SealedChunksAddon>('openomics_crypto');
+/** The addon, unless it was not built or native.crypto = node (OPENOMICS_NATIVE_CRYPTO=0) asks for node:crypto. */
+export const sealedChunksAddon = lazyAddon<SealedChunksAddon>('openomics_crypto', (c) => (c.crypto === 'node' ? 'crypto: node' : undefined));
 
 /**
  * Opens consecutive sealed chunks (every one full-size but possibly the
@@ -61,9 +60,10 @@ export const sealedChunksAddon: SealedChunksAddon | undefined =
  * reordered, wrong key) throws.
  */
 export function openChunks(run: ChunkRun, sealed: Buffer): Buffer {
-  if (!sealedChunksAddon) return openChunksWithNodeCrypto(run, sealed);
+  const addon = sealedChunksAddon();
+  if (!addon) return openChunksWithNodeCrypto(run, sealed);
   try {
-    return sealed.subarray(0, sealedChunksAddon.open(run.key, run.prefix, run.chunkSize, run.firstIndex, run.lastIndexOfBlob, sealed));
+    return sealed.subarray(0, addon.open(run.key, run.prefix, run.chunkSize, run.firstIndex, run.lastIndexOfBlob, sealed));
   } catch (e) {
     throw new CorruptBlobError((e as Error).message);
   }
@@ -71,7 +71,7 @@ export function openChunks(run: ChunkRun, sealed: Buffer): Buffer {
 
 /** As openChunks, off the calling thread: with the addon on the libuv thread pool, undefined without it. */
 export function openChunksAsync(run: ChunkRun, sealed: Buffer): Promise<Buffer> | undefined {
-  return sealedChunksAddon
+  return sealedChunksAddon()
     ?.openAsync(run.key, run.prefix, run.chunkSize, run.firstIndex, run.lastIndexOfBlob, sealed)
     .then(
       (n) => sealed.subarray(0, n),

@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { DEFAULT_QUOTAS, type Quotas } from '../core/quotas.js';
+import { DEFAULT_NATIVE_CHOICES, type NativeChoices } from '../core/native-addon.js';
 
 /** Typed configuration: defaults < config file < environment < command-line flags. */
 export interface Config {
@@ -47,6 +48,8 @@ export interface Config {
   strictOutput: boolean;
   /** Read buffers recycled between requests (decision 53); off for diagnosis, or to rule it out. */
   recycleBuffers: boolean;
+  /** The native addons or their JS fallbacks, per code path (diagnosis, and so CI runs the fallbacks too). */
+  native: NativeChoices;
   /** Tests only: buffers given back are filled with a marker byte, so an early give shows as wrong bytes. */
   poisonReturnedBuffers: boolean;
   /** How often blobs nothing refers to (a failed cleanup's leftovers) are looked for and removed. */
@@ -95,6 +98,27 @@ function parseAccountRoots(v: string): Record<string, { importRoots: string[]; e
     out[m[1]!] = { importRoots: paths(m[2]!), exportRoots: paths(m[3]!) };
   }
   return out;
+}
+
+/** OPENOMICS_INFLATE (libdeflate|zlib), OPENOMICS_SAM_RENDERER (htslib|js), OPENOMICS_NATIVE_CRYPTO (1|0), OPENOMICS_INFLATE_THREADS (1|0). */
+function nativeChoicesFrom(file: Partial<NativeChoices> | undefined): NativeChoices {
+  const pick = <T extends string>(name: string, allowed: readonly T[]): T | undefined => {
+    const v = env(name);
+    if (v === undefined) return undefined;
+    if (!(allowed as readonly string[]).includes(v)) throw new Error(`${name} must be one of ${allowed.join(', ')}, not ${JSON.stringify(v)}`);
+    return v as T;
+  };
+  const on = (name: string) => {
+    const v = pick(name, ['0', '1'] as const);
+    return v === undefined ? undefined : v === '1';
+  };
+  const crypto = on('OPENOMICS_NATIVE_CRYPTO');
+  return {
+    inflate: pick('OPENOMICS_INFLATE', ['libdeflate', 'zlib'] as const) ?? file?.inflate ?? DEFAULT_NATIVE_CHOICES.inflate,
+    samRenderer: pick('OPENOMICS_SAM_RENDERER', ['htslib', 'js'] as const) ?? file?.samRenderer ?? DEFAULT_NATIVE_CHOICES.samRenderer,
+    crypto: crypto === undefined ? (file?.crypto ?? DEFAULT_NATIVE_CHOICES.crypto) : crypto ? 'openssl' : 'node',
+    inflateThreads: on('OPENOMICS_INFLATE_THREADS') ?? file?.inflateThreads ?? DEFAULT_NATIVE_CHOICES.inflateThreads,
+  };
 }
 
 function env(name: string): string | undefined {
@@ -163,6 +187,7 @@ export function loadConfig(flags: ConfigOverrides = {}): Config {
     accountRoots: env('OPENOMICS_ACCOUNT_ROOTS') ? parseAccountRoots(env('OPENOMICS_ACCOUNT_ROOTS')!) : (fromFile.accountRoots ?? {}),
     jobLeaseMs: (num(env('OPENOMICS_JOB_LEASE_SECONDS'), 'OPENOMICS_JOB_LEASE_SECONDS') ?? 30) * 1000,
     recycleBuffers: env('OPENOMICS_RECYCLE_BUFFERS') !== '0',
+    native: nativeChoicesFrom(fromFile.native),
     strictOutput: env('OPENOMICS_STRICT_OUTPUT') === '1',
     poisonReturnedBuffers: env('OPENOMICS_TEST_POISON_RETURNED_BUFFERS') === '1',
     orphanSweepMs: (num(env('OPENOMICS_ORPHAN_SWEEP_SECONDS'), 'OPENOMICS_ORPHAN_SWEEP_SECONDS') ?? 6 * 3600) * 1000,

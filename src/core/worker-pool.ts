@@ -1,4 +1,5 @@
 import { Worker } from 'node:worker_threads';
+import { nativeChoices } from './native-addon.js';
 
 /**
  * Request/response jobs on a few worker threads: a job is one message (with
@@ -19,7 +20,8 @@ export class WorkerPool<Reply extends WorkerReply> {
 
   constructor(script: URL, size: number) {
     this.workers = Array.from({ length: size }, () => {
-      const w = new Worker(script);
+      // The workers use the same native code paths as this thread (core/native-addon.ts reads them there).
+      const w = new Worker(script, { workerData: { native: nativeChoices() } });
       w.on('message', (m: Reply) => {
         const p = this.pending.get(m.id);
         if (!p) return;

@@ -1,6 +1,7 @@
 import { crc32, inflateRawInto } from './deflate.js';
 import { malformed, truncated } from './errors.js';
 import { sharedInflatePool, type BlockSpan } from './inflate-pool.js';
+import { nativeChoices } from '../core/native-addon.js';
 
 /**
  * BGZF (blocked gzip, SAM/BAM spec §4.1): a series of gzip members of at most
@@ -85,7 +86,7 @@ export async function* bgzfBlocks(
   source: AsyncIterable<Buffer>,
   opts: { requireEof?: boolean; parallel?: boolean; window?: number } = {},
 ): AsyncGenerator<BgzfBlock> {
-  const pool = (opts.parallel ?? process.env['OPENOMICS_INFLATE_THREADS'] !== '0') ? sharedInflatePool() : undefined;
+  const pool = (opts.parallel ?? nativeChoices().inflateThreads) ? sharedInflatePool() : undefined;
   const window = opts.window ?? 4;
   const groupBlocks = 16;
   // Groups of consecutive blocks in flight on the pool, oldest first.

@@ -1,5 +1,5 @@
 import { crc32 as zlibCrc32, inflateRawSync } from 'node:zlib';
-import { addonOff, addonPath, loadAddon } from '../core/native-addon.js';
+import { addonPath, lazyAddon } from '../core/native-addon.js';
 
 /**
  * Raw DEFLATE and CRC32 for BGZF blocks: libdeflate (what samtools uses, faster
@@ -13,10 +13,10 @@ interface Addon {
   crc32(data: Uint8Array): number;
 }
 
-// OPENOMICS_INFLATE=zlib forces the node:zlib path (diagnosis, and so that CI runs the fallback too).
-const addon = process.env['OPENOMICS_INFLATE'] === 'zlib' ? addonOff('openomics_deflate', 'OPENOMICS_INFLATE=zlib') : loadAddon<Addon>('openomics_deflate');
+// native.inflate = zlib (OPENOMICS_INFLATE=zlib) forces the node:zlib path (diagnosis, and so that CI runs the fallback too).
+const deflateAddon = lazyAddon<Addon>('openomics_deflate', (c) => (c.inflate === 'zlib' ? 'inflate: zlib' : undefined));
 /** Whether the libdeflate addon loaded (not merely whether its file exists). */
-export const hasDeflateAddon = () => addon !== undefined;
+export const hasDeflateAddon = () => deflateAddon() !== undefined;
 
 /**
  * Inflates raw DEFLATE data into `out`, which has room for exactly what it
@@ -24,6 +24,7 @@ export const hasDeflateAddon = () => addon !== undefined;
  * than `out` holds is an error from libdeflate, a larger count from zlib).
  */
 export function inflateRawInto(cdata: Buffer, out: Buffer): number {
+  const addon = deflateAddon();
   if (addon) return addon.inflateRaw(cdata, out);
   const made = inflateRawSync(cdata);
   made.copy(out);
@@ -31,5 +32,6 @@ export function inflateRawInto(cdata: Buffer, out: Buffer): number {
 }
 
 export function crc32(data: Buffer): number {
+  const addon = deflateAddon();
   return (addon ? addon.crc32(data) : zlibCrc32(data)) >>> 0;
 }

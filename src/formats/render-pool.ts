@@ -1,4 +1,5 @@
 import { Worker } from 'node:worker_threads';
+import { nativeChoices } from '../core/native-addon.js';
 import type { BamHeader } from './bam.js';
 
 /**
@@ -36,7 +37,7 @@ export class RenderPool {
   ) {
     this.batch = Buffer.allocUnsafeSlow(batchSize);
     this.workers = Array.from({ length: size }, () => {
-      const w = new Worker(new URL('./render-worker.js', import.meta.url), { workerData: { header } });
+      const w = new Worker(new URL('./render-worker.js', import.meta.url), { workerData: { header, native: nativeChoices() } });
       w.on('message', (m: { seq: number; parts?: { data: ArrayBuffer; offset: number; length: number }[]; error?: string; recordIndex?: number }) => {
         if (m.error !== undefined) {
           this.done.set(m.seq, { error: new RenderError(m.error, m.recordIndex!) });

@@ -1,4 +1,4 @@
-import { addonOff, loadAddon } from '../core/native-addon.js';
+import { lazyAddon } from '../core/native-addon.js';
 import type { BamHeader } from './bam.js';
 import type { SamOut } from './sam-text.js';
 
@@ -7,7 +7,7 @@ import type { SamOut } from './sam-text.js';
  * through the addon `openomics_sam` (native/sam_format_binding.c), built by `npm ci` when
  * Debian's libhts-dev is installed. Records the addon hands back (a CIGAR kept
  * in a CG tag, a read name without its NUL, anything htslib refuses) and
- * every record when the addon is absent or OPENOMICS_SAM_RENDERER=js go
+ * every record when the addon is absent or native.samRenderer is js go
  * through the JS renderer in sam-text.ts, which also owns the error messages.
  */
 export interface SamScan {
@@ -24,9 +24,9 @@ interface Addon {
   format(header: object, records: Uint8Array, start: number, end: number, out: Uint8Array, outStart: number, state: Float64Array): number;
 }
 
-const addon = process.env['OPENOMICS_SAM_RENDERER'] === 'js' ? addonOff('openomics_sam', 'OPENOMICS_SAM_RENDERER=js') : loadAddon<Addon>('openomics_sam');
+const samAddon = lazyAddon<Addon>('openomics_sam', (c) => (c.samRenderer === 'js' ? 'samRenderer: js' : undefined));
 
-export const hasNativeSam = () => addon !== undefined;
+export const hasNativeSam = () => samAddon() !== undefined;
 
 /**
  * Reads SAM text (`samtools view -h` output) from a file or FIFO on a libuv
@@ -34,11 +34,12 @@ export const hasNativeSam = () => addon !== undefined;
  * cram.ts's JS scanner counts them. Undefined when the addon is not there.
  */
 export function nativeScanSam(path: string, algorithm: 'md5' | 'sha256' | 'sha512'): Promise<SamScan> | undefined {
-  return addon?.scanSam(path, algorithm);
+  return samAddon()?.scanSam(path, algorithm);
 }
 
 /** Renders records with htslib; undefined when the addon is not there. */
 export function nativeSamRenderer(header: BamHeader): NativeSamRenderer | undefined {
+  const addon = samAddon();
   return addon && new NativeSamRenderer(addon, header);
 }
 

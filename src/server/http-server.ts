@@ -5,7 +5,7 @@ import { readFileSync } from 'node:fs';
 import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { pino, type Logger } from 'pino';
-import { Counter, Histogram } from 'prom-client';
+import { requests, latency, s3Requests, s3Latency, s3Bytes } from './edge-metrics.js';
 import { OpsEndpoints } from './ops-endpoints.js';
 import type { Core } from '../app.js';
 import { bootstrapRootCredentials } from '../app.js';
@@ -27,37 +27,57 @@ export interface RunningServer {
   close(): Promise<void>;
 }
 
+/** The request handler of a process, built apart from any socket (tests can call it in-process, `inject`-style). */
+export interface RequestListener {
+  listener: (req: IncomingMessage, res: ServerResponse) => void;
+  credentials: { accessKeyId: string; secretAccessKey: string; file: string };
+  /** Stops accepting work: readiness answers 503, then background services stop. */
+  drain(): void;
+  stop(): Promise<void>;
+}
+
 /**
  * One listener for everything: readiness and metrics under /_openomics/,
  * the Omics API (routed by method and path, whatever the Host header), and
- * later the S3 API (a SigV4 request names its service in its scope).
+ * the S3 API (a SigV4 request names its service in its scope).
  */
 export async function startHttpServer(core: Core, log: Logger = pino({ level: core.config.logLevel })): Promise<RunningServer> {
+  const { config } = core;
+  const app = await createRequestListener(core, log);
+  const server: Server = config.tls
+    ? createHttpsServer({ cert: readFileSync(config.tls.certFile), key: readFileSync(config.tls.keyFile) }, app.listener)
+    : createServer(app.listener);
+  server.keepAliveTimeout = 65_000;
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(config.port, config.host, () => resolve());
+  });
+  const port = (server.address() as AddressInfo).port;
+  const host = config.host.includes(':') ? `[${config.host}]` : config.host;
+  return {
+    url: `${config.tls ? 'https' : 'http'}://${host}:${port}`,
+    port,
+    credentials: app.credentials,
+    close: async () => {
+      app.drain();
+      await new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeIdleConnections();
+        setTimeout(() => server.closeAllConnections(), 10_000).unref();
+      });
+      await app.stop();
+    },
+  };
+}
+
+/** The request handler: edges, ops endpoints, background services and metrics of a process; no socket. */
+export async function createRequestListener(core: Core, log: Logger): Promise<RequestListener> {
   const { config } = core;
   const credentials = await bootstrapRootCredentials(core);
   const running = startServices(core, log, { runJobs: config.workers > 0 });
   const services = running.services;
 
   const ops = new OpsEndpoints(core);
-  const registry = ops.registry;
-  const requests = new Counter({ name: 'openomics_requests_total', help: 'API requests by operation and status', labelNames: ['operation', 'status'], registers: [registry] });
-  const latency = new Histogram({
-    name: 'openomics_request_duration_seconds',
-    help: 'API request latency by operation',
-    labelNames: ['operation'],
-    buckets: [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5],
-    registers: [registry],
-  });
-
-  const s3Requests = new Counter({ name: 'openomics_s3_requests_total', help: 'S3-view requests by operation and status', labelNames: ['operation', 'status'], registers: [registry] });
-  const s3Latency = new Histogram({
-    name: 'openomics_s3_request_duration_seconds',
-    help: 'S3-view request latency by operation (to the last byte sent)',
-    labelNames: ['operation'],
-    buckets: [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 30],
-    registers: [registry],
-  });
-  const s3Bytes = new Counter({ name: 'openomics_s3_bytes_sent_total', help: 'Body bytes the S3 view sent, by operation', labelNames: ['operation'], registers: [registry] });
 
   const edge = new OmicsEdge({
     auth: config.auth,
@@ -121,28 +141,5 @@ export async function startHttpServer(core: Core, log: Logger = pino({ level: co
       else res.destroy();
     });
   };
-  const server: Server = config.tls
-    ? createHttpsServer({ cert: readFileSync(config.tls.certFile), key: readFileSync(config.tls.keyFile) }, listener)
-    : createServer(listener);
-  server.keepAliveTimeout = 65_000;
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(config.port, config.host, () => resolve());
-  });
-  const port = (server.address() as AddressInfo).port;
-  const host = config.host.includes(':') ? `[${config.host}]` : config.host;
-  return {
-    url: `${config.tls ? 'https' : 'http'}://${host}:${port}`,
-    port,
-    credentials,
-    close: async () => {
-      ops.drain();
-      await new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        server.closeIdleConnections();
-        setTimeout(() => server.closeAllConnections(), 10_000).unref();
-      });
-      await running.stop();
-    },
-  };
+  return { listener, credentials, drain: () => ops.drain(), stop: () => running.stop() };
 }

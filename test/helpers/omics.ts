@@ -3,7 +3,7 @@ import { OmicsClient, StartReferenceImportJobCommand, GetReferenceImportJobComma
 import type { SpawnedServer } from './server.js';
 
 /** An Omics client for a spawned server, signed with its root key, no retries (tests see every error). */
-export function omicsClient(s: SpawnedServer): OmicsClient {
+export function omicsClient(s: Pick<SpawnedServer, 'url' | 'accessKeyId' | 'secretAccessKey'>): OmicsClient {
   return new OmicsClient({
     endpoint: s.url,
     region: 'us-east-1',

@@ -24,7 +24,8 @@ export interface RawResponse {
   body: string;
 }
 
-export async function sendRaw(r: RawRequest): Promise<RawResponse> {
+/** The request as signed: path with its query string, and headers. */
+export async function signRaw(r: RawRequest): Promise<{ pathAndQuery: string; headers: Record<string, string> }> {
   const url = new URL(r.endpoint);
   const host = r.hostHeader ?? url.host;
   let headers: Record<string, string> = { host, ...(r.headers ?? {}) };
@@ -43,9 +44,15 @@ export async function sendRaw(r: RawRequest): Promise<RawResponse> {
     }
   }
   const qs = new URLSearchParams(query).toString().replace(/\+/g, '%20');
+  return { pathAndQuery: r.path + (qs ? `?${qs}` : ''), headers };
+}
+
+export async function sendRaw(r: RawRequest): Promise<RawResponse> {
+  const url = new URL(r.endpoint);
+  const { pathAndQuery, headers } = await signRaw(r);
   return new Promise((resolve, reject) => {
     const req = request(
-      { host: url.hostname, port: url.port, method: r.method, path: r.path + (qs ? `?${qs}` : ''), headers },
+      { host: url.hostname, port: url.port, method: r.method, path: pathAndQuery, headers },
       (res) => {
         const chunks: Buffer[] = [];
         res.on('data', (c: Buffer) => chunks.push(c));
