@@ -17,7 +17,6 @@ const prop = (name: string) => (IDENT.test(name) ? name : JSON.stringify(name));
 /** The TypeScript text of every structure and enum the operations reach, and the operation table's type. */
 export function renderWireShapes(model: ServiceModel): string {
   const named = new Set<string>(); // structures and enums emitted as declarations
-  const order: string[] = [];
   const shape = (name: string): Shape => {
     const s = model.shapes[name];
     if (!s) throw new Error(`unknown shape ${name}`);
@@ -60,7 +59,6 @@ export function renderWireShapes(model: ServiceModel): string {
     named.add(name);
     const s = shape(name);
     if (s.type === 'structure') for (const m of Object.values(s.members ?? {})) typeOf(m.shape);
-    order.push(name);
   };
 
   const operations = Object.values(model.operations).sort((a, b) => a.name.localeCompare(b.name));
@@ -70,7 +68,7 @@ export function renderWireShapes(model: ServiceModel): string {
     return `  ${op.name}: { input: ${input}; output: ${output} };`;
   });
 
-  const declarations = [...order].sort().map((name) => {
+  const declarations = [...named].sort().map((name) => {
     const s = shape(name);
     if (s.type === 'string') return `export type ${name} = ${s.enum!.map((e) => JSON.stringify(e)).join(' | ')};`;
     const members = Object.entries(s.members ?? {});

@@ -25,7 +25,7 @@ export interface NativeChoices {
 
 export const DEFAULT_NATIVE_CHOICES: NativeChoices = { inflate: 'libdeflate', samRenderer: 'htslib', crypto: 'openssl', inflateThreads: true };
 
-const inherited = (isMainThread ? undefined : (workerData as { native?: NativeChoices } | null)?.native) ?? undefined;
+const inherited = isMainThread ? undefined : (workerData as { native?: NativeChoices } | null)?.native;
 let choices: NativeChoices = inherited ?? DEFAULT_NATIVE_CHOICES;
 
 /** Sets the choices (at start, before the first use of any addon; a later change does not reload one). */
@@ -57,8 +57,6 @@ export function lazyAddon<T>(name: string, offWhen: (c: NativeChoices) => string
   resolvers.set(name, get);
   return get;
 }
-
-
 
 /** What became of each addon asked for: `loaded`, `not built`, `off` (a switch chose the JS path) or `failed: <why>`. */
 export function addonStatus(): Record<string, string> {

@@ -10,9 +10,9 @@ import { join } from 'node:path';
 import { inject } from 'light-my-request';
 import { pino } from 'pino';
 import { openCore } from '../../src/app.js';
-import { loadConfig } from '../../src/config/config.js';
+import { loadConfig, type Config } from '../../src/config/config.js';
 import { createRequestListener } from '../../src/server/http-server.js';
-import { dropPgSchema, newPgSchema, PG_URL, type Backend } from './server.js';
+import { dropPgSchema, newPgSchema, testServerEnv, type Backend } from './server.js';
 import { signRaw, type RawRequest, type RawResponse } from './signing.js';
 
 export interface InProcessServer {
@@ -27,26 +27,21 @@ export interface InProcessServer {
   stop(): Promise<void>;
 }
 
-export async function startInProcess(opts: { backend?: Backend; env?: Record<string, string> } = {}): Promise<InProcessServer> {
-  const dataDir = mkdtempSync(join(tmpdir(), 'openomics-test-'));
-  const schema = opts.backend === 'postgres' ? newPgSchema() : undefined;
-  const env: Record<string, string> = {
-    OPENOMICS_DATA_DIR: dataDir,
-    OPENOMICS_PORT: '0',
-    OPENOMICS_TEST_POISON_RETURNED_BUFFERS: '1',
-    OPENOMICS_STRICT_OUTPUT: '1',
-    ...(schema ? { OPENOMICS_DATABASE_URL: PG_URL, OPENOMICS_DATABASE_SCHEMA: schema } : {}),
-    ...(opts.env ?? {}),
-  };
-  // The configuration is read the way `serve` reads it, from the environment, without leaving it changed.
+/** The configuration read the way `serve` reads it, from the environment, without leaving the environment changed. */
+function configFromEnv(env: Record<string, string>): Config {
   const saved = { ...process.env };
-  let config;
   try {
     Object.assign(process.env, env);
-    config = loadConfig();
+    return loadConfig();
   } finally {
     process.env = saved;
   }
+}
+
+export async function startInProcess(opts: { backend?: Backend; env?: Record<string, string> } = {}): Promise<InProcessServer> {
+  const dataDir = mkdtempSync(join(tmpdir(), 'openomics-test-'));
+  const schema = opts.backend === 'postgres' ? newPgSchema() : undefined;
+  const config = configFromEnv(testServerEnv(dataDir, schema, opts.env));
   const logs: string[] = [];
   const log = pino({ level: 'info' }, { write: (line: string) => void logs.push(line.trimEnd()) });
   const core = await openCore(config, log);

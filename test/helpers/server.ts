@@ -53,14 +53,9 @@ export async function dropPgSchema(schema: string): Promise<void> {
 }
 
 /** Starts `openomics serve` as a child process on a free port and waits until it listens. */
-export async function spawnServer(opts: SpawnOptions = {}): Promise<SpawnedServer> {
-  const backend = opts.backend ?? 'sqlite';
-  const ownDir = opts.dataDir === undefined;
-  const dataDir = opts.dataDir ?? mkdtempSync(join(tmpdir(), 'openomics-test-'));
-  const ownSchema = backend === 'postgres' && opts.pgSchema === undefined;
-  const schema = backend === 'postgres' ? (opts.pgSchema ?? newPgSchema()) : undefined;
-  const env: NodeJS.ProcessEnv = {
-    ...process.env,
+/** What every test server runs with, spawned or in-process (test/helpers/in-process.ts), then the test's own settings. */
+export function testServerEnv(dataDir: string, pgSchema: string | undefined, extra: Record<string, string> = {}): Record<string, string> {
+  return {
     OPENOMICS_DATA_DIR: dataDir,
     OPENOMICS_PORT: '0',
     OPENOMICS_LOG_LEVEL: 'info',
@@ -68,9 +63,18 @@ export async function spawnServer(opts: SpawnOptions = {}): Promise<SpawnedServe
     OPENOMICS_TEST_POISON_RETURNED_BUFFERS: '1',
     // An output member the model does not have (a misspelt field) or a missing required one fails the request.
     OPENOMICS_STRICT_OUTPUT: '1',
-    ...(schema ? { OPENOMICS_DATABASE_URL: PG_URL, OPENOMICS_DATABASE_SCHEMA: schema } : {}),
-    ...(opts.env ?? {}),
+    ...(pgSchema ? { OPENOMICS_DATABASE_URL: PG_URL, OPENOMICS_DATABASE_SCHEMA: pgSchema } : {}),
+    ...extra,
   };
+}
+
+export async function spawnServer(opts: SpawnOptions = {}): Promise<SpawnedServer> {
+  const backend = opts.backend ?? 'sqlite';
+  const ownDir = opts.dataDir === undefined;
+  const dataDir = opts.dataDir ?? mkdtempSync(join(tmpdir(), 'openomics-test-'));
+  const ownSchema = backend === 'postgres' && opts.pgSchema === undefined;
+  const schema = backend === 'postgres' ? (opts.pgSchema ?? newPgSchema()) : undefined;
+  const env: NodeJS.ProcessEnv = { ...process.env, ...testServerEnv(dataDir, schema, opts.env) };
   const child = spawn(process.execPath, [CLI, 'serve', ...(opts.args ?? [])], { env, stdio: ['ignore', 'pipe', 'pipe'] });
   const logs: string[] = [];
   const url = await new Promise<string>((resolve, reject) => {

@@ -1,5 +1,5 @@
 import { readSetArn, referenceArn, referenceStoreArn, sequenceStoreArn } from '../../core/arn.js';
-import { DEFAULT_PAGE_SIZE } from '../../core/pagination.js';
+import { date, maybeDate, opt, page } from './wire-values.js';
 import type { JobRecord } from '../../db/job-records.js';
 import type { StoredFile, UploadRecord } from '../../storage/entities.js';
 import type { ReadSetView } from '../../storage/read-sets.js';
@@ -25,14 +25,10 @@ import type { Principal } from '../../iam/identity.js';
  * import jobs. Same shape as operations.ts: an IAM resource and a handler that
  * maps the parsed input to a domain call and the answer to the output shape.
  */
-const date = (ms: number): Date => new Date(ms);
-const maybeDate = (ms: number | null): Date | undefined => (ms === null ? undefined : new Date(ms));
 const range = (f: { createdAfter?: Date; createdBefore?: Date } | undefined) => ({
   ...(f?.createdAfter ? { after: f.createdAfter.getTime() } : {}),
   ...(f?.createdBefore ? { before: f.createdBefore.getTime() } : {}),
 });
-const page = (input: { maxResults?: number; nextToken?: string }) => ({ maxResults: input.maxResults ?? DEFAULT_PAGE_SIZE, ...(input.nextToken ? { nextToken: input.nextToken } : {}) });
-const opt = <T>(v: T | null | undefined): T | undefined => (v === null ? undefined : v);
 
 function fileOut(f: StoredFile | undefined, s3Uri?: string): FileInformation | undefined {
   if (!f) return undefined;

@@ -1,5 +1,5 @@
 import { referenceStoreArn, sequenceStoreArn } from '../../core/arn.js';
-import { DEFAULT_PAGE_SIZE } from '../../core/pagination.js';
+import { date, opt, page } from './wire-values.js';
 import type { Principal } from '../../iam/identity.js';
 import type { SequenceStoreView } from '../../storage/sequence-stores.js';
 import type { ReferenceStoreView } from '../../storage/reference-stores.js';
@@ -9,26 +9,24 @@ import type { GetSequenceStoreResponse, ReferenceStoreDetail, SequenceStoreDetai
 
 export type { Services } from './operation-types.js';
 
-const date = (ms: number): Date => new Date(ms);
 const range = (after?: Date, before?: Date) => ({
   ...(after ? { after: after.getTime() } : {}),
   ...(before ? { before: before.getTime() } : {}),
 });
-const page = (input: { maxResults?: number; nextToken?: string }) => ({ maxResults: input.maxResults ?? DEFAULT_PAGE_SIZE, ...(input.nextToken ? { nextToken: input.nextToken } : {}) });
 
 function sequenceStoreOut(s: SequenceStoreView, withS3: boolean): SequenceStoreDetail & Pick<GetSequenceStoreResponse, 'propagatedSetLevelTags' | 's3Access'> {
   return {
     id: s.id,
     arn: s.arn,
     name: s.name,
-    description: s.description ?? undefined,
+    description: opt(s.description),
     sseConfig: { type: s.sseType, ...(s.sseKeyArn ? { keyArn: s.sseKeyArn } : {}) },
     creationTime: date(s.creationTime),
     updateTime: date(s.updateTime),
-    fallbackLocation: s.fallbackLocation ?? undefined,
+    fallbackLocation: opt(s.fallbackLocation),
     eTagAlgorithmFamily: s.eTagAlgorithmFamily,
     status: s.status,
-    statusMessage: s.statusMessage ?? undefined,
+    statusMessage: opt(s.statusMessage),
     ...(withS3
       ? {
           propagatedSetLevelTags: s.propagatedSetLevelTags,
@@ -47,7 +45,7 @@ function referenceStoreOut(s: ReferenceStoreView): ReferenceStoreDetail {
     id: s.id,
     arn: s.arn,
     name: s.name,
-    description: s.description ?? undefined,
+    description: opt(s.description),
     sseConfig: { type: s.sseType, ...(s.sseKeyArn ? { keyArn: s.sseKeyArn } : {}) },
     creationTime: date(s.creationTime),
   };
