@@ -45,7 +45,13 @@ export async function startInProcess(opts: { backend?: Backend; env?: Record<str
   const logs: string[] = [];
   const log = pino({ level: 'info' }, { write: (line: string) => void logs.push(line.trimEnd()) });
   const core = await openCore(config, log);
-  const app = await createRequestListener(core, log);
+  // A listener that fails to build must not leave the database pool and the sweeps holding the test process open.
+  const app = await createRequestListener(core, log).catch(async (e: unknown) => {
+    await core.close();
+    rmSync(dataDir, { recursive: true, force: true });
+    if (schema) await dropPgSchema(schema);
+    throw e;
+  });
   const server = createServer(app.listener);
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
