@@ -37,7 +37,15 @@ export async function startFaultProxy(target: { host: string; port: number }): P
 
   const cut = (pair: [Socket, Socket]) => {
     pairs.delete(pair);
-    for (const s of pair) if (!s.destroyed) s.resetAndDestroy();
+    // A socket whose shutdown (end) is already under way is destroyed, not reset: resetting it with the shutdown
+    // request pending leaves the handle referenced at teardown, and the test process then spins forever in
+    // Node's exit cleanup (seen with FAULT_SEED=1178827952; libp2p/js-libp2p#3597 hit the same). Its peer still
+    // sees the connection end early, which is the fault under test.
+    for (const s of pair) {
+      if (s.destroyed) continue;
+      if (s.writableEnded) s.destroy();
+      else s.resetAndDestroy();
+    }
   };
   const resetAll = () => {
     resets++;
