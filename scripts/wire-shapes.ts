@@ -71,6 +71,7 @@ export function renderWireShapes(model: ServiceModel): string {
   const declarations = [...named].sort().map((name) => {
     const s = shape(name);
     if (s.type === 'string') return `export type ${name} = ${s.enum!.map((e) => JSON.stringify(e)).join(' | ')};`;
+    if (s.document) return `export type ${name} = unknown; // a JSON document`;
     const members = Object.entries(s.members ?? {});
     if (members.length === 0) return `export type ${name} = NoMembers;`;
     const required = new Set((s.required ?? []).filter((r) => !OPTIONAL_DESPITE_MODEL.has(`${name}.${r}`)));

@@ -22,6 +22,15 @@ import { S3ViewService } from './storage/s3-view.js';
 import { S3AccessPolicyService } from './storage/s3-access-policy.js';
 import { AccessLogService } from './storage/access-logs.js';
 import { sweepOrphanBlobs } from './storage/orphan-blobs.js';
+import { fileURLToPath } from 'node:url';
+import { OmicsStorageUris } from './storage/omics-uris.js';
+import { WORKFLOW_VALIDATION_JOB, WorkflowService } from './workflows/workflows.js';
+import { RunService, WORKFLOW_RUN_JOB } from './workflows/runs.js';
+import { RunExecutor } from './workflows/run-executor.js';
+import { RunLogService } from './workflows/run-logs.js';
+import { CwltoolAdapter, ToilCwlAdapter } from './workflows/engines/cwl.js';
+import type { EngineAdapter } from './workflows/engines/engine.js';
+import type { WorkflowEngine } from './workflows/entities.js';
 
 const DAY_MS = 24 * 3600 * 1000;
 
@@ -92,6 +101,31 @@ export function startServices(
   const archive = new ArchiveService(deps, sequenceStores, kick);
   const readSetJobs = new ReadSetJobService(deps, sequenceStores, references, locations, kick);
   const uploads = new UploadService(deps, sequenceStores, references, kick);
+  // Workflows: CWL by cwltool or Toil; definitions are always checked by cwltool (Toil runs cwltool's code).
+  const wf = config.workflows;
+  const cwlRunner: EngineAdapter = wf.cwlRunner === 'toil' ? new ToilCwlAdapter(wf.toilBatchSystem) : new CwltoolAdapter();
+  const cwlValidator = new CwltoolAdapter();
+  const engines = (e: WorkflowEngine): EngineAdapter | undefined => (e === 'CWL' ? cwlRunner : undefined);
+  const workflows = new WorkflowService(deps, locations, (e) => (e === 'CWL' ? cwlValidator : undefined), kick);
+  const runs = new RunService(deps, workflows, locations, () => runRunner.kick());
+  mkdirSync(wf.runsDir, { recursive: true, mode: 0o700 });
+  const runExecutor = new RunExecutor(
+    deps,
+    workflows,
+    locations,
+    new OmicsStorageUris(deps),
+    engines,
+    {
+      runsDir: wf.runsDir,
+      containers: wf.containerRuntime,
+      containerCommand: wf.containerCommand ?? wf.containerRuntime,
+      ...(wf.containersConf ? { containersConf: wf.containersConf } : {}),
+      maxRunMs: wf.maxRunSeconds * 1000,
+      shimScript: fileURLToPath(new URL('./workflows/task-shim.js', import.meta.url)),
+      region: config.region,
+    },
+    log.child({ component: 'runs' }),
+  );
   const services: Services = {
     sequenceStores,
     referenceStores,
@@ -102,6 +136,9 @@ export function startServices(
     archive,
     s3AccessPolicies: new S3AccessPolicyService(deps),
     references,
+    workflows,
+    runs,
+    runLogs: new RunLogService(core.db),
     partition: core.partition,
   };
   const ingest = readSetIngestJob(deps, references, locations, (up) => uploads.removeParts(up));
@@ -121,7 +158,23 @@ export function startServices(
       [READ_SET_IMPORT_JOB]: { run: readSetJobs.importHandler(), giveUp: readSetJobs.importGiveUp() },
       [READ_SET_EXPORT_JOB]: { run: readSetJobs.exportHandler(), giveUp: readSetJobs.exportGiveUp() },
       [READ_SET_ACTIVATION_JOB]: { run: archive.activationHandler(), giveUp: archive.activationGiveUp() },
+      [WORKFLOW_VALIDATION_JOB]: { run: workflows.validationHandler(), giveUp: workflows.validationGiveUp() },
     },
+    describeError: describeAttemptError,
+  });
+  // Runs hold a worker for as long as they run: they get a runner (and slots) of their own, so a long run
+  // never holds up imports.
+  const runRunner = new JobRunner({
+    jobs: core.db.jobs,
+    atomically: (fn) => core.db.atomically(fn),
+    log: log.child({ component: 'runs' }),
+    concurrency: config.workers > 0 ? Math.max(1, wf.concurrentRuns) : 0,
+    leaseMs: config.jobLeaseMs,
+    maxAttempts: config.jobMaxAttempts,
+    maxStorageAttempts: config.jobMaxStorageAttempts,
+    isTransient: isTransientIoError,
+    now: deps.now,
+    kinds: { [WORKFLOW_RUN_JOB]: { run: runExecutor.handler(), giveUp: runExecutor.giveUp() } },
     describeError: describeAttemptError,
   });
   const accessLogs = new AccessLogService(core.db, locations, log.child({ component: 's3-access-log' }), config.s3.accessLogFlushMs);
@@ -129,6 +182,7 @@ export function startServices(
   const timers: NodeJS.Timeout[] = [];
   if (opts.runJobs) {
     runner.start();
+    runRunner.start();
     const every = (ms: number, what: string, fn: () => Promise<unknown>) => {
       const t = setInterval(() => fn().catch((err) => log.error({ err }, `${what} failed`)), ms);
       t.unref();
@@ -165,6 +219,7 @@ export function startServices(
       for (const t of timers) clearInterval(t);
       await accessLogs.close();
       await runner.stop();
+      await runRunner.stop();
       rmSync(deps.scratchDir, { recursive: true, force: true });
     },
   };

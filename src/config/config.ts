@@ -76,6 +76,23 @@ export interface Config {
    * use, so tests can move time forward (e.g. 31 days) without waiting.
    */
   clockOffsetFile?: string;
+  workflows: {
+    /** How tasks run: in containers by podman (default) or docker, or on the host (none: less isolated). */
+    containerRuntime: 'podman' | 'docker' | 'none';
+    /** The container command's path (default: the runtime's name, found on PATH). */
+    containerCommand?: string;
+    /** Podman's containers.conf for task containers (CONTAINERS_CONF). */
+    containersConf?: string;
+    /** The CWL engine: cwltool (one machine) or toil (toil-cwl-runner, on `toilBatchSystem`). */
+    cwlRunner: 'cwltool' | 'toil';
+    toilBatchSystem: string;
+    /** Runs' working folders (their run storage): default `<dataDir>/runs`. */
+    runsDir: string;
+    /** Runs this process runs at once (each holds its engine and its tasks' containers). */
+    concurrentRuns: number;
+    /** The longest a run may take before it fails with RUN_TIMED_OUT (the service's 604,800 s by default). */
+    maxRunSeconds: number;
+  };
   s3: {
     /** Origins allowed to read through the S3 edge from a browser (CORS); empty: none, ["*"]: any. */
     corsOrigins: string[];
@@ -86,7 +103,7 @@ export interface Config {
   };
 }
 
-export type ConfigOverrides = Partial<Omit<Config, 'tls' |  'blob' | 'keys' | 'quotas' | 'importRoots' | 'exportRoots' | 'accountRoots' | 'archive' | 's3'>> & { configFile?: string; tlsCert?: string; tlsKey?: string };
+export type ConfigOverrides = Partial<Omit<Config, 'tls' |  'blob' | 'keys' | 'quotas' | 'importRoots' | 'exportRoots' | 'accountRoots' | 'archive' | 's3' | 'workflows'>> & { configFile?: string; tlsCert?: string; tlsKey?: string };
 
 /** `account=importRoot,exportRoot;account=...` (either side may be empty; several roots of a kind joined by ':'). */
 function parseAccountRoots(v: string): Record<string, { importRoots: string[]; exportRoots: string[] }> {
@@ -118,6 +135,28 @@ function nativeChoicesFrom(file: Partial<NativeChoices> | undefined): NativeChoi
     samRenderer: pick('OPENOMICS_SAM_RENDERER', ['htslib', 'js'] as const) ?? file?.samRenderer ?? DEFAULT_NATIVE_CHOICES.samRenderer,
     crypto: crypto === undefined ? (file?.crypto ?? DEFAULT_NATIVE_CHOICES.crypto) : crypto ? 'openssl' : 'node',
     inflateThreads: on('OPENOMICS_INFLATE_THREADS') ?? file?.inflateThreads ?? DEFAULT_NATIVE_CHOICES.inflateThreads,
+  };
+}
+
+/** OPENOMICS_CONTAINER_RUNTIME (podman|docker|none), OPENOMICS_CONTAINER_COMMAND, OPENOMICS_CONTAINERS_CONF, OPENOMICS_CWL_RUNNER (cwltool|toil), OPENOMICS_TOIL_BATCH_SYSTEM, OPENOMICS_RUNS_DIR, OPENOMICS_CONCURRENT_RUNS, OPENOMICS_MAX_RUN_SECONDS. */
+function workflowSettings(file: Partial<Config['workflows']> | undefined, dataDir: string): Config['workflows'] {
+  const oneOf = <T extends string>(name: string, allowed: readonly T[], fallback: T): T => {
+    const v = env(name);
+    if (v === undefined) return fallback;
+    if (!(allowed as readonly string[]).includes(v)) throw new Error(`${name} must be one of ${allowed.join(', ')}, not ${JSON.stringify(v)}`);
+    return v as T;
+  };
+  const command = env('OPENOMICS_CONTAINER_COMMAND') ?? file?.containerCommand;
+  const conf = env('OPENOMICS_CONTAINERS_CONF') ?? file?.containersConf;
+  return {
+    containerRuntime: oneOf('OPENOMICS_CONTAINER_RUNTIME', ['podman', 'docker', 'none'] as const, file?.containerRuntime ?? 'podman'),
+    ...(command ? { containerCommand: command } : {}),
+    ...(conf ? { containersConf: resolve(conf) } : {}),
+    cwlRunner: oneOf('OPENOMICS_CWL_RUNNER', ['cwltool', 'toil'] as const, file?.cwlRunner ?? 'cwltool'),
+    toilBatchSystem: env('OPENOMICS_TOIL_BATCH_SYSTEM') ?? file?.toilBatchSystem ?? 'single_machine',
+    runsDir: resolve(env('OPENOMICS_RUNS_DIR') ?? file?.runsDir ?? resolve(dataDir, 'runs')),
+    concurrentRuns: num(env('OPENOMICS_CONCURRENT_RUNS'), 'OPENOMICS_CONCURRENT_RUNS') ?? file?.concurrentRuns ?? 2,
+    maxRunSeconds: num(env('OPENOMICS_MAX_RUN_SECONDS'), 'OPENOMICS_MAX_RUN_SECONDS') ?? file?.maxRunSeconds ?? 604_800,
   };
 }
 
@@ -204,6 +243,7 @@ export function loadConfig(flags: ConfigOverrides = {}): Config {
       ...(env('OPENOMICS_COLD_DIR') ? { coldDir: resolve(env('OPENOMICS_COLD_DIR')!) } : fromFile.archive?.coldDir ? { coldDir: resolve(fromFile.archive.coldDir) } : {}),
       storageClass: env('OPENOMICS_COLD_STORAGE_CLASS') ?? fromFile.archive?.storageClass ?? 'GLACIER_IR',
     },
+    workflows: workflowSettings(fromFile.workflows, dataDir),
     s3: {
       accessLogFlushMs: (num(env('OPENOMICS_S3_ACCESS_LOG_FLUSH_SECONDS'), 'OPENOMICS_S3_ACCESS_LOG_FLUSH_SECONDS') ?? 60) * 1000,
       corsOrigins: (env('OPENOMICS_S3_CORS_ORIGINS')?.split(',').map((o) => o.trim()).filter(Boolean) ?? fromFile.s3?.corsOrigins ?? []),

@@ -42,3 +42,14 @@ export function parseArn(arn: string): ParsedArn | undefined {
     resource: parts.slice(5).join(':'),
   };
 }
+
+export function workflowArn(p: Partition, account: string, id: string, versionName?: string): string {
+  const base = `arn:${p.partition}:omics:${p.region}:${account}:workflow/${id}`;
+  return versionName ? `${base}/version/${versionName}` : base;
+}
+export function runArn(p: Partition, account: string, id: string): string {
+  return `arn:${p.partition}:omics:${p.region}:${account}:run/${id}`;
+}
+export function taskArn(p: Partition, account: string, id: string): string {
+  return `arn:${p.partition}:omics:${p.region}:${account}:task/${id}`;
+}

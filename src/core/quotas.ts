@@ -1,9 +1,14 @@
-/** Per-account limits of the storage service (the real service's defaults). */
+/** Per-account limits of the storage and workflow services (the real service's defaults). */
 export interface Quotas {
   maxSequenceStores: number;
   maxReferenceStores: number;
   maxPropagatedSetLevelTags: number;
   maxTagsPerResource: number;
+  /** Private workflows, and versions of one workflow (spec workflows §6.2). */
+  maxWorkflows: number;
+  maxWorkflowVersions: number;
+  /** Runs kept with retention mode RETAIN (spec workflows §4.10). */
+  maxRetainedRuns: number;
 }
 
 export const DEFAULT_QUOTAS: Quotas = {
@@ -11,4 +16,7 @@ export const DEFAULT_QUOTAS: Quotas = {
   maxReferenceStores: 1,
   maxPropagatedSetLevelTags: 5,
   maxTagsPerResource: 50,
+  maxWorkflows: 1000,
+  maxWorkflowVersions: 1000,
+  maxRetainedRuns: 5000,
 };

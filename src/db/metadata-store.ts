@@ -12,6 +12,9 @@ import { KyselyReferenceStoreRecords, type ReferenceStoreRecords } from './refer
 import { KyselySequenceStoreRecords, type SequenceStoreRecords } from './sequence-store-records.js';
 import { KyselyTagRecords, type TagRecords } from './tag-records.js';
 import { KyselyUploadRecords, type UploadRecords } from './upload-records.js';
+import { KyselyWorkflowRecords, type WorkflowRecords } from './workflow-records.js';
+import { KyselyRunRecords, type RunRecords } from './run-records.js';
+import { KyselyLogRecords, type LogRecords } from './log-records.js';
 
 /**
  * The metadata store: every durable fact except blob bytes, one set of records per aggregate (one file each,
@@ -37,6 +40,9 @@ export interface MetadataStore {
   readonly tags: TagRecords;
   readonly idempotency: IdempotencyRecords;
   readonly accessLogs: AccessLogRecords;
+  readonly workflows: WorkflowRecords;
+  readonly runs: RunRecords;
+  readonly logs: LogRecords;
 
   /**
    * A deployment-wide setting: records `value` under `name` if nothing is recorded yet (the first process
@@ -54,6 +60,8 @@ export interface DataTransaction {
   uploads: UploadRecords;
   jobs: JobRecords;
   tags: TagRecords;
+  workflows: WorkflowRecords;
+  runs: RunRecords;
 }
 
 export class KyselyMetadataStore implements MetadataStore {
@@ -68,6 +76,9 @@ export class KyselyMetadataStore implements MetadataStore {
   readonly tags: TagRecords;
   readonly idempotency: IdempotencyRecords;
   readonly accessLogs: AccessLogRecords;
+  readonly workflows: WorkflowRecords;
+  readonly runs: RunRecords;
+  readonly logs: LogRecords;
 
   constructor(
     private readonly db: Kysely<Database>,
@@ -86,6 +97,9 @@ export class KyselyMetadataStore implements MetadataStore {
     this.tags = new KyselyTagRecords(db);
     this.idempotency = new KyselyIdempotencyRecords(db);
     this.accessLogs = new KyselyAccessLogRecords(db);
+    this.workflows = new KyselyWorkflowRecords(db);
+    this.runs = new KyselyRunRecords(db);
+    this.logs = new KyselyLogRecords(db);
   }
 
   async atomically<T>(fn: (tx: DataTransaction) => Promise<T>): Promise<T> {
@@ -96,6 +110,8 @@ export class KyselyMetadataStore implements MetadataStore {
         uploads: new KyselyUploadRecords(trx),
         jobs: new KyselyJobRecords(trx),
         tags: new KyselyTagRecords(trx),
+        workflows: new KyselyWorkflowRecords(trx),
+        runs: new KyselyRunRecords(trx),
       }),
     );
   }

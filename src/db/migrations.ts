@@ -256,6 +256,106 @@ const migrations: Record<string, Migration> = {
       await db.schema.createIndex('access_log_entries_batch').on('access_log_entries').column('batch').execute();
     },
   },
+  '0005_workflows_runs_logs': {
+    async up(db: Kysely<any>) {
+      // Workflows and their versions in one table (the workflow itself has version_name ''), runs, their
+      // tasks, and the log events of runs (the CloudWatch Logs subset reads them).
+      await db.schema
+        .createTable('workflows')
+        .addColumn('account_id', 'text', (c) => c.notNull())
+        .addColumn('id', 'text', (c) => c.notNull())
+        .addColumn('version_name', 'text', (c) => c.notNull())
+        .addColumn('uuid', 'text', (c) => c.notNull().unique())
+        .addColumn('name', 'text')
+        .addColumn('description', 'text')
+        .addColumn('engine', 'text')
+        .addColumn('status', 'text', (c) => c.notNull())
+        .addColumn('status_message', 'text')
+        .addColumn('main', 'text')
+        .addColumn('digest', 'text')
+        .addColumn('data_key', 'text', (c) => c.notNull())
+        .addColumn('definition_key', 'text')
+        .addColumn('definition_size', 'bigint')
+        .addColumn('readme_key', 'text')
+        .addColumn('readme_path', 'text')
+        .addColumn('parameter_template', 'text')
+        .addColumn('template_given', 'integer', (c) => c.notNull())
+        .addColumn('storage_type', 'text', (c) => c.notNull())
+        .addColumn('storage_capacity', 'bigint')
+        .addColumn('accelerators', 'text')
+        .addColumn('container_registry_map', 'text')
+        .addColumn('creation_time', 'bigint', (c) => c.notNull())
+        .addPrimaryKeyConstraint('workflows_pk', ['account_id', 'id', 'version_name'])
+        .execute();
+      await db.schema
+        .createTable('runs')
+        .addColumn('account_id', 'text', (c) => c.notNull())
+        .addColumn('id', 'text', (c) => c.notNull())
+        .addColumn('uuid', 'text', (c) => c.notNull().unique())
+        .addColumn('workflow_id', 'text', (c) => c.notNull())
+        .addColumn('workflow_version_name', 'text')
+        .addColumn('workflow_uuid', 'text', (c) => c.notNull())
+        .addColumn('name', 'text')
+        .addColumn('status', 'text', (c) => c.notNull())
+        .addColumn('status_message', 'text')
+        .addColumn('failure_reason', 'text')
+        .addColumn('role_arn', 'text', (c) => c.notNull())
+        .addColumn('started_by', 'text', (c) => c.notNull())
+        .addColumn('priority', 'integer', (c) => c.notNull())
+        .addColumn('parameters', 'text', (c) => c.notNull())
+        .addColumn('storage_type', 'text', (c) => c.notNull())
+        .addColumn('storage_capacity', 'bigint')
+        .addColumn('output_uri', 'text', (c) => c.notNull())
+        .addColumn('run_output_uri', 'text', (c) => c.notNull())
+        .addColumn('log_level', 'text', (c) => c.notNull())
+        .addColumn('retention_mode', 'text', (c) => c.notNull())
+        .addColumn('engine', 'text', (c) => c.notNull())
+        .addColumn('engine_version', 'text')
+        .addColumn('digest', 'text', (c) => c.notNull())
+        .addColumn('main', 'text')
+        .addColumn('resource_digests', 'text', (c) => c.notNull())
+        .addColumn('source_run_id', 'text')
+        .addColumn('run_group_id', 'text')
+        .addColumn('creation_time', 'bigint', (c) => c.notNull())
+        .addColumn('start_time', 'bigint')
+        .addColumn('stop_time', 'bigint')
+        .addPrimaryKeyConstraint('runs_pk', ['account_id', 'id'])
+        .execute();
+      await db.schema.createIndex('runs_list').on('runs').columns(['account_id', 'creation_time', 'id']).execute();
+      await db.schema
+        .createTable('run_tasks')
+        .addColumn('run_id', 'text', (c) => c.notNull())
+        .addColumn('id', 'text', (c) => c.notNull())
+        .addColumn('uuid', 'text', (c) => c.notNull())
+        .addColumn('name', 'text', (c) => c.notNull())
+        .addColumn('status', 'text', (c) => c.notNull())
+        .addColumn('status_message', 'text')
+        .addColumn('failure_reason', 'text')
+        .addColumn('cpus', 'integer', (c) => c.notNull())
+        .addColumn('memory', 'integer', (c) => c.notNull())
+        .addColumn('gpus', 'integer', (c) => c.notNull())
+        .addColumn('image', 'text')
+        .addColumn('image_digest', 'text')
+        .addColumn('exit_code', 'integer')
+        .addColumn('utilization', 'text')
+        .addColumn('creation_time', 'bigint', (c) => c.notNull())
+        .addColumn('start_time', 'bigint')
+        .addColumn('stop_time', 'bigint')
+        .addPrimaryKeyConstraint('run_tasks_pk', ['run_id', 'id'])
+        .execute();
+      await db.schema
+        .createTable('log_events')
+        .addColumn('account_id', 'text', (c) => c.notNull())
+        .addColumn('log_group', 'text', (c) => c.notNull())
+        .addColumn('log_stream', 'text', (c) => c.notNull())
+        .addColumn('seq', 'bigint', (c) => c.notNull())
+        .addColumn('timestamp', 'bigint', (c) => c.notNull())
+        .addColumn('ingestion_time', 'bigint', (c) => c.notNull())
+        .addColumn('message', 'text', (c) => c.notNull())
+        .addPrimaryKeyConstraint('log_events_pk', ['account_id', 'log_group', 'log_stream', 'seq'])
+        .execute();
+    },
+  },
 };
 
 export const migrationProvider: MigrationProvider = {

@@ -169,6 +169,10 @@ export interface Database {
   idempotency: IdempotencyTable;
   deployment_settings: DeploymentSettingsTable;
   access_log_entries: AccessLogEntriesTable;
+  workflows: WorkflowsTable;
+  runs: RunsTable;
+  run_tasks: RunTasksTable;
+  log_events: LogEventsTable;
 }
 
 export interface AccessLogEntriesTable {
@@ -184,4 +188,93 @@ export interface AccessLogEntriesTable {
 export interface DeploymentSettingsTable {
   name: string;
   value: string;
+}
+
+export interface WorkflowsTable {
+  account_id: string;
+  id: string;
+  version_name: string; // '' for the workflow itself (its default version)
+  uuid: string;
+  name: string | null;
+  description: string | null;
+  engine: string | null;
+  status: string;
+  status_message: string | null;
+  main: string | null;
+  digest: string | null;
+  data_key: string;
+  definition_key: string | null;
+  definition_size: number | null;
+  readme_key: string | null;
+  readme_path: string | null;
+  parameter_template: string | null; // JSON
+  template_given: number; // 0 | 1
+  storage_type: string;
+  storage_capacity: number | null;
+  accelerators: string | null;
+  container_registry_map: string | null; // JSON
+  creation_time: number;
+}
+
+export interface RunsTable {
+  account_id: string;
+  id: string;
+  uuid: string;
+  workflow_id: string;
+  workflow_version_name: string | null;
+  workflow_uuid: string;
+  name: string | null;
+  status: string;
+  status_message: string | null;
+  failure_reason: string | null;
+  role_arn: string;
+  started_by: string;
+  priority: number;
+  parameters: string; // JSON
+  storage_type: string;
+  storage_capacity: number | null;
+  output_uri: string;
+  run_output_uri: string;
+  log_level: string;
+  retention_mode: string;
+  engine: string;
+  engine_version: string | null;
+  digest: string;
+  main: string | null;
+  resource_digests: string; // JSON
+  source_run_id: string | null;
+  run_group_id: string | null;
+  creation_time: number;
+  start_time: number | null;
+  stop_time: number | null;
+}
+
+export interface RunTasksTable {
+  run_id: string;
+  id: string;
+  uuid: string;
+  name: string;
+  status: string;
+  status_message: string | null;
+  failure_reason: string | null;
+  cpus: number;
+  memory: number;
+  gpus: number;
+  image: string | null;
+  image_digest: string | null;
+  exit_code: number | null;
+  utilization: string | null; // JSON
+  creation_time: number;
+  start_time: number | null;
+  stop_time: number | null;
+}
+
+export interface LogEventsTable {
+  account_id: string;
+  log_group: string;
+  log_stream: string;
+  seq: number;
+  timestamp: number;
+  ingestion_time: number;
+  message: string;
 }

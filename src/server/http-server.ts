@@ -14,6 +14,7 @@ import { userArn } from '../core/arn.js';
 import { parseSignature } from '../iam/sigv4.js';
 import { OmicsEdge } from '../api/omics/edge.js';
 import { startServices } from '../services.js';
+import { LogsEdge } from '../api/logs/edge.js';
 import { S3Edge } from '../api/s3/edge.js';
 import { S3Authorizer } from '../storage/s3-authorization.js';
 import { AuthenticationError } from '../core/errors.js';
@@ -110,6 +111,16 @@ export async function createRequestListener(core: Core, log: Logger): Promise<Re
     ...(config.s3.baseDomain ? { baseDomain: config.s3.baseDomain } : {}),
   });
 
+  const logsEdge = new LogsEdge({
+    auth: config.auth,
+    authenticator: new Authenticator(core.identity, config.region),
+    identity: core.identity,
+    anonymousPrincipal: { accountId: config.accountId, userName: null, arn: userArn(core.partition, config.accountId, null), accessKeyId: 'anonymous' },
+    logs: services.runLogs,
+    region: config.region,
+    partition: core.partition.partition,
+  });
+
   const handler = async (req: IncomingMessage, res: ServerResponse, requestId: string) => {
     const url = req.url ?? '/';
     const q = url.indexOf('?');
@@ -125,6 +136,11 @@ export async function createRequestListener(core: Core, log: Logger): Promise<Re
       if (sig) service = sig.service;
     } catch (e) {
       if (!(e instanceof AuthenticationError)) throw e;
+    }
+    // CloudWatch Logs' JSON protocol names its operation in X-Amz-Target (also when unsigned).
+    if (service === 'logs' || String(req.headers['x-amz-target'] ?? '').startsWith('Logs_20140328.')) {
+      await logsEdge.handle(req, res, info);
+      return;
     }
     if (service === 's3') {
       await s3Edge.handle(req, res, info);

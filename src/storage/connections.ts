@@ -178,7 +178,7 @@ export class ConnectionService {
   }
 
   /** Opens `s3://bucket/key` through its connection: size, version and a stream of the bytes. */
-  async open(o: S3Object): Promise<{ size: number; versionId?: string; open(): Promise<Readable> }> {
+  async open(o: S3Object): Promise<{ size: number; versionId?: string; etag?: string; open(): Promise<Readable> }> {
     const head = await o.client.send(new HeadObjectCommand({ Bucket: o.bucket, Key: o.key })).catch((e: unknown) => {
       throw s3Failure(`s3://${o.bucket}/${o.key}`, e);
     });
@@ -186,6 +186,7 @@ export class ConnectionService {
     return {
       size: head.ContentLength ?? 0,
       ...(versionId ? { versionId } : {}),
+      ...(head.ETag ? { etag: head.ETag.replace(/"/g, '') } : {}),
       // A versioned source is read at the version seen here, whatever is written meanwhile.
       open: async () => {
         const got = await o.client.send(new GetObjectCommand({ Bucket: o.bucket, Key: o.key, ...(versionId ? { VersionId: versionId } : {}) }));

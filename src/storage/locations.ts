@@ -22,6 +22,8 @@ export interface SourceFile {
   size: number;
   /** The object version read, for versioned S3 sources. */
   versionId?: string;
+  /** The object's ETag (S3 sources). */
+  etag?: string;
   open(): Readable;
 }
 
@@ -93,6 +95,7 @@ export class DataLocations {
         name: basename(o.key),
         size: obj.size,
         ...(obj.versionId ? { versionId: obj.versionId } : {}),
+        ...(obj.etag ? { etag: obj.etag } : {}),
         // Each open is a new GET, made when the stream is first read; a fault while reading is a storage error.
         open: () =>
           lazyReadable(async function* () {

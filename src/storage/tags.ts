@@ -44,6 +44,10 @@ export class TagService {
     } else if (parts.length === 4 && parts[0] === 'referenceStore' && parts[2] === 'reference') {
       const ref = await this.d.db.references.get(parts[1]!, parts[3]!);
       if (ref && ref.accountId === accountId) return;
+    } else if (parts[0] === 'workflow' && (parts.length === 2 || (parts.length === 4 && parts[2] === 'version'))) {
+      if (await this.d.db.workflows.get(accountId, parts[1]!, parts[3] ?? '')) return;
+    } else if (parts.length === 2 && parts[0] === 'run') {
+      if (await this.d.db.runs.get(accountId, parts[1]!)) return;
     }
     throw notFound();
   }

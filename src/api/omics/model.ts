@@ -33,6 +33,8 @@ export interface Shape {
   streaming?: boolean;
   requiresLength?: boolean;
   exception?: boolean;
+  /** A free-form JSON document (RunParameters): taken and given back as it is. */
+  document?: boolean;
   error?: { httpStatusCode: number };
 }
 

@@ -9,6 +9,9 @@ import type { UploadService } from '../../storage/uploads.js';
 import type { ReadSetJobService } from '../../storage/read-set-jobs.js';
 import type { ArchiveService } from '../../storage/archive.js';
 import type { S3AccessPolicyService } from '../../storage/s3-access-policy.js';
+import type { WorkflowService } from '../../workflows/workflows.js';
+import type { RunService } from '../../workflows/runs.js';
+import type { RunLogService } from '../../workflows/run-logs.js';
 import type { OperationShapes } from './wire-shapes.js';
 
 /**
@@ -27,6 +30,9 @@ export interface Services {
   archive: ArchiveService;
   s3AccessPolicies: S3AccessPolicyService;
   references: ReferenceService;
+  workflows: WorkflowService;
+  runs: RunService;
+  runLogs: RunLogService;
   partition: Partition;
 }
 

@@ -160,6 +160,7 @@ export class WireSerde {
 
   private fromJson(raw: unknown, shape: Shape, path: string, v: Violations): unknown {
     if (raw === undefined || raw === null) return undefined;
+    if (shape.document) return raw;
     switch (shape.type) {
       case 'structure': {
         if (typeof raw !== 'object' || Array.isArray(raw)) {
@@ -232,6 +233,7 @@ export class WireSerde {
   }
 
   private validate(value: unknown, shape: Shape, path: string, v: Violations, shapeName?: string): void {
+    if (shape.document) return;
     switch (shape.type) {
       case 'structure': {
         const obj = value as Record<string, unknown>;
@@ -322,6 +324,7 @@ export class WireSerde {
   private checkOutput(val: unknown, shapeName: string, path: string, problems: string[]): void {
     if (val === undefined || val === null) return;
     const shape = this.shape(shapeName);
+    if (shape.document) return;
     switch (shape.type) {
       case 'structure': {
         if (typeof val !== 'object' || (shape.payload && typeof (val as { pipe?: unknown }).pipe === 'function')) return;
@@ -353,6 +356,7 @@ export class WireSerde {
   }
 
   private toJson(val: unknown, shape: Shape): unknown {
+    if (shape.document) return val;
     switch (shape.type) {
       case 'structure': {
         const out: Record<string, unknown> = {};

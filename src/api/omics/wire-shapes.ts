@@ -1887,7 +1887,7 @@ export interface RunLogLocation {
   runLogStream?: string;
 }
 
-export type RunParameters = NoMembers;
+export type RunParameters = unknown; // a JSON document
 
 export type RunRetentionMode = "RETAIN" | "REMOVE";
 

@@ -1,0 +1,235 @@
+import { runArn, workflowArn } from '../../core/arn.js';
+import { date, maybeDate, opt } from './wire-values.js';
+import type { Principal } from '../../iam/identity.js';
+import type { TaskRecord } from '../../workflows/entities.js';
+import type { RunView } from '../../workflows/runs.js';
+import type { WorkflowView } from '../../workflows/workflows.js';
+import type { OperationTable, Output, Services } from './operation-types.js';
+import type { RunListItem, TaskListItem, WorkflowListItem, WorkflowVersionListItem } from './wire-shapes.js';
+
+/**
+ * The workflow operations (host prefix `workflows-`): workflows and versions, runs and tasks. Same shape as
+ * operations.ts: an IAM resource and a handler that maps the parsed input to a domain call and back.
+ */
+const wfArn = (p: Principal, s: Services, id: string, version?: string) => workflowArn(s.partition, p.accountId, id, version);
+const page = (i: { maxResults?: number; startingToken?: string }) => ({ maxResults: i.maxResults ?? 100, ...(i.startingToken ? { nextToken: i.startingToken } : {}) });
+
+function workflowDetail(w: WorkflowView, tags: Record<string, string>) {
+  return {
+    arn: w.arn,
+    status: w.status,
+    type: 'PRIVATE' as const,
+    description: opt(w.description),
+    engine: opt(w.engine),
+    main: opt(w.main),
+    digest: opt(w.digest),
+    parameterTemplate: opt(w.parameterTemplate),
+    storageCapacity: opt(w.storageCapacity),
+    storageType: w.storageType,
+    creationTime: date(w.creationTime),
+    statusMessage: opt(w.statusMessage),
+    tags,
+    accelerators: opt(w.accelerators as 'GPU' | null),
+    uuid: w.uuid,
+    readmePath: opt(w.readmePath),
+    ...(w.containerRegistryMap ? { containerRegistryMap: w.containerRegistryMap as Output<'GetWorkflow'>['containerRegistryMap'] } : {}),
+  };
+}
+
+function workflowItem(w: WorkflowView): WorkflowListItem {
+  return { arn: w.arn, id: w.id, name: opt(w.name), status: w.status, type: 'PRIVATE', digest: opt(w.digest), creationTime: date(w.creationTime) };
+}
+
+function versionItem(w: WorkflowView): WorkflowVersionListItem {
+  return { arn: w.arn, workflowId: w.id, versionName: w.versionName, description: opt(w.description), status: w.status, type: 'PRIVATE', digest: opt(w.digest), creationTime: date(w.creationTime) };
+}
+
+function runItem(r: RunView): RunListItem {
+  return {
+    arn: r.arn,
+    id: r.id,
+    status: r.status,
+    workflowId: r.workflowId,
+    name: opt(r.name),
+    priority: r.priority,
+    storageCapacity: opt(r.storageCapacity),
+    creationTime: date(r.creationTime),
+    startTime: maybeDate(r.startTime),
+    stopTime: maybeDate(r.stopTime),
+    storageType: r.storageType,
+    workflowVersionName: opt(r.workflowVersionName),
+  };
+}
+
+function taskItem(t: TaskRecord): TaskListItem {
+  return {
+    taskId: t.id,
+    status: t.status,
+    name: t.name,
+    cpus: t.cpus,
+    memory: t.memory,
+    gpus: t.gpus,
+    cacheHit: false,
+    creationTime: date(t.creationTime),
+    startTime: maybeDate(t.startTime),
+    stopTime: maybeDate(t.stopTime),
+  };
+}
+
+export const WORKFLOW_OPERATIONS = {
+  CreateWorkflow: {
+    resource: (_i, p, s) => wfArn(p, s, '*'),
+    handle: async (i, p, s) => {
+      const w = await s.workflows.create(p.accountId, i);
+      return { arn: w.arn, id: w.id, status: w.status, tags: await s.tags.list(p.accountId, w.arn), uuid: w.uuid };
+    },
+  },
+  GetWorkflow: {
+    resource: (i, p, s) => wfArn(p, s, i.id),
+    handle: async (i, p, s) => {
+      const w = await s.workflows.get(p.accountId, i.id, '');
+      return { ...workflowDetail(w, await s.tags.list(p.accountId, w.arn)), id: w.id, name: opt(w.name) };
+    },
+  },
+  ListWorkflows: {
+    resource: (_i, p, s) => wfArn(p, s, '*'),
+    handle: async (i, p, s) => {
+      if (i.type === 'READY2RUN') return { items: [] };
+      const res = await s.workflows.list(p.accountId, { ...(i.name ? { name: i.name } : {}) }, page(i));
+      return { items: res.items.map(workflowItem), nextToken: res.nextToken };
+    },
+  },
+  UpdateWorkflow: {
+    resource: (i, p, s) => wfArn(p, s, i.id),
+    handle: async (i, p, s) => {
+      const { id, ...patch } = i;
+      await s.workflows.update(p.accountId, id, '', patch);
+      return {};
+    },
+  },
+  DeleteWorkflow: {
+    resource: (i, p, s) => wfArn(p, s, i.id),
+    handle: async (i, p, s) => {
+      await s.workflows.delete(p.accountId, i.id, '');
+      return {};
+    },
+  },
+  CreateWorkflowVersion: {
+    resource: (i, p, s) => wfArn(p, s, i.workflowId, i.versionName),
+    handle: async (i, p, s) => {
+      const { workflowId, versionName, ...rest } = i;
+      const w = await s.workflows.createVersion(p.accountId, workflowId, versionName, rest);
+      return { arn: w.arn, workflowId: w.id, versionName: w.versionName, status: w.status, tags: await s.tags.list(p.accountId, w.arn), uuid: w.uuid };
+    },
+  },
+  GetWorkflowVersion: {
+    resource: (i, p, s) => wfArn(p, s, i.workflowId, i.versionName),
+    handle: async (i, p, s) => {
+      const w = await s.workflows.get(p.accountId, i.workflowId, i.versionName);
+      return { ...workflowDetail(w, await s.tags.list(p.accountId, w.arn)), workflowId: w.id, versionName: w.versionName };
+    },
+  },
+  ListWorkflowVersions: {
+    resource: (i, p, s) => wfArn(p, s, i.workflowId),
+    handle: async (i, p, s) => {
+      const res = await s.workflows.listVersions(p.accountId, i.workflowId, page(i));
+      return { items: res.items.map(versionItem), nextToken: res.nextToken };
+    },
+  },
+  UpdateWorkflowVersion: {
+    resource: (i, p, s) => wfArn(p, s, i.workflowId, i.versionName),
+    handle: async (i, p, s) => {
+      const { workflowId, versionName, ...patch } = i;
+      await s.workflows.update(p.accountId, workflowId, versionName, patch);
+      return {};
+    },
+  },
+  DeleteWorkflowVersion: {
+    resource: (i, p, s) => wfArn(p, s, i.workflowId, i.versionName),
+    handle: async (i, p, s) => {
+      await s.workflows.delete(p.accountId, i.workflowId, i.versionName);
+      return {};
+    },
+  },
+  StartRun: {
+    resource: (_i, p, s) => runArn(s.partition, p.accountId, '*'),
+    handle: async (i, p, s) => {
+      const r = await s.runs.start(p.accountId, p.arn, i);
+      return { arn: r.arn, id: r.id, status: r.status, tags: await s.tags.list(p.accountId, r.arn), uuid: r.uuid, runOutputUri: r.runOutputUri, networkingMode: 'RESTRICTED' };
+    },
+  },
+  GetRun: {
+    resource: (i, p, s) => runArn(s.partition, p.accountId, i.id),
+    handle: async (i, p, s) => {
+      const r = await s.runs.get(p.accountId, i.id);
+      return {
+        ...runItem(r),
+        uuid: r.uuid,
+        engineVersion: opt(r.engineVersion),
+        workflowType: 'PRIVATE',
+        runId: opt(r.sourceRunId),
+        roleArn: r.roleArn,
+        digest: r.digest,
+        parameters: r.parameters,
+        outputUri: r.outputUri,
+        logLevel: r.logLevel,
+        resourceDigests: r.resourceDigests,
+        startedBy: r.startedBy,
+        statusMessage: opt(r.statusMessage),
+        tags: await s.tags.list(p.accountId, r.arn),
+        retentionMode: r.retentionMode,
+        failureReason: opt(r.failureReason),
+        logLocation: { runLogStream: `run/${r.id}`, ...(r.status === 'FAILED' ? { engineLogStream: `run/${r.id}/engine` } : {}) },
+        runOutputUri: r.runOutputUri,
+        workflowUuid: r.workflowUuid,
+        networkingMode: 'RESTRICTED',
+      };
+    },
+  },
+  ListRuns: {
+    resource: (_i, p, s) => runArn(s.partition, p.accountId, '*'),
+    handle: async (i, p, s) => {
+      if (i.batchId !== undefined) return { items: [] };
+      const res = await s.runs.list(
+        p.accountId,
+        { ...(i.name ? { name: i.name } : {}), ...(i.status ? { status: i.status } : {}), ...(i.runGroupId ? { runGroupId: i.runGroupId } : {}) },
+        page(i),
+      );
+      return { items: res.items.map(runItem), nextToken: res.nextToken };
+    },
+  },
+  CancelRun: {
+    resource: (i, p, s) => runArn(s.partition, p.accountId, i.id),
+    handle: async (i, p, s) => {
+      await s.runs.cancel(p.accountId, i.id);
+      return {};
+    },
+  },
+  DeleteRun: {
+    resource: (i, p, s) => runArn(s.partition, p.accountId, i.id),
+    handle: async (i, p, s) => {
+      await s.runs.delete(p.accountId, i.id);
+      return {};
+    },
+  },
+  GetRunTask: {
+    resource: (i, p, s) => runArn(s.partition, p.accountId, i.id),
+    handle: async (i, p, s) => {
+      const t = await s.runs.getTask(p.accountId, i.id, i.taskId);
+      return {
+        ...taskItem(t),
+        statusMessage: opt(t.statusMessage),
+        failureReason: opt(t.failureReason),
+        logStream: `arn:${s.partition.partition}:logs:${s.partition.region}:${p.accountId}:log-group:/aws/omics/WorkflowLog:log-stream:run/${i.id}/task/${t.id}`,
+        ...(t.image ? { imageDetails: { image: t.image, sourceImage: t.image, ...(t.imageDigest ? { imageDigest: t.imageDigest } : {}) } } : {}),
+      };
+    },
+  },
+  ListRunTasks: {
+    resource: (i, p, s) => runArn(s.partition, p.accountId, i.id),
+    handle: async (i, p, s) => {
+      const res = await s.runs.listTasks(p.accountId, i.id, { ...(i.status ? { status: i.status } : {}) }, page(i));
+      return { items: res.items.map(taskItem), nextToken: res.nextToken };
+    },
+  },
+} satisfies OperationTable;

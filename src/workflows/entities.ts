@@ -1,0 +1,120 @@
+/**
+ * The workflow service's entities: what the metadata store keeps for workflows, their versions, runs and
+ * tasks, and the log events of runs. Enum values are the API's (botocore's omics model).
+ */
+export type WorkflowEngine = 'WDL' | 'NEXTFLOW' | 'CWL' | 'WDL_LENIENT';
+export type WorkflowStatus = 'CREATING' | 'ACTIVE' | 'UPDATING' | 'DELETED' | 'FAILED' | 'INACTIVE';
+export type StorageType = 'STATIC' | 'DYNAMIC';
+export type RunStatus = 'PENDING' | 'STARTING' | 'RUNNING' | 'STOPPING' | 'COMPLETED' | 'DELETED' | 'CANCELLED' | 'FAILED';
+export type TaskStatus = 'PENDING' | 'STARTING' | 'RUNNING' | 'STOPPING' | 'COMPLETED' | 'CANCELLED' | 'FAILED';
+export type RunLogLevel = 'OFF' | 'FATAL' | 'ERROR' | 'ALL';
+export type RunRetentionMode = 'RETAIN' | 'REMOVE';
+
+export interface WorkflowParameter {
+  description?: string;
+  optional?: boolean;
+}
+export type ParameterTemplate = Record<string, WorkflowParameter>;
+
+/**
+ * A workflow or one of its versions: one row each, keyed by (account, workflow id, version name); the
+ * workflow itself (its default version) has the empty version name.
+ */
+export interface WorkflowRecord {
+  accountId: string;
+  id: string;
+  versionName: string;
+  uuid: string;
+  name: string | null;
+  description: string | null;
+  engine: WorkflowEngine | null;
+  status: WorkflowStatus;
+  statusMessage: string | null;
+  main: string | null;
+  /** `sha256:<hex>` of the definition zip as stored. */
+  digest: string | null;
+  /** The wrapped data key the definition and README blobs are encrypted with. */
+  dataKey: string;
+  /** Blob key of the definition zip (immutable once written). */
+  definitionKey: string | null;
+  definitionSize: number | null;
+  readmeKey: string | null;
+  readmePath: string | null;
+  parameterTemplate: ParameterTemplate | null;
+  /** True when `parameterTemplate` was given by the user (it overrides what the definition declares). */
+  templateGiven: boolean;
+  storageType: StorageType;
+  storageCapacity: number | null;
+  accelerators: string | null;
+  containerRegistryMap: unknown;
+  creationTime: number;
+}
+
+export interface RunRecord {
+  accountId: string;
+  id: string;
+  uuid: string;
+  workflowId: string;
+  workflowVersionName: string | null;
+  workflowUuid: string;
+  name: string | null;
+  status: RunStatus;
+  statusMessage: string | null;
+  failureReason: string | null;
+  roleArn: string;
+  startedBy: string;
+  priority: number;
+  parameters: Record<string, unknown>;
+  storageType: StorageType;
+  storageCapacity: number | null;
+  outputUri: string;
+  runOutputUri: string;
+  logLevel: RunLogLevel;
+  retentionMode: RunRetentionMode;
+  engine: WorkflowEngine;
+  engineVersion: string | null;
+  digest: string;
+  main: string | null;
+  resourceDigests: Record<string, string>;
+  /** The run this one duplicates (StartRun `runId`). */
+  sourceRunId: string | null;
+  runGroupId: string | null;
+  creationTime: number;
+  startTime: number | null;
+  stopTime: number | null;
+}
+
+export interface TaskUtilization {
+  cpusAverage?: number;
+  cpusMaximum?: number;
+  memoryAverageGiB?: number;
+  memoryMaximumGiB?: number;
+  runningSeconds?: number;
+}
+
+export interface TaskRecord {
+  runId: string;
+  id: string;
+  uuid: string;
+  name: string;
+  status: TaskStatus;
+  statusMessage: string | null;
+  failureReason: string | null;
+  cpus: number;
+  /** GiB. */
+  memory: number;
+  gpus: number;
+  image: string | null;
+  imageDigest: string | null;
+  exitCode: number | null;
+  utilization: TaskUtilization | null;
+  creationTime: number;
+  startTime: number | null;
+  stopTime: number | null;
+}
+
+/** One line of a log stream (CloudWatch Logs' model: group, stream, events in order). */
+export interface LogEvent {
+  timestamp: number;
+  message: string;
+}

@@ -1,0 +1,593 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { createReadStream, createWriteStream, existsSync } from 'node:fs';
+import { mkdir, open, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { hostname } from 'node:os';
+import { dirname, isAbsolute, join, relative } from 'node:path';
+import { Readable, Transform } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import type { Logger } from 'pino';
+import { runArn, taskArn, workflowArn } from '../core/arn.js';
+import type { GiveUpHandler, JobHandler } from '../jobs/runner.js';
+import type { DomainDeps } from '../storage/context.js';
+import type { DataLocations, ExportTarget } from '../storage/locations.js';
+import { isOmicsUri, type OmicsStorageUris } from '../storage/omics-uris.js';
+import { unzipDefinition } from './definitions.js';
+import type { RunRecord, RunStatus, TaskRecord, WorkflowEngine } from './entities.js';
+import { runCommand, stripAnsi, type EngineAdapter, type EngineLaunch, type EngineOutputValue } from './engines/engine.js';
+import { LogStreamWriter, logStreams } from './run-logs.js';
+import { ACTIVE_RUN_STATUSES, type RunPayload } from './runs.js';
+import type { TaskFile } from './task-shim.js';
+import type { WorkflowService } from './workflows.js';
+
+/** How this deployment runs workflows (config.workflows). */
+export interface RunSettings {
+  /** Where runs' working folders are made (the run storage of §4.9; removed when the run ends). */
+  runsDir: string;
+  containers: 'podman' | 'docker' | 'none';
+  /** The real container command the task shim calls. */
+  containerCommand: string;
+  /** Podman's containers.conf for task containers (CONTAINERS_CONF), if any. */
+  containersConf?: string;
+  maxRunMs: number;
+  /** The task shim (task-shim.js), started by the engine as its container command. */
+  shimScript: string;
+  region: string;
+}
+
+/** A run's failure, with the reason of spec §6.1. */
+class RunFailure extends Error {
+  constructor(
+    readonly reason: string,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+interface StagedInput {
+  uri: string;
+  path: string;
+  isDirectory: boolean;
+  digest: string | null;
+  /** Whether the input still holds what was staged (MODIFIED_INPUT_RESOURCE otherwise). */
+  unchanged(): Promise<boolean>;
+}
+
+const CANCEL_POLL_MS = 1000;
+
+/**
+ * Runs one workflow run as a leased job: stage the inputs read-only into the run's folder, translate the
+ * parameters, start the engine (its tasks go through the task shim into containers), follow its tasks into the
+ * run's task records and log streams, then export the declared outputs under runOutputUri and write the
+ * manifest. A run that ends badly ends FAILED with a reason; one cancelled is stopped (engine and containers)
+ * and exports nothing. A worker killed mid-run leaves a job whose lease runs out: the next attempt stops what
+ * the last one left on this host and runs the run again from the start.
+ */
+export class RunExecutor {
+  constructor(
+    private readonly d: DomainDeps,
+    private readonly workflows: WorkflowService,
+    private readonly locations: DataLocations,
+    private readonly omicsUris: OmicsStorageUris,
+    private readonly engines: (engine: WorkflowEngine) => EngineAdapter | undefined,
+    private readonly s: RunSettings,
+    private readonly log: Logger,
+  ) {}
+
+  handler(): JobHandler<RunPayload> {
+    return async (job, ctx) => {
+      const done = { status: 'COMPLETED' as const, statusMessage: null, payload: {} };
+      const run = await this.d.db.runs.get(job.accountId, job.storeId);
+      await this.stopLeftovers(job.payload, run?.uuid);
+      if (!run || !ACTIVE_RUN_STATUSES.includes(run.status)) return done;
+      const dir = join(this.s.runsDir, `${run.id}-${run.uuid}`);
+      try {
+        await this.execute(run, dir, ctx.signal, async (pid) => ctx.save({ host: hostname(), enginePid: pid }));
+      } finally {
+        await rm(dir, { recursive: true, force: true }).catch(() => undefined);
+      }
+      return done;
+    };
+  }
+
+  giveUp(): GiveUpHandler<RunPayload> {
+    return async (job, reason) => {
+      const run = await this.d.db.runs.get(job.accountId, job.storeId);
+      await this.stopLeftovers(job.payload, run?.uuid);
+      await this.d.db.runs.update(job.accountId, job.storeId, { status: 'FAILED', failureReason: 'SERVICE_ERROR', statusMessage: reason.slice(0, 1000), stopTime: this.d.now() }, ACTIVE_RUN_STATUSES);
+      return { status: 'FAILED', statusMessage: reason, payload: job.payload };
+    };
+  }
+
+  /** What an earlier attempt left on this host: its engine's process group, and the run's containers. */
+  private async stopLeftovers(p: RunPayload, runUuid: string | undefined): Promise<void> {
+    if (p.enginePid && p.host === hostname()) killGroup(p.enginePid, 'SIGKILL');
+    if (runUuid) await this.removeContainers(runUuid);
+  }
+
+  private async removeContainers(runUuid: string): Promise<void> {
+    if (this.s.containers === 'none') return;
+    const env = this.containerEnv();
+    const ids = await runCommand(this.s.containerCommand, ['ps', '-a', '-q', '--filter', `label=openomics.run=${runUuid}`], { env });
+    const list = ids.stdout.split('\n').map((x) => x.trim()).filter(Boolean);
+    if (list.length) await runCommand(this.s.containerCommand, ['rm', '-f', '-t', '0', ...list], { env });
+  }
+
+  /** The shim is `podman` (or `docker`) on the engine's PATH, so it calls the real one by its full path. */
+  private realContainerCommand(): string {
+    const c = this.s.containerCommand;
+    if (this.s.containers === 'none' || isAbsolute(c)) return c;
+    const found = (process.env['PATH'] ?? '').split(':').map((d) => join(d, c)).find((p) => existsSync(p));
+    if (!found) throw new RunFailure('WORKFLOW_RUN_FAILED', `The container runtime ${c} is not installed on this worker (OPENOMICS_CONTAINER_RUNTIME=none runs tasks without containers).`);
+    return found;
+  }
+
+  private containerEnv(): NodeJS.ProcessEnv {
+    return { ...process.env, ...(this.s.containersConf ? { CONTAINERS_CONF: this.s.containersConf } : {}) };
+  }
+
+  private async execute(run: RunRecord, dir: string, lost: AbortSignal, started: (pid: number) => Promise<void>): Promise<void> {
+    const { db } = this.d;
+    const now = this.d.now;
+    const runLog = new LogStreamWriter(db, run.accountId, logStreams.run(run.id), now);
+    const logOn = run.logLevel !== 'OFF';
+    const say = (m: string) => {
+      if (logOn) runLog.add(m);
+    };
+    /** Moves the run on, unless it was cancelled (or deleted) meanwhile. */
+    const move = async (status: RunStatus, patch: Partial<RunRecord> = {}): Promise<boolean> => {
+      const ok = await db.runs.update(run.accountId, run.id, { status, ...patch }, ACTIVE_RUN_STATUSES);
+      if (ok) say(`Run ${run.id} is ${status}${patch.statusMessage ? `: ${patch.statusMessage}` : ''}`);
+      await runLog.flush();
+      return ok;
+    };
+    const tasks = new TaskFollower(this.d, run, join(dir, 'tasks'), logOn);
+    let engineLog = '';
+    let engine: EngineAdapter | undefined;
+    try {
+      if (!(await move('STARTING', { startTime: run.startTime ?? now(), statusMessage: null }))) return;
+      engine = this.engines(run.engine);
+      if (!engine) throw new RunFailure('WORKFLOW_RUN_FAILED', `No ${run.engine} engine is installed on this deployment.`);
+      const launch = await this.prepare(run, dir);
+      const staged = await this.stageInputs(run, join(dir, 'inputs'));
+      const digests = Object.fromEntries(staged.filter((s) => s.digest).map((s) => [s.uri, s.digest!]));
+      const byUri = new Map(staged.map((s) => [s.uri, s]));
+      await writeFile(launch.inputsFile, JSON.stringify(engine.inputs(run.parameters, (uri) => byUri.get(uri))));
+      const version = await engine.version();
+      if (!(await move('RUNNING', { resourceDigests: digests, engineVersion: `${engine.name} ${version}`.slice(0, 64), statusMessage: null }))) return;
+      say(`Engine: ${engine.name} ${version}`);
+      const { command, args } = engine.command(launch);
+      const engineLogFile = createWriteStream(join(dir, 'engine.log'));
+      const child = spawn(command, args, { cwd: launch.workDir, env: this.engineEnv(run, dir), detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+      let stdout = '';
+      child.stdout!.on('data', (b: Buffer) => (stdout += b.toString()));
+      child.stderr!.on('data', (b: Buffer) => {
+        engineLogFile.write(b);
+        if (engineLog.length < 16 << 20) engineLog += b.toString();
+      });
+      const exited = new Promise<number>((resolve) => {
+        child.on('error', (e) => {
+          engineLog += `\n${e.message}`;
+          resolve(127);
+        });
+        child.on('close', (code, sig) => resolve(code ?? (sig ? 128 : 1)));
+      });
+      if (child.pid) await started(child.pid);
+      const outcome = await this.follow(run, child, exited, tasks, () => engineLog, lost);
+      await new Promise((r) => engineLogFile.end(r));
+      await tasks.sync(engine.taskNames(engineLog + (await this.extraLogs(launch))), true);
+      if (outcome === 'cancelled' || outcome === 'lost') {
+        await this.removeContainers(run.uuid);
+        if (outcome === 'cancelled') say(`Run ${run.id} was cancelled: the engine and its tasks were stopped; nothing is exported.`);
+        await runLog.flush();
+        return;
+      }
+      if (outcome === 'timeout') throw new RunFailure('RUN_TIMED_OUT', `Run timed out after ${Math.round(this.s.maxRunMs / 1000)} seconds.`);
+      if (outcome !== 0) {
+        const oom = tasks.failed().find((t) => t.failureReason === 'OUT_OF_MEMORY_ERROR');
+        const failed = tasks.failed()[0];
+        if (oom) throw new RunFailure('OUT_OF_MEMORY_ERROR', `Task ${oom.id} (${oom.name}) ran out of memory (${oom.memory} GiB); give it more memory.`);
+        if (failed) throw new RunFailure('RUN_TASK_FAILED', `Task ${failed.id} (${failed.name}) failed${failed.statusMessage ? `: ${failed.statusMessage}` : ''}; its log is stream ${logStreams.task(run.id, failed.id)}.`);
+        throw new RunFailure('WORKFLOW_RUN_FAILED', `The ${engine.name} engine failed (exit ${outcome}): ${lastLines(engineLog, 3)} — see log stream ${logStreams.engine(run.id)}.`);
+      }
+      if (!(await move('STOPPING', { statusMessage: 'Exporting outputs' }))) return;
+      for (const s of staged) {
+        if (!(await s.unchanged())) throw new RunFailure('MODIFIED_INPUT_RESOURCE', `The input ${s.uri} changed after the run started.`);
+      }
+      let outputs: Record<string, EngineOutputValue>;
+      try {
+        outputs = engine.outputs(stdout, launch);
+      } catch (e) {
+        throw new RunFailure('WORKFLOW_RUN_FAILED', `The engine's outputs could not be read: ${(e as Error).message}`);
+      }
+      await this.export(run, outputs, join(dir, 'engine.log'), engine);
+      say(`Outputs exported to ${run.runOutputUri}`);
+      await move('COMPLETED', { stopTime: now(), statusMessage: null });
+    } catch (e) {
+      if (lost.aborted) throw lost.reason;
+      const failure =
+        e instanceof RunFailure ? e : (this.log.error({ err: e, runId: run.id }, 'run failed unexpectedly'), new RunFailure('SERVICE_ERROR', `The run failed on a service error: ${(e as Error).message}`));
+      await this.removeContainers(run.uuid);
+      if (engineLog && logOn) {
+        const w = new LogStreamWriter(db, run.accountId, logStreams.engine(run.id), now);
+        w.add(engineLog);
+        await w.flush();
+      }
+      // The engine log goes to the output location as well, when it can (a failed export cannot).
+      if (engineLog && failure.reason !== 'EXPORT_FAILED') {
+        await this.locations
+          .target(run.runOutputUri, { accountId: run.accountId, roleArn: run.roleArn })
+          .then((t) => t.write('logs/engine.log', Readable.from([engineLog])))
+          .catch(() => undefined);
+      }
+      await move('FAILED', { failureReason: failure.reason, statusMessage: failure.message.slice(0, 1000), stopTime: now() });
+    } finally {
+      await tasks.close();
+      await this.writeManifest(run, tasks.all()).catch((err: unknown) => this.log.warn({ err, runId: run.id }, 'could not write the run manifest'));
+    }
+  }
+
+  /** Unpacks the definition and makes the run's folders; the container command on the engine's PATH is the task shim. */
+  private async prepare(run: RunRecord, dir: string): Promise<EngineLaunch> {
+    await rm(dir, { recursive: true, force: true });
+    for (const sub of ['definition', 'work/tmp', 'work/tmp-out', 'out', 'tasks', 'inputs', 'bin']) await mkdir(join(dir, sub), { recursive: true, mode: 0o700 });
+    const wf = await this.d.db.workflows.get(run.accountId, run.workflowId, run.workflowVersionName ?? '');
+    if (!wf || wf.uuid !== run.workflowUuid) throw new RunFailure('WORKFLOW_RUN_FAILED', `Workflow ${run.workflowId}${run.workflowVersionName ? ` version ${run.workflowVersionName}` : ''} was deleted before the run started.`);
+    const files = unzipDefinition(await this.workflows.definition(wf));
+    for (const [name, body] of files) {
+      await mkdir(dirname(join(dir, 'definition', name)), { recursive: true });
+      await writeFile(join(dir, 'definition', name), body, { mode: 0o444 });
+    }
+    if (this.s.containers !== 'none') {
+      const shim = `#!/bin/sh\nexec "${process.execPath}" "${this.s.shimScript}" "$@"\n`;
+      await writeFile(join(dir, 'bin', this.s.containers), shim, { mode: 0o755 });
+    }
+    return {
+      definitionDir: join(dir, 'definition'),
+      main: run.main ?? wf.main!,
+      workDir: join(dir, 'work'),
+      outDir: join(dir, 'out'),
+      inputsFile: join(dir, 'inputs.json'),
+      containers: this.s.containers,
+    };
+  }
+
+  private engineEnv(run: RunRecord, dir: string): NodeJS.ProcessEnv {
+    return {
+      ...this.containerEnv(),
+      PATH: `${join(dir, 'bin')}:${process.env['PATH'] ?? '/usr/bin:/bin'}`,
+      HOME: join(dir, 'work'),
+      TMPDIR: join(dir, 'work', 'tmp'),
+      OPENOMICS_TASKS_DIR: join(dir, 'tasks'),
+      OPENOMICS_CONTAINER_COMMAND: this.realContainerCommand(),
+      OPENOMICS_RUN_ID: run.id,
+      OPENOMICS_RUN_UUID: run.uuid,
+      OPENOMICS_RUN_ARN: runArn(this.d.partition, run.accountId, run.id),
+      OPENOMICS_TASK_ARN_PREFIX: taskArn(this.d.partition, run.accountId, ''),
+      OPENOMICS_REGION: this.s.region,
+    };
+  }
+
+  /** Engine logs kept apart from its stderr (Toil's per-job logs), for task names. */
+  private async extraLogs(l: EngineLaunch): Promise<string> {
+    const folder = join(l.workDir, 'task-logs');
+    const names = await readdir(folder).catch(() => [] as string[]);
+    let text = '';
+    for (const n of names) text += `\n${await readFile(join(folder, n), 'utf8').catch(() => '')}`;
+    return text;
+  }
+
+  /** Waits for the engine, syncing tasks; stops it on cancel, lease loss or timeout. */
+  private async follow(run: RunRecord, child: ChildProcess, exited: Promise<number>, tasks: TaskFollower, engineLog: () => string, lost: AbortSignal): Promise<number | 'cancelled' | 'lost' | 'timeout'> {
+    const deadline = (run.startTime ?? this.d.now()) + this.s.maxRunMs;
+    const engine = this.engines(run.engine)!;
+    for (;;) {
+      const code = await Promise.race([exited, new Promise<undefined>((r) => setTimeout(r, CANCEL_POLL_MS))]);
+      if (code !== undefined) return code;
+      await tasks.sync(engine.taskNames(engineLog()), false);
+      const current = await this.d.db.runs.get(run.accountId, run.id);
+      const stop = !current || !ACTIVE_RUN_STATUSES.includes(current.status) ? 'cancelled' : lost.aborted ? 'lost' : this.d.now() > deadline ? 'timeout' : undefined;
+      if (stop) {
+        killGroup(child.pid!, 'SIGTERM');
+        await this.removeContainers(run.uuid);
+        const ended = await Promise.race([exited, new Promise<undefined>((r) => setTimeout(r, 5000))]);
+        if (ended === undefined) killGroup(child.pid!, 'SIGKILL');
+        await exited;
+        return stop;
+      }
+    }
+  }
+
+  /** Every input URI in the parameters, copied read-only into the run's folder (spec §4.5). */
+  private async stageInputs(run: RunRecord, folder: string): Promise<StagedInput[]> {
+    const uris = new Set<string>();
+    const walk = (v: unknown) => {
+      if (typeof v === 'string') {
+        if (isOmicsUri(v) || v.startsWith('s3://') || v.startsWith('file://')) uris.add(v);
+      } else if (Array.isArray(v)) v.forEach(walk);
+      else if (v && typeof v === 'object') Object.values(v).forEach(walk);
+    };
+    walk(run.parameters);
+    const staged: StagedInput[] = [];
+    let n = 0;
+    for (const uri of uris) staged.push(await this.stageOne(run, uri, join(folder, String(n++))));
+    return staged;
+  }
+
+  private async stageOne(run: RunRecord, uri: string, folder: string): Promise<StagedInput> {
+    await mkdir(folder, { recursive: true, mode: 0o700 });
+    if (uri.endsWith('/')) throw new RunFailure('INVALID_URI_INPUT', `${uri}: folder (prefix) inputs are not supported by OpenOmics yet; give each file.`);
+    if (isOmicsUri(uri)) {
+      let f;
+      try {
+        f = await this.omicsUris.resolve(run.accountId, uri);
+      } catch (e) {
+        throw new RunFailure('INVALID_URI_INPUT', (e as Error).message);
+      }
+      if (!f) throw new RunFailure('INPUT_URI_NOT_FOUND', `Specified URI does not exist: ${uri}`);
+      if (f.status !== 'ACTIVE') throw new RunFailure('INACTIVE_OMICS_STORAGE_RESOURCE', `${uri} is ${f.status}, not ACTIVE${f.status === 'ARCHIVED' ? '; activate the read set first' : ''}.`);
+      const path = join(folder, f.name);
+      await pipeline(await f.open(), createWriteStream(path, { mode: 0o400 }));
+      return {
+        uri,
+        path,
+        isDirectory: false,
+        digest: f.digest,
+        unchanged: async () => {
+          const now = await this.omicsUris.resolve(run.accountId, uri).catch(() => undefined);
+          return !!now && now.status === 'ACTIVE' && now.digest === f.digest && now.size === f.size;
+        },
+      };
+    }
+    const ctx = { accountId: run.accountId, roleArn: run.roleArn };
+    let src;
+    try {
+      src = await this.locations.resolve(uri, ctx);
+    } catch (e) {
+      throw new RunFailure('INPUT_URI_NOT_FOUND', `Specified URI does not exist or cannot be read: ${uri} (${(e as Error).message})`);
+    }
+    const path = join(folder, src.name);
+    const md5 = createHash('md5');
+    await pipeline(
+      src.open(),
+      new Transform({
+        transform(chunk: Buffer, _e, cb) {
+          md5.update(chunk);
+          cb(null, chunk);
+        },
+      }),
+      createWriteStream(path, { mode: 0o400 }),
+    );
+    const digest = `etag:${src.etag ?? md5.digest('hex')}`;
+    return {
+      uri,
+      path,
+      isDirectory: false,
+      digest,
+      unchanged: async () => {
+        const now = await this.locations.resolve(uri, ctx).catch(() => undefined);
+        if (!now || now.size !== src.size) return false;
+        return src.etag === undefined || now.etag === src.etag;
+      },
+    };
+  }
+
+  /** Declared outputs to `<runOutputUri>/out/`, their summary to `logs/outputs.json`, the engine log to `logs/engine.log`. */
+  private async export(run: RunRecord, outputs: Record<string, EngineOutputValue>, engineLogPath: string, engine: EngineAdapter): Promise<void> {
+    let target: ExportTarget;
+    try {
+      target = await this.locations.target(run.runOutputUri, { accountId: run.accountId, roleArn: run.roleArn });
+    } catch (e) {
+      throw new RunFailure('EXPORT_FAILED', `The output location ${run.outputUri} cannot be written: ${(e as Error).message}`);
+    }
+    const used = new Set<string>();
+    const put = async (key: string, o: Extract<EngineOutputValue, { kind: 'file' }>): Promise<unknown> => {
+      let rel = `out/${o.basename}`;
+      if (used.has(rel)) rel = `out/${key}/${o.basename}`;
+      used.add(rel);
+      if (o.isDirectory) {
+        for (const f of await walkFiles(o.path)) await target.write(`${rel}/${relative(o.path, f)}`, createReadStream(f));
+        return { location: `${run.runOutputUri}/${rel}`, basename: o.basename, class: 'Directory' };
+      }
+      const { size } = await target.write(rel, createReadStream(o.path));
+      return engine.languages.includes('CWL') ? { location: `${run.runOutputUri}/${rel}`, basename: o.basename, class: 'File', size } : `${run.runOutputUri}/${rel}`;
+    };
+    const summarise = async (key: string, v: EngineOutputValue): Promise<unknown> =>
+      v.kind === 'file' ? put(key, v) : v.kind === 'array' ? Promise.all(v.items.map((x) => summarise(key, x))) : v.value;
+    try {
+      const summary: Record<string, unknown> = {};
+      for (const [k, v] of Object.entries(outputs)) summary[k] = await summarise(k, v);
+      await target.write('logs/outputs.json', Readable.from([JSON.stringify(summary, null, 2)]));
+      await target.write('logs/engine.log', createReadStream(engineLogPath));
+    } catch (e) {
+      throw new RunFailure('EXPORT_FAILED', `Exporting the outputs to ${run.runOutputUri} failed: ${(e as Error).message}`);
+    }
+  }
+
+  /** The manifest stream (spec §7.2): the run, then one record per task with what it used. */
+  private async writeManifest(run: RunRecord, tasks: TaskRecord[]): Promise<void> {
+    const r = await this.d.db.runs.get(run.accountId, run.id);
+    if (!r || r.logLevel === 'OFF') return;
+    const p = this.d.partition;
+    const w = new LogStreamWriter(this.d.db, run.accountId, logStreams.manifest(run.id, run.uuid), this.d.now);
+    const iso = (t: number | null) => (t === null ? undefined : new Date(t).toISOString());
+    w.add(
+      JSON.stringify({
+        arn: runArn(p, r.accountId, r.id),
+        creationTime: iso(r.creationTime),
+        resourceDigests: r.resourceDigests,
+        digest: r.digest,
+        engine: r.engine,
+        main: r.main,
+        name: r.name ?? undefined,
+        outputUri: r.outputUri,
+        parameters: r.parameters,
+        roleArn: r.roleArn,
+        startedBy: r.startedBy,
+        startTime: iso(r.startTime),
+        status: r.status,
+        stopTime: iso(r.stopTime),
+        storageCapacity: r.storageCapacity ?? undefined,
+        storageType: r.storageType,
+        uuid: r.uuid,
+        workflow: workflowArn(p, r.accountId, r.workflowId, r.workflowVersionName ?? undefined),
+        workflowType: 'PRIVATE',
+      }),
+    );
+    for (const t of tasks) {
+      w.add(
+        JSON.stringify({
+          arn: taskArn(p, r.accountId, t.id),
+          cpus: t.cpus,
+          creationTime: iso(t.creationTime),
+          image: t.image ?? undefined,
+          imageDigest: t.imageDigest ?? undefined,
+          memory: t.memory,
+          name: t.name,
+          run: runArn(p, r.accountId, r.id),
+          startTime: iso(t.startTime),
+          status: t.status,
+          stopTime: iso(t.stopTime),
+          uuid: t.uuid,
+          cpusReserved: t.cpus,
+          gpusReserved: t.gpus,
+          memoryReservedGiB: t.memory,
+          ...(t.utilization ?? {}),
+        }),
+      );
+    }
+    await w.flush();
+  }
+}
+
+/**
+ * Follows the task shim's files: each task's record (created, then finished) into run_tasks, its output into
+ * its log stream.
+ */
+class TaskFollower {
+  private readonly known = new Map<string, TaskRecord>();
+  private readonly logs = new Map<string, { writer: LogStreamWriter; offset: number }>();
+
+  constructor(
+    private readonly d: DomainDeps,
+    private readonly run: RunRecord,
+    private readonly folder: string,
+    private readonly logOn: boolean,
+  ) {}
+
+  all(): TaskRecord[] {
+    return [...this.known.values()];
+  }
+  failed(): TaskRecord[] {
+    return this.all().filter((t) => t.status === 'FAILED');
+  }
+
+  async sync(names: Map<string, string>, final: boolean): Promise<void> {
+    const files = (await readdir(this.folder).catch(() => [] as string[])).filter((f) => f.endsWith('.json'));
+    for (const f of files) {
+      let t: TaskFile;
+      try {
+        t = JSON.parse(await readFile(join(this.folder, f), 'utf8')) as TaskFile;
+      } catch {
+        continue; // being written
+      }
+      const name = (t.cidfile && names.get(t.cidfile)) ?? t.command[0] ?? t.image;
+      const ended = t.stopTime !== undefined;
+      const oom = !!t.oomKilled;
+      const status = ended ? (t.exitCode === 0 ? 'COMPLETED' : 'FAILED') : final ? 'FAILED' : 'RUNNING';
+      const rec: TaskRecord = {
+        runId: this.run.id,
+        id: t.id,
+        uuid: t.uuid,
+        name: name.slice(0, 128),
+        status,
+        statusMessage: ended ? (t.exitCode === 0 ? null : oom ? `The task ran out of memory (${t.memoryGiB} GiB) and was stopped.` : `The task exited with code ${t.exitCode}.`) : final ? 'The task did not finish (the run stopped).' : null,
+        failureReason: oom ? 'OUT_OF_MEMORY_ERROR' : status === 'FAILED' ? 'RUN_TASK_FAILED' : null,
+        cpus: t.cpus,
+        memory: t.memoryGiB,
+        gpus: 0,
+        image: t.image,
+        imageDigest: t.imageDigest ?? null,
+        exitCode: t.exitCode ?? null,
+        utilization: t.utilization ?? null,
+        creationTime: t.creationTime,
+        startTime: t.startTime,
+        stopTime: t.stopTime ?? (final ? this.d.now() : null),
+      };
+      const prev = this.known.get(t.id);
+      if (!prev) await this.d.db.runs.putTask(rec);
+      else if (prev.status !== rec.status || prev.name !== rec.name) await this.d.db.runs.updateTask(this.run.id, t.id, rec);
+      this.known.set(t.id, rec);
+      await this.copyLog(t.id);
+    }
+  }
+
+  /** Appends what the task wrote since the last look to its stream `run/<id>/task/<taskId>`. */
+  private async copyLog(taskId: string): Promise<void> {
+    if (!this.logOn) return;
+    let l = this.logs.get(taskId);
+    if (!l) this.logs.set(taskId, (l = { writer: new LogStreamWriter(this.d.db, this.run.accountId, logStreams.task(this.run.id, taskId), this.d.now), offset: 0 }));
+    const fh = await open(join(this.folder, `${taskId}.log`), 'r').catch(() => undefined);
+    if (!fh) return;
+    try {
+      const size = (await fh.stat()).size;
+      if (size <= l.offset) return;
+      const buf = Buffer.alloc(size - l.offset);
+      await fh.read(buf, 0, buf.length, l.offset);
+      // Whole lines only; a partial last line waits for the next look.
+      const end = buf.lastIndexOf(0x0a) + 1;
+      if (end === 0) return;
+      l.offset += end;
+      l.writer.add(buf.subarray(0, end).toString('utf8'));
+      await l.writer.flush();
+    } finally {
+      await fh.close();
+    }
+  }
+
+  async close(): Promise<void> {
+    for (const [id, l] of this.logs) {
+      const fh = await open(join(this.folder, `${id}.log`), 'r').catch(() => undefined);
+      if (fh) {
+        const size = (await fh.stat()).size;
+        if (size > l.offset) {
+          const buf = Buffer.alloc(size - l.offset);
+          await fh.read(buf, 0, buf.length, l.offset);
+          l.writer.add(buf.toString('utf8'));
+        }
+        await fh.close();
+      }
+      await l.writer.flush();
+    }
+  }
+}
+
+function killGroup(pid: number, signal: NodeJS.Signals): void {
+  try {
+    process.kill(-pid, signal);
+  } catch {
+    // already gone
+  }
+}
+
+function lastLines(text: string, n: number): string {
+  return text
+    .split('\n')
+    .map((l) => stripAnsi(l).trim())
+    .filter(Boolean)
+    .slice(-n)
+    .join(' | ')
+    .slice(0, 600);
+}
+
+async function walkFiles(dir: string): Promise<string[]> {
+  const out: string[] = [];
+  for (const e of await readdir(dir, { withFileTypes: true })) {
+    const p = join(dir, e.name);
+    if (e.isDirectory()) out.push(...(await walkFiles(p)));
+    else if (e.isFile()) out.push(p);
+  }
+  return out;
+}
+
