@@ -231,7 +231,7 @@ export class RunExecutor {
   /** Unpacks the definition and makes the run's folders; the container command on the engine's PATH is the task shim. */
   private async prepare(run: RunRecord, dir: string): Promise<EngineLaunch> {
     await rm(dir, { recursive: true, force: true });
-    for (const sub of ['definition', 'work/tmp', 'work/tmp-out', 'out', 'tasks', 'inputs', 'bin']) await mkdir(join(dir, sub), { recursive: true, mode: 0o700 });
+    for (const sub of ['definition', 'work/tmp', 'work/tmp-out', 'work/task-logs', 'out', 'tasks', 'inputs', 'bin']) await mkdir(join(dir, sub), { recursive: true, mode: 0o700 });
     const wf = await this.d.db.workflows.get(run.accountId, run.workflowId, run.workflowVersionName ?? '');
     if (!wf || wf.uuid !== run.workflowUuid) throw new RunFailure('WORKFLOW_RUN_FAILED', `Workflow ${run.workflowId}${run.workflowVersionName ? ` version ${run.workflowVersionName}` : ''} was deleted before the run started.`);
     const files = unzipDefinition(await this.workflows.definition(wf));

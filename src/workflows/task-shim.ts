@@ -87,11 +87,23 @@ function readNumber(path: string): number | undefined {
   }
 }
 
-/** The container's memory (bytes) and CPU time (ns) so far, from its cgroup (v1 or v2). */
-function sampleCgroup(cgroup: string): { memory?: number; cpuNs?: number } {
-  const v1mem = readNumber(join('/sys/fs/cgroup/memory', cgroup, 'memory.usage_in_bytes'));
-  if (v1mem !== undefined) return { memory: v1mem, cpuNs: readNumber(join('/sys/fs/cgroup/cpuacct', cgroup, 'cpuacct.usage')) };
-  return { memory: readNumber(join('/sys/fs/cgroup', cgroup, 'memory.current')), cpuNs: readNumber(join('/sys/fs/cgroup', cgroup, 'cpu.stat')) };
+function oomKills(path: string): number {
+  try {
+    return Number(/oom_kill (\d+)/.exec(readFileSync(path, 'utf8'))?.[1] ?? 0);
+  } catch {
+    return 0;
+  }
+}
+
+/** The container's memory now and at its peak (bytes), CPU time (ns) and OOM kills so far, from its cgroup (v1 or v2). */
+function sampleCgroup(cgroup: string): { memory?: number; peak?: number; cpuNs?: number; oomKills: number } {
+  const v1 = (file: string) => join('/sys/fs/cgroup/memory', cgroup, file);
+  const v1mem = readNumber(v1('memory.usage_in_bytes'));
+  if (v1mem !== undefined) {
+    return { memory: v1mem, peak: readNumber(v1('memory.max_usage_in_bytes')), cpuNs: readNumber(join('/sys/fs/cgroup/cpuacct', cgroup, 'cpuacct.usage')), oomKills: oomKills(v1('memory.oom_control')) };
+  }
+  const v2 = (file: string) => join('/sys/fs/cgroup', cgroup, file);
+  return { memory: readNumber(v2('memory.current')), peak: readNumber(v2('memory.peak')), cpuNs: readNumber(v2('cpu.stat')), oomKills: oomKills(v2('memory.events')) };
 }
 
 function writeTask(dir: string, t: TaskFile): void {
@@ -149,6 +161,8 @@ async function runTask(args: string[]): Promise<number> {
   // CPU and memory, sampled once a second from the container's cgroup.
   let cgroup: string | undefined;
   const samples: { t: number; memory: number; cpuNs: number }[] = [];
+  let peak = 0;
+  let oomSeen = false;
   const sampler = setInterval(() => {
     if (!cgroup) {
       const r = real(['inspect', '--format', '{{.State.CgroupPath}}', name]);
@@ -156,8 +170,10 @@ async function runTask(args: string[]): Promise<number> {
       else return;
     }
     const s = sampleCgroup(cgroup);
+    peak = Math.max(peak, s.peak ?? 0, s.memory ?? 0);
+    oomSeen ||= s.oomKills > 0;
     if (s.memory !== undefined && s.cpuNs !== undefined && Number.isFinite(s.memory)) samples.push({ t: Date.now(), memory: s.memory, cpuNs: s.cpuNs });
-  }, 1000);
+  }, 500);
   const code: number = await new Promise((resolve) => child.on('close', (c, sig) => resolve(c ?? (sig ? 128 : 1))));
   clearInterval(sampler);
   await new Promise((r) => log.end(r));
@@ -168,20 +184,23 @@ async function runTask(args: string[]): Promise<number> {
   const rates: number[] = [];
   for (let i = 1; i < samples.length; i++) rates.push((samples[i]!.cpuNs - samples[i - 1]!.cpuNs) / 1e6 / (samples[i]!.t - samples[i - 1]!.t));
   const memories = samples.map((s) => s.memory / GiB);
+  const exitCode = state[1] !== undefined && state[1] !== '' ? Number(state[1]) : code;
+  // Killed (137) at its memory limit: the OOM killer, even where the runtime does not say so (cgroup v1 kills a
+  // child process, not the container's first one, and podman then reports OOMKilled false).
+  const oomKilled = state[0] === 'true' || (exitCode === 137 && (oomSeen || peak >= 0.95 * memoryGiB * GiB));
   const avg = (xs: number[]) => (xs.length ? xs.reduce((a, b) => a + b, 0) / xs.length : 0);
   const round = (x: number) => Math.round(x * 1000) / 1000;
-  const exitCode = state[1] !== undefined && state[1] !== '' ? Number(state[1]) : code;
   writeTask(tasksDir, {
     ...task,
     stopTime: stop,
     exitCode,
-    oomKilled: state[0] === 'true',
+    oomKilled,
     imageDigest: digest.startsWith('sha') ? digest : null,
     utilization: {
       cpusAverage: round(avg(rates)),
       cpusMaximum: round(Math.max(0, ...rates)),
       memoryAverageGiB: round(avg(memories)),
-      memoryMaximumGiB: round(Math.max(0, ...memories)),
+      memoryMaximumGiB: round(Math.max(peak / GiB, ...memories)),
       runningSeconds: round((stop - task.startTime) / 1000),
     },
   });

@@ -104,7 +104,8 @@ export async function spawnServer(opts: SpawnOptions = {}): Promise<SpawnedServe
   const accessKeyId = /aws_access_key_id = (\S+)/.exec(creds)![1]!;
   const secretAccessKey = /aws_secret_access_key = (\S+)/.exec(creds)![1]!;
   const kill = async () => {
-    if (child.exitCode !== null) return;
+    // Ended already: by itself (exitCode) or by a signal a test sent (signalCode; exitCode stays null then).
+    if (child.exitCode !== null || child.signalCode !== null) return;
     const exited = new Promise((r) => child.once('exit', r));
     child.kill('SIGTERM');
     await exited;

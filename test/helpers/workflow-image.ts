@@ -1,0 +1,63 @@
+import { execFileSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+
+/**
+ * The task image of the workflow tests, built offline: Debian's busybox-static plus samtools and the shared
+ * libraries it links, imported into Podman from a root filesystem (`podman import`). No registry involved.
+ * Also the containers.conf these machines need (runc, cgroupfs, no default ulimits — crun fails here).
+ */
+export interface WorkflowImage {
+  image: string;
+  containersConf: string;
+}
+
+const TOOLS = ['sh', 'ls', 'cat', 'echo', 'wc', 'head', 'sleep', 'mkdir', 'env', 'tr', 'true', 'false', 'grep', 'sort', 'cut', 'dd', 'test'];
+
+export function workflowImage(): WorkflowImage {
+  const containersConf = join(tmpdir(), 'openomics-test-containers.conf');
+  writeFileSync(containersConf, '[containers]\ndefault_ulimits = []\n\n[engine]\nruntime = "runc"\ncgroup_manager = "cgroupfs"\nevents_logger = "file"\n');
+  const env = { ...process.env, CONTAINERS_CONF: containersConf };
+  const libs = execFileSync('ldd', ['/usr/bin/samtools'], { encoding: 'utf8' })
+    .split('\n')
+    .map((l) => /(\/\S+)/.exec(l)?.[1])
+    .filter((x): x is string => !!x);
+  const key = createHash('sha256')
+    .update(readFileSync('/bin/busybox'))
+    .update(readFileSync('/usr/bin/samtools'))
+    .update(TOOLS.join(','))
+    .update(libs.join(','))
+    .digest('hex')
+    .slice(0, 12);
+  const image = `localhost/openomics-test-tools:${key}`;
+  try {
+    execFileSync('podman', ['image', 'exists', image], { env, stdio: 'ignore' });
+    return { image, containersConf };
+  } catch {
+    // not built yet on this machine
+  }
+  const work = mkdtempSync(join(tmpdir(), 'openomics-image-'));
+  const root = join(work, 'rootfs');
+  for (const d of ['bin', 'tmp', 'usr/bin']) mkdirSync(join(root, d), { recursive: true });
+  copyFileSync('/bin/busybox', join(root, 'bin/busybox'));
+  execFileSync('chmod', ['755', join(root, 'bin/busybox')]);
+  for (const t of TOOLS) symlinkSync('busybox', join(root, 'bin', t));
+  copyFileSync('/usr/bin/samtools', join(root, 'usr/bin/samtools'));
+  execFileSync('chmod', ['755', join(root, 'usr/bin/samtools')]);
+  for (const lib of libs) {
+    mkdirSync(join(root, dirname(lib)), { recursive: true });
+    copyFileSync(lib, join(root, lib));
+  }
+  execFileSync('tar', ['-C', root, '-cf', join(work, 'rootfs.tar'), '.']);
+  execFileSync('podman', ['import', join(work, 'rootfs.tar'), image], { env, stdio: 'ignore' });
+  rmSync(work, { recursive: true, force: true });
+  return { image, containersConf };
+}
+
+/** Containers of a run still present (any state), by the label the task shim puts on them. */
+export function runContainers(img: WorkflowImage, runUuid: string): string[] {
+  const out = execFileSync('podman', ['ps', '-a', '-q', '--filter', `label=openomics.run=${runUuid}`], { env: { ...process.env, CONTAINERS_CONF: img.containersConf }, encoding: 'utf8' });
+  return out.split('\n').filter(Boolean);
+}
