@@ -1,0 +1,113 @@
+// Definition zips (main file, engine, digest, unsafe paths) and parameter template discovery (spec workflows §4.3)
+// for CWL, WDL and Nextflow definitions: pure functions, no engine needed.
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { strToU8, zipSync } from 'fflate';
+import { definitionDigest, resolveDefinition, unzipDefinition } from '../src/workflows/definitions.js';
+import { DefinitionSyntaxError, discoverTemplate } from '../src/workflows/parameter-templates.js';
+
+const zip = (files: Record<string, string>) => Buffer.from(zipSync(Object.fromEntries(Object.entries(files).map(([k, v]) => [k, strToU8(v)]))));
+
+describe('workflow definitions', () => {
+  it('finds the main file and the engine: the one definition file, else the one named main; given main and engine win', () => {
+    assert.deepEqual(resolveDefinition(unzipDefinition(zip({ 'wf/qc.wdl': 'version 1.0', 'README.md': '' })), undefined, undefined).main, 'wf/qc.wdl');
+    const two = unzipDefinition(zip({ 'main.cwl': 'x', 'tools/a.cwl': 'y' }));
+    assert.equal(resolveDefinition(two, undefined, undefined).engine, 'CWL');
+    assert.equal(resolveDefinition(two, undefined, undefined).main, 'main.cwl');
+    assert.equal(resolveDefinition(two, 'tools/a.cwl', undefined).main, 'tools/a.cwl');
+    assert.equal(resolveDefinition(unzipDefinition(zip({ 'main.nf': '' })), undefined, undefined).engine, 'NEXTFLOW');
+    assert.equal(resolveDefinition(unzipDefinition(zip({ 'main.wdl': '' })), undefined, 'WDL_LENIENT').engine, 'WDL_LENIENT');
+    assert.throws(() => resolveDefinition(unzipDefinition(zip({ 'a.cwl': '', 'b.cwl': '' })), undefined, undefined), /none is named main/);
+    assert.throws(() => resolveDefinition(two, 'nope.cwl', undefined), /not in the definition zip/);
+    assert.throws(() => resolveDefinition(unzipDefinition(zip({ 'notes.txt': '' })), undefined, undefined), /no workflow file/);
+  });
+
+  it('refuses what is not a zip and paths that leave the folder; the digest is sha256 of the zip as given', () => {
+    assert.throws(() => unzipDefinition(Buffer.from('not a zip')), /not a valid zip/);
+    assert.throws(() => unzipDefinition(zip({ '../escape.cwl': '' })), /outside the definition folder/);
+    const z = zip({ 'main.cwl': 'x' });
+    assert.match(definitionDigest(z), /^sha256:[0-9a-f]{64}$/);
+    assert.notEqual(definitionDigest(z), definitionDigest(zip({ 'main.cwl': 'y' })));
+  });
+});
+
+describe('parameter template discovery', () => {
+  it('CWL: nullable types and defaults are optional; descriptions from the input label; list and map forms; packed $graph', () => {
+    const map = `cwlVersion: v1.2
+class: Workflow
+inputs:
+  reads: File
+  index: {type: "File?"}
+  sample: {type: string, label: Sample name}
+  threads: {type: int, default: 4}
+  ints: {type: {type: array, items: int}}
+  maybe: ["null", int]
+outputs: {}
+steps: {}
+`;
+    assert.deepEqual(discoverTemplate('CWL', map), {
+      reads: { description: '', optional: false },
+      index: { description: '', optional: true },
+      sample: { description: 'Sample name', optional: false },
+      threads: { description: '', optional: true },
+      ints: { description: '', optional: false },
+      maybe: { description: '', optional: true },
+    });
+    const list = JSON.stringify({ $graph: [{ id: '#tool', class: 'CommandLineTool', inputs: [] }, { id: '#main', class: 'Workflow', inputs: [{ id: '#main/bam', type: 'File' }, { id: '#main/n', type: 'int?' }] }] });
+    assert.deepEqual(discoverTemplate('CWL', list), { bam: { description: '', optional: false }, n: { description: '', optional: true } });
+    assert.throws(() => discoverTemplate('CWL', 'inputs: [unclosed'), DefinitionSyntaxError);
+  });
+
+  it('WDL: nullable or assigned inputs are optional (the table of §4.3), descriptions from parameter_meta', () => {
+    const wdl = `version 1.0
+# a comment with input { braces }
+workflow main {
+  input {
+    Int x
+    Int y = 2
+    Float f0 = 1.0 + f1
+    Array[Int] xs
+    Array[Int]+ nonEmpty
+    Array[Int]? maybeXs
+    Array[Int?] holes
+    Map[String, Pair[File, File]] pairs
+    Sample mySample
+    Sample? other
+    Int? z
+    String s = "a # not a comment"
+  }
+  parameter_meta {
+    x: "The x"
+    y: { description: "The y", help: "ignored" }
+  }
+  call t
+}
+task t { input { Int inner } command <<< >>> }
+`;
+    assert.deepEqual(discoverTemplate('WDL', wdl), {
+      x: { description: 'The x', optional: false },
+      y: { description: 'The y', optional: true },
+      f0: { description: '', optional: true },
+      xs: { description: '', optional: false },
+      nonEmpty: { description: '', optional: false },
+      maybeXs: { description: '', optional: true },
+      holes: { description: '', optional: false },
+      pairs: { description: '', optional: false },
+      mySample: { description: '', optional: false },
+      other: { description: '', optional: true },
+      z: { description: '', optional: true },
+      s: { description: '', optional: true },
+    });
+    assert.throws(() => discoverTemplate('WDL', 'version 1.0\ntask only { command <<< >>> }'), /no workflow block/);
+  });
+
+  it('Nextflow: params with a default are optional, referenced ones required', () => {
+    const nf = 'params.reads = "s3://x/*.fq"\nif (params.version) { println params.version }\nparams.outdir = null\nx = "${params.cli_image}"\n';
+    assert.deepEqual(discoverTemplate('NEXTFLOW', nf), {
+      reads: { description: '', optional: true },
+      version: { description: '', optional: false },
+      outdir: { description: '', optional: true },
+      cli_image: { description: '', optional: false },
+    });
+  });
+});
