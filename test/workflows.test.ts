@@ -421,6 +421,11 @@ for (const backend of BACKENDS) {
         ).stdout,
       ).events.map((e: { message: string }) => e.message);
       assert.deepEqual(events, ['checking inputs', 'no such sample: NA12878']);
+      const cli = spawnSync(process.execPath, [CLI, 'logs', runId, '--task', task.taskId!, '--endpoint-url', f.s.url], { env, encoding: 'utf8' });
+      assert.equal(cli.status, 0, cli.stderr);
+      assert.match(cli.stdout, /^\S+Z checking inputs\n\S+Z no such sample: NA12878\n$/);
+      const manifest = spawnSync(process.execPath, [CLI, 'logs', runId, '--manifest', '--follow', '--endpoint-url', f.s.url], { env, encoding: 'utf8' });
+      assert.equal(JSON.parse(manifest.stdout.split('\n')[0]!).status, 'FAILED', manifest.stderr);
       const py = `
 import boto3, json
 omics = boto3.client('omics', endpoint_url='${f.s.url}', region_name='us-east-1', config=boto3.session.Config(inject_host_prefix=False))

@@ -4,6 +4,7 @@ import { adminCommand } from './admin.js';
 import { transferCommands } from './transfer.js';
 import { importCommand } from './sample-sheet.js';
 import { browseCommands } from './browse.js';
+import { logsCommand } from './logs.js';
 
 const program = new Command('openomics').description('OpenOmics: a self-hostable server that speaks the AWS HealthOmics API');
 
@@ -56,6 +57,7 @@ program
 program.addCommand(adminCommand());
 for (const c of transferCommands()) program.addCommand(c);
 program.addCommand(importCommand());
+program.addCommand(logsCommand());
 for (const c of browseCommands()) program.addCommand(c);
 
 program.parseAsync(process.argv).catch((e: Error) => {

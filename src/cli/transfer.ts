@@ -43,6 +43,19 @@ interface Conn {
  * OPENOMICS_DATA_DIR or ./openomics-data) and http://127.0.0.1:8080.
  */
 export function omicsFromOptions(o: Conn, opts: { maxAttempts?: number } = {}): OmicsClient {
+  const c = connectionSettings(o);
+  return new OmicsClient({
+    ...c,
+    disableHostPrefix: c.endpoint !== undefined,
+    // The SDK's standard retries (exponential backoff with jitter); the part transfers retry themselves instead
+    // (a part's body must be read again), with the SDK's retries off (maxAttempts 1), so attempts do not multiply.
+    retryMode: 'standard',
+    maxAttempts: opts.maxAttempts ?? 3,
+  });
+}
+
+/** Region, endpoint and credentials of omicsFromOptions, for any AWS SDK client of the same server. */
+export function connectionSettings(o: Conn): { region: string; endpoint?: string; credentials?: ReturnType<typeof fromIni> } {
   const local = join(process.env['OPENOMICS_DATA_DIR'] ?? 'openomics-data', 'credentials');
   const configured =
     o.profile !== undefined || process.env['AWS_PROFILE'] || process.env['AWS_ACCESS_KEY_ID'] || process.env['AWS_SHARED_CREDENTIALS_FILE'] ||
@@ -50,16 +63,11 @@ export function omicsFromOptions(o: Conn, opts: { maxAttempts?: number } = {}): 
   const useLocal = !configured && existsSync(local);
   const endpoint = o.endpointUrl ?? process.env['AWS_ENDPOINT_URL_OMICS'] ?? process.env['AWS_ENDPOINT_URL'] ?? (useLocal ? 'http://127.0.0.1:8080' : undefined);
   const profile = o.profile ?? process.env['AWS_PROFILE'];
-  return new OmicsClient({
+  return {
     region: o.region ?? process.env['AWS_REGION'] ?? process.env['AWS_DEFAULT_REGION'] ?? profileRegion(useLocal ? undefined : profile) ?? 'us-east-1',
     ...(endpoint ? { endpoint } : {}),
     ...(useLocal ? { credentials: fromIni({ profile: 'openomics', filepath: local }) } : profile ? { credentials: fromIni({ profile }) } : {}),
-    disableHostPrefix: Boolean(endpoint),
-    // The SDK's standard retries (exponential backoff with jitter); the part transfers retry themselves instead
-    // (a part's body must be read again), with the SDK's retries off (maxAttempts 1), so attempts do not multiply.
-    retryMode: 'standard',
-    maxAttempts: opts.maxAttempts ?? 3,
-  });
+  };
 }
 
 /**
@@ -364,7 +372,7 @@ export async function download(o: DownloadOptions): Promise<number> {
   return EXIT.ok;
 }
 
-const conn = (c: Command) =>
+export const conn = (c: Command) =>
   c
     .option('--endpoint-url <url>', 'the OpenOmics endpoint (default: AWS_ENDPOINT_URL)')
     .option('--profile <name>', 'credentials profile (default: AWS_PROFILE)')
