@@ -24,6 +24,11 @@ export interface JobRecord<P = unknown> {
   attempts: number;
 }
 
+/** A job as submitted: not yet claimed by any worker. */
+export function submittedJob<P>(id: string, kind: string, accountId: string, storeId: string, payload: P, now: number): JobRecord<P> {
+  return { id, kind, accountId, storeId, status: 'SUBMITTED', statusMessage: null, payload, creationTime: now, completionTime: null, leaseOwner: null, leaseExpires: null, attempts: 0 };
+}
+
 export interface JobQuery {
   status?: string;
   created?: TimeRange;

@@ -79,12 +79,14 @@ export async function createRequestListener(core: Core, log: Logger): Promise<Re
   const services = running.services;
 
   const ops = new OpsEndpoints(core);
+  // Every request's principal when authentication is off (--no-auth): the account's root.
+  const anonymousPrincipal = { accountId: config.accountId, userName: null, arn: userArn(core.partition, config.accountId, null), accessKeyId: 'anonymous' };
 
   const edge = new OmicsEdge({
     auth: config.auth,
     authenticator: new Authenticator(core.identity, config.region),
     identity: core.identity,
-    anonymousPrincipal: { accountId: config.accountId, userName: null, arn: userArn(core.partition, config.accountId, null), accessKeyId: 'anonymous' },
+    anonymousPrincipal,
     services,
     strictOutput: config.strictOutput,
     onOperation: (op, status, seconds) => {
@@ -97,7 +99,7 @@ export async function createRequestListener(core: Core, log: Logger): Promise<Re
     auth: config.auth,
     authenticator: new Authenticator(core.identity, config.region),
     identity: core.identity,
-    anonymousPrincipal: { accountId: config.accountId, userName: null, arn: userArn(core.partition, config.accountId, null), accessKeyId: 'anonymous' },
+    anonymousPrincipal,
     view: running.s3View,
     access: new S3Authorizer(core.identity, running.s3View, core.partition),
     region: config.region,
@@ -115,7 +117,7 @@ export async function createRequestListener(core: Core, log: Logger): Promise<Re
     auth: config.auth,
     authenticator: new Authenticator(core.identity, config.region),
     identity: core.identity,
-    anonymousPrincipal: { accountId: config.accountId, userName: null, arn: userArn(core.partition, config.accountId, null), accessKeyId: 'anonymous' },
+    anonymousPrincipal,
     logs: services.runLogs,
     region: config.region,
     partition: core.partition.partition,

@@ -1,7 +1,7 @@
 import { NotFoundError } from '../core/errors.js';
 import { newNumericId } from '../core/ids.js';
 import type { Page } from '../core/pagination.js';
-import type { JobQuery, JobRecord, JobStatus } from '../db/job-records.js';
+import { submittedJob, type JobQuery, type JobRecord, type JobStatus } from '../db/job-records.js';
 import type { PageRequest } from '../db/query.js';
 import type { JobContext, JobOutcome } from '../jobs/runner.js';
 import type { DomainDeps } from './context.js';
@@ -102,10 +102,7 @@ export class JobBook<P> {
     const now = this.d.now();
     const { resourceId } = await idempotent(this.d.db, accountId, `${this.kind}:${storeId}`, clientToken, request, now, async () => {
       const id = newNumericId();
-      await this.d.db.jobs.insert({
-        id, kind: this.kind, accountId, storeId, status: 'SUBMITTED', statusMessage: null, payload,
-        creationTime: now, completionTime: null, leaseOwner: null, leaseExpires: null, attempts: 0,
-      });
+      await this.d.db.jobs.insert(submittedJob(id, this.kind, accountId, storeId, payload, now));
       return id;
     });
     this.onSubmitted();

@@ -5,6 +5,7 @@ import { newNumericId } from '../core/ids.js';
 import type { Page } from '../core/pagination.js';
 import type { PageRequest } from '../db/query.js';
 import type { RunQuery } from '../db/run-records.js';
+import { submittedJob } from '../db/job-records.js';
 import type { DomainDeps } from '../storage/context.js';
 import { idempotent } from '../storage/idempotency.js';
 import { checkJobRole, type DataLocations } from '../storage/locations.js';
@@ -137,20 +138,7 @@ export class RunService {
       await this.d.db.atomically(async (tx) => {
         await tx.runs.insert(rec);
         if (i.tags && Object.keys(i.tags).length) await tx.tags.put(this.view(rec).arn, i.tags);
-        await tx.jobs.insert({
-          id: newNumericId(),
-          kind: WORKFLOW_RUN_JOB,
-          accountId,
-          storeId: id,
-          status: 'SUBMITTED',
-          statusMessage: null,
-          payload: {} satisfies RunPayload,
-          creationTime: now,
-          completionTime: null,
-          leaseOwner: null,
-          leaseExpires: null,
-          attempts: 0,
-        });
+        await tx.jobs.insert(submittedJob(newNumericId(), WORKFLOW_RUN_JOB, accountId, id, {} satisfies RunPayload, now));
       });
       return id;
     });

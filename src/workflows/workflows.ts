@@ -8,6 +8,7 @@ import { ConflictError, NotFoundError, NotImplementedError, QuotaExceededError, 
 import { newNumericId } from '../core/ids.js';
 import type { Page } from '../core/pagination.js';
 import type { PageRequest } from '../db/query.js';
+import { submittedJob } from '../db/job-records.js';
 import type { JobHandler, GiveUpHandler } from '../jobs/runner.js';
 import type { DomainDeps } from '../storage/context.js';
 import { idempotent } from '../storage/idempotency.js';
@@ -166,20 +167,7 @@ export class WorkflowService {
       await this.d.db.atomically(async (tx) => {
         await tx.workflows.insert(rec);
         if (input.tags && Object.keys(input.tags).length) await tx.tags.put(this.view(rec).arn, input.tags);
-        await tx.jobs.insert({
-          id: newNumericId(),
-          kind: WORKFLOW_VALIDATION_JOB,
-          accountId,
-          storeId: id,
-          status: 'SUBMITTED',
-          statusMessage: null,
-          payload: { versionName } satisfies ValidationPayload,
-          creationTime: rec.creationTime,
-          completionTime: null,
-          leaseOwner: null,
-          leaseExpires: null,
-          attempts: 0,
-        });
+        await tx.jobs.insert(submittedJob(newNumericId(), WORKFLOW_VALIDATION_JOB, accountId, id, { versionName } satisfies ValidationPayload, rec.creationTime));
       });
       return id;
     });
