@@ -81,7 +81,8 @@ export class RunExecutor {
       const run = await this.d.db.runs.get(job.accountId, job.storeId);
       await this.stopLeftovers(job.payload, run?.uuid);
       if (!run || !ACTIVE_RUN_STATUSES.includes(run.status)) return done;
-      const dir = join(this.s.runsDir, `${run.id}-${run.uuid}`);
+      // One folder per attempt: an attempt that lost its lease cleans up its own, never its successor's.
+      const dir = join(this.s.runsDir, `${run.id}-${run.uuid}-${job.attempts}`);
       try {
         await this.execute(run, dir, ctx.signal, async (pid) => ctx.save({ host: hostname(), enginePid: pid }));
       } finally {
