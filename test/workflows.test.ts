@@ -376,6 +376,28 @@ for (const backend of BACKENDS) {
       await expectServiceError(start({ bam: f.bamUri, bai: f.baiUri, region: f.region }, { cacheId: '1234567' }), 'NotSupportedOperationException');
     });
 
+    it('StartRun needs iam:PassRole on its role as well as omics:StartRun (identity policies of IAM users)', async () => {
+      const admin = (...args: string[]) => JSON.parse(execFileSync(process.execPath, [CLI, 'admin', ...args], { env: f.s.env, encoding: 'utf8' }));
+      const policy = (doc: object) => execFileSync(process.execPath, [CLI, 'admin', 'policy', 'put', 'scientist', 'p', '-'], { env: f.s.env, input: JSON.stringify(doc) });
+      admin('user', 'create', 'scientist');
+      const key = admin('access-key', 'create', '--user', 'scientist');
+      const omics = omicsClient({ url: f.s.url, accessKeyId: key.accessKeyId, secretAccessKey: key.secretAccessKey });
+      policy({ Version: '2012-10-17', Statement: [{ Effect: 'Allow', Action: 'omics:*', Resource: '*' }] });
+      const start = () => omics.send(new StartRunCommand({ workflowId, roleArn: ROLE, outputUri: 's3://run-outputs/iam', parameters: { bam: f.bamUri }, requestId: `iam-${Math.random()}` }));
+      await expectServiceError(start(), 'AccessDeniedException', /iam:PassRole/);
+      policy({
+        Version: '2012-10-17',
+        Statement: [
+          { Effect: 'Allow', Action: 'omics:*', Resource: '*' },
+          { Effect: 'Allow', Action: 'iam:PassRole', Resource: ROLE },
+        ],
+      });
+      // The server reads policies again within 5 s (its identity cache).
+      const after = await until('the new policy applies', () => start().then(() => 'started', (e: Error) => `${e.name}: ${e.message}`), (m) => !m.startsWith('AccessDenied'), 15_000, 500);
+      assert.match(after, /^ValidationException: Missing required parameter/);
+      assert.ok((await omics.send(new GetWorkflowCommand({ id: workflowId }))).arn);
+    });
+
     if (backend !== 'sqlite') return;
 
     it('fails a run whose task exceeds its memory with OUT_OF_MEMORY_ERROR', async () => {

@@ -87,11 +87,13 @@ export class OmicsEdge {
       if (!impl) throw new NotImplementedError(`OpenOmics does not implement ${op.name} yet. See docs/compatibility.md.`);
       const stream = streamed ? verifiedBody(req, req.headers, authn) : undefined;
       const input = this.serde.parseInput(op, match.labels, queryPairs(info.rawQuery), req.headers, body, stream);
-      await this.opts.identity.authorize(principal, `omics:${op.name}`, impl.resource(input, principal, this.opts.services), {
+      const context = {
         'aws:SourceIp': req.socket.remoteAddress ?? '',
         'aws:SecureTransport': info.secure ? 'true' : 'false',
         'aws:RequestedRegion': this.opts.services.partition.region,
-      });
+      };
+      await this.opts.identity.authorize(principal, `omics:${op.name}`, impl.resource(input, principal, this.opts.services), context);
+      for (const extra of impl.alsoRequires?.(input) ?? []) await this.opts.identity.authorize(principal, extra.action, extra.resource, context);
       const output = await impl.handle(input, principal, this.opts.services);
       const out = this.serde.serializeOutput(op, output);
       status = out.status;

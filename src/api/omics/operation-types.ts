@@ -46,6 +46,8 @@ export interface Handler<N extends OperationName> {
   /** The IAM resource the call acts on (authorization happens before `handle`). */
   resource(input: Input<N>, principal: Principal, s: Services): string;
   handle(input: Input<N>, principal: Principal, s: Services): Promise<Output<N>>;
+  /** Further permissions the call needs beyond `omics:<Operation>` (StartRun: `iam:PassRole` on its roleArn). */
+  alsoRequires?(input: Input<N>): { action: string; resource: string }[];
 }
 
 /** Handlers by operation name; an operation's entry can only take its own input and return its own output. */

@@ -143,6 +143,7 @@ export const OPERATIONS: OperationTable = { ...STORE_OPERATIONS, ...DATA_OPERATI
 export interface WireHandler {
   resource(input: Record<string, unknown>, principal: Principal, s: Services): string;
   handle(input: Record<string, unknown>, principal: Principal, s: Services): Promise<object>;
+  alsoRequires?(input: Record<string, unknown>): { action: string; resource: string }[];
 }
 
 /**

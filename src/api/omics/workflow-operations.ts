@@ -153,6 +153,8 @@ export const WORKFLOW_OPERATIONS = {
   },
   StartRun: {
     resource: (_i, p, s) => runArn(s.partition, p.accountId, '*'),
+    // The run acts with its role: the caller must be allowed to pass it (spec §4.19).
+    alsoRequires: (i) => [{ action: 'iam:PassRole', resource: i.roleArn }],
     handle: async (i, p, s) => {
       const r = await s.runs.start(p.accountId, p.arn, i);
       return { arn: r.arn, id: r.id, status: r.status, tags: await s.tags.list(p.accountId, r.arn), uuid: r.uuid, runOutputUri: r.runOutputUri, networkingMode: 'RESTRICTED' };
