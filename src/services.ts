@@ -1,4 +1,4 @@
-import { mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { ownedName, writerEnded } from './core/process-owned.js';
 import type { Logger } from 'pino';
@@ -29,10 +29,16 @@ import { RunService, WORKFLOW_RUN_JOB } from './workflows/runs.js';
 import { RunExecutor } from './workflows/run-executor.js';
 import { RunLogService } from './workflows/run-logs.js';
 import { CwltoolAdapter, ToilCwlAdapter } from './workflows/engines/cwl.js';
+import { MiniwdlAdapter } from './workflows/engines/miniwdl.js';
 import type { EngineAdapter } from './workflows/engines/engine.js';
 import type { WorkflowEngine } from './workflows/entities.js';
 
 const DAY_MS = 24 * 3600 * 1000;
+
+/** Whether `command` is on this process's PATH. */
+function onPath(command: string): boolean {
+  return (process.env['PATH'] ?? '').split(':').some((d) => d && existsSync(join(d, command)));
+}
 
 /** The clock plus an offset kept in a file (tests move time forward by writing it). */
 function offsetClock(file: string): () => number {
@@ -105,8 +111,10 @@ export function startServices(
   const wf = config.workflows;
   const cwlRunner: EngineAdapter = wf.cwlRunner === 'toil' ? new ToilCwlAdapter(wf.toilBatchSystem) : new CwltoolAdapter();
   const cwlValidator = new CwltoolAdapter();
-  const engines = (e: WorkflowEngine): EngineAdapter | undefined => (e === 'CWL' ? cwlRunner : undefined);
-  const workflows = new WorkflowService(deps, locations, (e) => (e === 'CWL' ? cwlValidator : undefined), kick);
+  // WDL by miniwdl when it is installed (not on Debian 12; docs/workflows.md); Nextflow has no engine yet.
+  const wdl = onPath('miniwdl') ? new MiniwdlAdapter() : undefined;
+  const engines = (e: WorkflowEngine): EngineAdapter | undefined => (e === 'CWL' ? cwlRunner : e === 'WDL' || e === 'WDL_LENIENT' ? wdl : undefined);
+  const workflows = new WorkflowService(deps, locations, (e) => (e === 'CWL' ? cwlValidator : engines(e)), kick);
   const runs = new RunService(deps, workflows, locations, () => runRunner.kick());
   mkdirSync(wf.runsDir, { recursive: true, mode: 0o700 });
   const runExecutor = new RunExecutor(

@@ -168,7 +168,8 @@ export class RunExecutor {
       say(`Engine: ${engine.name} ${version}`);
       const { command, args } = engine.command(launch);
       const engineLogFile = createWriteStream(join(dir, 'engine.log'));
-      const child = spawn(command, args, { cwd: launch.workDir, env: this.engineEnv(run, dir), detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+      const env = { ...this.engineEnv(run, dir), ...(engine.env?.(launch) ?? {}) };
+      const child = spawn(command, args, { cwd: launch.workDir, env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
       let stdout = '';
       child.stdout!.on('data', (b: Buffer) => (stdout += b.toString()));
       child.stderr!.on('data', (b: Buffer) => {
@@ -392,7 +393,7 @@ export class RunExecutor {
     }
     const used = new Set<string>();
     const put = async (key: string, o: Extract<EngineOutputValue, { kind: 'file' }>): Promise<unknown> => {
-      let rel = `out/${o.basename}`;
+      let rel = engine.outputLayout === 'by-output' ? `out/${key.replace(/^[^.]*\./, '')}/${o.basename}` : `out/${o.basename}`;
       if (used.has(rel)) rel = `out/${key}/${o.basename}`;
       used.add(rel);
       if (o.isDirectory) {

@@ -40,6 +40,13 @@ export interface EngineAdapter {
   command(l: EngineLaunch): { command: string; args: string[] };
   /** The outputs, from what the engine printed on stdout (and its outDir). */
   outputs(stdout: string, l: EngineLaunch): Record<string, EngineOutputValue>;
+  /** Environment the engine needs beyond the executor's (its container backend, say). */
+  env?(l: EngineLaunch): Record<string, string>;
+  /**
+   * Where declared files go under `out/`: `flat` (CWL: `out/<file>`) or `by-output` (WDL: `out/<output name>/<file>`,
+   * spec §4.13); default flat.
+   */
+  readonly outputLayout?: 'flat' | 'by-output';
   /** Task names the engine logged, by the container id file it gave the container command. */
   taskNames(engineLog: string): Map<string, string>;
 }
