@@ -231,7 +231,10 @@ describe('encryption at rest is visible', () => {
         s.once('error', reject);
       });
     }
-    await new Promise((resolve) => setTimeout(resolve, 300));
+    // Closing happens after the read in flight, on the thread pool: on a loaded machine that can take a while.
+    // A leak stays open however long we wait.
+    const deadline = Date.now() + 5000;
+    while (openFds() > before && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 100));
     assert.equal(openFds(), before);
   });
 

@@ -255,6 +255,13 @@ for (const backend of BACKENDS) {
       });
       assert.deepEqual(workflow.tags, { team: 'qc' });
       assert.equal(workflow.readmePath, 'README.md');
+      // The README and (export=DEFINITION) the definition through links that work without credentials, for a while.
+      assert.ok(workflow.readme!.length <= 256, workflow.readme);
+      assert.equal(await (await fetch(workflow.readme!)).text(), '# samtools QC\n');
+      const exported = await f.omics.send(new GetWorkflowCommand({ id: workflow.id, export: ['DEFINITION'] }));
+      assert.deepEqual(Buffer.from(await (await fetch(exported.definition!)).arrayBuffer()), Buffer.from(zip));
+      const forged = workflow.readme!.replace(/.$/, (c) => (c === 'A' ? 'B' : 'A'));
+      assert.equal((await fetch(forged)).status, 403);
       workflowId = workflow.id!;
       // A version with an explicit template, and the workflow's own updates.
       const v = await f.omics.send(

@@ -15,6 +15,7 @@ import { parseSignature } from '../iam/sigv4.js';
 import { OmicsEdge } from '../api/omics/edge.js';
 import { startServices } from '../services.js';
 import { LogsEdge } from '../api/logs/edge.js';
+import { serveWorkflowFile, WORKFLOW_FILES_PATH } from '../api/workflow-files.js';
 import { S3Edge } from '../api/s3/edge.js';
 import { S3Authorizer } from '../storage/s3-authorization.js';
 import { AuthenticationError } from '../core/errors.js';
@@ -128,6 +129,10 @@ export async function createRequestListener(core: Core, log: Logger): Promise<Re
     const q = url.indexOf('?');
     const rawPath = q < 0 ? url : url.slice(0, q);
     const rawQuery = q < 0 ? '' : url.slice(q + 1);
+    if (rawPath.startsWith(WORKFLOW_FILES_PATH)) {
+      await serveWorkflowFile(req, res, rawPath, services.workflows);
+      return;
+    }
     if (await ops.handle(req, res, rawPath)) return;
     const info = { requestId, rawPath, rawQuery, log: log.child({ requestId }), secure: config.tls !== undefined };
     // The SigV4 scope names the service; otherwise (unsigned, SigV2, or a malformed signature, which the

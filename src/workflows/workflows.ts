@@ -19,6 +19,7 @@ import { definitionDigest, resolveDefinition, unzipDefinition } from './definiti
 import type { ParameterTemplate, StorageType, WorkflowEngine, WorkflowRecord } from './entities.js';
 import type { EngineAdapter } from './engines/engine.js';
 import { DefinitionSyntaxError, discoverTemplate } from './parameter-templates.js';
+import type { WorkflowFile, WorkflowFileLinks } from './file-links.js';
 
 export const WORKFLOW_VALIDATION_JOB = 'WorkflowValidation';
 export const README_MAX_BYTES = 500 * 1024;
@@ -69,7 +70,27 @@ export class WorkflowService {
     /** The engine that checks definitions of each language. */
     private readonly validators: (engine: WorkflowEngine) => EngineAdapter | undefined,
     private readonly kick: () => void,
+    private readonly links: WorkflowFileLinks,
   ) {}
+
+  /** A link that opens a workflow's README or definition for a while (served by the edge, api/workflow-files.ts). */
+  async link(r: WorkflowRecord, file: WorkflowFile): Promise<string | undefined> {
+    if (file === 'README' ? !r.readmeKey : !r.definitionKey) return undefined;
+    return this.links.sign({ accountId: r.accountId, id: r.id, versionName: r.versionName, file }, this.d.now());
+  }
+
+  /** The file a link names: its bytes and type, or a NotFoundError (bad or expired link, file gone). */
+  async openLink(token: string): Promise<{ body: Buffer; contentType: string; name: string }> {
+    const ref = await this.links.verify(token, this.d.now());
+    if (ref === 'invalid' || ref === 'expired') throw new NotFoundError(ref === 'expired' ? 'The link has expired; ask GetWorkflow for a new one.' : 'The link is not valid.');
+    const r = await this.record(ref.accountId, ref.id, ref.versionName);
+    if (ref.file === 'README') {
+      const body = await this.readme(r);
+      if (!body) throw new NotFoundError('The workflow has no README.');
+      return { body, contentType: 'text/markdown; charset=utf-8', name: 'README.md' };
+    }
+    return { body: await this.definition(r), contentType: 'application/zip', name: 'definition.zip' };
+  }
 
   view(r: WorkflowRecord): WorkflowView {
     return { ...r, arn: workflowArn(this.d.partition, r.accountId, r.id, r.versionName || undefined) };

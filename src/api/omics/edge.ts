@@ -94,7 +94,8 @@ export class OmicsEdge {
       };
       await this.opts.identity.authorize(principal, `omics:${op.name}`, impl.resource(input, principal, this.opts.services), context);
       for (const extra of impl.alsoRequires?.(input) ?? []) await this.opts.identity.authorize(principal, extra.action, extra.resource, context);
-      const output = await impl.handle(input, principal, this.opts.services);
+      const host = req.headers.host ?? '127.0.0.1';
+      const output = await impl.handle(input, principal, this.opts.services, { baseUrl: `${info.secure ? 'https' : 'http'}://${host}` });
       const out = this.serde.serializeOutput(op, output);
       status = out.status;
       res.statusCode = out.status;

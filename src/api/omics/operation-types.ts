@@ -36,6 +36,11 @@ export interface Services {
   partition: Partition;
 }
 
+/** What a handler may know of the request beyond its input: the URL clients reached the server at (for links). */
+export interface RequestContext {
+  baseUrl: string;
+}
+
 export type OperationName = keyof OperationShapes;
 /** An operation's input as the serde hands it over: validated against the model, typed from it (wire-shapes.ts). */
 export type Input<N extends OperationName> = OperationShapes[N]['input'];
@@ -45,7 +50,7 @@ export type Output<N extends OperationName> = OperationShapes[N]['output'];
 export interface Handler<N extends OperationName> {
   /** The IAM resource the call acts on (authorization happens before `handle`). */
   resource(input: Input<N>, principal: Principal, s: Services): string;
-  handle(input: Input<N>, principal: Principal, s: Services): Promise<Output<N>>;
+  handle(input: Input<N>, principal: Principal, s: Services, request: RequestContext): Promise<Output<N>>;
   /** Further permissions the call needs beyond `omics:<Operation>` (StartRun: `iam:PassRole` on its roleArn). */
   alsoRequires?(input: Input<N>): { action: string; resource: string }[];
 }

@@ -142,7 +142,7 @@ export const OPERATIONS: OperationTable = { ...STORE_OPERATIONS, ...DATA_OPERATI
 /** A handler as the edge calls it: with the input the serde parsed and validated against the operation's model shape. */
 export interface WireHandler {
   resource(input: Record<string, unknown>, principal: Principal, s: Services): string;
-  handle(input: Record<string, unknown>, principal: Principal, s: Services): Promise<object>;
+  handle(input: Record<string, unknown>, principal: Principal, s: Services, request: { baseUrl: string }): Promise<object>;
   alsoRequires?(input: Record<string, unknown>): { action: string; resource: string }[];
 }
 

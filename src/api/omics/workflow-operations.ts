@@ -14,6 +14,15 @@ import type { RunListItem, TaskListItem, WorkflowListItem, WorkflowVersionListIt
 const wfArn = (p: Principal, s: Services, id: string, version?: string) => workflowArn(s.partition, p.accountId, id, version);
 const page = (i: { maxResults?: number; startingToken?: string }) => ({ maxResults: i.maxResults ?? 100, ...(i.startingToken ? { nextToken: i.startingToken } : {}) });
 
+/** Links to the README (always, when there is one) and, with export=DEFINITION, the definition zip. */
+async function links(s: Services, w: WorkflowView, exports: string[] | undefined, baseUrl: string) {
+  const url = async (file: 'README' | 'DEFINITION') => {
+    const token = await s.workflows.link(w, file);
+    return token ? `${baseUrl}/_openomics/workflow-files/${token}` : undefined;
+  };
+  return { readme: await url('README'), ...(exports?.includes('DEFINITION') ? { definition: await url('DEFINITION') } : {}) };
+}
+
 function workflowDetail(w: WorkflowView, tags: Record<string, string>) {
   return {
     arn: w.arn,
@@ -86,9 +95,9 @@ export const WORKFLOW_OPERATIONS = {
   },
   GetWorkflow: {
     resource: (i, p, s) => wfArn(p, s, i.id),
-    handle: async (i, p, s) => {
+    handle: async (i, p, s, req) => {
       const w = await s.workflows.get(p.accountId, i.id, '');
-      return { ...workflowDetail(w, await s.tags.list(p.accountId, w.arn)), id: w.id, name: opt(w.name) };
+      return { ...workflowDetail(w, await s.tags.list(p.accountId, w.arn)), ...(await links(s, w, i.export, req.baseUrl)), id: w.id, name: opt(w.name) };
     },
   },
   ListWorkflows: {
@@ -124,9 +133,9 @@ export const WORKFLOW_OPERATIONS = {
   },
   GetWorkflowVersion: {
     resource: (i, p, s) => wfArn(p, s, i.workflowId, i.versionName),
-    handle: async (i, p, s) => {
+    handle: async (i, p, s, req) => {
       const w = await s.workflows.get(p.accountId, i.workflowId, i.versionName);
-      return { ...workflowDetail(w, await s.tags.list(p.accountId, w.arn)), workflowId: w.id, versionName: w.versionName };
+      return { ...workflowDetail(w, await s.tags.list(p.accountId, w.arn)), ...(await links(s, w, i.export, req.baseUrl)), workflowId: w.id, versionName: w.versionName };
     },
   },
   ListWorkflowVersions: {
