@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { zipSync, strToU8 } from 'fflate';
-import { GetObjectCommand, ListObjectsV2Command, S3Client, CreateBucketCommand } from '@aws-sdk/client-s3';
+import { GetObjectCommand, PutObjectCommand, S3Client, CreateBucketCommand } from '@aws-sdk/client-s3';
 import {
   CancelRunCommand,
   CreateReferenceStoreCommand,
@@ -479,6 +479,31 @@ print(json.dumps({'reason': run['failureReason'], 'engine': len(engine['events']
       await until('containers stopped', async () => runContainers(img, started.uuid!), (c) => c.length === 0, 30_000, 250);
       await expectServiceError(f.omics.send(new CancelRunCommand({ id: started.id })), 'ConflictException');
       assert.equal(existsSync(join(f.exportRoot, 'long', started.id!)), false, 'a cancelled run exports nothing');
+    });
+
+    it('stages a folder input (an S3 prefix ending in /) with its layout, read-only', async () => {
+      await s3.send(new PutObjectCommand({ Bucket: 'run-outputs', Key: 'inputs/batch/a.txt', Body: 'A\n' }));
+      await s3.send(new PutObjectCommand({ Bucket: 'run-outputs', Key: 'inputs/batch/sub/b.txt', Body: 'B\n' }));
+      const tool = `cwlVersion: v1.2
+class: CommandLineTool
+requirements:
+  DockerRequirement: {dockerPull: "${img.image}"}
+baseCommand: [sh, -c]
+arguments: ['cat "$0/a.txt" "$0/sub/b.txt"; touch "$0/x" 2>/dev/null && echo writable || echo read-only', $(inputs.dir.path)]
+inputs:
+  dir: Directory
+stdout: out.txt
+outputs:
+  out: {type: stdout}
+`;
+      const { workflow } = await registerWorkflow(f.omics, zipSync({ 'main.cwl': strToU8(tool) }), 'folder');
+      const started = await f.omics.send(
+        new StartRunCommand({ workflowId: workflow.id, roleArn: ROLE, outputUri: `file://${f.exportRoot}/folder`, parameters: { dir: 's3://run-outputs/inputs/batch/' }, requestId: 'folder' }),
+      );
+      const run = await waitRun(f.omics, started.id!);
+      assert.equal(run.status, 'COMPLETED', `${run.failureReason}: ${run.statusMessage}`);
+      assert.equal(readFileSync(join(f.exportRoot, 'folder', run.id!, run.uuid!, 'out', 'out.txt'), 'utf8'), 'A\nB\nread-only\n');
+      assert.match(run.resourceDigests!['s3://run-outputs/inputs/batch/']!, /^sha256:/);
     });
 
     it('a run on an ARCHIVED read set fails with INACTIVE_OMICS_STORAGE_RESOURCE', async () => {

@@ -195,6 +195,26 @@ export class ConnectionService {
     };
   }
 
+  /** The objects under `o.key` (a prefix ending in `/`), with their sizes and ETags, at most `limit`. */
+  async listObjects(o: S3Object, limit: number): Promise<{ key: string; size: number; etag: string }[]> {
+    const out: { key: string; size: number; etag: string }[] = [];
+    let token: string | undefined;
+    do {
+      const page = await o.client
+        .send(new ListObjectsV2Command({ Bucket: o.bucket, Prefix: o.key, ...(token ? { ContinuationToken: token } : {}) }))
+        .catch((e: unknown) => {
+          throw s3Failure(`s3://${o.bucket}/${o.key}`, e);
+        });
+      for (const c of page.Contents ?? []) {
+        if (!c.Key || c.Key.endsWith('/')) continue;
+        out.push({ key: c.Key, size: c.Size ?? 0, etag: (c.ETag ?? '').replace(/"/g, '') });
+        if (out.length > limit) throw new ValidationError(`s3://${o.bucket}/${o.key} holds more than ${limit} objects.`);
+      }
+      token = page.IsTruncated ? page.NextContinuationToken : undefined;
+    } while (token);
+    return out;
+  }
+
   /** Streams `body` to `s3://bucket/key` with the connection's encryption settings. Returns the bytes written. */
   async write(o: S3Object, body: Readable): Promise<{ size: number; versionId?: string }> {
     // A retried export writes the same key again: uploads of it that an interrupted attempt left are its own

@@ -128,6 +128,38 @@ export class DataLocations {
     return { uri, name: basename(path), size: st.size, open: () => createReadStream(real, { highWaterMark: 1 << 20 }) };
   }
 
+  /**
+   * The files under a folder URI (`s3://bucket/prefix/` through a connection, `file:///dir/` under an import
+   * root), each with its path relative to the folder (workflow runs stage folder inputs this way).
+   */
+  async resolveFolder(uri: string, ctx: LocationContext, limit = 10_000): Promise<(SourceFile & { relativePath: string })[]> {
+    if (!uri.endsWith('/')) throw new ValidationError(`${uri} is not a folder URI (it must end with /).`);
+    if (uri.startsWith('s3://')) {
+      const o = await this.s3(uri, ctx);
+      const objects = await this.connections!.listObjects(o, limit);
+      return Promise.all(objects.map(async (obj) => ({ ...(await this.resolve(`s3://${o.bucket}/${obj.key}`, ctx)), relativePath: obj.key.slice(o.key.length) })));
+    }
+    if (!uri.startsWith('file:///')) throw new ValidationError(`${uri} is not an s3:// or file:/// URI.`);
+    const dir = await realpath(resolve(fileURLToPath(uri))).catch(() => undefined);
+    const roots = await Promise.all(this.roots(ctx.accountId).importRoots.map((r) => realpath(r).catch(() => undefined)));
+    if (!dir || !under(dir, roots) || !(await stat(dir)).isDirectory()) {
+      throw new ValidationError(`${uri} is not a folder this account may import: it does not exist, or it is outside the account's import roots.`);
+    }
+    const files: (SourceFile & { relativePath: string })[] = [];
+    const walk = async (d: string): Promise<void> => {
+      for (const e of await readdir(d, { withFileTypes: true })) {
+        const p = join(d, e.name);
+        if (e.isDirectory()) await walk(p);
+        else if (e.isFile()) {
+          if (files.length >= limit) throw new ValidationError(`${uri} holds more than ${limit} files.`);
+          files.push({ ...(await this.resolve(`file://${p}`, ctx)), relativePath: relative(dir, p) });
+        }
+      }
+    };
+    await walk(dir);
+    return files;
+  }
+
   /** An export destination (`file:///dir/` under an export root, or s3://). */
   async target(uri: string, ctx: LocationContext): Promise<ExportTarget> {
     if (uri.startsWith('s3://')) {

@@ -327,7 +327,7 @@ export class RunExecutor {
 
   private async stageOne(run: RunRecord, uri: string, folder: string): Promise<StagedInput> {
     await mkdir(folder, { recursive: true, mode: 0o700 });
-    if (uri.endsWith('/')) throw new RunFailure('INVALID_URI_INPUT', `${uri}: folder (prefix) inputs are not supported by OpenOmics yet; give each file.`);
+    if (uri.endsWith('/')) return this.stageFolder(run, uri, folder);
     if (isOmicsUri(uri)) {
       let f;
       try {
@@ -380,6 +380,36 @@ export class RunExecutor {
         if (!now || now.size !== src.size) return false;
         return src.etag === undefined || now.etag === src.etag;
       },
+    };
+  }
+
+  /** A folder input (`s3://bucket/prefix/`, `file:///dir/`): every file under it, staged with its relative path (§4.5). */
+  private async stageFolder(run: RunRecord, uri: string, folder: string): Promise<StagedInput> {
+    if (isOmicsUri(uri)) throw new RunFailure('INVALID_URI_INPUT', `${uri}: HealthOmics storage URIs name files, not folders.`);
+    const ctx = { accountId: run.accountId, roleArn: run.roleArn };
+    const list = async () => this.locations.resolveFolder(uri, ctx);
+    let files;
+    try {
+      files = await list();
+    } catch (e) {
+      throw new RunFailure('INPUT_URI_NOT_FOUND', `Specified URI does not exist or cannot be read: ${uri} (${(e as Error).message})`);
+    }
+    const root = join(folder, 'folder');
+    for (const f of files) {
+      const path = join(root, f.relativePath);
+      if (!path.startsWith(`${root}/`)) throw new RunFailure('INVALID_URI_INPUT', `${uri}: ${f.relativePath} leaves the folder.`);
+      await mkdir(dirname(path), { recursive: true, mode: 0o700 });
+      await pipeline(f.open(), createWriteStream(path, { mode: 0o400 }));
+    }
+    // The folder's digest: its files' names, sizes and ETags (an added, removed or changed file changes it).
+    const digestOf = (fs: typeof files) => createHash('sha256').update(fs.map((f) => `${f.relativePath}\0${f.size}\0${f.etag ?? ''}`).sort().join('\n')).digest('hex').slice(0, 58);
+    const digest = digestOf(files);
+    return {
+      uri,
+      path: root,
+      isDirectory: true,
+      digest: `sha256:${digest}`,
+      unchanged: async () => digestOf(await list().catch(() => [])) === digest,
     };
   }
 
