@@ -44,9 +44,9 @@ describe('the request listener in-process (inject)', () => {
   });
 
   it('answers an operation of the model it does not implement with NotSupportedOperationException naming it', async () => {
-    const r = await s.inject({ method: 'GET', path: '/workflow', credentials: creds });
+    const r = await s.inject({ method: 'GET', path: '/runGroup', credentials: creds });
     assert.equal(r.status, 405);
     assert.equal(r.headers['x-amzn-errortype'], 'NotSupportedOperationException');
-    assert.match((JSON.parse(r.body) as { message: string }).message, /ListWorkflows/);
+    assert.match((JSON.parse(r.body) as { message: string }).message, /ListRunGroups/);
   });
 });
