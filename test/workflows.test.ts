@@ -548,6 +548,30 @@ describe('workflows on Toil (toil-cwl-runner) and across a worker crash', () => 
     }
   });
 
+  it('RUN_TIMED_OUT, EXPORT_FAILED, and the run quota: the oldest ended REMOVE run makes room, else ServiceQuotaExceededException', async () => {
+    const f = await setUp(img, 'sqlite', { OPENOMICS_MAX_RUN_SECONDS: '4', OPENOMICS_MAX_RUNS: '3' });
+    try {
+      const quick = (await registerWorkflow(f.omics, shellWorkflow(img.image, 'echo quick'), 'quick')).workflow.id!;
+      const slow = (await registerWorkflow(f.omics, shellWorkflow(img.image, 'sleep 60'), 'slow')).workflow.id!;
+      const start = (workflowId: string, requestId: string, extra: Record<string, string> = {}) =>
+        f.omics.send(new StartRunCommand({ workflowId, roleArn: ROLE, outputUri: `file://${f.exportRoot}/q`, requestId, ...extra }));
+      const removable = await start(quick, 'removable', { retentionMode: 'REMOVE' });
+      assert.equal((await waitRun(f.omics, removable.id!)).status, 'COMPLETED');
+      const timedOut = await waitRun(f.omics, (await start(slow, 'slow')).id!);
+      assert.equal(timedOut.failureReason, 'RUN_TIMED_OUT', timedOut.statusMessage);
+      assert.deepEqual(runContainers(img, timedOut.uuid!), []);
+      const noExport = await waitRun(f.omics, (await start(quick, 'no-export', { outputUri: 's3://no-connection-bucket/out' })).id!);
+      assert.equal(noExport.failureReason, 'EXPORT_FAILED', noExport.statusMessage);
+      // Three runs kept, the quota: the REMOVE run goes to make room; then every kept run is RETAIN.
+      const fourth = await start(quick, 'fourth');
+      await expectServiceError(f.omics.send(new GetRunCommand({ id: removable.id })), 'ResourceNotFoundException');
+      await waitRun(f.omics, fourth.id!);
+      await expectServiceError(start(quick, 'fifth'), 'ServiceQuotaExceededException');
+    } finally {
+      await tearDown(f);
+    }
+  });
+
   it('a worker killed with SIGKILL mid-run: after a restart the run ends (never left RUNNING) and no container is left', async () => {
     const f = await setUp(img, 'sqlite', { OPENOMICS_JOB_LEASE_SECONDS: '2' });
     let s2: SpawnedServer | undefined;

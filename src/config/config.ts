@@ -259,6 +259,7 @@ export function loadConfig(flags: ConfigOverrides = {}): Config {
       ...(num(env('OPENOMICS_MAX_REFERENCE_STORES'), 'OPENOMICS_MAX_REFERENCE_STORES') !== undefined
         ? { maxReferenceStores: num(env('OPENOMICS_MAX_REFERENCE_STORES'), '')! }
         : {}),
+      ...(num(env('OPENOMICS_MAX_RUNS'), 'OPENOMICS_MAX_RUNS') !== undefined ? { maxRetainedRuns: num(env('OPENOMICS_MAX_RUNS'), '')! } : {}),
     },
   };
   const certFile = flags.tlsCert ?? env('OPENOMICS_TLS_CERT') ?? fromFile.tls?.certFile;
