@@ -78,7 +78,10 @@ export async function spawnServer(opts: SpawnOptions = {}): Promise<SpawnedServe
   const child = spawn(process.execPath, [CLI, 'serve', ...(opts.args ?? [])], { env, stdio: ['ignore', 'pipe', 'pipe'] });
   const logs: string[] = [];
   const url = await new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`server did not start:\n${logs.join('\n')}`)), 30_000);
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL'); // a server that never said it listens is not left running
+      reject(new Error(`server did not start:\n${logs.join('\n')}`));
+    }, 30_000);
     let listening = false;
     createInterface({ input: child.stdout! }).on('line', (line) => {
       if (listening && opts.keepLogs === false) return;
