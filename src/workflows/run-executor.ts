@@ -184,7 +184,7 @@ export class RunExecutor {
         child.on('close', (code, sig) => resolve(code ?? (sig ? 128 : 1)));
       });
       if (child.pid) await started(child.pid);
-      const outcome = await this.follow(run, child, exited, tasks, () => engineLog, lost);
+      const outcome = await this.follow(run, engine, child, exited, tasks, () => engineLog, lost);
       await new Promise((r) => engineLogFile.end(r));
       await tasks.sync(engine.taskNames(engineLog + (await this.extraLogs(launch))), true);
       if (outcome === 'cancelled' || outcome === 'lost') {
@@ -289,9 +289,8 @@ export class RunExecutor {
   }
 
   /** Waits for the engine, syncing tasks; stops it on cancel, lease loss or timeout. */
-  private async follow(run: RunRecord, child: ChildProcess, exited: Promise<number>, tasks: TaskFollower, engineLog: () => string, lost: AbortSignal): Promise<number | 'cancelled' | 'lost' | 'timeout'> {
+  private async follow(run: RunRecord, engine: EngineAdapter, child: ChildProcess, exited: Promise<number>, tasks: TaskFollower, engineLog: () => string, lost: AbortSignal): Promise<number | 'cancelled' | 'lost' | 'timeout'> {
     const deadline = (run.startTime ?? this.d.now()) + this.s.maxRunMs;
-    const engine = this.engines(run.engine)!;
     for (;;) {
       const code = await Promise.race([exited, new Promise<undefined>((r) => setTimeout(r, CANCEL_POLL_MS))]);
       if (code !== undefined) return code;
@@ -526,6 +525,9 @@ class TaskFollower {
   async sync(names: Map<string, string>, final: boolean): Promise<void> {
     const files = (await readdir(this.folder).catch(() => [] as string[])).filter((f) => f.endsWith('.json'));
     for (const f of files) {
+      const known = this.known.get(f.slice(0, -'.json'.length));
+      // An ended task changes no more until the final look (which may learn its name from logs written at the end).
+      if (!final && known && known.status !== 'RUNNING') continue;
       let t: TaskFile;
       try {
         t = JSON.parse(await readFile(join(this.folder, f), 'utf8')) as TaskFile;
@@ -559,12 +561,15 @@ class TaskFollower {
       if (!prev) await this.d.db.runs.putTask(rec);
       else if (prev.status !== rec.status || prev.name !== rec.name) await this.d.db.runs.updateTask(this.run.id, t.id, rec);
       this.known.set(t.id, rec);
-      await this.copyLog(t.id);
+      await this.copyLog(t.id, status !== 'RUNNING');
     }
   }
 
-  /** Appends what the task wrote since the last look to its stream `run/<id>/task/<taskId>`. */
-  private async copyLog(taskId: string): Promise<void> {
+  /**
+   * Appends what the task wrote since the last look to its stream `run/<id>/task/<taskId>`: whole lines only,
+   * unless `final` (the task or run has ended), when a last line without a newline goes too.
+   */
+  private async copyLog(taskId: string, final: boolean): Promise<void> {
     if (!this.logOn) return;
     let l = this.logs.get(taskId);
     if (!l) this.logs.set(taskId, (l = { writer: new LogStreamWriter(this.d.db, this.run.accountId, logStreams.task(this.run.id, taskId), this.d.now), offset: 0 }));
@@ -575,8 +580,7 @@ class TaskFollower {
       if (size <= l.offset) return;
       const buf = Buffer.alloc(size - l.offset);
       await fh.read(buf, 0, buf.length, l.offset);
-      // Whole lines only; a partial last line waits for the next look.
-      const end = buf.lastIndexOf(0x0a) + 1;
+      const end = final ? buf.length : buf.lastIndexOf(0x0a) + 1;
       if (end === 0) return;
       l.offset += end;
       l.writer.add(buf.subarray(0, end).toString('utf8'));
@@ -586,20 +590,9 @@ class TaskFollower {
     }
   }
 
+  /** The last of every task's log. */
   async close(): Promise<void> {
-    for (const [id, l] of this.logs) {
-      const fh = await open(join(this.folder, `${id}.log`), 'r').catch(() => undefined);
-      if (fh) {
-        const size = (await fh.stat()).size;
-        if (size > l.offset) {
-          const buf = Buffer.alloc(size - l.offset);
-          await fh.read(buf, 0, buf.length, l.offset);
-          l.writer.add(buf.toString('utf8'));
-        }
-        await fh.close();
-      }
-      await l.writer.flush();
-    }
+    for (const id of this.logs.keys()) await this.copyLog(id, true);
   }
 }
 

@@ -1,5 +1,5 @@
 import { runArn, workflowArn } from '../../core/arn.js';
-import { date, maybeDate, opt } from './wire-values.js';
+import { date, maybeDate, opt, page } from './wire-values.js';
 import type { Principal } from '../../iam/identity.js';
 import type { TaskRecord } from '../../workflows/entities.js';
 import type { RunView } from '../../workflows/runs.js';
@@ -12,7 +12,6 @@ import type { RunListItem, TaskListItem, WorkflowListItem, WorkflowVersionListIt
  * operations.ts: an IAM resource and a handler that maps the parsed input to a domain call and back.
  */
 const wfArn = (p: Principal, s: Services, id: string, version?: string) => workflowArn(s.partition, p.accountId, id, version);
-const page = (i: { maxResults?: number; startingToken?: string }) => ({ maxResults: i.maxResults ?? 100, ...(i.startingToken ? { nextToken: i.startingToken } : {}) });
 
 /** Links to the README (always, when there is one) and, with export=DEFINITION, the definition zip. */
 async function links(s: Services, w: WorkflowView, exports: string[] | undefined, baseUrl: string) {
