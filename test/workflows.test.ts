@@ -596,3 +596,115 @@ describe('workflows on Toil (toil-cwl-runner) and across a worker crash', () => 
     }
   });
 });
+
+/** A WDL 1.0 workflow: flagstat (2 vCPUs, 2 GiB) and a read count, each in the test image. */
+function samtoolsWdl(image: string): Uint8Array {
+  const wdl = `version 1.0
+workflow qc {
+  input {
+    File bam
+    Int min_mapq = 0
+  }
+  call flagstat { input: bam = bam }
+  call count as mapped_count { input: bam = bam, q = min_mapq }
+  output {
+    File flagstat_txt = flagstat.out
+    Int mapped = mapped_count.n
+  }
+}
+
+task flagstat {
+  input {
+    File bam
+  }
+  command <<<
+    samtools flagstat ~{bam} > flagstat.txt
+  >>>
+  output {
+    File out = "flagstat.txt"
+  }
+  runtime {
+    docker: "${image}"
+    cpu: 2
+    memory: "2 GiB"
+  }
+}
+
+task count {
+  input {
+    File bam
+    Int q
+  }
+  command <<<
+    echo "task $AWS_WORKFLOW_TASK_ID of $AWS_WORKFLOW_RUN_ID" >&2
+    samtools view -c -q ~{q} ~{bam}
+  >>>
+  output {
+    Int n = read_int(stdout())
+  }
+  runtime {
+    docker: "${image}"
+    memory: "512 MiB"
+  }
+}
+`;
+  return zipSync({ 'main.wdl': strToU8(wdl) });
+}
+
+describe('WDL workflows through Toil’s WDL runner, tasks through the container API gate', () => {
+  it('discovers the template, rejects a definition the runner cannot read, and runs flagstat in containers equal to samtools run directly', async () => {
+    const f = await setUp(img, 'sqlite');
+    try {
+      const expected = samtoolsDirect(f);
+      const { workflow } = await registerWorkflow(f.omics, samtoolsWdl(img.image), 'wdl-qc');
+      assert.equal(workflow.status, 'ACTIVE', workflow.statusMessage);
+      assert.equal(workflow.engine, 'WDL');
+      assert.deepEqual(workflow.parameterTemplate, { bam: { description: '', optional: false }, min_mapq: { description: '', optional: true } });
+      const broken = zipSync({ 'main.wdl': strToU8('version 1.0\nworkflow w {\n  call t\n}\ntask t {\n  command <<< echo hi >>>\n  output { String s = read_string(stdout()) \n}\n') });
+      const bad = await registerWorkflow(f.omics, broken, 'wdl-broken');
+      assert.equal(bad.workflow.status, 'FAILED');
+      assert.match(bad.workflow.statusMessage!, /^main\.wdl:9:0: /, bad.workflow.statusMessage);
+      // A construct the runner does not handle (a workflow's parameter_meta): FAILED with its reason, not a failed run later.
+      const unsupported = zipSync({ 'main.wdl': strToU8('version 1.0\nworkflow w {\n  input { Int x }\n  parameter_meta { x: "an int" }\n}\n') });
+      const refused = await registerWorkflow(f.omics, unsupported, 'wdl-unsupported');
+      assert.equal(refused.workflow.status, 'FAILED');
+      assert.match(refused.workflow.statusMessage!, /Parameter_metaContext/, refused.workflow.statusMessage);
+      await expectServiceError(
+        f.omics.send(new StartRunCommand({ workflowId: workflow.id, roleArn: ROLE, outputUri: `file://${f.exportRoot}/wdl`, parameters: { min_mapq: 1 }, requestId: 'wdl-missing' })),
+        'ValidationException',
+        /Missing required parameter "bam"/,
+      );
+      const started = await f.omics.send(new StartRunCommand({ workflowId: workflow.id, roleArn: ROLE, outputUri: `file://${f.exportRoot}/wdl`, parameters: { bam: f.bamUri }, requestId: 'wdl' }));
+      const run = await waitRun(f.omics, started.id!, 300_000);
+      assert.equal(run.status, 'COMPLETED', `${run.failureReason}: ${run.statusMessage}`);
+      assert.match(run.engineVersion!, /^toil-wdl-runner /);
+      const folder = join(f.exportRoot, 'wdl', run.id!, run.uuid!);
+      assert.equal(readFileSync(join(folder, 'out', 'flagstat_txt', 'flagstat.txt'), 'utf8'), expected.flagstat, 'out/<output name>/<file> (§4.13)');
+      const summary = JSON.parse(readFileSync(join(folder, 'logs', 'outputs.json'), 'utf8'));
+      assert.deepEqual(summary, { 'qc.flagstat_txt': `file://${f.exportRoot}/wdl/${run.id}/${run.uuid}/out/flagstat_txt/flagstat.txt` });
+      // Tasks: named by their WDL task, limits from the declared runtime (rounded up), in the declared image.
+      const tasks = (await f.omics.send(new ListRunTasksCommand({ id: run.id }))).items!;
+      assert.deepEqual(tasks.map((t) => [t.name, t.status, t.cpus, t.memory]).sort(), [
+        ['count', 'COMPLETED', 1, 1],
+        ['flagstat', 'COMPLETED', 2, 2],
+      ]);
+      for (const t of tasks) {
+        const detail = await f.omics.send(new GetRunTaskCommand({ id: run.id, taskId: t.taskId }));
+        assert.equal(detail.imageDetails!.image, img.image);
+      }
+      assert.deepEqual(runContainers(img, run.uuid!), [], 'task containers are removed');
+      const logs = new CloudWatchLogsClient({ endpoint: f.s.url, region: 'us-east-1', credentials: { accessKeyId: f.s.accessKeyId, secretAccessKey: f.s.secretAccessKey }, maxAttempts: 1 });
+      const read = async (stream: string) => (await logs.send(new GetLogEventsCommand({ logGroupName: '/aws/omics/WorkflowLog', logStreamName: stream, startFromHead: true }))).events!.map((e) => e.message!);
+      const count = tasks.find((t) => t.name === 'count')!;
+      const reads = execFileSync('samtools', ['view', '-c', '-q', '0', join(f.corpus, 'sample.bam')], { encoding: 'utf8', env: SAMTOOLS_ENV }).trim();
+      assert.deepEqual(await read(`run/${run.id}/task/${count.taskId}`), [`task ${count.taskId} of ${run.id}`, reads], 'the task log, and AWS_WORKFLOW_* in the task');
+      const runLog = await read(`run/${run.id}`);
+      assert.ok(runLog.some((m) => m.includes('Output qc.mapped is not reported')), runLog.join('\n'));
+      const manifest = (await read(`manifest/run/${run.id}/${run.uuid}`)).map((m) => JSON.parse(m) as Record<string, unknown>);
+      assert.equal(manifest.length, 3);
+      assert.deepEqual(manifest.slice(1).map((t) => t['cpusReserved']).sort(), [1, 2]);
+    } finally {
+      await tearDown(f);
+    }
+  });
+});

@@ -1,8 +1,9 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { createReadStream, createWriteStream, existsSync } from 'node:fs';
-import { mkdir, open, readdir, readFile, rm, writeFile } from 'node:fs/promises';
-import { hostname } from 'node:os';
+import { mkdir, mkdtemp, open, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { request } from 'node:http';
+import { hostname, tmpdir } from 'node:os';
 import { dirname, isAbsolute, join, relative } from 'node:path';
 import { Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -12,12 +13,13 @@ import type { GiveUpHandler, JobHandler } from '../jobs/runner.js';
 import type { DomainDeps } from '../storage/context.js';
 import type { DataLocations, ExportTarget } from '../storage/locations.js';
 import { isOmicsUri, type OmicsStorageUris } from '../storage/omics-uris.js';
+import { ContainerApiGate } from './container-api-gate.js';
 import { unzipDefinition } from './definitions.js';
 import type { RunRecord, RunStatus, TaskRecord, WorkflowEngine } from './entities.js';
 import { runCommand, stripAnsi, type EngineAdapter, type EngineLaunch, type EngineOutputValue } from './engines/engine.js';
 import { LogStreamWriter, logStreams } from './run-logs.js';
 import { ACTIVE_RUN_STATUSES, type RunPayload } from './runs.js';
-import type { TaskFile } from './task-shim.js';
+import type { TaskFile, TaskRunContext } from './task-files.js';
 import type { WorkflowService } from './workflows.js';
 
 /** How this deployment runs workflows (config.workflows). */
@@ -154,6 +156,7 @@ export class RunExecutor {
     const tasks = new TaskFollower(this.d, run, join(dir, 'tasks'), logOn);
     let engineLog = '';
     let engine: EngineAdapter | undefined;
+    let containerApi: { env: Record<string, string>; close(): Promise<void> } | undefined;
     try {
       if (!(await move('STARTING', { startTime: run.startTime ?? now(), statusMessage: null }))) return;
       engine = this.engines(run.engine);
@@ -162,13 +165,14 @@ export class RunExecutor {
       const staged = await this.stageInputs(run, join(dir, 'inputs'));
       const digests = Object.fromEntries(staged.filter((s) => s.digest).map((s) => [s.uri, s.digest!]));
       const byUri = new Map(staged.map((s) => [s.uri, s]));
-      await writeFile(launch.inputsFile, JSON.stringify(engine.inputs(run.parameters, (uri) => byUri.get(uri))));
+      await writeFile(launch.inputsFile, JSON.stringify(engine.inputs(run.parameters, (uri) => byUri.get(uri), launch)));
       const version = await this.versionOf(engine);
       if (!(await move('RUNNING', { resourceDigests: digests, engineVersion: `${engine.name} ${version}`.slice(0, 64), statusMessage: null }))) return;
       say(`Engine: ${engine.name} ${version}`);
       const { command, args } = engine.command(launch);
       const engineLogFile = createWriteStream(join(dir, 'engine.log'));
-      const env = { ...this.engineEnv(run, dir), ...(engine.env?.(launch) ?? {}) };
+      if (engine.containerApiTasks && this.s.containers !== 'none') containerApi = await this.openContainerApi(run, dir, engine.containerApiTasks(launch));
+      const env = { ...this.engineEnv(run, dir), ...(engine.env?.(launch) ?? {}), ...(containerApi?.env ?? {}) };
       const child = spawn(command, args, { cwd: launch.workDir, env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
       let stdout = '';
       child.stdout!.on('data', (b: Buffer) => (stdout += b.toString()));
@@ -186,6 +190,7 @@ export class RunExecutor {
       if (child.pid) await started(child.pid);
       const outcome = await this.follow(run, engine, child, exited, tasks, () => engineLog, lost);
       await new Promise((r) => engineLogFile.end(r));
+      await containerApi?.close();
       await tasks.sync(engine.taskNames(engineLog + (await this.extraLogs(launch))), true);
       if (outcome === 'cancelled' || outcome === 'lost') {
         await this.removeContainers(run.uuid);
@@ -211,6 +216,7 @@ export class RunExecutor {
       } catch (e) {
         throw new RunFailure('WORKFLOW_RUN_FAILED', `The engine's outputs could not be read: ${(e as Error).message}`);
       }
+      for (const name of engine.unreportedOutputs?.(launch, outputs) ?? []) say(`Output ${name} is not reported: ${engine.name} does not report it (docs/workflows.md)`);
       await this.export(run, outputs, join(dir, 'engine.log'), engine);
       say(`Outputs exported to ${run.runOutputUri}`);
       await move('COMPLETED', { stopTime: now(), statusMessage: null });
@@ -233,6 +239,7 @@ export class RunExecutor {
       }
       await move('FAILED', { failureReason: failure.reason, statusMessage: failure.message.slice(0, 1000), stopTime: now() });
     } finally {
+      await containerApi?.close();
       await tasks.close();
       await this.writeManifest(run, tasks.all()).catch((err: unknown) => this.log.warn({ err, runId: run.id }, 'could not write the run manifest'));
     }
@@ -263,19 +270,65 @@ export class RunExecutor {
     };
   }
 
+  /** The run as the task starters (task shim, container API gate) see it. */
+  private taskRun(run: RunRecord, dir: string): TaskRunContext {
+    return {
+      tasksDir: join(dir, 'tasks'),
+      runId: run.id,
+      runUuid: run.uuid,
+      runArn: runArn(this.d.partition, run.accountId, run.id),
+      taskArnPrefix: taskArn(this.d.partition, run.accountId, ''),
+      region: this.s.region,
+    };
+  }
+
+  /**
+   * The Docker Engine API for an engine that starts containers through it: the runtime's own API (Podman's
+   * `podman system service`, or the Docker daemon's socket) behind the container API gate. Sockets live in a
+   * short temporary folder (a Unix socket path is limited to 107 bytes). Podman's service exits 30 s after its
+   * last connection, so one left by a killed worker goes away by itself; the gate holds a connection while it lives.
+   */
+  private async openContainerApi(run: RunRecord, dir: string, tasks: ReturnType<NonNullable<EngineAdapter['containerApiTasks']>>): Promise<{ env: Record<string, string>; close(): Promise<void> }> {
+    const sockets = await mkdtemp(join(tmpdir(), 'openomics-api-'));
+    const podman = this.s.containers === 'podman';
+    let service: ChildProcess | undefined;
+    let upstream = (process.env['DOCKER_HOST'] ?? 'unix:///var/run/docker.sock').replace(/^unix:\/\//, '');
+    if (podman) {
+      upstream = join(sockets, 'podman.sock');
+      service = spawn(this.realContainerCommand(), ['system', 'service', '--time=30', `unix://${upstream}`], { env: this.containerEnv(), stdio: 'ignore' });
+    }
+    const gate = new ContainerApiGate({ socketPath: join(sockets, 'docker.sock'), upstream, podman, run: this.taskRun(run, dir), allowedRoot: dir, task: tasks });
+    let closed: Promise<void> | undefined;
+    const close = () =>
+      (closed ??= (async () => {
+        await gate.close();
+        service?.kill('SIGTERM');
+        await rm(sockets, { recursive: true, force: true });
+      })());
+    try {
+      if (!(await answers(upstream, 15_000))) throw new RunFailure('WORKFLOW_RUN_FAILED', `The container runtime's API did not answer on ${upstream}.`);
+      await gate.start();
+    } catch (e) {
+      await close();
+      throw e;
+    }
+    return { env: { DOCKER_HOST: `unix://${join(sockets, 'docker.sock')}` }, close };
+  }
+
   private engineEnv(run: RunRecord, dir: string): NodeJS.ProcessEnv {
+    const t = this.taskRun(run, dir);
     return {
       ...this.containerEnv(),
       PATH: `${join(dir, 'bin')}:${process.env['PATH'] ?? '/usr/bin:/bin'}`,
       HOME: join(dir, 'work'),
       TMPDIR: join(dir, 'work', 'tmp'),
-      OPENOMICS_TASKS_DIR: join(dir, 'tasks'),
+      OPENOMICS_TASKS_DIR: t.tasksDir,
       OPENOMICS_CONTAINER_COMMAND: this.realContainerCommand(),
-      OPENOMICS_RUN_ID: run.id,
-      OPENOMICS_RUN_UUID: run.uuid,
-      OPENOMICS_RUN_ARN: runArn(this.d.partition, run.accountId, run.id),
-      OPENOMICS_TASK_ARN_PREFIX: taskArn(this.d.partition, run.accountId, ''),
-      OPENOMICS_REGION: this.s.region,
+      OPENOMICS_RUN_ID: t.runId,
+      OPENOMICS_RUN_UUID: t.runUuid,
+      OPENOMICS_RUN_ARN: t.runArn,
+      OPENOMICS_TASK_ARN_PREFIX: t.taskArnPrefix,
+      OPENOMICS_REGION: t.region,
     };
   }
 
@@ -534,7 +587,7 @@ class TaskFollower {
       } catch {
         continue; // being written
       }
-      const name = (t.cidfile && names.get(t.cidfile)) ?? t.command[0] ?? t.image;
+      const name = t.name ?? (t.cidfile && names.get(t.cidfile)) ?? t.command[0] ?? t.image;
       const ended = t.stopTime !== undefined;
       const oom = !!t.oomKilled;
       const status = ended ? (t.exitCode === 0 ? 'COMPLETED' : 'FAILED') : final ? 'FAILED' : 'RUNNING';
@@ -624,3 +677,21 @@ async function walkFiles(dir: string): Promise<string[]> {
   return out;
 }
 
+/** Whether a Docker-compatible API answers `_ping` on the socket within the time given. */
+async function answers(socketPath: string, withinMs: number): Promise<boolean> {
+  const until = Date.now() + withinMs;
+  while (Date.now() < until) {
+    const ok = await new Promise<boolean>((resolve) => {
+      const r = request({ socketPath, path: '/_ping', timeout: 2000 }, (res) => {
+        res.resume();
+        resolve(res.statusCode === 200);
+      });
+      r.on('error', () => resolve(false));
+      r.on('timeout', () => r.destroy());
+      r.end();
+    });
+    if (ok) return true;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  return false;
+}

@@ -9,28 +9,9 @@
  * Runs as its own process (the engine starts it), so it imports only Node's standard library.
  */
 import { spawn, spawnSync } from 'node:child_process';
-import { randomInt, randomUUID } from 'node:crypto';
-import { createWriteStream, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { createWriteStream } from 'node:fs';
 import { join } from 'node:path';
-
-export interface TaskFile {
-  id: string;
-  uuid: string;
-  image: string;
-  cpus: number;
-  memoryGiB: number;
-  cidfile: string | null;
-  command: string[];
-  creationTime: number;
-  startTime: number;
-  stopTime?: number;
-  exitCode?: number;
-  oomKilled?: boolean;
-  imageDigest?: string | null;
-  utilization?: { cpusAverage: number; cpusMaximum: number; memoryAverageGiB: number; memoryMaximumGiB: number; runningSeconds: number };
-}
-
-const GiB = 1024 ** 3;
+import { newTaskId, taskContainer, taskEnvironment, taskLimits, UsageSampler, writeTask, type TaskFile, type TaskRunContext } from './task-files.js';
 
 function env(name: string): string {
   const v = process.env[name];
@@ -77,53 +58,20 @@ function real(args: string[]): { status: number | null; stdout: string } {
   return { status: r.status, stdout: r.stdout ?? '' };
 }
 
-function readNumber(path: string): number | undefined {
-  try {
-    const t = readFileSync(path, 'utf8');
-    const usage = /usage_usec (\d+)/.exec(t);
-    return usage ? Number(usage[1]) * 1000 : Number(t.trim());
-  } catch {
-    return undefined;
-  }
-}
-
-function oomKills(path: string): number {
-  try {
-    return Number(/oom_kill (\d+)/.exec(readFileSync(path, 'utf8'))?.[1] ?? 0);
-  } catch {
-    return 0;
-  }
-}
-
-/** The container's memory now and at its peak (bytes), CPU time (ns) and OOM kills so far, from its cgroup (v1 or v2). */
-function sampleCgroup(cgroup: string): { memory?: number; peak?: number; cpuNs?: number; oomKills: number } {
-  const v1 = (file: string) => join('/sys/fs/cgroup/memory', cgroup, file);
-  const v1mem = readNumber(v1('memory.usage_in_bytes'));
-  if (v1mem !== undefined) {
-    return { memory: v1mem, peak: readNumber(v1('memory.max_usage_in_bytes')), cpuNs: readNumber(join('/sys/fs/cgroup/cpuacct', cgroup, 'cpuacct.usage')), oomKills: oomKills(v1('memory.oom_control')) };
-  }
-  const v2 = (file: string) => join('/sys/fs/cgroup', cgroup, file);
-  return { memory: readNumber(v2('memory.current')), peak: readNumber(v2('memory.peak')), cpuNs: readNumber(v2('cpu.stat')), oomKills: oomKills(v2('memory.events')) };
-}
-
-function writeTask(dir: string, t: TaskFile): void {
-  const path = join(dir, `${t.id}.json`);
-  writeFileSync(`${path}.tmp`, JSON.stringify(t));
-  renameSync(`${path}.tmp`, path);
-}
-
 async function runTask(args: string[]): Promise<number> {
-  const tasksDir = env('OPENOMICS_TASKS_DIR');
+  const run: TaskRunContext = {
+    tasksDir: env('OPENOMICS_TASKS_DIR'),
+    runId: env('OPENOMICS_RUN_ID'),
+    runUuid: env('OPENOMICS_RUN_UUID'),
+    runArn: env('OPENOMICS_RUN_ARN'),
+    taskArnPrefix: env('OPENOMICS_TASK_ARN_PREFIX'),
+    region: env('OPENOMICS_REGION'),
+  };
   const { options, image, command } = splitRun(args.slice(1));
-  const id = String(randomInt(1_000_000_000, 10_000_000_000));
-  const uuid = randomUUID();
-  const cpus = Math.max(1, Math.ceil(Number(optionValue(options, '--cpus') ?? '1') || 1));
-  const memoryGiB = Math.max(1, Math.ceil((mebibytes(optionValue(options, '--memory')) ?? 1024) / 1024));
+  const ids = newTaskId();
+  const { cpus, memoryGiB } = taskLimits(Number(optionValue(options, '--cpus') ?? '1'), mebibytes(optionValue(options, '--memory')));
   const cidfile = optionValue(options, '--cidfile') ?? null;
-  const runId = env('OPENOMICS_RUN_ID');
-  const runUuid = env('OPENOMICS_RUN_UUID');
-  const taskArn = `${env('OPENOMICS_TASK_ARN_PREFIX')}${id}`;
-  const name = `openomics-${runId}-${id}`;
+  const { name, labels } = taskContainer(run, ids.id);
   const drop = (o: string) => /^(--rm|--userns=keep-id|--net(work)?=.*|--memory=.*|--cpus=.*|--name=.*)$/.test(o);
   const kept = options.filter((o) => !drop(o));
   const runArgs = [
@@ -134,21 +82,14 @@ async function runTask(args: string[]): Promise<number> {
     `--cpus=${cpus}`,
     `--memory=${memoryGiB}g`,
     `--memory-swap=${memoryGiB}g`,
-    `--label=openomics.run=${runUuid}`,
-    `--label=openomics.task=${id}`,
-    `--env=AWS_REGION=${env('OPENOMICS_REGION')}`,
-    `--env=AWS_WORKFLOW_RUN=${env('OPENOMICS_RUN_ARN')}`,
-    `--env=AWS_WORKFLOW_RUN_ID=${runId}`,
-    `--env=AWS_WORKFLOW_RUN_UUID=${runUuid}`,
-    `--env=AWS_WORKFLOW_TASK=${taskArn}`,
-    `--env=AWS_WORKFLOW_TASK_ID=${id}`,
-    `--env=AWS_WORKFLOW_TASK_UUID=${uuid}`,
+    ...Object.entries(labels).map(([k, v]) => `--label=${k}=${v}`),
+    ...Object.entries(taskEnvironment(run, ids)).map(([k, v]) => `--env=${k}=${v}`),
     image,
     ...command,
   ];
-  const task: TaskFile = { id, uuid, image, cpus, memoryGiB, cidfile, command, creationTime: Date.now(), startTime: Date.now() };
-  writeTask(tasksDir, task);
-  const log = createWriteStream(join(tasksDir, `${id}.log`));
+  const task: TaskFile = { ...ids, image, cpus, memoryGiB, cidfile, command, creationTime: Date.now(), startTime: Date.now() };
+  writeTask(run.tasksDir, task);
+  const log = createWriteStream(join(run.tasksDir, `${ids.id}.log`));
   const child = spawn(env('OPENOMICS_CONTAINER_COMMAND'), runArgs, { stdio: ['inherit', 'pipe', 'pipe'] });
   child.stdout.on('data', (b: Buffer) => {
     process.stdout.write(b);
@@ -158,52 +99,17 @@ async function runTask(args: string[]): Promise<number> {
     process.stderr.write(b);
     log.write(b);
   });
-  // CPU and memory, sampled once a second from the container's cgroup.
-  let cgroup: string | undefined;
-  const samples: { t: number; memory: number; cpuNs: number }[] = [];
-  let peak = 0;
-  let oomSeen = false;
-  const sampler = setInterval(() => {
-    if (!cgroup) {
-      const r = real(['inspect', '--format', '{{.State.CgroupPath}}', name]);
-      if (r.status === 0 && r.stdout.trim()) cgroup = r.stdout.trim();
-      else return;
-    }
-    const s = sampleCgroup(cgroup);
-    peak = Math.max(peak, s.peak ?? 0, s.memory ?? 0);
-    oomSeen ||= s.oomKills > 0;
-    if (s.memory !== undefined && s.cpuNs !== undefined && Number.isFinite(s.memory)) samples.push({ t: Date.now(), memory: s.memory, cpuNs: s.cpuNs });
-  }, 500);
+  const usage = new UsageSampler(() => {
+    const r = real(['inspect', '--format', '{{.State.CgroupPath}}', name]);
+    return r.status === 0 ? r.stdout.trim() : undefined;
+  });
   const code: number = await new Promise((resolve) => child.on('close', (c, sig) => resolve(c ?? (sig ? 128 : 1))));
-  clearInterval(sampler);
   await new Promise((r) => log.end(r));
   const state = real(['inspect', '--format', '{{.State.OOMKilled}} {{.State.ExitCode}}', name]).stdout.trim().split(' ');
   const digest = real(['image', 'inspect', '--format', '{{.Digest}}', image]).stdout.trim();
   real(['rm', '-f', name]);
-  const stop = Date.now();
-  const rates: number[] = [];
-  for (let i = 1; i < samples.length; i++) rates.push((samples[i]!.cpuNs - samples[i - 1]!.cpuNs) / 1e6 / (samples[i]!.t - samples[i - 1]!.t));
-  const memories = samples.map((s) => s.memory / GiB);
   const exitCode = state[1] !== undefined && state[1] !== '' ? Number(state[1]) : code;
-  // Killed (137) at its memory limit: the OOM killer, even where the runtime does not say so (cgroup v1 kills a
-  // child process, not the container's first one, and podman then reports OOMKilled false).
-  const oomKilled = state[0] === 'true' || (exitCode === 137 && (oomSeen || peak >= 0.95 * memoryGiB * GiB));
-  const avg = (xs: number[]) => (xs.length ? xs.reduce((a, b) => a + b, 0) / xs.length : 0);
-  const round = (x: number) => Math.round(x * 1000) / 1000;
-  writeTask(tasksDir, {
-    ...task,
-    stopTime: stop,
-    exitCode,
-    oomKilled,
-    imageDigest: digest.startsWith('sha') ? digest : null,
-    utilization: {
-      cpusAverage: round(avg(rates)),
-      cpusMaximum: round(Math.max(0, ...rates)),
-      memoryAverageGiB: round(avg(memories)),
-      memoryMaximumGiB: round(Math.max(peak / GiB, ...memories)),
-      runningSeconds: round((stop - task.startTime) / 1000),
-    },
-  });
+  writeTask(run.tasksDir, usage.finish(task, exitCode, state[0] === 'true', digest));
   return code;
 }
 

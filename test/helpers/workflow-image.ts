@@ -5,8 +5,8 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 
 /**
- * The task image of the workflow tests, built offline: Debian's busybox-static plus samtools and the shared
- * libraries it links, imported into Podman from a root filesystem (`podman import`). No registry involved.
+ * The task image of the workflow tests, built offline: Debian's busybox-static plus samtools and bash (Toil's
+ * WDL runner starts every task with `/bin/bash`) and the shared libraries they link, imported into Podman from a root filesystem (`podman import`). No registry involved.
  * Also the containers.conf these machines need (runc, cgroupfs, no default ulimits — crun fails here).
  */
 export interface WorkflowImage {
@@ -14,19 +14,27 @@ export interface WorkflowImage {
   containersConf: string;
 }
 
-const TOOLS = ['sh', 'ls', 'cat', 'echo', 'wc', 'head', 'sleep', 'mkdir', 'env', 'tr', 'true', 'false', 'grep', 'sort', 'cut', 'dd', 'test'];
+const TOOLS = ['sh', 'ls', 'cat', 'echo', 'wc', 'head', 'sleep', 'mkdir', 'env', 'tr', 'true', 'false', 'grep', 'sort', 'cut', 'dd', 'test', 'mktemp', 'chmod', 'ln', 'rm', 'mv', 'sync'];
+/** Programs copied from the host with their libraries. */
+const PROGRAMS = ['/usr/bin/samtools', '/bin/bash'];
 
 export function workflowImage(): WorkflowImage {
   const containersConf = join(tmpdir(), 'openomics-test-containers.conf');
   writeFileSync(containersConf, '[containers]\ndefault_ulimits = []\n\n[engine]\nruntime = "runc"\ncgroup_manager = "cgroupfs"\nevents_logger = "file"\n');
   const env = { ...process.env, CONTAINERS_CONF: containersConf };
-  const libs = execFileSync('ldd', ['/usr/bin/samtools'], { encoding: 'utf8' })
-    .split('\n')
-    .map((l) => /(\/\S+)/.exec(l)?.[1])
-    .filter((x): x is string => !!x);
+  const libs = [
+    ...new Set(
+      PROGRAMS.flatMap((p) =>
+        execFileSync('ldd', [p], { encoding: 'utf8' })
+          .split('\n')
+          .map((l) => /(\/\S+)/.exec(l)?.[1])
+          .filter((x): x is string => !!x),
+      ),
+    ),
+  ];
   const key = createHash('sha256')
     .update(readFileSync('/bin/busybox'))
-    .update(readFileSync('/usr/bin/samtools'))
+    .update(PROGRAMS.map((p) => readFileSync(p)).reduce((a, b) => Buffer.concat([a, b])))
     .update(TOOLS.join(','))
     .update(libs.join(','))
     .digest('hex')
@@ -44,8 +52,11 @@ export function workflowImage(): WorkflowImage {
   copyFileSync('/bin/busybox', join(root, 'bin/busybox'));
   execFileSync('chmod', ['755', join(root, 'bin/busybox')]);
   for (const t of TOOLS) symlinkSync('busybox', join(root, 'bin', t));
-  copyFileSync('/usr/bin/samtools', join(root, 'usr/bin/samtools'));
-  execFileSync('chmod', ['755', join(root, 'usr/bin/samtools')]);
+  for (const p of PROGRAMS) {
+    mkdirSync(join(root, dirname(p)), { recursive: true });
+    copyFileSync(p, join(root, p));
+    execFileSync('chmod', ['755', join(root, p)]);
+  }
   for (const lib of libs) {
     mkdirSync(join(root, dirname(lib)), { recursive: true });
     copyFileSync(lib, join(root, lib));

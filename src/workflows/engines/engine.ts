@@ -36,10 +36,12 @@ export interface EngineAdapter {
   /** null if the engine accepts the definition, else its complaint (naming file and line where it does). */
   validate(definitionDir: string, main: string): Promise<string | null>;
   /** The engine's inputs document from the run's parameters, staged files already local paths. */
-  inputs(parameters: Record<string, unknown>, staged: (uri: string) => { path: string; isDirectory: boolean } | undefined): unknown;
+  inputs(parameters: Record<string, unknown>, staged: (uri: string) => { path: string; isDirectory: boolean } | undefined, l: EngineLaunch): unknown;
   command(l: EngineLaunch): { command: string; args: string[] };
   /** The outputs, from what the engine printed on stdout (and its outDir). */
   outputs(stdout: string, l: EngineLaunch): Record<string, EngineOutputValue>;
+  /** Outputs the workflow declares that the engine cannot report (said in the run log). */
+  unreportedOutputs?(l: EngineLaunch, reported: Record<string, EngineOutputValue>): string[];
   /** Environment the engine needs beyond the executor's (its container backend, say). */
   env?(l: EngineLaunch): Record<string, string>;
   /**
@@ -49,6 +51,12 @@ export interface EngineAdapter {
   readonly outputLayout?: 'flat' | 'by-output';
   /** Task names the engine logged, by the container id file it gave the container command. */
   taskNames(engineLog: string): Map<string, string>;
+  /**
+   * For an engine that starts task containers through the Docker Engine API (DOCKER_HOST) rather than a
+   * container command: which task a container the engine names belongs to, and the CPUs and memory it declares.
+   * The run executor then puts the container API gate between the engine and the runtime.
+   */
+  containerApiTasks?(l: EngineLaunch): (engineContainerName: string) => { name: string; cpus?: number; memoryMiB?: number };
 }
 
 /** Runs a command to its end: exit code, stdout, stderr (for version and validation checks). */
