@@ -5,6 +5,7 @@ import assert from 'node:assert/strict';
 import { strToU8, zipSync } from 'fflate';
 import { definitionDigest, resolveDefinition, unzipDefinition } from '../src/workflows/definitions.js';
 import { DefinitionSyntaxError, discoverTemplate } from '../src/workflows/parameter-templates.js';
+import { wdlMemoryMiB, wdlOutline } from '../src/workflows/wdl-source.js';
 
 const zip = (files: Record<string, string>) => Buffer.from(zipSync(Object.fromEntries(Object.entries(files).map(([k, v]) => [k, strToU8(v)]))));
 
@@ -109,5 +110,56 @@ task t { input { Int inner } command <<< >>> }
       outdir: { description: '', optional: true },
       cli_image: { description: '', optional: false },
     });
+  });
+
+  it('WDL outline: declared workflow outputs, call aliases, task outputs and literal runtimes (commands are shell, not WDL)', () => {
+    const wdl = `version 1.0
+workflow qc {
+  input { File bam }
+  call stats as s1 { input: bam = bam }
+  call lib.other
+  output {
+    File report = s1.out
+    Int n = s1.count
+  }
+}
+task stats {
+  input { File bam }
+  command <<<
+    echo "output { File fake = 'x' }" > report.txt  # runtime { cpu: 64 }
+  >>>
+  output {
+    File out = "report.txt"
+    Int count = read_int(stdout())
+  }
+  runtime { docker: "img" cpu: 3 memory: "1.5 GB" }
+}
+task other {
+  command { echo "{ nested }" }
+  runtime {
+    cpu: threads
+    memory: "4 GiB"
+  }
+}
+`;
+    const o = wdlOutline(wdl);
+    assert.equal(o.workflow, 'qc');
+    assert.deepEqual(o.outputs, [
+      { type: 'File', name: 'report', expression: 's1.out' },
+      { type: 'Int', name: 'n', expression: 's1.count' },
+    ]);
+    assert.deepEqual([...o.calls], [['s1', 'stats'], ['other', 'other']]);
+    assert.deepEqual(o.tasks.get('stats'), {
+      outputs: [
+        { type: 'File', name: 'out', expression: '"report.txt"' },
+        { type: 'Int', name: 'count', expression: 'read_int(stdout())' },
+      ],
+      cpu: 3,
+      memoryMiB: 1.5e9 / 1024 ** 2,
+    });
+    assert.deepEqual(o.tasks.get('other'), { outputs: [], memoryMiB: 4096 }, 'a CPU count that is an expression is not guessed');
+    assert.equal(wdlMemoryMiB('"512 MiB"'), 512);
+    assert.equal(wdlMemoryMiB('"2G"'), 2e9 / 1024 ** 2);
+    assert.equal(wdlMemoryMiB('"lots"'), undefined);
   });
 });
