@@ -30,6 +30,7 @@ import { RunExecutor } from './workflows/run-executor.js';
 import { RunLogService } from './workflows/run-logs.js';
 import { CwltoolAdapter, ToilCwlAdapter } from './workflows/engines/cwl.js';
 import { MiniwdlAdapter } from './workflows/engines/miniwdl.js';
+import { NextflowAdapter } from './workflows/engines/nextflow.js';
 import { ToilWdlAdapter } from './workflows/engines/toil-wdl.js';
 import { WorkflowFileLinks } from './workflows/file-links.js';
 import type { EngineAdapter } from './workflows/engines/engine.js';
@@ -113,10 +114,11 @@ export function startServices(
   const wf = config.workflows;
   const cwlRunner: EngineAdapter = wf.cwlRunner === 'toil' ? new ToilCwlAdapter(wf.toilBatchSystem) : new CwltoolAdapter();
   const cwlValidator = new CwltoolAdapter();
-  // WDL by miniwdl when it is installed (not on Debian 12), else by Toil's legacy runner (docs/workflows.md);
-  // Nextflow has no engine yet.
+  // WDL by miniwdl when it is installed (not on Debian 12), else by Toil's legacy runner; Nextflow when it is
+  // installed (neither is here: both adapters untested, docs/workflows.md).
   const wdl = onPath('miniwdl') ? new MiniwdlAdapter() : onPath('toil-wdl-runner') ? new ToilWdlAdapter() : undefined;
-  const engines = (e: WorkflowEngine): EngineAdapter | undefined => (e === 'CWL' ? cwlRunner : e === 'WDL' || e === 'WDL_LENIENT' ? wdl : undefined);
+  const nextflow = onPath('nextflow') && onPath('unshare') ? new NextflowAdapter() : undefined;
+  const engines = (e: WorkflowEngine): EngineAdapter | undefined => (e === 'CWL' ? cwlRunner : e === 'WDL' || e === 'WDL_LENIENT' ? wdl : e === 'NEXTFLOW' ? nextflow : undefined);
   const workflows = new WorkflowService(deps, locations, (e) => (e === 'CWL' ? cwlValidator : engines(e)), kick, new WorkflowFileLinks(core.db, core.keys));
   const runs = new RunService(deps, workflows, locations, () => runRunner.kick());
   mkdirSync(wf.runsDir, { recursive: true, mode: 0o700 });

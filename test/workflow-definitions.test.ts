@@ -6,6 +6,10 @@ import { strToU8, zipSync } from 'fflate';
 import { definitionDigest, resolveDefinition, unzipDefinition } from '../src/workflows/definitions.js';
 import { DefinitionSyntaxError, discoverTemplate } from '../src/workflows/parameter-templates.js';
 import { wdlMemoryMiB, wdlOutline } from '../src/workflows/wdl-source.js';
+import { NextflowAdapter } from '../src/workflows/engines/nextflow.js';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 
 const zip = (files: Record<string, string>) => Buffer.from(zipSync(Object.fromEntries(Object.entries(files).map(([k, v]) => [k, strToU8(v)]))));
 
@@ -161,5 +165,32 @@ task other {
     assert.equal(wdlMemoryMiB('"512 MiB"'), 512);
     assert.equal(wdlMemoryMiB('"2G"'), 2e9 / 1024 ** 2);
     assert.equal(wdlMemoryMiB('"lots"'), undefined);
+  });
+
+  it('Nextflow adapter (no engine here to run it): publish folder mounted over /mnt/workflow/pubdir, podman executor, published files as outputs', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'openomics-nf-'));
+    try {
+      const out = join(dir, 'out');
+      mkdirSync(join(out, 'reports'), { recursive: true });
+      writeFileSync(join(out, 'counts.txt'), '42\n');
+      writeFileSync(join(out, 'reports', 'a.html'), '<p>');
+      const nf = new NextflowAdapter();
+      const l = { definitionDir: join(dir, 'def'), main: 'main.nf', workDir: join(dir, 'work'), outDir: out, inputsFile: join(dir, 'in.json'), containers: 'podman' as const };
+      const { command, args } = nf.command(l);
+      assert.equal(command, 'unshare');
+      assert.deepEqual(args.slice(0, 2), ['--mount', 'sh']);
+      assert.match(args[3]!, /mount --bind "\$0" \/mnt\/workflow\/pubdir/);
+      assert.equal(args[4], out);
+      assert.deepEqual(args.slice(5, 8), ['nextflow', '-log', join(dir, 'work', 'nextflow.log')]);
+      assert.ok(args.includes('-with-podman') && args.includes('-params-file'));
+      assert.ok(!nf.command({ ...l, containers: 'none' }).args.some((a) => a.startsWith('-with-')));
+      assert.deepEqual(nf.inputs({ reads: 's3://b/r.fq', n: 2 }, (u) => (u === 's3://b/r.fq' ? { path: '/staged/r.fq', isDirectory: false } : undefined)), { reads: '/staged/r.fq', n: 2 });
+      const outputs = nf.outputs('', l);
+      assert.deepEqual(Object.keys(outputs).sort(), ['counts.txt', 'reports']);
+      assert.deepEqual(outputs['counts.txt'], { kind: 'file', path: join(out, 'counts.txt'), basename: 'counts.txt', size: 3, isDirectory: false });
+      assert.equal(nf.outputsSummary, false, 'no outputs.json for Nextflow (spec §7)');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

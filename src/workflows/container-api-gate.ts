@@ -69,8 +69,12 @@ export class ContainerApiGate {
 
   /** Stops listening and waits for the records of containers that were still running to be written. */
   async close(): Promise<void> {
-    await new Promise<void>((ok) => (this.server ? this.server.close(() => ok()) : ok()));
-    this.server?.closeAllConnections();
+    const server = this.server;
+    if (server) {
+      const closed = new Promise<void>((ok) => server.close(() => ok()));
+      server.closeAllConnections();
+      await closed;
+    }
     await Promise.race([Promise.all(this.pending), new Promise((r) => setTimeout(r, 5000))]);
     this.keepalive?.destroy();
     await rm(this.o.socketPath, { force: true });

@@ -490,7 +490,7 @@ export class RunExecutor {
     try {
       const summary: Record<string, unknown> = {};
       for (const [k, v] of Object.entries(outputs)) summary[k] = await summarise(k, v);
-      await target.write('logs/outputs.json', Readable.from([JSON.stringify(summary, null, 2)]));
+      if (engine.outputsSummary !== false) await target.write('logs/outputs.json', Readable.from([JSON.stringify(summary, null, 2)]));
       await target.write('logs/engine.log', createReadStream(engineLogPath));
     } catch (e) {
       throw new RunFailure('EXPORT_FAILED', `Exporting the outputs to ${run.runOutputUri} failed: ${(e as Error).message}`);

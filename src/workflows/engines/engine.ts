@@ -40,6 +40,8 @@ export interface EngineAdapter {
   command(l: EngineLaunch): { command: string; args: string[] };
   /** The outputs, from what the engine printed on stdout (and its outDir). */
   outputs(stdout: string, l: EngineLaunch): Record<string, EngineOutputValue>;
+  /** Whether `logs/outputs.json` is written (CWL and WDL; not Nextflow, spec §7); default true. */
+  readonly outputsSummary?: boolean;
   /** Outputs the workflow declares that the engine cannot report (said in the run log). */
   unreportedOutputs?(l: EngineLaunch, reported: Record<string, EngineOutputValue>): string[];
   /** Environment the engine needs beyond the executor's (its container backend, say). */
