@@ -506,6 +506,33 @@ outputs:
       assert.match(run.resourceDigests!['s3://run-outputs/inputs/batch/']!, /^sha256:/);
     });
 
+    it('an input changed while the run runs fails it with MODIFIED_INPUT_RESOURCE, nothing exported', async () => {
+      await s3.send(new PutObjectCommand({ Bucket: 'run-outputs', Key: 'inputs/changing.txt', Body: 'v1\n' }));
+      const tool = `cwlVersion: v1.2
+class: CommandLineTool
+requirements:
+  DockerRequirement: {dockerPull: "${img.image}"}
+baseCommand: [sh, -c]
+arguments: ['sleep 4; cat "$0"', $(inputs.f.path)]
+inputs:
+  f: File
+stdout: out.txt
+outputs:
+  out: {type: stdout}
+`;
+      const { workflow } = await registerWorkflow(f.omics, zipSync({ 'main.cwl': strToU8(tool) }), 'changing');
+      const started = await f.omics.send(
+        new StartRunCommand({ workflowId: workflow.id, roleArn: ROLE, outputUri: `file://${f.exportRoot}/changing`, parameters: { f: 's3://run-outputs/inputs/changing.txt' }, requestId: 'changing' }),
+      );
+      await until('task running', async () => runContainers(img, started.uuid!), (c) => c.length === 1, 60_000, 250);
+      await s3.send(new PutObjectCommand({ Bucket: 'run-outputs', Key: 'inputs/changing.txt', Body: 'v2, changed\n' }));
+      const run = await waitRun(f.omics, started.id!);
+      assert.equal(run.status, 'FAILED');
+      assert.equal(run.failureReason, 'MODIFIED_INPUT_RESOURCE', run.statusMessage);
+      assert.match(run.statusMessage!, /s3:\/\/run-outputs\/inputs\/changing\.txt changed after the run started/);
+      assert.ok(!existsSync(join(f.exportRoot, 'changing', run.id!, run.uuid!, 'out')), 'nothing exported');
+    });
+
     it('a run on an ARCHIVED read set fails with INACTIVE_OMICS_STORAGE_RESOURCE', async () => {
       writeFileSync(f.clock, String(31 * DAY));
       await until('archived', () => f.omics.send(new GetReadSetMetadataCommand({ sequenceStoreId: f.storeId, id: f.readSetId })), (m) => m.status === 'ARCHIVED', 30_000);
