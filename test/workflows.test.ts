@@ -125,6 +125,23 @@ outputs:
   return zipSync({ 'main.cwl': strToU8(tool) });
 }
 
+/** A one-step CWL workflow: `sh -c SCRIPT <path of input "in">` (a File or Directory), stdout to out.txt. */
+function oneInputWorkflow(image: string, type: 'File' | 'Directory', script: string): Uint8Array {
+  const tool = `cwlVersion: v1.2
+class: CommandLineTool
+requirements:
+  DockerRequirement: {dockerPull: "${image}"}
+baseCommand: [sh, -c]
+arguments: [${JSON.stringify(script)}, $(inputs.in.path)]
+inputs:
+  in: ${type}
+stdout: out.txt
+outputs:
+  out: {type: stdout}
+`;
+  return zipSync({ 'main.cwl': strToU8(tool) });
+}
+
 async function registerWorkflow(omics: OmicsClient, zip: Uint8Array, name: string, extra: Record<string, unknown> = {}) {
   const created = await omics.send(new CreateWorkflowCommand({ name, definitionZip: zip, requestId: `${name}-${Date.now()}`, ...extra }));
   const done = await until('workflow checked', () => omics.send(new GetWorkflowCommand({ id: created.id })), (w) => w.status !== 'CREATING', 120_000, 250);
@@ -484,21 +501,10 @@ print(json.dumps({'reason': run['failureReason'], 'engine': len(engine['events']
     it('stages a folder input (an S3 prefix ending in /) with its layout, read-only', async () => {
       await s3.send(new PutObjectCommand({ Bucket: 'run-outputs', Key: 'inputs/batch/a.txt', Body: 'A\n' }));
       await s3.send(new PutObjectCommand({ Bucket: 'run-outputs', Key: 'inputs/batch/sub/b.txt', Body: 'B\n' }));
-      const tool = `cwlVersion: v1.2
-class: CommandLineTool
-requirements:
-  DockerRequirement: {dockerPull: "${img.image}"}
-baseCommand: [sh, -c]
-arguments: ['cat "$0/a.txt" "$0/sub/b.txt"; touch "$0/x" 2>/dev/null && echo writable || echo read-only', $(inputs.dir.path)]
-inputs:
-  dir: Directory
-stdout: out.txt
-outputs:
-  out: {type: stdout}
-`;
-      const { workflow } = await registerWorkflow(f.omics, zipSync({ 'main.cwl': strToU8(tool) }), 'folder');
+      const tool = oneInputWorkflow(img.image, 'Directory', 'cat "$0/a.txt" "$0/sub/b.txt"; touch "$0/x" 2>/dev/null && echo writable || echo read-only');
+      const { workflow } = await registerWorkflow(f.omics, tool, 'folder');
       const started = await f.omics.send(
-        new StartRunCommand({ workflowId: workflow.id, roleArn: ROLE, outputUri: `file://${f.exportRoot}/folder`, parameters: { dir: 's3://run-outputs/inputs/batch/' }, requestId: 'folder' }),
+        new StartRunCommand({ workflowId: workflow.id, roleArn: ROLE, outputUri: `file://${f.exportRoot}/folder`, parameters: { in: 's3://run-outputs/inputs/batch/' }, requestId: 'folder' }),
       );
       const run = await waitRun(f.omics, started.id!);
       assert.equal(run.status, 'COMPLETED', `${run.failureReason}: ${run.statusMessage}`);
@@ -508,21 +514,9 @@ outputs:
 
     it('an input changed while the run runs fails it with MODIFIED_INPUT_RESOURCE, nothing exported', async () => {
       await s3.send(new PutObjectCommand({ Bucket: 'run-outputs', Key: 'inputs/changing.txt', Body: 'v1\n' }));
-      const tool = `cwlVersion: v1.2
-class: CommandLineTool
-requirements:
-  DockerRequirement: {dockerPull: "${img.image}"}
-baseCommand: [sh, -c]
-arguments: ['sleep 4; cat "$0"', $(inputs.f.path)]
-inputs:
-  f: File
-stdout: out.txt
-outputs:
-  out: {type: stdout}
-`;
-      const { workflow } = await registerWorkflow(f.omics, zipSync({ 'main.cwl': strToU8(tool) }), 'changing');
+      const { workflow } = await registerWorkflow(f.omics, oneInputWorkflow(img.image, 'File', 'sleep 4; cat "$0"'), 'changing');
       const started = await f.omics.send(
-        new StartRunCommand({ workflowId: workflow.id, roleArn: ROLE, outputUri: `file://${f.exportRoot}/changing`, parameters: { f: 's3://run-outputs/inputs/changing.txt' }, requestId: 'changing' }),
+        new StartRunCommand({ workflowId: workflow.id, roleArn: ROLE, outputUri: `file://${f.exportRoot}/changing`, parameters: { in: 's3://run-outputs/inputs/changing.txt' }, requestId: 'changing' }),
       );
       await until('task running', async () => runContainers(img, started.uuid!), (c) => c.length === 1, 60_000, 250);
       await s3.send(new PutObjectCommand({ Bucket: 'run-outputs', Key: 'inputs/changing.txt', Body: 'v2, changed\n' }));
