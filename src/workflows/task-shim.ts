@@ -6,7 +6,8 @@
  * sampled from its cgroup, and what happened is written to `<tasks dir>/<task id>.json` for the run monitor.
  * Anything other than `run` goes to the real command unchanged.
  *
- * Runs as its own process (the engine starts it), so it imports only Node's standard library.
+ * Runs as its own process (the engine starts it), so it imports only Node's standard library (and
+ * task-files.ts, which does too).
  */
 import { spawn, spawnSync } from 'node:child_process';
 import { createWriteStream } from 'node:fs';
