@@ -132,6 +132,7 @@ export function startServices(
       runsDir: wf.runsDir,
       containers: wf.containerRuntime,
       containerCommand: wf.containerCommand ?? wf.containerRuntime,
+      pullImages: wf.imagePull === 'missing',
       ...(wf.containersConf ? { containersConf: wf.containersConf } : {}),
       maxRunMs: wf.maxRunSeconds * 1000,
       shimScript: fileURLToPath(new URL('./workflows/task-shim.js', import.meta.url)),

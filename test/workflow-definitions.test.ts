@@ -175,7 +175,7 @@ task other {
       writeFileSync(join(out, 'counts.txt'), '42\n');
       writeFileSync(join(out, 'reports', 'a.html'), '<p>');
       const nf = new NextflowAdapter();
-      const l = { definitionDir: join(dir, 'def'), main: 'main.nf', workDir: join(dir, 'work'), outDir: out, inputsFile: join(dir, 'in.json'), containers: 'podman' as const };
+      const l = { definitionDir: join(dir, 'def'), main: 'main.nf', workDir: join(dir, 'work'), outDir: out, inputsFile: join(dir, 'in.json'), containers: 'podman' as const, pullImages: false };
       const { command, args } = nf.command(l);
       assert.equal(command, 'unshare');
       assert.deepEqual(args.slice(0, 2), ['--mount', 'sh']);

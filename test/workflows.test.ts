@@ -4,7 +4,7 @@
 // the SDK, the AWS CLI and boto3, on SQLite and PostgreSQL.
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFile, execFileSync, spawnSync } from 'node:child_process';
+import { execFile, execFileSync, spawn, spawnSync } from 'node:child_process';
 import { copyFileSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -40,7 +40,7 @@ import { CloudWatchLogsClient, GetLogEventsCommand, DescribeLogStreamsCommand } 
 import { expectServiceError, importReference, jobFinished, omicsClient, until } from './helpers/omics.js';
 import { BACKENDS, CLI, spawnServer, type Backend, type SpawnedServer } from './helpers/server.js';
 import { SAMTOOLS_ENV, tinyCorpus } from './helpers/corpus.js';
-import { MOTO_CREDENTIALS, startMoto, type Moto } from './helpers/moto.js';
+import { MOTO_CREDENTIALS, freePort, startMoto, type Moto } from './helpers/moto.js';
 import { runContainers, workflowImage, type WorkflowImage } from './helpers/workflow-image.js';
 
 const execFileP = promisify(execFile);
@@ -590,6 +590,45 @@ describe('workflows on Toil (toil-cwl-runner) and across a worker crash', () => 
       await expectServiceError(start(quick, 'fifth'), 'ServiceQuotaExceededException');
     } finally {
       await tearDown(f);
+    }
+  });
+
+  it('images from a registry: pulled when OPENOMICS_IMAGE_PULL=missing (a loopback registry, Debian docker-registry), never pulled by default', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'openomics-registry-'));
+    const port = await freePort();
+    writeFileSync(join(dir, 'registry.yml'), `version: 0.1\nstorage:\n  filesystem:\n    rootdirectory: ${dir}/data\nhttp:\n  addr: 127.0.0.1:${port}\nlog:\n  level: error\n`);
+    writeFileSync(join(dir, 'registries.conf'), `[[registry]]\nlocation = "127.0.0.1:${port}"\ninsecure = true\n`);
+    const registry = spawn('docker-registry', ['serve', join(dir, 'registry.yml')], { stdio: 'ignore' });
+    const podmanEnv = { ...process.env, CONTAINERS_CONF: img.containersConf, CONTAINERS_REGISTRIES_CONF: join(dir, 'registries.conf') };
+    const remote = `127.0.0.1:${port}/openomics/tools:pulled-${process.pid}`;
+    const servers: SpawnedServer[] = [];
+    try {
+      await until('registry', async () => spawnSync('curl', ['-s', '-o', '/dev/null', '-w', '%{http_code}', `http://127.0.0.1:${port}/v2/`], { encoding: 'utf8' }).stdout, (c) => c === '200', 20_000, 100);
+      execFileSync('podman', ['tag', img.image, remote], { env: podmanEnv });
+      execFileSync('podman', ['push', '--tls-verify=false', remote], { env: podmanEnv, stdio: 'ignore' });
+      execFileSync('podman', ['rmi', remote], { env: podmanEnv, stdio: 'ignore' });
+      const exists = () => spawnSync('podman', ['image', 'exists', remote], { env: podmanEnv }).status === 0;
+      assert.equal(exists(), false);
+      const runOn = async (pull: string) => {
+        const s = await spawnServer({ env: { OPENOMICS_CONTAINERS_CONF: img.containersConf, OPENOMICS_EXPORT_ROOTS: dir, CONTAINERS_REGISTRIES_CONF: join(dir, 'registries.conf'), ...(pull ? { OPENOMICS_IMAGE_PULL: pull } : {}) } });
+        servers.push(s);
+        const omics = omicsClient(s);
+        const { workflow } = await registerWorkflow(omics, shellWorkflow(remote, 'echo from the registry'), 'pulled');
+        const started = await omics.send(new StartRunCommand({ workflowId: workflow.id, roleArn: ROLE, outputUri: `file://${dir}/out`, requestId: 'pulled' }));
+        return waitRun(omics, started.id!);
+      };
+      const refused = await runOn('');
+      assert.equal(refused.status, 'FAILED', 'by default images are not pulled');
+      assert.equal(exists(), false);
+      const pulled = await runOn('missing');
+      assert.equal(pulled.status, 'COMPLETED', `${pulled.failureReason}: ${pulled.statusMessage}`);
+      assert.equal(readFileSync(join(dir, 'out', pulled.id!, pulled.uuid!, 'out', 'out.txt'), 'utf8'), 'from the registry\n');
+      assert.equal(exists(), true, 'the image was pulled into the runtime');
+    } finally {
+      for (const s of servers) await s.stop();
+      spawnSync('podman', ['rmi', '-f', remote], { env: podmanEnv, stdio: 'ignore' });
+      registry.kill('SIGTERM');
+      rmSync(dir, { recursive: true, force: true });
     }
   });
 

@@ -83,6 +83,12 @@ export interface Config {
     containerCommand?: string;
     /** Podman's containers.conf for task containers (CONTAINERS_CONF). */
     containersConf?: string;
+    /**
+     * Whether a task's image missing from the runtime is pulled from its registry (`missing`; registries, mirrors
+     * and credentials are the runtime's own settings, e.g. CONTAINERS_REGISTRIES_CONF) or the task fails (`never`,
+     * the default: images are loaded into the runtime beforehand).
+     */
+    imagePull: 'never' | 'missing';
     /** The CWL engine: cwltool (one machine) or toil (toil-cwl-runner, on `toilBatchSystem`). */
     cwlRunner: 'cwltool' | 'toil';
     toilBatchSystem: string;
@@ -138,7 +144,7 @@ function nativeChoicesFrom(file: Partial<NativeChoices> | undefined): NativeChoi
   };
 }
 
-/** OPENOMICS_CONTAINER_RUNTIME (podman|docker|none), OPENOMICS_CONTAINER_COMMAND, OPENOMICS_CONTAINERS_CONF, OPENOMICS_CWL_RUNNER (cwltool|toil), OPENOMICS_TOIL_BATCH_SYSTEM, OPENOMICS_RUNS_DIR, OPENOMICS_CONCURRENT_RUNS, OPENOMICS_MAX_RUN_SECONDS. */
+/** OPENOMICS_CONTAINER_RUNTIME (podman|docker|none), OPENOMICS_CONTAINER_COMMAND, OPENOMICS_CONTAINERS_CONF, OPENOMICS_IMAGE_PULL (never|missing), OPENOMICS_CWL_RUNNER (cwltool|toil), OPENOMICS_TOIL_BATCH_SYSTEM, OPENOMICS_RUNS_DIR, OPENOMICS_CONCURRENT_RUNS, OPENOMICS_MAX_RUN_SECONDS. */
 function workflowSettings(file: Partial<Config['workflows']> | undefined, dataDir: string): Config['workflows'] {
   const oneOf = <T extends string>(name: string, allowed: readonly T[], fallback: T): T => {
     const v = env(name);
@@ -152,6 +158,7 @@ function workflowSettings(file: Partial<Config['workflows']> | undefined, dataDi
     containerRuntime: oneOf('OPENOMICS_CONTAINER_RUNTIME', ['podman', 'docker', 'none'] as const, file?.containerRuntime ?? 'podman'),
     ...(command ? { containerCommand: command } : {}),
     ...(conf ? { containersConf: resolve(conf) } : {}),
+    imagePull: oneOf('OPENOMICS_IMAGE_PULL', ['never', 'missing'] as const, file?.imagePull ?? 'never'),
     cwlRunner: oneOf('OPENOMICS_CWL_RUNNER', ['cwltool', 'toil'] as const, file?.cwlRunner ?? 'cwltool'),
     toilBatchSystem: env('OPENOMICS_TOIL_BATCH_SYSTEM') ?? file?.toilBatchSystem ?? 'single_machine',
     runsDir: resolve(env('OPENOMICS_RUNS_DIR') ?? file?.runsDir ?? resolve(dataDir, 'runs')),

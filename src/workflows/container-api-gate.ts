@@ -14,7 +14,7 @@ import { newTaskId, taskContainer, taskEnvironment, taskLimits, UsageSampler, wr
  *
  * Allowed: `_ping`, `version`, `info`, inspecting an image, creating a container, and inspecting, starting,
  * waiting for, reading the logs of, stopping, killing and removing the containers this gate created (by the
- * engine's name for them or their id). Anything else — pulls, builds, exec, other containers, volumes,
+ * engine's name for them or their id); pulling an image when the deployment allows it. Anything else — builds, exec, other containers, volumes,
  * networks — is refused with 403 in the Docker API's error format.
  */
 export interface ContainerApiGateOptions {
@@ -27,6 +27,8 @@ export interface ContainerApiGateOptions {
   run: TaskRunContext;
   /** Bind mounts must lie under this folder (the run's own). */
   allowedRoot: string;
+  /** Whether the engine may pull an image the runtime lacks (`POST /images/create`, from the image's registry). */
+  allowPull?: boolean;
   /** The task behind a container the engine names (its name for it), and the resources the task declares. */
   task(engineContainerName: string): { name: string; cpus?: number; memoryMiB?: number };
 }
@@ -86,6 +88,7 @@ export class ContainerApiGate {
     const method = req.method ?? 'GET';
     if ((method === 'GET' || method === 'HEAD') && (path === '/_ping' || path === '/version' || path === '/info')) return this.forward(req, res);
     if (method === 'GET' && /^\/images\/.+\/json$/.test(path)) return this.forward(req, res);
+    if (method === 'POST' && path === '/images/create' && this.o.allowPull && url.searchParams.has('fromImage')) return this.forward(req, res);
     if (method === 'POST' && path === '/containers/create') return this.create(req, res, url);
     const m = /^\/containers\/([^/]+)(?:\/(json|start|wait|logs|kill|stop))?$/.exec(path);
     if (m) {

@@ -31,6 +31,8 @@ export interface RunSettings {
   containerCommand: string;
   /** Podman's containers.conf for task containers (CONTAINERS_CONF), if any. */
   containersConf?: string;
+  /** Whether task images missing from the runtime are pulled from their registry. */
+  pullImages: boolean;
   maxRunMs: number;
   /** The task shim (task-shim.js), started by the engine as its container command. */
   shimScript: string;
@@ -267,6 +269,7 @@ export class RunExecutor {
       outDir: join(dir, 'out'),
       inputsFile: join(dir, 'inputs.json'),
       containers: this.s.containers,
+      pullImages: this.s.pullImages,
     };
   }
 
@@ -297,7 +300,7 @@ export class RunExecutor {
       upstream = join(sockets, 'podman.sock');
       service = spawn(this.realContainerCommand(), ['system', 'service', '--time=30', `unix://${upstream}`], { env: this.containerEnv(), stdio: 'ignore' });
     }
-    const gate = new ContainerApiGate({ socketPath: join(sockets, 'docker.sock'), upstream, podman, run: this.taskRun(run, dir), allowedRoot: dir, task: tasks });
+    const gate = new ContainerApiGate({ socketPath: join(sockets, 'docker.sock'), upstream, podman, run: this.taskRun(run, dir), allowedRoot: dir, task: tasks, allowPull: this.s.pullImages });
     let closed: Promise<void> | undefined;
     const close = () =>
       (closed ??= (async () => {
@@ -329,6 +332,7 @@ export class RunExecutor {
       OPENOMICS_RUN_ARN: t.runArn,
       OPENOMICS_TASK_ARN_PREFIX: t.taskArnPrefix,
       OPENOMICS_REGION: t.region,
+      OPENOMICS_IMAGE_PULL: this.s.pullImages ? 'missing' : 'never',
     };
   }
 

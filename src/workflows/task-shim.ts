@@ -73,13 +73,14 @@ async function runTask(args: string[]): Promise<number> {
   const { cpus, memoryGiB } = taskLimits(Number(optionValue(options, '--cpus') ?? '1'), mebibytes(optionValue(options, '--memory')));
   const cidfile = optionValue(options, '--cidfile') ?? null;
   const { name, labels } = taskContainer(run, ids.id);
-  const drop = (o: string) => /^(--rm|--userns=keep-id|--net(work)?=.*|--memory=.*|--cpus=.*|--name=.*)$/.test(o);
+  const drop = (o: string) => /^(--rm|--userns=keep-id|--net(work)?=.*|--memory=.*|--cpus=.*|--name=.*|--pull=.*)$/.test(o);
   const kept = options.filter((o) => !drop(o));
   const runArgs = [
     'run',
     ...kept,
     `--name=${name}`,
     '--network=none',
+    `--pull=${process.env['OPENOMICS_IMAGE_PULL'] === 'missing' ? 'missing' : 'never'}`,
     `--cpus=${cpus}`,
     `--memory=${memoryGiB}g`,
     `--memory-swap=${memoryGiB}g`,

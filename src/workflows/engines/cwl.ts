@@ -88,7 +88,7 @@ abstract class CwlAdapter implements EngineAdapter {
   protected containerArgs(l: EngineLaunch): string[] {
     if (l.containers === 'none') return ['--no-container'];
     // The container command on the engine's PATH is the task shim; cwltool knows it as podman or docker.
-    return [...(l.containers === 'podman' ? ['--podman'] : []), '--strict-memory-limit', '--strict-cpu-limit', '--disable-pull'];
+    return [...(l.containers === 'podman' ? ['--podman'] : []), '--strict-memory-limit', '--strict-cpu-limit', ...(l.pullImages ? [] : ['--disable-pull'])];
   }
 }
 

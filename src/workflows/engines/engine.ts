@@ -19,6 +19,8 @@ export interface EngineLaunch {
   inputsFile: string;
   /** How tasks run: in a container by `podman` or `docker` (the task shim), or on the host (`none`). */
   containers: 'podman' | 'docker' | 'none';
+  /** Whether images missing from the runtime may be pulled (else the engine is told not to). */
+  pullImages: boolean;
 }
 
 /** An output the engine reported: a file (or folder) under `outDir`, or a plain value. */
