@@ -9,7 +9,7 @@ import { copyFileSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileS
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { zipSync, strToU8 } from 'fflate';
+import { strToU8, unzipSync, zipSync } from 'fflate';
 import { GetObjectCommand, PutObjectCommand, S3Client, CreateBucketCommand } from '@aws-sdk/client-s3';
 import {
   CancelRunCommand,
@@ -628,6 +628,29 @@ describe('workflows on Toil (toil-cwl-runner) and across a worker crash', () => 
       for (const s of servers) await s.stop();
       spawnSync('podman', ['rmi', '-f', remote], { env: podmanEnv, stdio: 'ignore' });
       registry.kill('SIGTERM');
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('OPENOMICS_CONTAINER_RUNTIME=none: the engine runs tasks on the host (its own switch), no task records', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'openomics-nocontainer-'));
+    const s = await spawnServer({ env: { OPENOMICS_CONTAINER_RUNTIME: 'none', OPENOMICS_EXPORT_ROOTS: dir } });
+    try {
+      const omics = omicsClient(s);
+      // A DockerRequirement that is only a hint runs on the host; a required one is refused by cwltool itself.
+      const hinted = strToU8(new TextDecoder().decode(unzipSync(shellWorkflow('no-such-image:never', 'echo on the host'))['main.cwl']).replace('requirements:', 'hints:'));
+      const { workflow } = await registerWorkflow(omics, zipSync({ 'main.cwl': hinted }), 'host');
+      const started = await omics.send(new StartRunCommand({ workflowId: workflow.id, roleArn: ROLE, outputUri: `file://${dir}/out`, requestId: 'host' }));
+      const required = (await registerWorkflow(omics, shellWorkflow('no-such-image:never', 'echo on the host'), 'required')).workflow;
+      const refused = await waitRun(omics, (await omics.send(new StartRunCommand({ workflowId: required.id, roleArn: ROLE, outputUri: `file://${dir}/out`, requestId: 'required' }))).id!);
+      assert.equal(refused.failureReason, 'WORKFLOW_RUN_FAILED');
+      assert.match(refused.statusMessage!, /--no-container, but this CommandLineTool has DockerRequirement under 'requirements'/);
+      const run = await waitRun(omics, started.id!);
+      assert.equal(run.status, 'COMPLETED', `${run.failureReason}: ${run.statusMessage}`);
+      assert.equal(readFileSync(join(dir, 'out', run.id!, run.uuid!, 'out', 'out.txt'), 'utf8'), 'on the host\n');
+      assert.deepEqual((await omics.send(new ListRunTasksCommand({ id: run.id }))).items, [], 'tasks are not seen without the container boundary');
+    } finally {
+      await s.stop();
       rmSync(dir, { recursive: true, force: true });
     }
   });
