@@ -28,6 +28,8 @@ import { WORKFLOW_VALIDATION_JOB, WorkflowService } from './workflows/workflows.
 import { RunService, WORKFLOW_RUN_JOB } from './workflows/runs.js';
 import { RunExecutor } from './workflows/run-executor.js';
 import { RunLogService } from './workflows/run-logs.js';
+import { VariantStoreService } from './analytics/variant-stores.js';
+import { VARIANT_IMPORT_JOB, VariantImportService } from './analytics/variant-imports.js';
 import { CwltoolAdapter, ToilCwlAdapter } from './workflows/engines/cwl.js';
 import { MiniwdlAdapter } from './workflows/engines/miniwdl.js';
 import { NextflowAdapter } from './workflows/engines/nextflow.js';
@@ -140,6 +142,9 @@ export function startServices(
     },
     log.child({ component: 'runs' }),
   );
+  // Analytics: variant stores, their rows written by import jobs (bcftools and DuckDB).
+  const variantStores = new VariantStoreService(deps, references);
+  const variantImports = new VariantImportService(deps, variantStores, references, locations, kick);
   const services: Services = {
     sequenceStores,
     referenceStores,
@@ -153,6 +158,8 @@ export function startServices(
     workflows,
     runs,
     runLogs: new RunLogService(core.db),
+    variantStores,
+    variantImports,
     partition: core.partition,
   };
   const ingest = readSetIngestJob(deps, references, locations, (up) => uploads.removeParts(up));
@@ -173,6 +180,7 @@ export function startServices(
       [READ_SET_EXPORT_JOB]: { run: readSetJobs.exportHandler(), giveUp: readSetJobs.exportGiveUp() },
       [READ_SET_ACTIVATION_JOB]: { run: archive.activationHandler(), giveUp: archive.activationGiveUp() },
       [WORKFLOW_VALIDATION_JOB]: { run: workflows.validationHandler(), giveUp: workflows.validationGiveUp() },
+      [VARIANT_IMPORT_JOB]: { run: variantImports.handler(), giveUp: variantImports.giveUp() },
     },
     describeError: describeAttemptError,
   });

@@ -9,6 +9,9 @@ export interface Quotas {
   maxWorkflowVersions: number;
   /** Runs kept with retention mode RETAIN (spec workflows §4.10). */
   maxRetainedRuns: number;
+  /** Variant stores, and variant and annotation import jobs running at once (spec analytics §5). */
+  maxVariantStores: number;
+  maxConcurrentAnalyticsImports: number;
 }
 
 export const DEFAULT_QUOTAS: Quotas = {
@@ -19,4 +22,6 @@ export const DEFAULT_QUOTAS: Quotas = {
   maxWorkflows: 1000,
   maxWorkflowVersions: 1000,
   maxRetainedRuns: 5000,
+  maxVariantStores: 10,
+  maxConcurrentAnalyticsImports: 5,
 };

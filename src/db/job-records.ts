@@ -54,6 +54,13 @@ export interface JobRecords {
   stalled(before: number): Promise<{ kind: string; count: number; oldestCreation: number }[]>;
   /** Jobs not finished (submitted or in progress), by kind, with the oldest's creation time: the queue. */
   queued(): Promise<{ kind: string; count: number; oldestCreation: number }[]>;
+  /**
+   * Cancels a job that has not ended: CANCELLED at once, lease released. From then on the worker running it
+   * can no longer renew, save or complete it (its next write finds the lease lost), so it stops.
+   */
+  cancel(id: string, now: number): Promise<boolean>;
+  /** Jobs of one kind in an account, optionally of one store. */
+  listForAccount(kind: string, accountId: string, q: JobQuery & { storeId?: string; ids?: string[] }, page: PageRequest): Promise<Page<JobRecord>>;
   /** Ends a job the caller holds: final status, lease released. */
   complete(id: string, owner: string, status: JobStatus, statusMessage: string | null, payload: unknown, now: number): Promise<boolean>;
 }
@@ -129,8 +136,26 @@ export class KyselyJobRecords implements JobRecords {
     return undefined;
   }
   async update(id: string, owner: string, p: Partial<Pick<JobRecord, 'status' | 'statusMessage' | 'payload' | 'completionTime' | 'leaseExpires'>>): Promise<boolean> {
-    const res = await this.db.updateTable('jobs').set(rows.toRow(p)).where('id', '=', id).where('lease_owner', '=', owner).executeTakeFirst();
+    const res = await this.db.updateTable('jobs').set(rows.toRow(p)).where('id', '=', id).where('lease_owner', '=', owner).where('status', '!=', 'CANCELLED').executeTakeFirst();
     return Number(res.numUpdatedRows) > 0;
+  }
+  async cancel(id: string, now: number): Promise<boolean> {
+    const res = await this.db
+      .updateTable('jobs')
+      .set(rows.toRow({ status: 'CANCELLED', completionTime: now, leaseOwner: null, leaseExpires: null }))
+      .where('id', '=', id)
+      .where('status', 'in', ['SUBMITTED', 'IN_PROGRESS'])
+      .executeTakeFirst();
+    return Number(res.numUpdatedRows) > 0;
+  }
+  async listForAccount(kind: string, accountId: string, q: JobQuery & { storeId?: string; ids?: string[] }, page: PageRequest): Promise<Page<JobRecord>> {
+    let query = this.db.selectFrom('jobs').selectAll().where('kind', '=', kind).where('account_id', '=', accountId);
+    if (q.storeId !== undefined) query = query.where('store_id', '=', q.storeId);
+    if (q.ids?.length) query = query.where('id', 'in', q.ids);
+    if (q.status !== undefined) query = query.where('status', '=', q.status);
+    query = inRange(query, 'creation_time', q.created);
+    const found = await keyset(query, decodeNextToken(page.nextToken), page.maxResults).execute();
+    return pageOf(found.map(rows.fromRow), page.maxResults);
   }
   queued(): Promise<{ kind: string; count: number; oldestCreation: number }[]> {
     return this.unfinishedByKind();
@@ -157,6 +182,7 @@ export class KyselyJobRecords implements JobRecords {
       .set(rows.toRow({ status, statusMessage, payload, completionTime: now, leaseOwner: null, leaseExpires: null }))
       .where('id', '=', id)
       .where('lease_owner', '=', owner)
+      .where('status', '!=', 'CANCELLED')
       .executeTakeFirst();
     return Number(res.numUpdatedRows) > 0;
   }

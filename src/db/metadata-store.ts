@@ -15,6 +15,7 @@ import { KyselyUploadRecords, type UploadRecords } from './upload-records.js';
 import { KyselyWorkflowRecords, type WorkflowRecords } from './workflow-records.js';
 import { KyselyRunRecords, type RunRecords } from './run-records.js';
 import { KyselyLogRecords, type LogRecords } from './log-records.js';
+import { KyselyVariantStoreRecords, type VariantStoreRecords } from './variant-store-records.js';
 
 /**
  * The metadata store: every durable fact except blob bytes, one set of records per aggregate (one file each,
@@ -43,6 +44,7 @@ export interface MetadataStore {
   readonly workflows: WorkflowRecords;
   readonly runs: RunRecords;
   readonly logs: LogRecords;
+  readonly variantStores: VariantStoreRecords;
 
   /**
    * A deployment-wide setting: records `value` under `name` if nothing is recorded yet (the first process
@@ -62,6 +64,7 @@ export interface DataTransaction {
   tags: TagRecords;
   workflows: WorkflowRecords;
   runs: RunRecords;
+  variantStores: VariantStoreRecords;
 }
 
 export class KyselyMetadataStore implements MetadataStore {
@@ -79,6 +82,7 @@ export class KyselyMetadataStore implements MetadataStore {
   readonly workflows: WorkflowRecords;
   readonly runs: RunRecords;
   readonly logs: LogRecords;
+  readonly variantStores: VariantStoreRecords;
 
   constructor(
     private readonly db: Kysely<Database>,
@@ -100,6 +104,7 @@ export class KyselyMetadataStore implements MetadataStore {
     this.workflows = new KyselyWorkflowRecords(db);
     this.runs = new KyselyRunRecords(db);
     this.logs = new KyselyLogRecords(db);
+    this.variantStores = new KyselyVariantStoreRecords(db);
   }
 
   async atomically<T>(fn: (tx: DataTransaction) => Promise<T>): Promise<T> {
@@ -112,6 +117,7 @@ export class KyselyMetadataStore implements MetadataStore {
         tags: new KyselyTagRecords(trx),
         workflows: new KyselyWorkflowRecords(trx),
         runs: new KyselyRunRecords(trx),
+        variantStores: new KyselyVariantStoreRecords(trx),
       }),
     );
   }

@@ -356,6 +356,40 @@ const migrations: Record<string, Migration> = {
         .execute();
     },
   },
+  '0006_variant_stores': {
+    async up(db: Kysely<any>) {
+      // Variant stores (addressed by name, unique per account) and the Parquet files of their rows, one per sample
+      // and import item; a file row appears only when its item completed.
+      await db.schema
+        .createTable('variant_stores')
+        .addColumn('account_id', 'text', (c) => c.notNull())
+        .addColumn('id', 'text', (c) => c.notNull().unique())
+        .addColumn('name', 'text', (c) => c.notNull())
+        .addColumn('description', 'text')
+        .addColumn('reference_arn', 'text', (c) => c.notNull())
+        .addColumn('status', 'text', (c) => c.notNull())
+        .addColumn('status_message', 'text')
+        .addColumn('sse_type', 'text', (c) => c.notNull())
+        .addColumn('sse_key_arn', 'text')
+        .addColumn('data_key', 'text', (c) => c.notNull())
+        .addColumn('size_bytes', 'bigint', (c) => c.notNull())
+        .addColumn('creation_time', 'bigint', (c) => c.notNull())
+        .addColumn('update_time', 'bigint', (c) => c.notNull())
+        .addPrimaryKeyConstraint('variant_stores_pk', ['account_id', 'name'])
+        .execute();
+      await db.schema
+        .createTable('variant_files')
+        .addColumn('store_id', 'text', (c) => c.notNull())
+        .addColumn('blob_key', 'text', (c) => c.notNull())
+        .addColumn('sample_id', 'text', (c) => c.notNull())
+        .addColumn('job_id', 'text', (c) => c.notNull())
+        .addColumn('rows', 'bigint', (c) => c.notNull())
+        .addColumn('size_bytes', 'bigint', (c) => c.notNull())
+        .addColumn('creation_time', 'bigint', (c) => c.notNull())
+        .addPrimaryKeyConstraint('variant_files_pk', ['store_id', 'blob_key'])
+        .execute();
+    },
+  },
 };
 
 export const migrationProvider: MigrationProvider = {

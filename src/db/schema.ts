@@ -173,6 +173,8 @@ export interface Database {
   runs: RunsTable;
   run_tasks: RunTasksTable;
   log_events: LogEventsTable;
+  variant_stores: VariantStoresTable;
+  variant_files: VariantFilesTable;
 }
 
 export interface AccessLogEntriesTable {
@@ -277,4 +279,30 @@ export interface LogEventsTable {
   timestamp: number;
   ingestion_time: number;
   message: string;
+}
+
+export interface VariantStoresTable {
+  account_id: string;
+  id: string;
+  name: string;
+  description: string | null;
+  reference_arn: string;
+  status: string;
+  status_message: string | null;
+  sse_type: string;
+  sse_key_arn: string | null;
+  data_key: string;
+  size_bytes: number;
+  creation_time: number;
+  update_time: number;
+}
+
+export interface VariantFilesTable {
+  store_id: string;
+  blob_key: string;
+  sample_id: string;
+  job_id: string;
+  rows: number;
+  size_bytes: number;
+  creation_time: number;
 }

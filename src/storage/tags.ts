@@ -48,6 +48,8 @@ export class TagService {
       if (await this.d.db.workflows.get(accountId, parts[1]!, parts[3] ?? '')) return;
     } else if (parts.length === 2 && parts[0] === 'run') {
       if (await this.d.db.runs.get(accountId, parts[1]!)) return;
+    } else if (parts.length === 2 && parts[0] === 'variantStore') {
+      if (await this.d.db.variantStores.get(accountId, parts[1]!)) return;
     }
     throw notFound();
   }

@@ -12,6 +12,8 @@ import type { S3AccessPolicyService } from '../../storage/s3-access-policy.js';
 import type { WorkflowService } from '../../workflows/workflows.js';
 import type { RunService } from '../../workflows/runs.js';
 import type { RunLogService } from '../../workflows/run-logs.js';
+import type { VariantStoreService } from '../../analytics/variant-stores.js';
+import type { VariantImportService } from '../../analytics/variant-imports.js';
 import type { OperationShapes } from './wire-shapes.js';
 
 /**
@@ -33,6 +35,8 @@ export interface Services {
   workflows: WorkflowService;
   runs: RunService;
   runLogs: RunLogService;
+  variantStores: VariantStoreService;
+  variantImports: VariantImportService;
   partition: Partition;
 }
 

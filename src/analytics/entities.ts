@@ -1,0 +1,40 @@
+/**
+ * The analytics service's entities: variant stores and the Parquet files that hold their rows. Enum values are
+ * the API's (botocore's omics model).
+ */
+export type AnalyticsStoreStatus = 'CREATING' | 'UPDATING' | 'DELETING' | 'ACTIVE' | 'FAILED';
+
+export interface VariantStoreRecord {
+  accountId: string;
+  /** 12 lowercase hex digits (the service's own examples; the model's UUID form is accepted on input). */
+  id: string;
+  name: string;
+  description: string | null;
+  referenceArn: string;
+  status: AnalyticsStoreStatus;
+  statusMessage: string | null;
+  sseType: 'KMS';
+  sseKeyArn: string | null;
+  /** The wrapped data key every file of the store is encrypted with. */
+  dataKey: string;
+  /** Bytes of the store's files as stored. */
+  sizeBytes: number;
+  creationTime: number;
+  updateTime: number;
+}
+
+/**
+ * One Parquet file of a store's rows: one sample's rows from one import item (partitioned by sample, spec §2.2).
+ * Written by an import job and made visible only when its job item completes.
+ */
+export interface VariantFileRecord {
+  storeId: string;
+  /** The blob key of the (encrypted) Parquet file. */
+  blobKey: string;
+  /** The sample the rows belong to ('' for a VCF without samples). */
+  sampleId: string;
+  jobId: string;
+  rows: number;
+  sizeBytes: number;
+  creationTime: number;
+}

@@ -1,0 +1,230 @@
+import { spawn } from 'node:child_process';
+import { createWriteStream } from 'node:fs';
+import { readdir, stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { pipeline } from 'node:stream/promises';
+import { DuckDBInstance } from '@duckdb/node-api';
+import { ValidationError } from '../core/errors.js';
+
+/**
+ * A VCF (plain or bgzipped) as the variant table's rows, in Parquet files, one per sample (spec analytics §2.2,
+ * stores partitioned by sample). The VCF is read by bcftools — `bcftools norm` splits multi-allelic records
+ * (`-m -any`) and, when asked, left-aligns and normalises indels against the reference (`-f ref.fa`), and
+ * `bcftools query` prints one line per record and sample — and DuckDB turns those lines into typed columns and
+ * writes the Parquet files. Everything streams through a temporary file: memory does not grow with the VCF.
+ *
+ * Columns (HealthOmics' variant table): contigname, start (0-based), end (half-open), names, referenceallele,
+ * alternatealleles, qual, filters, splitfrommultiallelic, attributes (INFO, a map; a flag is 'true'), phased,
+ * calls (GT, -1 for a missing allele), genotypelikelihoods (GL), phredlikelihoods (PL), alleledepths (AD),
+ * conditionalquality (GQ), spl (SPL), depth (DP), ps (PS), sampleid, information (the sample's other FORMAT
+ * fields, a map).
+ */
+export interface VcfRowsInput {
+  /** The VCF, as a local file. */
+  vcf: string;
+  /** How the VCF is named in messages (its source URI). */
+  source: string;
+  /** The store's reference sequences: every record's contig must be one of them. */
+  contigs: ReadonlySet<string>;
+  /** A local FASTA (with .fai) to left-normalise against, when the import asks for it. */
+  normalizeAgainst?: string;
+  /** A private working folder (the TSV and the Parquet files go there). */
+  workDir: string;
+  signal?: AbortSignal;
+}
+
+export interface SampleRows {
+  sampleId: string;
+  path: string;
+  rows: number;
+  sizeBytes: number;
+}
+
+/** The INFO tag `bcftools norm` puts on records it split or moved; it is not part of the data. */
+const OLD_RECORD_TAG = 'OPENOMICS_OLD_REC';
+/** FORMAT fields with columns of their own; the others go to `information`. */
+const FORMAT_COLUMNS: Record<string, string> = {
+  AD: 'alleledepths',
+  DP: 'depth',
+  GQ: 'conditionalquality',
+  PL: 'phredlikelihoods',
+  GL: 'genotypelikelihoods',
+  PS: 'ps',
+  SPL: 'spl',
+};
+
+interface Header {
+  formats: string[];
+  /** INFO tags declared in the header, with whether each is a Flag. */
+  infos: { id: string; flag: boolean }[];
+  samples: string[];
+  lines: number;
+}
+
+export async function vcfToParquet(i: VcfRowsInput): Promise<SampleRows[]> {
+  const header = await readHeader(i);
+  await checkContigs(i, header);
+  const tsv = join(i.workDir, 'rows.tsv');
+  const formats = header.formats.filter((f) => f !== 'GT');
+  const hasGt = header.formats.includes('GT');
+  // `bcftools query` cannot print the whole INFO column per sample, so each declared INFO tag is printed (a Flag as 1 or 0).
+  const site = `%CHROM\\t%POS\\t%ID\\t%REF\\t%ALT\\t%QUAL\\t%FILTER${header.infos.map((t) => `\\t%INFO/${t.id}`).join('')}\\t%INFO/${OLD_RECORD_TAG}`;
+  const perSample = `\\t%SAMPLE\\t${hasGt ? '%GT' : '.'}${formats.map((f) => `\\t%${f}`).join('')}`;
+  const format = header.samples.length ? `[${site}${perSample}\\n]` : `${site}\\n`;
+  const norm = ['norm', '-m', '-any', ...(i.normalizeAgainst ? ['-f', i.normalizeAgainst] : ['-N']), '--old-rec-tag', OLD_RECORD_TAG, '--no-version', '-Ou', i.vcf];
+  await pipe(i, ['bcftools', norm], ['bcftools', ['query', '-f', format, '-']], tsv);
+  return toParquet(i, tsv, header.samples.length > 0, header.infos, formats);
+}
+
+/** `bcftools view -h`: the FORMAT fields (in header order), the samples, and how many lines the header has. */
+async function readHeader(i: VcfRowsInput): Promise<Header> {
+  const r = await collect('bcftools', ['view', '-h', '--no-version', i.vcf], i.signal);
+  if (r.code !== 0) throw new ValidationError(`${i.source}: not a readable VCF: ${firstError(r.stderr)}`);
+  const lines = r.stdout.split('\n').filter(Boolean);
+  const formats = lines.flatMap((l) => /^##FORMAT=<ID=([^,>]+)/.exec(l)?.[1] ?? []);
+  const infos = lines.flatMap((l) => {
+    const m = /^##INFO=<ID=([^,>]+)(.*)$/.exec(l);
+    return m && m[1] !== OLD_RECORD_TAG ? [{ id: m[1]!, flag: /Type=Flag/.test(m[2]!) }] : [];
+  });
+  const columns = lines.at(-1)?.split('\t') ?? [];
+  return { formats, infos, samples: columns.slice(9), lines: lines.length };
+}
+
+/** Every record's contig is a sequence of the store's reference; else the item fails naming the first line that is not. */
+async function checkContigs(i: VcfRowsInput, header: Header): Promise<void> {
+  const child = spawn('bcftools', ['query', '-f', '%CHROM\\n', i.vcf], { stdio: ['ignore', 'pipe', 'pipe'], signal: i.signal });
+  let stderr = '';
+  child.stderr.on('data', (b: Buffer) => (stderr += b.toString()));
+  const exited = new Promise<number>((resolve) => {
+    child.on('error', () => resolve(127));
+    child.on('close', (code) => resolve(code ?? 1));
+  });
+  let line = header.lines;
+  let bad: { line: number; contig: string } | undefined;
+  for await (const contig of createInterface({ input: child.stdout })) {
+    line++;
+    if (!i.contigs.has(contig)) {
+      bad = { line, contig };
+      child.kill();
+      break;
+    }
+  }
+  const code = await exited;
+  if (bad) throw new ValidationError(`${i.source}: line ${bad.line}: contig ${bad.contig} is not a sequence of the store's reference.`);
+  if (code !== 0) throw new ValidationError(`${i.source}: ${firstError(stderr)}`);
+}
+
+/** The rows as Parquet, one file per sample, by DuckDB from the query lines. */
+async function toParquet(i: VcfRowsInput, tsv: string, withSamples: boolean, infos: Header['infos'], formats: string[]): Promise<SampleRows[]> {
+  const columns: string[] = ['chrom', 'pos', 'id', 'ref', 'alt', 'qual', 'filter', ...infos.map((_, n) => `i${n}`), 'old', ...(withSamples ? ['sample', 'gt', ...formats.map((_, n) => `f${n}`)] : [])];
+  const csvColumns = `{${columns.map((c) => `'${c}': 'VARCHAR'`).join(', ')}}`;
+  const missing = (c: string) => `nullif(${c}, '.')`;
+  const ints = (c: string) => `list_transform(string_split(${missing(c)}, ','), lambda v: TRY_CAST(nullif(v, '.') AS INTEGER))`;
+  const formatOf = (name: string): string | undefined => {
+    const n = formats.indexOf(name);
+    return withSamples && n >= 0 ? `f${n}` : undefined;
+  };
+  const listOr = (name: string, convert: (c: string) => string, type: string) => {
+    const c = formatOf(name);
+    return c ? convert(c) : `NULL::${type}`;
+  };
+  const scalar = (name: string, type: string) => {
+    const c = formatOf(name);
+    return c ? `TRY_CAST(${missing(c)} AS ${type})` : `NULL::${type}`;
+  };
+  const other = formats.map((f, n) => ({ f, n })).filter(({ f }) => !FORMAT_COLUMNS[f]);
+  const information = withSamples && other.length ? `map_from_entries([${other.map(({ f, n }) => `{'k': '${f}', 'v': f${n}}`).join(', ')}])` : `MAP {}::MAP(VARCHAR, VARCHAR)`;
+  const infoEntries = infos.length
+    ? `list_filter([${infos.map((t, n) => `{'k': '${sqlString(t.id)}', 'v': ${t.flag ? `CASE WHEN i${n} = '1' THEN 'true' END` : `nullif(i${n}, '.')`}}`).join(', ')}], lambda e: e.v IS NOT NULL)`
+    : `[]::STRUCT(k VARCHAR, v VARCHAR)[]`;
+  const select = `
+    SELECT
+      chrom AS contigname,
+      CAST(pos AS BIGINT) - 1 AS start,
+      CAST(pos AS BIGINT) - 1 + length(ref) AS "end",
+      CASE WHEN id = '.' THEN []::VARCHAR[] ELSE string_split(id, ';') END AS names,
+      ref AS referenceallele,
+      CASE WHEN alt = '.' THEN []::VARCHAR[] ELSE string_split(alt, ',') END AS alternatealleles,
+      TRY_CAST(${missing('qual')} AS DOUBLE) AS qual,
+      CASE WHEN filter = '.' THEN []::VARCHAR[] ELSE string_split(filter, ';') END AS filters,
+      coalesce(contains(split_part(nullif(old, '.'), '|', 4), ','), false) AS splitfrommultiallelic,
+      map_from_entries(${infoEntries}) AS attributes,
+      ${withSamples ? `contains(gt, '|')` : 'NULL::BOOLEAN'} AS phased,
+      ${withSamples ? `CASE WHEN gt = '.' AND NOT contains(gt, '/') THEN NULL ELSE list_transform(regexp_split_to_array(gt, '[/|]'), lambda a: CASE WHEN a = '.' THEN -1 ELSE TRY_CAST(a AS INTEGER) END) END` : 'NULL::INTEGER[]'} AS calls,
+      ${listOr('GL', (c) => `list_transform(string_split(${missing(c)}, ','), lambda v: TRY_CAST(nullif(v, '.') AS DOUBLE))`, 'DOUBLE[]')} AS genotypelikelihoods,
+      ${listOr('PL', ints, 'INTEGER[]')} AS phredlikelihoods,
+      ${listOr('AD', ints, 'INTEGER[]')} AS alleledepths,
+      ${scalar('GQ', 'INTEGER')} AS conditionalquality,
+      ${listOr('SPL', ints, 'INTEGER[]')} AS spl,
+      ${scalar('DP', 'INTEGER')} AS depth,
+      ${scalar('PS', 'INTEGER')} AS ps,
+      ${withSamples ? 'sample' : "''"} AS sampleid,
+      ${information} AS information
+    FROM read_csv('${sqlString(tsv)}', delim = '\t', header = false, quote = '', escape = '', auto_detect = false, columns = ${csvColumns})`;
+  const db = await DuckDBInstance.create(':memory:', { threads: '2' });
+  const c = await db.connect();
+  try {
+    const out = join(i.workDir, 'parquet');
+    await c.run(`COPY (${select}) TO '${sqlString(out)}' (FORMAT parquet, PARTITION_BY (sampleid), WRITE_PARTITION_COLUMNS true, COMPRESSION zstd)`);
+    const files: SampleRows[] = [];
+    for (const path of await parquetFiles(out)) {
+      const r = await c.runAndReadAll(`SELECT sampleid, count(*)::BIGINT AS n FROM read_parquet('${sqlString(path)}') GROUP BY sampleid`);
+      for (const [sampleId, n] of r.getRows()) files.push({ sampleId: String(sampleId ?? ''), path, rows: Number(n), sizeBytes: (await stat(path)).size });
+    }
+    return files;
+  } catch (e) {
+    throw new ValidationError(`${i.source}: the rows could not be converted: ${(e as Error).message.split('\n')[0]}`);
+  } finally {
+    c.closeSync();
+    db.closeSync();
+  }
+}
+
+async function parquetFiles(dir: string): Promise<string[]> {
+  const out: string[] = [];
+  for (const e of await readdir(dir, { withFileTypes: true, recursive: true })) if (e.isFile() && e.name.endsWith('.parquet')) out.push(join(e.parentPath, e.name));
+  return out.sort();
+}
+
+function sqlString(s: string): string {
+  return s.replace(/'/g, "''");
+}
+
+/** `a | b > file`, failing with the first error either printed (bcftools names the line where it can). */
+async function pipe(i: VcfRowsInput, [cmdA, argsA]: [string, string[]], [cmdB, argsB]: [string, string[]], outFile: string): Promise<void> {
+  const a = spawn(cmdA, argsA, { stdio: ['ignore', 'pipe', 'pipe'], signal: i.signal });
+  const b = spawn(cmdB, argsB, { stdio: ['pipe', 'pipe', 'pipe'], signal: i.signal });
+  let errA = '';
+  let errB = '';
+  a.stderr.on('data', (x: Buffer) => (errA += x.toString()));
+  b.stderr.on('data', (x: Buffer) => (errB += x.toString()));
+  a.stdout.pipe(b.stdin);
+  b.stdin.on('error', () => undefined);
+  const done = (c: ReturnType<typeof spawn>) => new Promise<number>((resolve) => {
+    c.on('error', () => resolve(127));
+    c.on('close', (code) => resolve(code ?? 1));
+  });
+  const [codeA, codeB] = await Promise.all([done(a), done(b), pipeline(b.stdout!, createWriteStream(outFile))]);
+  if (i.signal?.aborted) throw i.signal.reason;
+  if (codeA !== 0 || /\[E::|Error|error/.test(errA)) throw new ValidationError(`${i.source}: ${firstError(errA) || `bcftools norm exited with ${codeA}`}`);
+  if (codeB !== 0) throw new ValidationError(`${i.source}: ${firstError(errB) || `bcftools query exited with ${codeB}`}`);
+}
+
+function collect(command: string, args: string[], signal?: AbortSignal): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'], signal });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (b: Buffer) => (stdout += b.toString()));
+    child.stderr.on('data', (b: Buffer) => (stderr += b.toString()));
+    child.on('error', (e) => resolve({ code: 127, stdout, stderr: stderr + e.message }));
+    child.on('close', (code) => resolve({ code: code ?? 1, stdout, stderr }));
+  });
+}
+
+/** The first line of a tool's complaint that says what is wrong. */
+function firstError(stderr: string): string {
+  const lines = stderr.split('\n').map((l) => l.trim()).filter(Boolean);
+  return (lines.find((l) => /\[E::|error|Error|Failed|failed|Could not|not/.test(l)) ?? lines[0] ?? '').slice(0, 500);
+}
