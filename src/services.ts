@@ -30,6 +30,7 @@ import { RunExecutor } from './workflows/run-executor.js';
 import { RunLogService } from './workflows/run-logs.js';
 import { VariantStoreService } from './analytics/variant-stores.js';
 import { VARIANT_IMPORT_JOB, VariantImportService } from './analytics/variant-imports.js';
+import { ANALYTICS_QUERY_JOB, QueryService } from './analytics/queries.js';
 import { CwltoolAdapter, ToilCwlAdapter } from './workflows/engines/cwl.js';
 import { MiniwdlAdapter } from './workflows/engines/miniwdl.js';
 import { NextflowAdapter } from './workflows/engines/nextflow.js';
@@ -145,6 +146,7 @@ export function startServices(
   // Analytics: variant stores, their rows written by import jobs (bcftools and DuckDB).
   const variantStores = new VariantStoreService(deps, references);
   const variantImports = new VariantImportService(deps, variantStores, references, locations, kick);
+  const queries = new QueryService(deps, variantStores, locations, kick);
   const services: Services = {
     sequenceStores,
     referenceStores,
@@ -160,6 +162,7 @@ export function startServices(
     runLogs: new RunLogService(core.db),
     variantStores,
     variantImports,
+    queries,
     partition: core.partition,
   };
   const ingest = readSetIngestJob(deps, references, locations, (up) => uploads.removeParts(up));
@@ -181,6 +184,7 @@ export function startServices(
       [READ_SET_ACTIVATION_JOB]: { run: archive.activationHandler(), giveUp: archive.activationGiveUp() },
       [WORKFLOW_VALIDATION_JOB]: { run: workflows.validationHandler(), giveUp: workflows.validationGiveUp() },
       [VARIANT_IMPORT_JOB]: { run: variantImports.handler(), giveUp: variantImports.giveUp() },
+      [ANALYTICS_QUERY_JOB]: { run: queries.handler() },
     },
     describeError: describeAttemptError,
   });

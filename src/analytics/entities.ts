@@ -38,3 +38,29 @@ export interface VariantFileRecord {
   sizeBytes: number;
   creationTime: number;
 }
+
+export type QueryState = 'QUEUED' | 'RUNNING' | 'SUCCEEDED' | 'FAILED' | 'CANCELLED';
+
+/** A query execution of the Athena subset: the query, where it stands, and where its result is. */
+export interface QueryExecutionRecord {
+  accountId: string;
+  /** A UUID, as Athena's query execution ids are. */
+  id: string;
+  query: string;
+  database: string;
+  workGroup: string;
+  /** Where the result CSV is also written (`ResultConfiguration.OutputLocation`), if given. */
+  outputLocation: string | null;
+  state: QueryState;
+  stateChangeReason: string | null;
+  /** The result's columns, names and Athena type names. */
+  columns: { name: string; type: string }[] | null;
+  /** The result CSV in the blob store (encrypted with the query's data key). */
+  resultKey: string | null;
+  dataKey: string;
+  rows: number | null;
+  dataScannedBytes: number | null;
+  engineMs: number | null;
+  submissionTime: number;
+  completionTime: number | null;
+}

@@ -16,6 +16,7 @@ import { KyselyWorkflowRecords, type WorkflowRecords } from './workflow-records.
 import { KyselyRunRecords, type RunRecords } from './run-records.js';
 import { KyselyLogRecords, type LogRecords } from './log-records.js';
 import { KyselyVariantStoreRecords, type VariantStoreRecords } from './variant-store-records.js';
+import { KyselyQueryExecutionRecords, type QueryExecutionRecords } from './query-execution-records.js';
 
 /**
  * The metadata store: every durable fact except blob bytes, one set of records per aggregate (one file each,
@@ -45,6 +46,7 @@ export interface MetadataStore {
   readonly runs: RunRecords;
   readonly logs: LogRecords;
   readonly variantStores: VariantStoreRecords;
+  readonly queryExecutions: QueryExecutionRecords;
 
   /**
    * A deployment-wide setting: records `value` under `name` if nothing is recorded yet (the first process
@@ -83,6 +85,7 @@ export class KyselyMetadataStore implements MetadataStore {
   readonly runs: RunRecords;
   readonly logs: LogRecords;
   readonly variantStores: VariantStoreRecords;
+  readonly queryExecutions: QueryExecutionRecords;
 
   constructor(
     private readonly db: Kysely<Database>,
@@ -105,6 +108,7 @@ export class KyselyMetadataStore implements MetadataStore {
     this.runs = new KyselyRunRecords(db);
     this.logs = new KyselyLogRecords(db);
     this.variantStores = new KyselyVariantStoreRecords(db);
+    this.queryExecutions = new KyselyQueryExecutionRecords(db);
   }
 
   async atomically<T>(fn: (tx: DataTransaction) => Promise<T>): Promise<T> {

@@ -390,6 +390,31 @@ const migrations: Record<string, Migration> = {
         .execute();
     },
   },
+  '0007_query_executions': {
+    async up(db: Kysely<any>) {
+      // Query executions of the Athena subset (run as jobs; results as encrypted CSV blobs).
+      await db.schema
+        .createTable('query_executions')
+        .addColumn('account_id', 'text', (c) => c.notNull())
+        .addColumn('id', 'text', (c) => c.notNull().primaryKey())
+        .addColumn('query', 'text', (c) => c.notNull())
+        .addColumn('database_name', 'text', (c) => c.notNull())
+        .addColumn('work_group', 'text', (c) => c.notNull())
+        .addColumn('output_location', 'text')
+        .addColumn('state', 'text', (c) => c.notNull())
+        .addColumn('state_change_reason', 'text')
+        .addColumn('columns', 'text')
+        .addColumn('result_key', 'text')
+        .addColumn('data_key', 'text', (c) => c.notNull())
+        .addColumn('rows', 'bigint')
+        .addColumn('data_scanned_bytes', 'bigint')
+        .addColumn('engine_ms', 'bigint')
+        .addColumn('submission_time', 'bigint', (c) => c.notNull())
+        .addColumn('completion_time', 'bigint')
+        .execute();
+      await db.schema.createIndex('query_executions_account').on('query_executions').columns(['account_id', 'submission_time']).execute();
+    },
+  },
 };
 
 export const migrationProvider: MigrationProvider = {

@@ -175,6 +175,7 @@ export interface Database {
   log_events: LogEventsTable;
   variant_stores: VariantStoresTable;
   variant_files: VariantFilesTable;
+  query_executions: QueryExecutionsTable;
 }
 
 export interface AccessLogEntriesTable {
@@ -305,4 +306,23 @@ export interface VariantFilesTable {
   rows: number;
   size_bytes: number;
   creation_time: number;
+}
+
+export interface QueryExecutionsTable {
+  account_id: string;
+  id: string;
+  query: string;
+  database_name: string;
+  work_group: string;
+  output_location: string | null;
+  state: string;
+  state_change_reason: string | null;
+  columns: string | null; // JSON
+  result_key: string | null;
+  data_key: string;
+  rows: number | null;
+  data_scanned_bytes: number | null;
+  engine_ms: number | null;
+  submission_time: number;
+  completion_time: number | null;
 }

@@ -15,6 +15,7 @@ import { parseSignature } from '../iam/sigv4.js';
 import { OmicsEdge } from '../api/omics/edge.js';
 import { startServices } from '../services.js';
 import { LogsEdge } from '../api/logs/edge.js';
+import { AthenaEdge } from '../api/athena/edge.js';
 import { serveWorkflowFile, WORKFLOW_FILES_PATH } from '../api/workflow-files.js';
 import { S3Edge } from '../api/s3/edge.js';
 import { S3Authorizer } from '../storage/s3-authorization.js';
@@ -124,6 +125,16 @@ export async function createRequestListener(core: Core, log: Logger): Promise<Re
     partition: core.partition.partition,
   });
 
+  const athenaEdge = new AthenaEdge({
+    auth: config.auth,
+    authenticator: new Authenticator(core.identity, config.region),
+    identity: core.identity,
+    anonymousPrincipal,
+    queries: services.queries,
+    region: config.region,
+    partition: core.partition.partition,
+  });
+
   const handler = async (req: IncomingMessage, res: ServerResponse, requestId: string) => {
     const url = req.url ?? '/';
     const q = url.indexOf('?');
@@ -147,6 +158,11 @@ export async function createRequestListener(core: Core, log: Logger): Promise<Re
     // CloudWatch Logs' JSON protocol names its operation in X-Amz-Target (also when unsigned).
     if (service === 'logs' || String(req.headers['x-amz-target'] ?? '').startsWith('Logs_20140328.')) {
       await logsEdge.handle(req, res, info);
+      return;
+    }
+    // Athena's likewise.
+    if (service === 'athena' || String(req.headers['x-amz-target'] ?? '').startsWith('AmazonAthena.')) {
+      await athenaEdge.handle(req, res, info);
       return;
     }
     if (service === 's3') {

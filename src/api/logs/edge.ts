@@ -4,7 +4,7 @@ import { AuthenticationError, OpenOmicsError } from '../../core/errors.js';
 import type { Authenticator } from '../../iam/authenticator.js';
 import type { IdentityService, Principal } from '../../iam/identity.js';
 import { InvalidLogParameter, LogGroupNotFound, type RunLogService } from '../../workflows/run-logs.js';
-import { readBody } from '../omics/edge.js';
+import { handleJsonTarget, int, JsonTargetError, str } from '../json-target.js';
 
 /**
  * A CloudWatch Logs API subset on the server's port (JSON 1.1, `X-Amz-Target: Logs_20140328.<Operation>`,
@@ -22,18 +22,8 @@ export interface LogsEdgeOptions {
   partition: string;
 }
 
-class LogsError extends Error {
-  constructor(
-    readonly code: string,
-    readonly status: number,
-    message: string,
-  ) {
-    super(message);
-  }
-}
+class LogsError extends JsonTargetError {}
 
-const str = (b: Record<string, unknown>, k: string): string | undefined => (typeof b[k] === 'string' ? (b[k] as string) : undefined);
-const int = (b: Record<string, unknown>, k: string): number | undefined => (typeof b[k] === 'number' ? (b[k] as number) : undefined);
 const limitOf = (b: Record<string, unknown>, max: number, dflt: number): number => {
   const l = int(b, 'limit');
   if (l === undefined) return dflt;
@@ -49,34 +39,26 @@ const required = (b: Record<string, unknown>, k: string): string => {
 export class LogsEdge {
   constructor(private readonly o: LogsEdgeOptions) {}
 
-  async handle(req: IncomingMessage, res: ServerResponse, info: { requestId: string; rawPath: string; rawQuery: string; log: Logger }): Promise<void> {
-    try {
-      const target = String(req.headers['x-amz-target'] ?? '');
-      const op = /^Logs_20140328\.(\w+)$/.exec(target)?.[1];
-      if (req.method !== 'POST' || !op) throw new LogsError('UnknownOperationException', 400, `No CloudWatch Logs operation in X-Amz-Target ${JSON.stringify(target)}.`);
-      const raw = await readBody(req, 1024 * 1024);
-      const principal = this.o.auth
-        ? (await this.o.authenticator.authenticate({ method: 'POST', rawPath: info.rawPath, rawQuery: info.rawQuery, headers: req.headers }, 'logs', raw, false)).principal
-        : this.o.anonymousPrincipal;
-      let body: Record<string, unknown>;
-      try {
-        body = raw.length ? (JSON.parse(raw.toString('utf8')) as Record<string, unknown>) : {};
-      } catch {
-        throw new LogsError('SerializationException', 400, 'The request body is not JSON.');
-      }
-      const group = required(body, 'logGroupName');
-      const resource = `arn:${this.o.partition}:logs:${this.o.region}:${principal.accountId}:log-group:${group}:log-stream:${str(body, 'logStreamName') ?? '*'}`;
-      await this.o.identity.authorize(principal, `logs:${op}`, resource, { 'aws:SourceIp': req.socket.remoteAddress ?? '' });
-      const out = await this.call(op, principal.accountId, group, body);
-      const json = Buffer.from(JSON.stringify(out));
-      res.writeHead(200, { 'content-type': 'application/x-amz-json-1.1', 'x-amzn-requestid': info.requestId, 'content-length': json.length });
-      res.end(json);
-    } catch (e) {
-      const err = this.wireError(e, info.log);
-      const json = Buffer.from(JSON.stringify({ __type: err.code, message: err.message }));
-      res.writeHead(err.status, { 'content-type': 'application/x-amz-json-1.1', 'x-amzn-requestid': info.requestId, 'x-amzn-errortype': err.code, 'content-length': json.length });
-      res.end(json);
-    }
+  handle(req: IncomingMessage, res: ServerResponse, info: { requestId: string; rawPath: string; rawQuery: string; log: Logger }): Promise<void> {
+    return handleJsonTarget(
+      {
+        targetPrefix: 'Logs_20140328',
+        service: 'logs',
+        auth: this.o.auth,
+        authenticator: this.o.authenticator,
+        anonymousPrincipal: this.o.anonymousPrincipal,
+        call: async (op, principal, body, r) => {
+          const group = required(body, 'logGroupName');
+          const resource = `arn:${this.o.partition}:logs:${this.o.region}:${principal.accountId}:log-group:${group}:log-stream:${str(body, 'logStreamName') ?? '*'}`;
+          await this.o.identity.authorize(principal, `logs:${op}`, resource, { 'aws:SourceIp': r.socket.remoteAddress ?? '' });
+          return this.call(op, principal.accountId, group, body);
+        },
+        wireError: (e, log) => this.wireError(e, log),
+      },
+      req,
+      res,
+      info,
+    );
   }
 
   private async call(op: string, accountId: string, group: string, b: Record<string, unknown>): Promise<unknown> {
@@ -126,8 +108,8 @@ export class LogsEdge {
   }
 
   /** CloudWatch Logs' error names; authentication and access errors as AWS's JSON protocols spell them. */
-  private wireError(e: unknown, log: Logger): LogsError {
-    if (e instanceof LogsError) return e;
+  private wireError(e: unknown, log: Logger): JsonTargetError {
+    if (e instanceof JsonTargetError) return e;
     if (e instanceof LogGroupNotFound) return new LogsError('ResourceNotFoundException', 400, e.message);
     if (e instanceof InvalidLogParameter) return new LogsError('InvalidParameterException', 400, e.message);
     if (e instanceof AuthenticationError) return new LogsError(e.code, 403, e.message);

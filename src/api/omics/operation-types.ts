@@ -14,6 +14,7 @@ import type { RunService } from '../../workflows/runs.js';
 import type { RunLogService } from '../../workflows/run-logs.js';
 import type { VariantStoreService } from '../../analytics/variant-stores.js';
 import type { VariantImportService } from '../../analytics/variant-imports.js';
+import type { QueryService } from '../../analytics/queries.js';
 import type { OperationShapes } from './wire-shapes.js';
 
 /**
@@ -37,6 +38,7 @@ export interface Services {
   runLogs: RunLogService;
   variantStores: VariantStoreService;
   variantImports: VariantImportService;
+  queries: QueryService;
   partition: Partition;
 }
 

@@ -1,0 +1,322 @@
+import { randomUUID } from 'node:crypto';
+import { createReadStream, createWriteStream } from 'node:fs';
+import { mkdir, mkdtemp, rm, stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import { StringDecoder } from 'node:string_decoder';
+import { pipeline } from 'node:stream/promises';
+import { DuckDBInstance, type DuckDBConnection } from '@duckdb/node-api';
+import { NotFoundError, ValidationError } from '../core/errors.js';
+import { submittedJob } from '../db/job-records.js';
+import type { JobHandler } from '../jobs/runner.js';
+import type { DomainDeps } from '../storage/context.js';
+import type { DataLocations } from '../storage/locations.js';
+import { newStoreDataKey, storeBlobs } from '../storage/store-storage.js';
+import type { QueryExecutionRecord, VariantStoreRecord } from './entities.js';
+import type { VariantStoreService } from './variant-stores.js';
+
+export const ANALYTICS_QUERY_JOB = 'AnalyticsQuery';
+/** The one catalog and database the stores are tables of (Athena's default catalog name). */
+export const CATALOG = 'awsdatacatalog';
+export const DATABASE = 'omics';
+
+/** The variant table's columns (what vcf-rows.ts writes), for a store that has no rows yet. */
+export const VARIANT_TABLE_COLUMNS: [string, string][] = [
+  ['contigname', 'VARCHAR'],
+  ['start', 'BIGINT'],
+  ['end', 'BIGINT'],
+  ['names', 'VARCHAR[]'],
+  ['referenceallele', 'VARCHAR'],
+  ['alternatealleles', 'VARCHAR[]'],
+  ['qual', 'DOUBLE'],
+  ['filters', 'VARCHAR[]'],
+  ['splitfrommultiallelic', 'BOOLEAN'],
+  ['attributes', 'MAP(VARCHAR, VARCHAR)'],
+  ['phased', 'BOOLEAN'],
+  ['calls', 'INTEGER[]'],
+  ['genotypelikelihoods', 'DOUBLE[]'],
+  ['phredlikelihoods', 'INTEGER[]'],
+  ['alleledepths', 'INTEGER[]'],
+  ['conditionalquality', 'INTEGER'],
+  ['spl', 'INTEGER[]'],
+  ['depth', 'INTEGER'],
+  ['ps', 'INTEGER'],
+  ['sampleid', 'VARCHAR'],
+  ['information', 'MAP(VARCHAR, VARCHAR)'],
+];
+
+export interface StartQueryInput {
+  query: string;
+  database?: string;
+  workGroup?: string;
+  outputLocation?: string;
+}
+
+/** One page of a result: the rows as strings (null for SQL NULL), and where the next page starts. */
+export interface ResultPage {
+  columns: { name: string; type: string }[];
+  rows: (string | null)[][];
+  nextToken?: string;
+}
+
+/** Athena's type name for a DuckDB type. */
+export function athenaType(duck: string): string {
+  const t = duck.toUpperCase();
+  if (t.endsWith('[]')) return 'array';
+  if (t.startsWith('MAP')) return 'map';
+  if (t.startsWith('STRUCT')) return 'row';
+  if (t.startsWith('DECIMAL')) return 'decimal';
+  const names: Record<string, string> = { VARCHAR: 'varchar', BIGINT: 'bigint', INTEGER: 'integer', SMALLINT: 'smallint', TINYINT: 'tinyint', DOUBLE: 'double', FLOAT: 'float', BOOLEAN: 'boolean', DATE: 'date', TIMESTAMP: 'timestamp', HUGEINT: 'decimal', UBIGINT: 'decimal', UINTEGER: 'bigint' };
+  return names[t] ?? 'varchar';
+}
+
+/**
+ * SQL over the account's stores, the way HealthOmics users query them through Athena: each variant store is a
+ * table named after the store in the database `omics` of the catalog `awsdatacatalog`. A query is a leased job:
+ * its stores' Parquet files are decrypted into a private temporary folder, DuckDB (embedded) runs the query
+ * there with file access limited to that folder and its configuration locked (no other files, no extensions,
+ * no attaching), and the result is kept as CSV (encrypted, with the query's own data key) and, when the caller
+ * gave an output location, written there as `<id>.csv` as Athena does.
+ */
+export class QueryService {
+  constructor(
+    private readonly d: DomainDeps,
+    private readonly stores: VariantStoreService,
+    private readonly locations: DataLocations,
+    private readonly kick: () => void,
+  ) {}
+
+  async start(accountId: string, input: StartQueryInput): Promise<string> {
+    if (!input.query.trim()) throw new ValidationError('QueryString is empty.');
+    if (input.database && input.database.toLowerCase() !== DATABASE) throw new ValidationError(`Database ${input.database} does not exist; the stores are tables of the database ${DATABASE}.`);
+    const id = randomUUID();
+    const now = this.d.now();
+    const dataKey = await newStoreDataKey(this.d, undefined);
+    await this.d.db.queryExecutions.insert({
+      accountId,
+      id,
+      query: input.query,
+      database: DATABASE,
+      workGroup: input.workGroup ?? 'primary',
+      outputLocation: input.outputLocation ?? null,
+      state: 'QUEUED',
+      stateChangeReason: null,
+      columns: null,
+      resultKey: null,
+      dataKey: dataKey.wrapped,
+      rows: null,
+      dataScannedBytes: null,
+      engineMs: null,
+      submissionTime: now,
+      completionTime: null,
+    });
+    await this.d.db.jobs.insert(submittedJob(id, ANALYTICS_QUERY_JOB, accountId, '', {}, now));
+    this.kick();
+    return id;
+  }
+
+  async get(accountId: string, id: string): Promise<QueryExecutionRecord> {
+    const q = await this.d.db.queryExecutions.get(accountId, id);
+    if (!q) throw new NotFoundError(`Query execution ${id} was not found.`);
+    return q;
+  }
+
+  async stop(accountId: string, id: string): Promise<void> {
+    const q = await this.get(accountId, id);
+    await this.d.db.jobs.cancel(q.id, this.d.now());
+    await this.d.db.queryExecutions.update(q.id, { state: 'CANCELLED', stateChangeReason: 'Query was cancelled by the user.', completionTime: this.d.now() });
+  }
+
+  async list(accountId: string, workGroup: string | undefined, limit: number, nextToken?: string): Promise<{ ids: string[]; nextToken?: string }> {
+    let after: { time: number; id: string } | undefined;
+    if (nextToken) {
+      const m = /^(\d+):([0-9a-f-]{36})$/.exec(Buffer.from(nextToken, 'base64url').toString('utf8'));
+      if (!m) throw new ValidationError('NextToken is not valid.');
+      after = { time: Number(m[1]), id: m[2]! };
+    }
+    const found = await this.d.db.queryExecutions.list(accountId, workGroup, limit + 1, after);
+    const page = found.slice(0, limit);
+    const last = page.at(-1);
+    return { ids: page.map((q) => q.id), ...(found.length > limit && last ? { nextToken: Buffer.from(`${last.submissionTime}:${last.id}`).toString('base64url') } : {}) };
+  }
+
+  /** The tables a query can name: the account's variant stores with their columns. */
+  async tables(accountId: string): Promise<{ name: string; columns: [string, string][]; creationTime: number }[]> {
+    const out: { name: string; columns: [string, string][]; creationTime: number }[] = [];
+    let token: string | undefined;
+    do {
+      const page = await this.stores.list(accountId, {}, { maxResults: 100, ...(token ? { nextToken: token } : {}) });
+      for (const s of page.items) out.push({ name: s.name, columns: VARIANT_TABLE_COLUMNS.map(([n, t]) => [n, athenaType(t)]), creationTime: s.creationTime });
+      token = page.nextToken;
+    } while (token);
+    return out;
+  }
+
+  /** The account's tables a query names (by name, anywhere in its text): the stores it will read. */
+  async tablesNamedIn(accountId: string, query: string): Promise<string[]> {
+    const text = query.toLowerCase();
+    return (await this.tables(accountId)).map((t) => t.name).filter((name) => new RegExp(`(^|[^a-z0-9_])${name}($|[^a-z0-9_])`).test(text));
+  }
+
+  /** A page of a finished query's result: the first page starts with the header row, as Athena's does. */
+  async results(accountId: string, id: string, maxResults: number, nextToken?: string): Promise<ResultPage> {
+    const q = await this.get(accountId, id);
+    if (q.state !== 'SUCCEEDED') throw new ValidationError(`Query has not yet finished. Current state: ${q.state}`);
+    const start = nextToken === undefined ? 0 : Number(Buffer.from(nextToken, 'base64url').toString('utf8'));
+    if (!Number.isInteger(start) || start < 0) throw new ValidationError('NextToken is not valid.');
+    const rows: (string | null)[][] = [];
+    let n = 0;
+    let more = false;
+    const blob = await storeBlobs(this.d, q.dataKey).get(q.resultKey!);
+    for await (const row of csvRows(blob)) {
+      if (n++ < start) continue;
+      if (rows.length === maxResults) {
+        more = true;
+        break;
+      }
+      rows.push(row);
+    }
+    blob.destroy();
+    return { columns: q.columns ?? [], rows, ...(more ? { nextToken: Buffer.from(String(start + rows.length)).toString('base64url') } : {}) };
+  }
+
+  handler(): JobHandler<Record<string, never>> {
+    return async (job, ctx) => {
+      const q = await this.d.db.queryExecutions.get(job.accountId, job.id);
+      if (!q || !(await this.d.db.queryExecutions.update(q.id, { state: 'RUNNING' }))) return { status: 'COMPLETED', statusMessage: null, payload: {} };
+      const dir = await mkdtemp(join(this.d.scratchDir, 'query-'));
+      const started = Date.now();
+      try {
+        const result = join(dir, 'result.csv');
+        let scanned = 0;
+        let columns: { name: string; type: string }[];
+        const db = await DuckDBInstance.create(':memory:', { threads: '2' });
+        const c = await db.connect();
+        try {
+          scanned = await this.prepareTables(c, q, dir);
+          await c.run(`SET allowed_directories = ['${dir}/']`);
+          await c.run('SET enable_external_access = false');
+          await c.run('SET lock_configuration = true');
+          const sql = q.query.trim().replace(/;\s*$/, '');
+          const described = await c.runAndReadAll(`DESCRIBE ${sql}`);
+          columns = described.getRows().map((r) => ({ name: String(r[0]), type: athenaType(String(r[1])) }));
+          await c.run(`COPY (${sql}) TO '${result}' (FORMAT csv, HEADER true, FORCE_QUOTE *)`);
+        } catch (e) {
+          const message = (e as Error).message.split('\n').slice(0, 3).join(' ').slice(0, 1000);
+          await this.d.db.queryExecutions.update(q.id, { state: 'FAILED', stateChangeReason: message, completionTime: this.d.now(), engineMs: Date.now() - started });
+          return { status: 'FAILED', statusMessage: message, payload: {} };
+        } finally {
+          c.closeSync();
+          db.closeSync();
+        }
+        if (ctx.signal.aborted) throw ctx.signal.reason;
+        const resultKey = `queries/${q.accountId}/${q.id}.csv`;
+        await storeBlobs(this.d, q.dataKey).put(resultKey, createReadStream(result));
+        if (q.outputLocation) {
+          try {
+            const target = await this.locations.target(q.outputLocation, { accountId: q.accountId });
+            await target.write(`${q.id}.csv`, createReadStream(result));
+          } catch (e) {
+            const message = `The result could not be written to ${q.outputLocation}: ${(e as Error).message}`;
+            await this.d.db.queryExecutions.update(q.id, { state: 'FAILED', stateChangeReason: message, completionTime: this.d.now() });
+            return { status: 'FAILED', statusMessage: message, payload: {} };
+          }
+        }
+        let rows = -1;
+        for await (const _ of csvRows(createReadStream(result))) rows++;
+        await this.d.db.queryExecutions.update(q.id, {
+          state: 'SUCCEEDED',
+          columns: columns!,
+          resultKey,
+          rows: Math.max(0, rows),
+          dataScannedBytes: scanned,
+          engineMs: Date.now() - started,
+          completionTime: this.d.now(),
+        });
+        return { status: 'COMPLETED', statusMessage: null, payload: {} };
+      } finally {
+        await rm(dir, { recursive: true, force: true });
+      }
+    };
+  }
+
+  /**
+   * Views of the stores the query names (by name, anywhere in its text) over their files, decrypted into the
+   * query's folder; the other stores are not read. Returns the bytes made available (Athena's data scanned).
+   */
+  private async prepareTables(c: DuckDBConnection, q: QueryExecutionRecord, dir: string): Promise<number> {
+    await c.run(`ATTACH ':memory:' AS ${CATALOG}`);
+    await c.run(`CREATE SCHEMA ${CATALOG}.${DATABASE}`);
+    await c.run(`USE ${CATALOG}.${DATABASE}`);
+    let bytes = 0;
+    for (const name of await this.tablesNamedIn(q.accountId, q.query)) {
+      const store = await this.stores.get(q.accountId, name);
+      const paths = await this.decrypt(store, join(dir, store.id));
+      for (const p of paths) bytes += (await stat(p)).size;
+      const ident = `${CATALOG}.${DATABASE}."${store.name}"`;
+      if (paths.length) await c.run(`CREATE VIEW ${ident} AS SELECT * FROM read_parquet([${paths.map((p) => `'${p}'`).join(', ')}], union_by_name = true)`);
+      else await c.run(`CREATE TABLE ${ident} (${VARIANT_TABLE_COLUMNS.map(([n, ty]) => `"${n}" ${ty}`).join(', ')})`);
+    }
+    return bytes;
+  }
+
+  private async decrypt(store: VariantStoreRecord, dir: string): Promise<string[]> {
+    await mkdir(dir, { recursive: true, mode: 0o700 });
+    const files = await this.stores.files(store);
+    const blobs = this.stores.blobs(store);
+    const paths: string[] = [];
+    for (const [n, f] of files.entries()) {
+      const path = join(dir, `${n}.parquet`);
+      await pipeline(await blobs.get(f.blobKey), createWriteStream(path, { mode: 0o600 }));
+      paths.push(path);
+    }
+    return paths;
+  }
+}
+
+/** Rows of a CSV written by DuckDB with every value quoted: an unquoted empty field is NULL. */
+export async function* csvRows(input: AsyncIterable<Buffer | string>): AsyncGenerator<(string | null)[]> {
+  let row: (string | null)[] = [];
+  let field = '';
+  let quoted = false;
+  let inQuotes = false;
+  let pendingQuote = false;
+  let any = false;
+  const endField = () => {
+    row.push(quoted ? field : field === '' ? null : field);
+    field = '';
+    quoted = false;
+  };
+  const decoder = new StringDecoder('utf8');
+  for await (const chunk of input) {
+    const s = typeof chunk === 'string' ? chunk : decoder.write(chunk);
+    for (let i = 0; i < s.length; i++) {
+      const ch = s[i]!;
+      any = true;
+      if (pendingQuote) {
+        pendingQuote = false;
+        if (ch === '"') {
+          field += '"';
+          continue;
+        }
+        inQuotes = false;
+      }
+      if (inQuotes) {
+        if (ch === '"') pendingQuote = true;
+        else field += ch;
+      } else if (ch === '"') {
+        inQuotes = true;
+        quoted = true;
+      } else if (ch === ',') endField();
+      else if (ch === '\n') {
+        endField();
+        yield row;
+        row = [];
+        any = false;
+      } else if (ch !== '\r') field += ch;
+    }
+  }
+  if (any) {
+    endField();
+    yield row;
+  }
+}

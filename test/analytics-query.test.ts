@@ -1,0 +1,191 @@
+// SQL over variant stores through the Athena API subset, driven by boto3's Athena client and the AWS CLI, against a
+// spawned server: rows read back equal `bcftools query` on the same VCF (0-based starts, genotypes, AD/DP/PL,
+// FILTER, INFO), multi-allelic records split as `bcftools norm -m-` splits them, left-normalisation equal to
+// `bcftools norm -f ref.fa -m-`, sample filters, a join of two stores, results written to an output location,
+// and a query that may not touch files outside its stores.
+import { describe, it, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFile, execFileSync } from 'node:child_process';
+import { copyFileSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { CreateReferenceStoreCommand, CreateVariantStoreCommand, GetVariantImportJobCommand, StartVariantImportJobCommand, type OmicsClient } from '@aws-sdk/client-omics';
+import { importReference, omicsClient, until } from './helpers/omics.js';
+import { spawnServer, type SpawnedServer } from './helpers/server.js';
+import { tinyCorpus } from './helpers/corpus.js';
+
+const run = promisify(execFile);
+const ROLE = 'arn:aws:iam::123456789012:role/OmicsImport';
+
+/** A two-sample VCF on the corpus reference: a multi-allelic SNV, an indel that is not left-aligned, a phased call, missing values, a flag. */
+function twoSampleVcf(ref: string): string {
+  const base = (pos: number, len = 1) => execFileSync('samtools', ['faidx', ref, `chr1:${pos}-${pos + len - 1}`], { encoding: 'utf8' }).split('\n').slice(1).join('').toUpperCase();
+  // An indel in a run of identical bases, placed at its right end: left-normalisation moves it.
+  let run = 0;
+  const seq = execFileSync('samtools', ['faidx', ref, 'chr1:1000-3000'], { encoding: 'utf8' }).split('\n').slice(1).join('').toUpperCase();
+  for (let i = 1; i < seq.length - 3; i++) if (seq[i] === seq[i + 1] && seq[i + 1] === seq[i + 2] && seq[i - 1] !== seq[i]) { run = 1000 + i; break; }
+  const right = run + 2;
+  const snv = 1500;
+  const b = base(snv);
+  const alts = ['A', 'C', 'G', 'T'].filter((x) => x !== b);
+  const header = [
+    '##fileformat=VCFv4.2',
+    '##contig=<ID=chr1,length=120000>',
+    '##contig=<ID=chr2,length=80000>',
+    '##INFO=<ID=DP,Number=1,Type=Integer,Description="Depth">',
+    '##INFO=<ID=DB,Number=0,Type=Flag,Description="dbSNP">',
+    '##FILTER=<ID=q10,Description="Quality below 10">',
+    '##FORMAT=<ID=GT,Number=1,Type=String,Description="Genotype">',
+    '##FORMAT=<ID=DP,Number=1,Type=Integer,Description="Depth">',
+    '##FORMAT=<ID=AD,Number=R,Type=Integer,Description="Allelic depths">',
+    '##FORMAT=<ID=GQ,Number=1,Type=Integer,Description="Genotype quality">',
+    '#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\tFORMAT\tS1\tS2',
+  ];
+  const records = [
+    `chr1\t${run}\trs1\t${base(run)}\t${base(run)}${base(run)}\t50\tPASS\tDP=20;DB\tGT:DP:AD:GQ\t0/1:10:5,5:30\t1|1:10:0,10:.`,
+    `chr1\t${right - 1}\t.\t${base(right - 1, 2)}\t${base(right - 1)}\t40\tq10\tDP=12\tGT:DP:AD:GQ\t0/1:6:3,3:20\t./.:.:.:.`,
+    `chr1\t${snv}\trs2;rs3\t${b}\t${alts[0]},${alts[1]}\t99.5\tPASS\tDP=30\tGT:DP:AD:GQ\t1/2:15:1,7,7:45\t0|1:15:8,7,0:50`,
+    `chr2\t500\t.\t${execFileSync('samtools', ['faidx', ref, 'chr2:500-500'], { encoding: 'utf8' }).split('\n')[1]!.toUpperCase()}\tT\t.\t.\t.\tGT\t0/0\t0/1`,
+  ];
+  return [...header, ...records].join('\n') + '\n';
+}
+
+describe('SQL over variant stores (Athena subset)', () => {
+  let s: SpawnedServer;
+  let omics: OmicsClient;
+  let root: string;
+  let exportRoot: string;
+  let corpus: string;
+  let env: NodeJS.ProcessEnv;
+  before(async () => {
+    corpus = tinyCorpus();
+    root = mkdtempSync(join(tmpdir(), 'openomics-aq-'));
+    exportRoot = mkdtempSync(join(tmpdir(), 'openomics-aq-out-'));
+    for (const f of ['ref.fa', 'sample.vcf.gz']) copyFileSync(join(corpus, f), join(root, f));
+    execFileSync('samtools', ['faidx', join(root, 'ref.fa')]);
+    writeFileSync(join(root, 'two.vcf'), twoSampleVcf(join(root, 'ref.fa')));
+    s = await spawnServer({ env: { OPENOMICS_IMPORT_ROOTS: root, OPENOMICS_EXPORT_ROOTS: exportRoot } });
+    omics = omicsClient(s);
+    env = {
+      PATH: process.env['PATH'],
+      HOME: process.env['HOME'],
+      AWS_ENDPOINT_URL: s.url,
+      AWS_SHARED_CREDENTIALS_FILE: join(s.dataDir, 'credentials'),
+      AWS_PROFILE: 'openomics',
+      AWS_REGION: 'us-east-1',
+      AWS_DEFAULT_REGION: 'us-east-1',
+      AWS_CONFIG_FILE: '/dev/null',
+    };
+    const refStore = (await omics.send(new CreateReferenceStoreCommand({ name: 'refs' }))).id!;
+    const referenceArn = await importReference(omics, refStore, `file://${root}/ref.fa`);
+    for (const [name, file, normalize] of [
+      ['corpus', 'sample.vcf.gz', false],
+      ['pair', 'two.vcf', false],
+      ['pair_norm', 'two.vcf', true],
+    ] as const) {
+      await omics.send(new CreateVariantStoreCommand({ name, reference: { referenceArn } }));
+      const { jobId } = await omics.send(new StartVariantImportJobCommand({ destinationName: name, roleArn: ROLE, items: [{ source: `file://${root}/${file}` }], runLeftNormalization: normalize }));
+      const j = await until('import', () => omics.send(new GetVariantImportJobCommand({ jobId })), (x) => !['SUBMITTED', 'IN_PROGRESS'].includes(x.status!));
+      assert.equal(j.status, 'COMPLETED', JSON.stringify(j.items));
+    }
+  });
+  after(async () => {
+    await s?.stop();
+    rmSync(root, { recursive: true, force: true });
+    rmSync(exportRoot, { recursive: true, force: true });
+  });
+
+  /** Runs SQL with boto3's Athena client: the rows (header first) and the final execution. */
+  async function query(sql: string, outputLocation?: string): Promise<{ rows: (string | null)[][]; execution: any; columns: any[] }> {
+    const py = `
+import boto3, json, sys, time
+a = boto3.client('athena', endpoint_url=${JSON.stringify(s.url)})
+args = {'QueryString': sys.argv[1], 'QueryExecutionContext': {'Database': 'omics'}}
+if sys.argv[2]: args['ResultConfiguration'] = {'OutputLocation': sys.argv[2]}
+qid = a.start_query_execution(**args)['QueryExecutionId']
+while True:
+    e = a.get_query_execution(QueryExecutionId=qid)['QueryExecution']
+    if e['Status']['State'] in ('SUCCEEDED', 'FAILED', 'CANCELLED'): break
+    time.sleep(0.1)
+rows, cols = [], []
+if e['Status']['State'] == 'SUCCEEDED':
+    for page in a.get_paginator('get_query_results').paginate(QueryExecutionId=qid, PaginationConfig={'PageSize': 50}):
+        cols = page['ResultSet']['ResultSetMetadata']['ColumnInfo']
+        rows += [[d.get('VarCharValue') for d in r['Data']] for r in page['ResultSet']['Rows']]
+print(json.dumps({'rows': rows, 'execution': e, 'columns': cols}, default=str))
+`;
+    const { stdout } = await run('python3', ['-c', py, sql, outputLocation ?? ''], { env, maxBuffer: 64 << 20 });
+    return JSON.parse(stdout);
+  }
+
+  it('every record and sample of the corpus VCF equals bcftools query (0-based start, end, alleles, QUAL, GT, DP, AD, PL, INFO)', async () => {
+    const r = await query(`SELECT contigname, start, "end", referenceallele, array_to_string(alternatealleles, ',') AS alt, qual, calls, phased, depth, alleledepths, phredlikelihoods, attributes['DP4'] AS dp4, sampleid FROM corpus ORDER BY contigname, start, alt`);
+    assert.equal(r.execution.Status.State, 'SUCCEEDED', r.execution.Status.StateChangeReason);
+    assert.deepEqual(r.rows[0], ['contigname', 'start', 'end', 'referenceallele', 'alt', 'qual', 'calls', 'phased', 'depth', 'alleledepths', 'phredlikelihoods', 'dp4', 'sampleid']);
+    assert.deepEqual(r.columns.map((c) => c.Type), ['varchar', 'bigint', 'bigint', 'varchar', 'varchar', 'double', 'array', 'boolean', 'integer', 'array', 'array', 'varchar', 'varchar']);
+    const ours = r.rows.slice(1).map((x) => {
+      const gt = JSON.parse(x[6]!).map((a: number) => (a < 0 ? '.' : String(a))).join(x[7] === 'true' ? '|' : '/');
+      const list = (v: string | null) => (v === null ? '.' : v.replace(/^\[|\]$/g, '').replace(/, /g, ','));
+      return [x[0], x[1], x[2], x[3], x[4], x[5], gt, x[8] ?? '.', list(x[9]), list(x[10]), x[11] ?? '.', x[12]].join('\t');
+    });
+    const theirs = execFileSync('bcftools', ['query', '-f', '[%CHROM\t%POS0\t%END\t%REF\t%ALT\t%QUAL\t%GT\t%DP\t%AD\t%PL\t%INFO/DP4\t%SAMPLE\n]', join(root, 'sample.vcf.gz')], { encoding: 'utf8' })
+      .trim()
+      .split('\n');
+    assert.equal(ours.length, 193);
+    assert.deepEqual(ours, theirs);
+  });
+
+  it('splits multi-allelic records as bcftools norm -m- does; left-normalises as bcftools norm -f ref.fa -m- does; FILTER, ID, flags, missing values', async () => {
+    for (const [table, normArgs] of [
+      ['pair', ['-m', '-any', '-N']],
+      ['pair_norm', ['-m', '-any', '-f', join(root, 'ref.fa')]],
+    ] as const) {
+      const r = await query(`SELECT contigname, start + 1 AS pos, referenceallele, alternatealleles[1] AS alt, calls, phased, splitfrommultiallelic, sampleid FROM ${table} ORDER BY contigname, start, alt, sampleid`);
+      assert.equal(r.execution.Status.State, 'SUCCEEDED', r.execution.Status.StateChangeReason);
+      const ours = r.rows.slice(1).map((x) => [x[0], x[1], x[2], x[3], JSON.parse(x[4]!).map((a: number) => (a < 0 ? '.' : a)).join(x[5] === 'true' ? '|' : '/'), x[7]].join('\t'));
+      const normed = execFileSync('bcftools', ['norm', ...normArgs, '-Ov', join(root, 'two.vcf')], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
+      writeFileSync(join(root, `${table}.normed.vcf`), normed);
+      const theirs = execFileSync('bcftools', ['query', '-f', '[%CHROM\t%POS\t%REF\t%ALT\t%GT\t%SAMPLE\n]', join(root, `${table}.normed.vcf`)], { encoding: 'utf8' }).trim().split('\n');
+      const key = (l: string) => { const f = l.split('\t'); return [f[0], f[1]!.padStart(9, '0'), f[3], f[5]].join('\t'); };
+      assert.deepEqual(ours.sort((a, b) => key(a).localeCompare(key(b))), theirs.sort((a, b) => key(a).localeCompare(key(b))), table);
+      const split = r.rows.slice(1).filter((x) => x[6] === 'true').length;
+      assert.equal(split, 4, 'the two alleles of the multi-allelic record, for each of two samples');
+    }
+    const r = await query(`SELECT names, filters, attributes['DB'] AS db, attributes['DP'] AS dp, conditionalquality, depth FROM pair WHERE sampleid = 'S2' ORDER BY contigname, start, alternatealleles[1]`);
+    assert.deepEqual(r.rows.slice(1, 4), [
+      ['[rs1]', '[PASS]', 'true', '20', null, '10'],
+      ['[]', '[q10]', null, '12', null, null],
+      ['[rs2, rs3]', '[PASS]', null, '30', '50', '15'],
+    ]);
+  });
+
+  it('a sample filter, a join of two stores, the result CSV at the output location, the AWS CLI', async () => {
+    const s1 = await query(`SELECT count(*) AS n FROM pair WHERE sampleid = 'S1'`);
+    assert.deepEqual(s1.rows, [['n'], ['5']]);
+    const joined = await query(`SELECT a.contigname, a.start, a.sampleid, b.sampleid AS other FROM pair a JOIN omics.pair_norm b ON a.contigname = b.contigname AND a.start = b.start AND a.sampleid = b.sampleid AND a.alternatealleles = b.alternatealleles WHERE a.sampleid = 'S1' ORDER BY 1, 2`, `file://${exportRoot}/results/`);
+    assert.equal(joined.execution.Status.State, 'SUCCEEDED', joined.execution.Status.StateChangeReason);
+    assert.ok(joined.rows.length >= 3, JSON.stringify(joined.rows));
+    const csv = join(exportRoot, 'results', `${joined.execution.QueryExecutionId}.csv`);
+    assert.ok(existsSync(csv));
+    assert.equal(readFileSync(csv, 'utf8').trim().split('\n').length, joined.rows.length);
+    const cli = async (...args: string[]) => JSON.parse((await run('aws', ['athena', ...args, '--output', 'json'], { env })).stdout);
+    const { QueryExecutionId } = await cli('start-query-execution', '--query-string', 'SELECT count(*) AS n FROM corpus', '--query-execution-context', 'Database=omics');
+    await until('cli query', async () => (await cli('get-query-execution', '--query-execution-id', QueryExecutionId)).QueryExecution.Status.State, (st: string) => st !== 'QUEUED' && st !== 'RUNNING', 30_000, 100);
+    const res = await cli('get-query-results', '--query-execution-id', QueryExecutionId);
+    assert.deepEqual(res.ResultSet.Rows.map((x: any) => x.Data.map((d: any) => d.VarCharValue)), [['n'], ['193']]);
+    const tables = await cli('list-table-metadata', '--catalog-name', 'AwsDataCatalog', '--database-name', 'omics');
+    assert.deepEqual(tables.TableMetadataList.map((t: any) => t.Name).sort(), ['corpus', 'pair', 'pair_norm']);
+  });
+
+  it('a query reads nothing but its stores: local files, other databases and settings are refused; bad SQL fails with its message', async () => {
+    for (const sql of [`SELECT * FROM read_csv('/etc/passwd')`, `SELECT * FROM pair, read_text('${join(root, 'two.vcf')}')`, `COPY (SELECT 1) TO '/tmp/openomics-evil.csv'`]) {
+      const r = await query(sql);
+      assert.equal(r.execution.Status.State, 'FAILED', sql);
+    }
+    assert.ok(!existsSync('/tmp/openomics-evil.csv'));
+    const bad = await query('SELECT nosuchcolumn FROM pair');
+    assert.equal(bad.execution.Status.State, 'FAILED');
+    assert.match(bad.execution.Status.StateChangeReason, /nosuchcolumn/);
+  });
+});
