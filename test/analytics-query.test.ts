@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { CreateReferenceStoreCommand, CreateVariantStoreCommand, GetVariantImportJobCommand, StartVariantImportJobCommand, type OmicsClient } from '@aws-sdk/client-omics';
 import { importReference, omicsClient, until } from './helpers/omics.js';
-import { spawnServer, type SpawnedServer } from './helpers/server.js';
+import { CLI, spawnServer, type SpawnedServer } from './helpers/server.js';
 import { tinyCorpus } from './helpers/corpus.js';
 
 const run = promisify(execFile);
@@ -120,7 +120,7 @@ print(json.dumps({'rows': rows, 'execution': e, 'columns': cols}, default=str))
   }
 
   it('every record and sample of the corpus VCF equals bcftools query (0-based start, end, alleles, QUAL, GT, DP, AD, PL, INFO)', async () => {
-    const r = await query(`SELECT contigname, start, "end", referenceallele, array_to_string(alternatealleles, ',') AS alt, qual, calls, phased, depth, alleledepths, phredlikelihoods, attributes['DP4'] AS dp4, sampleid FROM corpus ORDER BY contigname, start, alt`);
+    const r = await query(`SELECT contigname, start, "end", referenceallele, array_join(alternatealleles, ',') AS alt, qual, calls, phased, depth, alleledepths, phredlikelihoods, attributes['DP4'] AS dp4, sampleid FROM corpus ORDER BY contigname, start, alt`);
     assert.equal(r.execution.Status.State, 'SUCCEEDED', r.execution.Status.StateChangeReason);
     assert.deepEqual(r.rows[0], ['contigname', 'start', 'end', 'referenceallele', 'alt', 'qual', 'calls', 'phased', 'depth', 'alleledepths', 'phredlikelihoods', 'dp4', 'sampleid']);
     assert.deepEqual(r.columns.map((c) => c.Type), ['varchar', 'bigint', 'bigint', 'varchar', 'varchar', 'double', 'array', 'boolean', 'integer', 'array', 'array', 'varchar', 'varchar']);
@@ -161,8 +161,8 @@ print(json.dumps({'rows': rows, 'execution': e, 'columns': cols}, default=str))
   });
 
   it('a sample filter, a join of two stores, the result CSV at the output location, the AWS CLI', async () => {
-    const s1 = await query(`SELECT count(*) AS n FROM pair WHERE sampleid = 'S1'`);
-    assert.deepEqual(s1.rows, [['n'], ['5']]);
+    const s1 = await query(`SELECT count(*) AS n, sum(cardinality(alternatealleles)) AS alts, count_if(regexp_like(referenceallele, '^[ACGT]+$')) AS acgt FROM pair WHERE sampleid = 'S1'`);
+    assert.deepEqual(s1.rows, [['n', 'alts', 'acgt'], ['5', '5', '5']]);
     const joined = await query(`SELECT a.contigname, a.start, a.sampleid, b.sampleid AS other FROM pair a JOIN omics.pair_norm b ON a.contigname = b.contigname AND a.start = b.start AND a.sampleid = b.sampleid AND a.alternatealleles = b.alternatealleles WHERE a.sampleid = 'S1' ORDER BY 1, 2`, `file://${exportRoot}/results/`);
     assert.equal(joined.execution.Status.State, 'SUCCEEDED', joined.execution.Status.StateChangeReason);
     assert.ok(joined.rows.length >= 3, JSON.stringify(joined.rows));
@@ -176,6 +176,16 @@ print(json.dumps({'rows': rows, 'execution': e, 'columns': cols}, default=str))
     assert.deepEqual(res.ResultSet.Rows.map((x: any) => x.Data.map((d: any) => d.VarCharValue)), [['n'], ['193']]);
     const tables = await cli('list-table-metadata', '--catalog-name', 'AwsDataCatalog', '--database-name', 'omics');
     assert.deepEqual(tables.TableMetadataList.map((t: any) => t.Name).sort(), ['corpus', 'pair', 'pair_norm']);
+    // openomics query: CSV, JSON lines and a table.
+    const ours = async (...args: string[]) => (await run(process.execPath, [CLI, 'query', ...args], { env })).stdout;
+    const sql = `SELECT sampleid, count(*) AS n, 'a,"b"' AS odd FROM pair GROUP BY sampleid ORDER BY sampleid`;
+    assert.equal(await ours(sql, '--format', 'csv'), 'sampleid,n,odd\nS1,5,"a,""b"""\nS2,5,"a,""b"""\n');
+    assert.deepEqual((await ours(sql, '--format', 'json')).trim().split('\n').map((l) => JSON.parse(l)), [
+      { sampleid: 'S1', n: '5', odd: 'a,"b"' },
+      { sampleid: 'S2', n: '5', odd: 'a,"b"' },
+    ]);
+    assert.match(await ours(sql), /^sampleid  n  odd\s*\n-+  -  -+\nS1 +5  a,"b"\nS2 +5  a,"b"\n\(2 rows\)\n$/);
+    await assert.rejects(run(process.execPath, [CLI, 'query', 'SELECT nope FROM pair'], { env }), (e: { stderr: string }) => /FAILED: .*nope/.test(e.stderr));
   });
 
   it('a query reads nothing but its stores: local files, other databases and settings are refused; bad SQL fails with its message', async () => {

@@ -22,13 +22,14 @@ import {
   type OmicsClient,
 } from '@aws-sdk/client-omics';
 import { expectServiceError, importReference, omicsClient, until } from './helpers/omics.js';
-import { spawnServer, type SpawnedServer } from './helpers/server.js';
+import { BACKENDS, spawnServer, type SpawnedServer } from './helpers/server.js';
 import { tinyCorpus } from './helpers/corpus.js';
 
 const ROLE = 'arn:aws:iam::123456789012:role/OmicsImport';
 const ended = (j: { status?: string }) => !['SUBMITTED', 'IN_PROGRESS'].includes(j.status!);
 
-describe('variant stores and variant import jobs', () => {
+for (const backend of BACKENDS) {
+describe(`variant stores and variant import jobs on ${backend}`, () => {
   let s: SpawnedServer;
   let omics: OmicsClient;
   let root: string;
@@ -37,7 +38,7 @@ describe('variant stores and variant import jobs', () => {
     const corpus = tinyCorpus();
     root = mkdtempSync(join(tmpdir(), 'openomics-analytics-'));
     for (const f of ['ref.fa', 'sample.vcf.gz']) copyFileSync(join(corpus, f), join(root, f));
-    s = await spawnServer({ env: { OPENOMICS_IMPORT_ROOTS: root } });
+    s = await spawnServer({ backend, env: { OPENOMICS_IMPORT_ROOTS: root } });
     omics = omicsClient(s);
     const refStore = (await omics.send(new CreateReferenceStoreCommand({ name: 'refs' }))).id!;
     referenceArn = await importReference(omics, refStore, `file://${root}/ref.fa`);
@@ -116,3 +117,4 @@ describe('variant stores and variant import jobs', () => {
     await expectServiceError(omics.send(new CancelVariantImportJobCommand({ jobId })), 'ValidationException', /CANCELLED/);
   });
 });
+}

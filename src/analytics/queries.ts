@@ -44,6 +44,14 @@ export const VARIANT_TABLE_COLUMNS: [string, string][] = [
   ['information', 'MAP(VARCHAR, VARCHAR)'],
 ];
 
+/** Athena (Trino) functions DuckDB lacks or spells differently, as macros of the query's database. */
+const TRINO_FUNCTIONS = [
+  'CREATE MACRO array_join(a, sep) AS array_to_string(a, sep)',
+  'CREATE MACRO regexp_like(s, p) AS regexp_matches(s, p)',
+  'CREATE MACRO cardinality(a) AS len(a)',
+  'CREATE MACRO element_at(a, i) AS a[i]',
+];
+
 export interface StartQueryInput {
   query: string;
   database?: string;
@@ -247,6 +255,7 @@ export class QueryService {
     await c.run(`ATTACH ':memory:' AS ${CATALOG}`);
     await c.run(`CREATE SCHEMA ${CATALOG}.${DATABASE}`);
     await c.run(`USE ${CATALOG}.${DATABASE}`);
+    for (const f of TRINO_FUNCTIONS) await c.run(f);
     let bytes = 0;
     for (const name of await this.tablesNamedIn(q.accountId, q.query)) {
       const store = await this.stores.get(q.accountId, name);

@@ -5,6 +5,7 @@ import { transferCommands } from './transfer.js';
 import { importCommand } from './sample-sheet.js';
 import { browseCommands } from './browse.js';
 import { logsCommand } from './logs.js';
+import { queryCommand } from './query.js';
 
 const program = new Command('openomics').description('OpenOmics: a self-hostable server that speaks the AWS HealthOmics API');
 
@@ -58,6 +59,7 @@ program.addCommand(adminCommand());
 for (const c of transferCommands()) program.addCommand(c);
 program.addCommand(importCommand());
 program.addCommand(logsCommand());
+program.addCommand(queryCommand());
 for (const c of browseCommands()) program.addCommand(c);
 
 program.parseAsync(process.argv).catch((e: Error) => {
