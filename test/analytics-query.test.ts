@@ -51,6 +51,27 @@ function twoSampleVcf(ref: string): string {
   return [...header, ...records].join('\n') + '\n';
 }
 
+/** A sites-only VCF whose INFO/CSQ carries Ensembl VEP annotations (several per record, empty fields, & lists, an extra field). */
+function vepVcf(ref: string): string {
+  const base = (pos: number) => execFileSync('samtools', ['faidx', ref, `chr1:${pos}-${pos}`], { encoding: 'utf8' }).split('\n')[1]!.toUpperCase();
+  const other = (b: string) => (b === 'A' ? 'G' : 'A');
+  const format = 'Allele|Consequence|IMPACT|SYMBOL|Gene|Feature_type|Feature|BIOTYPE|EXON|INTRON|HGVSc|HGVSp|cDNA_position|CDS_position|Protein_position|Amino_acids|Codons|Existing_variation|DISTANCE|STRAND|FLAGS|SYMBOL_SOURCE|HGNC_ID|SIFT';
+  const header = [
+    '##fileformat=VCFv4.2',
+    '##contig=<ID=chr1,length=120000>',
+    `##INFO=<ID=CSQ,Number=.,Type=String,Description="Consequence annotations from Ensembl VEP. Format: ${format}">`,
+    '##INFO=<ID=DP,Number=1,Type=Integer,Description="Depth">',
+    '#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO',
+  ];
+  const a = other(base(2000));
+  const b = other(base(2500));
+  const records = [
+    `chr1\t2000\t.\t${base(2000)}\t${a}\t60\tPASS\tDP=9;CSQ=${a}|missense_variant&splice_region_variant|MODERATE|GENE1|ENSG01|Transcript|ENST01|protein_coding|3/10||ENST01.1:c.100A>G|ENSP01.1:p.Lys34Glu|120|100|34|K/E|Aag/Gag|rs123&COSV1||1||HGNC|HGNC:1|deleterious(0.01),${a}|upstream_gene_variant|MODIFIER|GENE2|ENSG02|Transcript|ENST02|lncRNA||||||||||||2000|-1|||HGNC:2|`,
+    `chr1\t2500\t.\t${base(2500)}\t${b}\t30\tPASS\tDP=4;CSQ=${b}|intron_variant|MODIFIER|GENE1|ENSG01|Transcript|ENST01|protein_coding||2/9|ENST01.1:c.50+10A>G|||||||||1|cds_start_NF|HGNC|HGNC:1|`,
+  ];
+  return [...header, ...records].join('\n') + '\n';
+}
+
 describe('SQL over variant stores (Athena subset)', () => {
   let s: SpawnedServer;
   let omics: OmicsClient;
@@ -65,6 +86,7 @@ describe('SQL over variant stores (Athena subset)', () => {
     for (const f of ['ref.fa', 'sample.vcf.gz']) copyFileSync(join(corpus, f), join(root, f));
     execFileSync('samtools', ['faidx', join(root, 'ref.fa')]);
     writeFileSync(join(root, 'two.vcf'), twoSampleVcf(join(root, 'ref.fa')));
+    writeFileSync(join(root, 'vep.vcf'), vepVcf(join(root, 'ref.fa')));
     s = await spawnServer({ env: { OPENOMICS_IMPORT_ROOTS: root, OPENOMICS_EXPORT_ROOTS: exportRoot } });
     omics = omicsClient(s);
     env = {
@@ -83,9 +105,12 @@ describe('SQL over variant stores (Athena subset)', () => {
       ['corpus', 'sample.vcf.gz', false],
       ['pair', 'two.vcf', false],
       ['pair_norm', 'two.vcf', true],
+      ['vep_calls', 'vep.vcf', false],
     ] as const) {
       await omics.send(new CreateVariantStoreCommand({ name, reference: { referenceArn } }));
-      const { jobId } = await omics.send(new StartVariantImportJobCommand({ destinationName: name, roleArn: ROLE, items: [{ source: `file://${root}/${file}` }], runLeftNormalization: normalize }));
+      const { jobId } = await omics.send(
+        new StartVariantImportJobCommand({ destinationName: name, roleArn: ROLE, items: [{ source: `file://${root}/${file}` }], runLeftNormalization: normalize, ...(name === 'vep_calls' ? { annotationFields: { VEP: 'CSQ' } } : {}) }),
+      );
       const j = await until('import', () => omics.send(new GetVariantImportJobCommand({ jobId })), (x) => !['SUBMITTED', 'IN_PROGRESS'].includes(x.status!));
       assert.equal(j.status, 'COMPLETED', JSON.stringify(j.items));
     }
@@ -160,6 +185,18 @@ print(json.dumps({'rows': rows, 'execution': e, 'columns': cols}, default=str))
     ]);
   });
 
+  it('VEP CSQ annotations parsed field by field into annotations.vep, equal to bcftools +split-vep', async () => {
+    const r = await query(
+      `SELECT contigname, start + 1 AS pos, v.allele, array_join(v.consequence, '&') AS consequence, v.impact, v.symbol, v.gene, v.feature, v.biotype, v.exon.rank || '/' || v.exon.total AS exon, v.intron.rank || '/' || v.intron.total AS intron, v.hgvsc, v.hgvsp, v.amino_acids.reference || '/' || v.amino_acids.variant AS aa, v.codons.reference || '/' || v.codons.variant AS codons, array_join(v.existing_variation, '&') AS existing, v.distance, v.strand, array_join(v.flags, '&') AS flags, v.hgnc_id, v.extras['SIFT'] AS sift, cardinality(map_keys(attributes)) AS attrs FROM vep_calls CROSS JOIN UNNEST(annotations.vep) AS t(v) ORDER BY pos, v.feature`,
+    );
+    assert.equal(r.execution.Status.State, 'SUCCEEDED', r.execution.Status.StateChangeReason);
+    const ours = r.rows.slice(1).map((x) => x.slice(0, 21).map((v) => v ?? '.').join('\t'));
+    const fields = ['Allele', 'Consequence', 'IMPACT', 'SYMBOL', 'Gene', 'Feature', 'BIOTYPE', 'EXON', 'INTRON', 'HGVSc', 'HGVSp', 'Amino_acids', 'Codons', 'Existing_variation', 'DISTANCE', 'STRAND', 'FLAGS', 'HGNC_ID', 'SIFT'];
+    const theirs = execFileSync('bcftools', ['+split-vep', '-d', '-f', `%CHROM\t%POS\t${fields.map((f) => `%${f}`).join('\t')}\n`, join(root, 'vep.vcf')], { encoding: 'utf8' }).trim().split('\n');
+    assert.deepEqual(ours, theirs);
+    assert.ok(r.rows.slice(1).every((x) => x[21] === '1'), 'CSQ is in annotations, not attributes (DP is)');
+  });
+
   it('a sample filter, a join of two stores, the result CSV at the output location, the AWS CLI', async () => {
     const s1 = await query(`SELECT count(*) AS n, sum(cardinality(alternatealleles)) AS alts, count_if(regexp_like(referenceallele, '^[ACGT]+$')) AS acgt FROM pair WHERE sampleid = 'S1'`);
     assert.deepEqual(s1.rows, [['n', 'alts', 'acgt'], ['5', '5', '5']]);
@@ -175,7 +212,7 @@ print(json.dumps({'rows': rows, 'execution': e, 'columns': cols}, default=str))
     const res = await cli('get-query-results', '--query-execution-id', QueryExecutionId);
     assert.deepEqual(res.ResultSet.Rows.map((x: any) => x.Data.map((d: any) => d.VarCharValue)), [['n'], ['193']]);
     const tables = await cli('list-table-metadata', '--catalog-name', 'AwsDataCatalog', '--database-name', 'omics');
-    assert.deepEqual(tables.TableMetadataList.map((t: any) => t.Name).sort(), ['corpus', 'pair', 'pair_norm']);
+    assert.deepEqual(tables.TableMetadataList.map((t: any) => t.Name).sort(), ['corpus', 'pair', 'pair_norm', 'vep_calls']);
     // openomics query: CSV, JSON lines and a table.
     const ours = async (...args: string[]) => (await run(process.execPath, [CLI, 'query', ...args], { env })).stdout;
     const sql = `SELECT sampleid, count(*) AS n, 'a,"b"' AS odd FROM pair GROUP BY sampleid ORDER BY sampleid`;

@@ -13,6 +13,7 @@ import type { DataLocations } from '../storage/locations.js';
 import { newStoreDataKey, storeBlobs } from '../storage/store-storage.js';
 import type { QueryExecutionRecord, VariantStoreRecord } from './entities.js';
 import type { VariantStoreService } from './variant-stores.js';
+import { ANNOTATIONS_TYPE } from './vcf-rows.js';
 
 export const ANALYTICS_QUERY_JOB = 'AnalyticsQuery';
 /** The one catalog and database the stores are tables of (Athena's default catalog name). */
@@ -42,6 +43,7 @@ export const VARIANT_TABLE_COLUMNS: [string, string][] = [
   ['ps', 'INTEGER'],
   ['sampleid', 'VARCHAR'],
   ['information', 'MAP(VARCHAR, VARCHAR)'],
+  ['annotations', ANNOTATIONS_TYPE],
 ];
 
 /** Athena (Trino) functions DuckDB lacks or spells differently, as macros of the query's database. */

@@ -3,7 +3,7 @@ import { createReadStream, createWriteStream } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
-import { NotFoundError, NotImplementedError, QuotaExceededError, ValidationError } from '../core/errors.js';
+import { NotFoundError, QuotaExceededError, ValidationError } from '../core/errors.js';
 import type { Page } from '../core/pagination.js';
 import { submittedJob, type JobRecord, type JobStatus } from '../db/job-records.js';
 import type { PageRequest } from '../db/query.js';
@@ -70,9 +70,8 @@ export class VariantImportService {
   async start(accountId: string, input: StartVariantImportInput): Promise<string> {
     const store = await this.stores.get(accountId, input.destinationName);
     if (store.status !== 'ACTIVE') throw new ValidationError(`Variant store ${store.name} is ${store.status}, not ACTIVE.`);
-    if (input.annotationFields && Object.keys(input.annotationFields).length) {
-      throw new NotImplementedError('annotationFields (VEP annotation parsing) is not implemented yet; import without it.');
-    }
+    const other = Object.keys(input.annotationFields ?? {}).filter((k) => k !== 'VEP');
+    if (other.length) throw new ValidationError(`annotationFields: only VEP annotations are parsed, not ${other.join(', ')}.`);
     if (input.items.length > MAX_ITEMS) throw new QuotaExceededError(`A variant import job takes at most ${MAX_ITEMS} files; this one has ${input.items.length}.`);
     let active = 0;
     for (const kind of ANALYTICS_IMPORT_KINDS) active += await this.d.db.jobs.countActive(kind, accountId);
@@ -137,7 +136,8 @@ export class VariantImportService {
               if (src.size > MAX_FILE_BYTES) throw new ValidationError(`${item.source} is ${src.size} bytes; a variant import file may be at most ${MAX_FILE_BYTES}.`);
               const local = join(dir, item.source.endsWith('.gz') ? 'input.vcf.gz' : 'input.vcf');
               await pipeline(src.open(), createWriteStream(local, { mode: 0o600 }));
-              const samples = await vcfToParquet({ vcf: local, source: item.source, contigs, normalizeAgainst: reference?.path, workDir: dir, signal: ctx.signal });
+              const vepField = job.payload.annotationFields?.['VEP'];
+              const samples = await vcfToParquet({ vcf: local, source: item.source, contigs, normalizeAgainst: reference?.path, vepField, workDir: dir, signal: ctx.signal });
               const n = job.payload.items.indexOf(item);
               item.files = [];
               for (const [k, f] of samples.entries()) {

@@ -29,6 +29,8 @@ export interface VcfRowsInput {
   contigs: ReadonlySet<string>;
   /** A local FASTA (with .fai) to left-normalise against, when the import asks for it. */
   normalizeAgainst?: string;
+  /** The INFO field holding Ensembl VEP annotations to parse into `annotations.vep` (annotationFields {"VEP": ID}). */
+  vepField?: string;
   /** A private working folder (the TSV and the Parquet files go there). */
   workDir: string;
   signal?: AbortSignal;
@@ -56,8 +58,8 @@ const FORMAT_COLUMNS: Record<string, string> = {
 
 interface Header {
   formats: string[];
-  /** INFO tags declared in the header, with whether each is a Flag. */
-  infos: { id: string; flag: boolean }[];
+  /** INFO tags declared in the header, with whether each is a Flag and its description. */
+  infos: { id: string; flag: boolean; description: string }[];
   samples: string[];
   lines: number;
 }
@@ -74,7 +76,7 @@ export async function vcfToParquet(i: VcfRowsInput): Promise<SampleRows[]> {
   const format = header.samples.length ? `[${site}${perSample}\\n]` : `${site}\\n`;
   const norm = ['norm', '-m', '-any', ...(i.normalizeAgainst ? ['-f', i.normalizeAgainst] : ['-N']), '--old-rec-tag', OLD_RECORD_TAG, '--no-version', '-Ou', i.vcf];
   await pipe(i, ['bcftools', norm], ['bcftools', ['query', '-f', format, '-']], tsv);
-  return toParquet(i, tsv, header.samples.length > 0, header.infos, formats);
+  return toParquet(i, tsv, header.samples.length > 0, header.infos, formats, i.vepField);
 }
 
 /** `bcftools view -h`: the FORMAT fields (in header order), the samples, and how many lines the header has. */
@@ -85,7 +87,7 @@ async function readHeader(i: VcfRowsInput): Promise<Header> {
   const formats = lines.flatMap((l) => /^##FORMAT=<ID=([^,>]+)/.exec(l)?.[1] ?? []);
   const infos = lines.flatMap((l) => {
     const m = /^##INFO=<ID=([^,>]+)(.*)$/.exec(l);
-    return m && m[1] !== OLD_RECORD_TAG ? [{ id: m[1]!, flag: /Type=Flag/.test(m[2]!) }] : [];
+    return m && m[1] !== OLD_RECORD_TAG ? [{ id: m[1]!, flag: /Type=Flag/.test(m[2]!), description: /Description="((?:[^"\\]|\\.)*)"/.exec(m[2]!)?.[1] ?? '' }] : [];
   });
   const columns = lines.at(-1)?.split('\t') ?? [];
   return { formats, infos, samples: columns.slice(9), lines: lines.length };
@@ -116,7 +118,7 @@ async function checkContigs(i: VcfRowsInput, header: Header): Promise<void> {
 }
 
 /** The rows as Parquet, one file per sample, by DuckDB from the query lines. */
-async function toParquet(i: VcfRowsInput, tsv: string, withSamples: boolean, infos: Header['infos'], formats: string[]): Promise<SampleRows[]> {
+async function toParquet(i: VcfRowsInput, tsv: string, withSamples: boolean, infos: Header['infos'], formats: string[], vepField: string | undefined): Promise<SampleRows[]> {
   const columns: string[] = ['chrom', 'pos', 'id', 'ref', 'alt', 'qual', 'filter', ...infos.map((_, n) => `i${n}`), 'old', ...(withSamples ? ['sample', 'gt', ...formats.map((_, n) => `f${n}`)] : [])];
   const csvColumns = `{${columns.map((c) => `'${c}': 'VARCHAR'`).join(', ')}}`;
   const missing = (c: string) => `nullif(${c}, '.')`;
@@ -135,9 +137,13 @@ async function toParquet(i: VcfRowsInput, tsv: string, withSamples: boolean, inf
   };
   const other = formats.map((f, n) => ({ f, n })).filter(({ f }) => !FORMAT_COLUMNS[f]);
   const information = withSamples && other.length ? `map_from_entries([${other.map(({ f, n }) => `{'k': '${f}', 'v': f${n}}`).join(', ')}])` : `MAP {}::MAP(VARCHAR, VARCHAR)`;
-  const infoEntries = infos.length
-    ? `list_filter([${infos.map((t, n) => `{'k': '${sqlString(t.id)}', 'v': ${t.flag ? `CASE WHEN i${n} = '1' THEN 'true' END` : `nullif(i${n}, '.')`}}`).join(', ')}], lambda e: e.v IS NOT NULL)`
+  // The VEP field, when parsed, is in `annotations` rather than `attributes`.
+  const vep = vepField ? infos.findIndex((t) => t.id === vepField) : -1;
+  const attributeInfos = infos.map((t, n) => ({ ...t, n })).filter(({ n }) => n !== vep);
+  const infoEntries = attributeInfos.length
+    ? `list_filter([${attributeInfos.map((t) => `{'k': '${sqlString(t.id)}', 'v': ${t.flag ? `CASE WHEN i${t.n} = '1' THEN 'true' END` : `nullif(i${t.n}, '.')`}}`).join(', ')}], lambda e: e.v IS NOT NULL)`
     : `[]::STRUCT(k VARCHAR, v VARCHAR)[]`;
+  const annotations = vep >= 0 ? vepAnnotations(`nullif(i${vep}, '.')`, infos[vep]!.description) : `NULL::${ANNOTATIONS_TYPE}`;
   const select = `
     SELECT
       chrom AS contigname,
@@ -160,7 +166,8 @@ async function toParquet(i: VcfRowsInput, tsv: string, withSamples: boolean, inf
       ${scalar('DP', 'INTEGER')} AS depth,
       ${scalar('PS', 'INTEGER')} AS ps,
       ${withSamples ? 'sample' : "''"} AS sampleid,
-      ${information} AS information
+      ${information} AS information,
+      ${annotations} AS annotations
     FROM read_csv('${sqlString(tsv)}', delim = '\t', header = false, quote = '', escape = '', auto_detect = false, columns = ${csvColumns})`;
   const db = await DuckDBInstance.create(':memory:', { threads: '2' });
   const c = await db.connect();
@@ -227,4 +234,60 @@ function collect(command: string, args: string[], signal?: AbortSignal): Promise
 function firstError(stderr: string): string {
   const lines = stderr.split('\n').map((l) => l.trim()).filter(Boolean);
   return (lines.find((l) => /\[E::|error|Error|Failed|failed|Could not|not/.test(l)) ?? lines[0] ?? '').slice(0, 500);
+}
+
+/** The VEP fields of HealthOmics' `annotations.vep` struct (spec analytics §4.2), by their VEP names. */
+const VEP_FIELDS: [string, string, 'text' | 'list' | 'rank' | 'pair'][] = [
+  ['allele', 'Allele', 'text'],
+  ['consequence', 'Consequence', 'list'],
+  ['impact', 'IMPACT', 'text'],
+  ['symbol', 'SYMBOL', 'text'],
+  ['gene', 'Gene', 'text'],
+  ['feature_type', 'Feature_type', 'text'],
+  ['feature', 'Feature', 'text'],
+  ['biotype', 'BIOTYPE', 'text'],
+  ['exon', 'EXON', 'rank'],
+  ['intron', 'INTRON', 'rank'],
+  ['hgvsc', 'HGVSc', 'text'],
+  ['hgvsp', 'HGVSp', 'text'],
+  ['cdna_position', 'cDNA_position', 'text'],
+  ['cds_position', 'CDS_position', 'text'],
+  ['protein_position', 'Protein_position', 'text'],
+  ['amino_acids', 'Amino_acids', 'pair'],
+  ['codons', 'Codons', 'pair'],
+  ['existing_variation', 'Existing_variation', 'list'],
+  ['distance', 'DISTANCE', 'text'],
+  ['strand', 'STRAND', 'text'],
+  ['flags', 'FLAGS', 'list'],
+  ['symbol_source', 'SYMBOL_SOURCE', 'text'],
+  ['hgnc_id', 'HGNC_ID', 'text'],
+];
+
+const VEP_TYPES = { text: 'VARCHAR', list: 'VARCHAR[]', rank: 'STRUCT(rank VARCHAR, total VARCHAR)', pair: 'STRUCT(reference VARCHAR, variant VARCHAR)' };
+/** The `annotations` column's type. */
+export const ANNOTATIONS_TYPE = `STRUCT(vep STRUCT(${VEP_FIELDS.map(([name, , kind]) => `${name} ${VEP_TYPES[kind]}`).join(', ')}, extras MAP(VARCHAR, VARCHAR))[])`;
+
+/**
+ * `annotations.vep` from a VEP INFO value: one struct per annotation (comma-separated), its fields found by the
+ * names the header's `Format: A|B|...` gives (case-insensitive); fields outside the default set go to `extras`.
+ * `&`-joined fields become lists, `n/m` ranks and `A/B` pairs structs; empty fields are NULL.
+ */
+function vepAnnotations(value: string, description: string): string {
+  const names = (/Format: ([^"]*)$/.exec(description)?.[1] ?? '').split('|').map((x) => x.trim());
+  const at = (vepName: string) => names.findIndex((n) => n.toLowerCase() === vepName.toLowerCase()) + 1;
+  const part = (n: number) => `nullif(string_split(e, '|')[${n}], '')`;
+  const fields = VEP_FIELDS.map(([name, vepName, kind]) => {
+    const n = at(vepName);
+    const type = VEP_TYPES[kind];
+    if (n === 0) return `'${name}': NULL::${type}`;
+    const v = part(n);
+    if (kind === 'text') return `'${name}': ${v}`;
+    if (kind === 'list') return `'${name}': string_split(${v}, '&')`;
+    const [a, b] = kind === 'rank' ? ['rank', 'total'] : ['reference', 'variant'];
+    return `'${name}': CASE WHEN ${v} IS NULL THEN NULL ELSE {'${a}': split_part(${v}, '/', 1), '${b}': nullif(split_part(${v}, '/', 2), '')} END`;
+  });
+  const known = new Set(VEP_FIELDS.map(([, vepName]) => vepName.toLowerCase()));
+  const extras = names.map((n, k) => ({ n, k: k + 1 })).filter(({ n }) => n && !known.has(n.toLowerCase()));
+  const extrasMap = extras.length ? `map_from_entries(list_filter([${extras.map(({ n, k }) => `{'k': '${sqlString(n)}', 'v': ${part(k)}}`).join(', ')}], lambda x: x.v IS NOT NULL))` : 'MAP {}::MAP(VARCHAR, VARCHAR)';
+  return `CASE WHEN ${value} IS NULL THEN NULL ELSE {'vep': list_transform(string_split(${value}, ','), lambda e: {${fields.join(', ')}, 'extras': ${extrasMap}})} END::${ANNOTATIONS_TYPE}`;
 }
