@@ -23,12 +23,54 @@ export interface VariantStoreRecord {
   updateTime: number;
 }
 
-/**
- * One Parquet file of a store's rows: one sample's rows from one import item (partitioned by sample, spec §2.2).
- * Written by an import job and made visible only when its job item completes.
- */
-export interface VariantFileRecord {
+export type StoreFormat = 'GFF' | 'TSV' | 'VCF';
+
+/** `tsvStoreOptions` / `tsvVersionOptions` (spec analytics §4.3). */
+export interface TsvOptions {
+  annotationType?: string;
+  formatToHeader?: Record<string, string>;
+  schema?: Record<string, string>[];
+}
+
+export interface AnnotationStoreRecord {
+  accountId: string;
+  id: string;
+  name: string;
+  description: string | null;
+  referenceArn: string | null;
+  storeFormat: StoreFormat;
+  storeOptions: TsvOptions | null;
+  status: AnalyticsStoreStatus;
+  statusMessage: string | null;
+  sseType: 'KMS';
+  sseKeyArn: string | null;
+  dataKey: string;
+  creationTime: number;
+  updateTime: number;
+}
+
+/** A version of an annotation store; creating the store creates its first. */
+export interface AnnotationStoreVersionRecord {
   storeId: string;
+  versionName: string;
+  id: string;
+  description: string | null;
+  versionOptions: TsvOptions | null;
+  status: AnalyticsStoreStatus;
+  statusMessage: string | null;
+  sizeBytes: number;
+  creationTime: number;
+  updateTime: number;
+}
+
+/**
+ * One Parquet file of a store's rows: one sample's (variant stores, partitioned by sample, spec §2.2) or one
+ * version's (annotation stores) rows from one import item. Made visible only when its import job publishes.
+ */
+export interface AnalyticsFileRecord {
+  storeId: string;
+  /** The annotation store version ('' for variant stores). */
+  versionName: string;
   /** The blob key of the (encrypted) Parquet file. */
   blobKey: string;
   /** The sample the rows belong to ('' for a VCF without samples). */

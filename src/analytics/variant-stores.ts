@@ -8,13 +8,10 @@ import type { DomainDeps } from '../storage/context.js';
 import type { ReferenceService } from '../storage/references.js';
 import { newStoreDataKey, storeBlobs, type SseConfigInput } from '../storage/store-storage.js';
 import { checkNewTags } from '../storage/tags.js';
-import type { VariantFileRecord, VariantStoreRecord } from './entities.js';
+import type { AnalyticsFileRecord, VariantStoreRecord } from './entities.js';
 
-/** Blob keys of analytics stores: one folder per store, one per import job under it. */
-export const analyticsBlobKeys = {
-  variantStore: (storeId: string) => `var/${storeId}/`,
-  variantImport: (storeId: string, jobId: string) => `var/${storeId}/${jobId}/`,
-};
+/** Blob keys of an analytics store: one folder per store (import jobs write under it, import-jobs.ts). */
+export const analyticsStorePrefix = (storeId: string) => `var/${storeId}/`;
 
 export interface CreateVariantStoreInput {
   name?: string;
@@ -27,9 +24,6 @@ export interface CreateVariantStoreInput {
 export interface VariantStoreView extends VariantStoreRecord {
   arn: string;
 }
-
-/** Import job kinds that count against the concurrent analytics import quota (spec analytics §5). */
-export const ANALYTICS_IMPORT_KINDS = ['VariantImport'];
 
 /**
  * Variant stores (spec analytics §2.2, §4.1): named per account, linked to a reference of the account's
@@ -100,18 +94,18 @@ export class VariantStoreService {
    */
   async delete(accountId: string, name: string, force: boolean): Promise<void> {
     const store = await this.get(accountId, name);
-    const running = (await this.d.db.jobs.listForAccount('VariantImport', accountId, { storeId: store.id }, { maxResults: 100 })).items.filter(
+    const running = (await this.d.db.jobs.listForAccount('VariantImport', accountId, { storeId: store.id }, { maxResults: 1000 })).items.filter(
       (j) => j.status === 'SUBMITTED' || j.status === 'IN_PROGRESS',
     );
     if (running.length && !force) throw new ConflictError(`Variant store ${name} has ${running.length} import job(s) in progress; cancel them or delete with force.`);
     for (const j of running) await this.d.db.jobs.cancel(j.id, this.d.now());
     await this.d.db.variantStores.update(accountId, name, { status: 'DELETING', updateTime: this.d.now() });
     await this.d.db.atomically(async (tx) => {
-      await tx.variantStores.deleteFiles(store.id);
+      await tx.analyticsFiles.delete(store.id);
       await tx.variantStores.delete(accountId, name);
       await tx.tags.deleteAll(store.arn);
     });
-    for await (const b of this.d.blobs.list(analyticsBlobKeys.variantStore(store.id))) await this.d.blobs.delete(b.key);
+    for await (const b of this.d.blobs.list(analyticsStorePrefix(store.id))) await this.d.blobs.delete(b.key);
   }
 
   async list(accountId: string, q: VariantStoreQuery, page: PageRequest): Promise<Page<VariantStoreView>> {
@@ -120,8 +114,8 @@ export class VariantStoreService {
   }
 
   /** The store's visible files (imports that completed). */
-  files(store: VariantStoreRecord): Promise<VariantFileRecord[]> {
-    return this.d.db.variantStores.files(store.id);
+  files(store: VariantStoreRecord): Promise<AnalyticsFileRecord[]> {
+    return this.d.db.analyticsFiles.list(store.id);
   }
 
   /** The store's blobs, decrypted as read, encrypted as written (the store's data key). */

@@ -17,6 +17,8 @@ import { KyselyRunRecords, type RunRecords } from './run-records.js';
 import { KyselyLogRecords, type LogRecords } from './log-records.js';
 import { KyselyVariantStoreRecords, type VariantStoreRecords } from './variant-store-records.js';
 import { KyselyQueryExecutionRecords, type QueryExecutionRecords } from './query-execution-records.js';
+import { KyselyAnnotationStoreRecords, type AnnotationStoreRecords } from './annotation-store-records.js';
+import { KyselyAnalyticsFileRecords, type AnalyticsFileRecords } from './analytics-file-records.js';
 
 /**
  * The metadata store: every durable fact except blob bytes, one set of records per aggregate (one file each,
@@ -46,6 +48,8 @@ export interface MetadataStore {
   readonly runs: RunRecords;
   readonly logs: LogRecords;
   readonly variantStores: VariantStoreRecords;
+  readonly annotationStores: AnnotationStoreRecords;
+  readonly analyticsFiles: AnalyticsFileRecords;
   readonly queryExecutions: QueryExecutionRecords;
 
   /**
@@ -67,6 +71,8 @@ export interface DataTransaction {
   workflows: WorkflowRecords;
   runs: RunRecords;
   variantStores: VariantStoreRecords;
+  annotationStores: AnnotationStoreRecords;
+  analyticsFiles: AnalyticsFileRecords;
 }
 
 export class KyselyMetadataStore implements MetadataStore {
@@ -85,6 +91,8 @@ export class KyselyMetadataStore implements MetadataStore {
   readonly runs: RunRecords;
   readonly logs: LogRecords;
   readonly variantStores: VariantStoreRecords;
+  readonly annotationStores: AnnotationStoreRecords;
+  readonly analyticsFiles: AnalyticsFileRecords;
   readonly queryExecutions: QueryExecutionRecords;
 
   constructor(
@@ -109,6 +117,8 @@ export class KyselyMetadataStore implements MetadataStore {
     this.logs = new KyselyLogRecords(db);
     this.variantStores = new KyselyVariantStoreRecords(db);
     this.queryExecutions = new KyselyQueryExecutionRecords(db);
+    this.annotationStores = new KyselyAnnotationStoreRecords(db);
+    this.analyticsFiles = new KyselyAnalyticsFileRecords(db);
   }
 
   async atomically<T>(fn: (tx: DataTransaction) => Promise<T>): Promise<T> {
@@ -122,6 +132,8 @@ export class KyselyMetadataStore implements MetadataStore {
         workflows: new KyselyWorkflowRecords(trx),
         runs: new KyselyRunRecords(trx),
         variantStores: new KyselyVariantStoreRecords(trx),
+        annotationStores: new KyselyAnnotationStoreRecords(trx),
+        analyticsFiles: new KyselyAnalyticsFileRecords(trx),
       }),
     );
   }

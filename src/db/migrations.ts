@@ -356,10 +356,11 @@ const migrations: Record<string, Migration> = {
         .execute();
     },
   },
-  '0006_variant_stores': {
+  '0006_analytics_stores': {
     async up(db: Kysely<any>) {
-      // Variant stores (addressed by name, unique per account) and the Parquet files of their rows, one per sample
-      // and import item; a file row appears only when its item completed.
+      // Variant and annotation stores (addressed by name, unique per account), annotation store versions, and the
+      // Parquet files of their rows (one per sample or version and import item; a row appears only when its job
+      // published it).
       await db.schema
         .createTable('variant_stores')
         .addColumn('account_id', 'text', (c) => c.notNull())
@@ -378,15 +379,48 @@ const migrations: Record<string, Migration> = {
         .addPrimaryKeyConstraint('variant_stores_pk', ['account_id', 'name'])
         .execute();
       await db.schema
-        .createTable('variant_files')
+        .createTable('annotation_stores')
+        .addColumn('account_id', 'text', (c) => c.notNull())
+        .addColumn('id', 'text', (c) => c.notNull().unique())
+        .addColumn('name', 'text', (c) => c.notNull())
+        .addColumn('description', 'text')
+        .addColumn('reference_arn', 'text')
+        .addColumn('store_format', 'text', (c) => c.notNull())
+        .addColumn('store_options', 'text')
+        .addColumn('status', 'text', (c) => c.notNull())
+        .addColumn('status_message', 'text')
+        .addColumn('sse_type', 'text', (c) => c.notNull())
+        .addColumn('sse_key_arn', 'text')
+        .addColumn('data_key', 'text', (c) => c.notNull())
+        .addColumn('creation_time', 'bigint', (c) => c.notNull())
+        .addColumn('update_time', 'bigint', (c) => c.notNull())
+        .addPrimaryKeyConstraint('annotation_stores_pk', ['account_id', 'name'])
+        .execute();
+      await db.schema
+        .createTable('annotation_store_versions')
         .addColumn('store_id', 'text', (c) => c.notNull())
+        .addColumn('version_name', 'text', (c) => c.notNull())
+        .addColumn('id', 'text', (c) => c.notNull().unique())
+        .addColumn('description', 'text')
+        .addColumn('version_options', 'text')
+        .addColumn('status', 'text', (c) => c.notNull())
+        .addColumn('status_message', 'text')
+        .addColumn('size_bytes', 'bigint', (c) => c.notNull())
+        .addColumn('creation_time', 'bigint', (c) => c.notNull())
+        .addColumn('update_time', 'bigint', (c) => c.notNull())
+        .addPrimaryKeyConstraint('annotation_store_versions_pk', ['store_id', 'version_name'])
+        .execute();
+      await db.schema
+        .createTable('analytics_files')
+        .addColumn('store_id', 'text', (c) => c.notNull())
+        .addColumn('version_name', 'text', (c) => c.notNull())
         .addColumn('blob_key', 'text', (c) => c.notNull())
         .addColumn('sample_id', 'text', (c) => c.notNull())
         .addColumn('job_id', 'text', (c) => c.notNull())
         .addColumn('rows', 'bigint', (c) => c.notNull())
         .addColumn('size_bytes', 'bigint', (c) => c.notNull())
         .addColumn('creation_time', 'bigint', (c) => c.notNull())
-        .addPrimaryKeyConstraint('variant_files_pk', ['store_id', 'blob_key'])
+        .addPrimaryKeyConstraint('analytics_files_pk', ['store_id', 'blob_key'])
         .execute();
     },
   },

@@ -174,7 +174,9 @@ export interface Database {
   run_tasks: RunTasksTable;
   log_events: LogEventsTable;
   variant_stores: VariantStoresTable;
-  variant_files: VariantFilesTable;
+  annotation_stores: AnnotationStoresTable;
+  annotation_store_versions: AnnotationStoreVersionsTable;
+  analytics_files: AnalyticsFilesTable;
   query_executions: QueryExecutionsTable;
 }
 
@@ -298,8 +300,39 @@ export interface VariantStoresTable {
   update_time: number;
 }
 
-export interface VariantFilesTable {
+export interface AnnotationStoresTable {
+  account_id: string;
+  id: string;
+  name: string;
+  description: string | null;
+  reference_arn: string | null;
+  store_format: string;
+  store_options: string | null; // JSON
+  status: string;
+  status_message: string | null;
+  sse_type: string;
+  sse_key_arn: string | null;
+  data_key: string;
+  creation_time: number;
+  update_time: number;
+}
+
+export interface AnnotationStoreVersionsTable {
   store_id: string;
+  version_name: string;
+  id: string;
+  description: string | null;
+  version_options: string | null; // JSON
+  status: string;
+  status_message: string | null;
+  size_bytes: number;
+  creation_time: number;
+  update_time: number;
+}
+
+export interface AnalyticsFilesTable {
+  store_id: string;
+  version_name: string;
   blob_key: string;
   sample_id: string;
   job_id: string;

@@ -1,11 +1,11 @@
 import type { Page } from '../core/pagination.js';
 import { decodeNextToken } from '../core/pagination.js';
-import type { VariantFileRecord, VariantStoreRecord } from '../analytics/entities.js';
+import type { VariantStoreRecord } from '../analytics/entities.js';
 import { keyset, pageOf, type PageRequest } from './query.js';
 import { col, countWhere, num, rowMapping, type Db } from './rows.js';
-import type { VariantFilesTable, VariantStoresTable } from './schema.js';
+import type { VariantStoresTable } from './schema.js';
 
-/** The `variant_stores` table and its child `variant_files` (the Parquet files of a store's rows). */
+/** The `variant_stores` table. */
 export interface VariantStoreQuery {
   /** Store ids or names (ListVariantStores `ids`). */
   ids?: string[];
@@ -20,10 +20,8 @@ export interface VariantStoreRecords {
   delete(accountId: string, name: string): Promise<boolean>;
   list(accountId: string, q: VariantStoreQuery, page: PageRequest): Promise<Page<VariantStoreRecord>>;
   count(accountId: string): Promise<number>;
-  /** Makes files visible and adds their size to the store's, in one transaction with the caller's. */
-  addFiles(files: VariantFileRecord[]): Promise<void>;
-  files(storeId: string): Promise<VariantFileRecord[]>;
-  deleteFiles(storeId: string): Promise<void>;
+  /** Adds published files' bytes to the store's size. */
+  addSize(storeId: string, bytes: number): Promise<void>;
 }
 
 const stores = rowMapping<VariantStoreRecord, VariantStoresTable>({
@@ -40,16 +38,6 @@ const stores = rowMapping<VariantStoreRecord, VariantStoresTable>({
   sizeBytes: num('size_bytes'),
   creationTime: num('creation_time'),
   updateTime: num('update_time'),
-});
-
-const files = rowMapping<VariantFileRecord, VariantFilesTable>({
-  storeId: col('store_id'),
-  blobKey: col('blob_key'),
-  sampleId: col('sample_id'),
-  jobId: col('job_id'),
-  rows: num('rows'),
-  sizeBytes: num('size_bytes'),
-  creationTime: num('creation_time'),
 });
 
 export class KyselyVariantStoreRecords implements VariantStoreRecords {
@@ -84,24 +72,11 @@ export class KyselyVariantStoreRecords implements VariantStoreRecords {
   count(accountId: string): Promise<number> {
     return countWhere(this.db, 'variant_stores', 'account_id', accountId);
   }
-  async addFiles(list: VariantFileRecord[]): Promise<void> {
-    if (!list.length) return;
-    await this.db.insertInto('variant_files').values(list.map((f) => files.toFullRow(f))).execute();
-    const byStore = new Map<string, number>();
-    for (const f of list) byStore.set(f.storeId, (byStore.get(f.storeId) ?? 0) + f.sizeBytes);
-    for (const [storeId, bytes] of byStore) {
-      await this.db
-        .updateTable('variant_stores')
-        .set((eb) => ({ size_bytes: eb('size_bytes', '+', bytes) }))
-        .where('id', '=', storeId)
-        .execute();
-    }
-  }
-  async files(storeId: string): Promise<VariantFileRecord[]> {
-    const r = await this.db.selectFrom('variant_files').selectAll().where('store_id', '=', storeId).orderBy('creation_time').orderBy('blob_key').execute();
-    return r.map(files.fromRow);
-  }
-  async deleteFiles(storeId: string): Promise<void> {
-    await this.db.deleteFrom('variant_files').where('store_id', '=', storeId).execute();
+  async addSize(storeId: string, bytes: number): Promise<void> {
+    await this.db
+      .updateTable('variant_stores')
+      .set((eb) => ({ size_bytes: eb('size_bytes', '+', bytes) }))
+      .where('id', '=', storeId)
+      .execute();
   }
 }

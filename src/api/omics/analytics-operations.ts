@@ -1,7 +1,8 @@
 import { variantStoreArn } from '../../core/arn.js';
 import type { Principal } from '../../iam/identity.js';
 import type { JobRecord } from '../../db/job-records.js';
-import { itemStatus, type VariantImportPayload } from '../../analytics/variant-imports.js';
+import { itemStatus } from '../../analytics/import-jobs.js';
+import type { VariantImportPayload } from '../../analytics/variant-imports.js';
 import type { VariantStoreView } from '../../analytics/variant-stores.js';
 import { date, maybeDate, page } from './wire-values.js';
 import type { OperationTable, Services } from './operation-types.js';
