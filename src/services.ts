@@ -31,6 +31,8 @@ import { RunLogService } from './workflows/run-logs.js';
 import { VariantStoreService } from './analytics/variant-stores.js';
 import { VARIANT_IMPORT_JOB, VariantImportService } from './analytics/variant-imports.js';
 import { ANALYTICS_QUERY_JOB, QueryService } from './analytics/queries.js';
+import { ANNOTATION_IMPORT_JOB, AnnotationStoreService } from './analytics/annotation-stores.js';
+import { AnnotationImportService } from './analytics/annotation-imports.js';
 import { CwltoolAdapter, ToilCwlAdapter } from './workflows/engines/cwl.js';
 import { MiniwdlAdapter } from './workflows/engines/miniwdl.js';
 import { NextflowAdapter } from './workflows/engines/nextflow.js';
@@ -146,7 +148,9 @@ export function startServices(
   // Analytics: variant stores, their rows written by import jobs (bcftools and DuckDB).
   const variantStores = new VariantStoreService(deps, references);
   const variantImports = new VariantImportService(deps, variantStores, references, locations, kick);
-  const queries = new QueryService(deps, variantStores, locations, kick);
+  const annotationStores = new AnnotationStoreService(deps, references);
+  const annotationImports = new AnnotationImportService(deps, annotationStores, references, locations, kick);
+  const queries = new QueryService(deps, variantStores, annotationStores, locations, kick);
   const services: Services = {
     sequenceStores,
     referenceStores,
@@ -162,6 +166,8 @@ export function startServices(
     runLogs: new RunLogService(core.db),
     variantStores,
     variantImports,
+    annotationStores,
+    annotationImports,
     queries,
     partition: core.partition,
   };
@@ -184,6 +190,7 @@ export function startServices(
       [READ_SET_ACTIVATION_JOB]: { run: archive.activationHandler(), giveUp: archive.activationGiveUp() },
       [WORKFLOW_VALIDATION_JOB]: { run: workflows.validationHandler(), giveUp: workflows.validationGiveUp() },
       [VARIANT_IMPORT_JOB]: { run: variantImports.handler(), giveUp: variantImports.giveUp() },
+      [ANNOTATION_IMPORT_JOB]: { run: annotationImports.handler(), giveUp: annotationImports.giveUp() },
       [ANALYTICS_QUERY_JOB]: { run: queries.handler() },
     },
     describeError: describeAttemptError,

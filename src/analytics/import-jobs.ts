@@ -14,7 +14,7 @@ import type { DataLocations } from '../storage/locations.js';
 import { storeBlobs } from '../storage/store-storage.js';
 import { giveUpItems, jobStatusOf, runItems, type JobItem } from '../storage/storage-jobs.js';
 import type { AnalyticsFileRecord } from './entities.js';
-import type { SampleRows } from './vcf-rows.js';
+import type { SampleRows } from './parquet.js';
 
 /** Bytes per import file (spec analytics §5). */
 const MAX_FILE_BYTES = 20 * 1000 ** 3;

@@ -11,40 +11,16 @@ import type { JobHandler } from '../jobs/runner.js';
 import type { DomainDeps } from '../storage/context.js';
 import type { DataLocations } from '../storage/locations.js';
 import { newStoreDataKey, storeBlobs } from '../storage/store-storage.js';
-import type { QueryExecutionRecord, VariantStoreRecord } from './entities.js';
+import type { AnalyticsFileRecord, QueryExecutionRecord } from './entities.js';
+import type { AnnotationStoreService } from './annotation-stores.js';
 import type { VariantStoreService } from './variant-stores.js';
-import { ANNOTATIONS_TYPE } from './vcf-rows.js';
+import { VARIANT_COLUMNS } from './vcf-rows.js';
 
 export const ANALYTICS_QUERY_JOB = 'AnalyticsQuery';
 /** The one catalog and database the stores are tables of (Athena's default catalog name). */
 export const CATALOG = 'awsdatacatalog';
 export const DATABASE = 'omics';
 
-/** The variant table's columns (what vcf-rows.ts writes), for a store that has no rows yet. */
-export const VARIANT_TABLE_COLUMNS: [string, string][] = [
-  ['contigname', 'VARCHAR'],
-  ['start', 'BIGINT'],
-  ['end', 'BIGINT'],
-  ['names', 'VARCHAR[]'],
-  ['referenceallele', 'VARCHAR'],
-  ['alternatealleles', 'VARCHAR[]'],
-  ['qual', 'DOUBLE'],
-  ['filters', 'VARCHAR[]'],
-  ['splitfrommultiallelic', 'BOOLEAN'],
-  ['attributes', 'MAP(VARCHAR, VARCHAR)'],
-  ['phased', 'BOOLEAN'],
-  ['calls', 'INTEGER[]'],
-  ['genotypelikelihoods', 'DOUBLE[]'],
-  ['phredlikelihoods', 'INTEGER[]'],
-  ['alleledepths', 'INTEGER[]'],
-  ['conditionalquality', 'INTEGER'],
-  ['spl', 'INTEGER[]'],
-  ['depth', 'INTEGER'],
-  ['ps', 'INTEGER'],
-  ['sampleid', 'VARCHAR'],
-  ['information', 'MAP(VARCHAR, VARCHAR)'],
-  ['annotations', ANNOTATIONS_TYPE],
-];
 
 /** Athena (Trino) functions DuckDB lacks or spells differently, as macros of the query's database. */
 const TRINO_FUNCTIONS = [
@@ -80,8 +56,8 @@ export function athenaType(duck: string): string {
 }
 
 /**
- * SQL over the account's stores, the way HealthOmics users query them through Athena: each variant store is a
- * table named after the store in the database `omics` of the catalog `awsdatacatalog`. A query is a leased job:
+ * SQL over the account's stores, the way HealthOmics users query them through Athena: each variant and
+ * annotation store is a table named after the store in the database `omics` of the catalog `awsdatacatalog`. A query is a leased job:
  * its stores' Parquet files are decrypted into a private temporary folder, DuckDB (embedded) runs the query
  * there with file access limited to that folder and its configuration locked (no other files, no extensions,
  * no attaching), and the result is kept as CSV (encrypted, with the query's own data key) and, when the caller
@@ -91,6 +67,7 @@ export class QueryService {
   constructor(
     private readonly d: DomainDeps,
     private readonly stores: VariantStoreService,
+    private readonly annotations: AnnotationStoreService,
     private readonly locations: DataLocations,
     private readonly kick: () => void,
   ) {}
@@ -149,16 +126,30 @@ export class QueryService {
     return { ids: page.map((q) => q.id), ...(found.length > limit && last ? { nextToken: Buffer.from(`${last.submissionTime}:${last.id}`).toString('base64url') } : {}) };
   }
 
-  /** The tables a query can name: the account's variant stores with their columns. */
-  async tables(accountId: string): Promise<{ name: string; columns: [string, string][]; creationTime: number }[]> {
-    const out: { name: string; columns: [string, string][]; creationTime: number }[] = [];
-    let token: string | undefined;
-    do {
-      const page = await this.stores.list(accountId, {}, { maxResults: 100, ...(token ? { nextToken: token } : {}) });
-      for (const s of page.items) out.push({ name: s.name, columns: VARIANT_TABLE_COLUMNS.map(([n, t]) => [n, athenaType(t)]), creationTime: s.creationTime });
-      token = page.nextToken;
-    } while (token);
+  /**
+   * The tables a query can name: the account's variant stores, and its annotation stores with every version's
+   * rows and a `versionname` column. Columns in DuckDB's types.
+   */
+  private async sources(accountId: string): Promise<TableSource[]> {
+    const out: TableSource[] = [];
+    for await (const s of pages((token) => this.stores.list(accountId, {}, { maxResults: 100, ...(token ? { nextToken: token } : {}) }))) {
+      out.push({ name: s.name, creationTime: s.creationTime, columns: VARIANT_COLUMNS, dataKey: s.dataKey, parts: async () => [{ files: await this.stores.files(s) }] });
+    }
+    for await (const s of pages((token) => this.annotations.list(accountId, {}, { maxResults: 100, ...(token ? { nextToken: token } : {}) }))) {
+      out.push({
+        name: s.name,
+        creationTime: s.creationTime,
+        columns: [...this.annotations.columns(s), ['versionname', 'VARCHAR']],
+        dataKey: s.dataKey,
+        parts: async () => Promise.all((await this.annotations.allVersions(s.id)).map(async (v) => ({ versionName: v.versionName, files: await this.annotations.files(s, v.versionName) }))),
+      });
+    }
     return out;
+  }
+
+  /** The tables a query can name, with their columns in Athena's type names. */
+  async tables(accountId: string): Promise<{ name: string; columns: [string, string][]; creationTime: number }[]> {
+    return (await this.sources(accountId)).map((t) => ({ name: t.name, creationTime: t.creationTime, columns: t.columns.map(([n, ty]) => [n, athenaType(ty)]) }));
   }
 
   /** The account's tables a query names (by name, anywhere in its text): the stores it will read. */
@@ -259,21 +250,24 @@ export class QueryService {
     await c.run(`USE ${CATALOG}.${DATABASE}`);
     for (const f of TRINO_FUNCTIONS) await c.run(f);
     let bytes = 0;
-    for (const name of await this.tablesNamedIn(q.accountId, q.query)) {
-      const store = await this.stores.get(q.accountId, name);
-      const paths = await this.decrypt(store, join(dir, store.id));
-      for (const p of paths) bytes += (await stat(p)).size;
-      const ident = `${CATALOG}.${DATABASE}."${store.name}"`;
-      if (paths.length) await c.run(`CREATE VIEW ${ident} AS SELECT * FROM read_parquet([${paths.map((p) => `'${p}'`).join(', ')}], union_by_name = true)`);
-      else await c.run(`CREATE TABLE ${ident} (${VARIANT_TABLE_COLUMNS.map(([n, ty]) => `"${n}" ${ty}`).join(', ')})`);
+    const named = new Set(await this.tablesNamedIn(q.accountId, q.query));
+    for (const t of (await this.sources(q.accountId)).filter((x) => named.has(x.name))) {
+      const selects: string[] = [];
+      for (const [n, part] of (await t.parts()).entries()) {
+        const paths = await this.decrypt(t.dataKey, part.files, join(dir, t.name, String(n)));
+        for (const p of paths) bytes += (await stat(p)).size;
+        if (paths.length) selects.push(`SELECT *${part.versionName !== undefined ? `, '${part.versionName}' AS versionname` : ''} FROM read_parquet([${paths.map((p) => `'${p}'`).join(', ')}], union_by_name = true)`);
+      }
+      const ident = `${CATALOG}.${DATABASE}."${t.name}"`;
+      if (selects.length) await c.run(`CREATE VIEW ${ident} AS ${selects.join(' UNION ALL BY NAME ')}`);
+      else await c.run(`CREATE TABLE ${ident} (${t.columns.map(([n, ty]) => `"${n}" ${ty}`).join(', ')})`);
     }
     return bytes;
   }
 
-  private async decrypt(store: VariantStoreRecord, dir: string): Promise<string[]> {
+  private async decrypt(dataKey: string, files: AnalyticsFileRecord[], dir: string): Promise<string[]> {
     await mkdir(dir, { recursive: true, mode: 0o700 });
-    const files = await this.stores.files(store);
-    const blobs = this.stores.blobs(store);
+    const blobs = storeBlobs(this.d, dataKey);
     const paths: string[] = [];
     for (const [n, f] of files.entries()) {
       const path = join(dir, `${n}.parquet`);
@@ -282,6 +276,25 @@ export class QueryService {
     }
     return paths;
   }
+}
+
+/** A table of the query database: a store, the parts of its rows (an annotation store's versions), its columns. */
+interface TableSource {
+  name: string;
+  creationTime: number;
+  columns: [string, string][];
+  dataKey: string;
+  parts(): Promise<{ versionName?: string; files: AnalyticsFileRecord[] }[]>;
+}
+
+/** Every item of a paged listing. */
+async function* pages<T>(list: (token: string | undefined) => Promise<{ items: T[]; nextToken?: string }>): AsyncGenerator<T> {
+  let token: string | undefined;
+  do {
+    const page = await list(token);
+    yield* page.items;
+    token = page.nextToken;
+  } while (token);
 }
 
 /** Rows of a CSV written by DuckDB with every value quoted: an unquoted empty field is NULL. */

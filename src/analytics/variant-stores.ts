@@ -45,7 +45,7 @@ export class VariantStoreService {
     await this.references.sequencesOf(accountId, input.referenceArn);
     const id = randomBytes(6).toString('hex');
     const name = input.name ?? `variants_${id}`;
-    if (await this.d.db.variantStores.get(accountId, name)) throw new ConflictError(`A variant store named ${name} already exists.`);
+    if ((await this.d.db.variantStores.get(accountId, name)) || (await this.d.db.annotationStores.get(accountId, name))) throw new ConflictError(`A store named ${name} already exists.`);
     if ((await this.d.db.variantStores.count(accountId)) >= this.d.quotas.maxVariantStores) {
       throw new QuotaExceededError(`The account already has the maximum of ${this.d.quotas.maxVariantStores} variant store(s) in this region.`);
     }
@@ -69,7 +69,7 @@ export class VariantStoreService {
     try {
       await this.d.db.variantStores.insert(rec);
     } catch (e) {
-      if (await this.d.db.variantStores.get(accountId, name)) throw new ConflictError(`A variant store named ${name} already exists.`);
+      if ((await this.d.db.variantStores.get(accountId, name)) || (await this.d.db.annotationStores.get(accountId, name))) throw new ConflictError(`A store named ${name} already exists.`);
       throw e;
     }
     if (input.tags) await this.d.db.tags.put(variantStoreArn(this.d.partition, accountId, name), input.tags);

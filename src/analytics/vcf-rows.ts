@@ -1,11 +1,10 @@
 import { spawn } from 'node:child_process';
 import { createWriteStream } from 'node:fs';
-import { readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { pipeline } from 'node:stream/promises';
-import { DuckDBInstance } from '@duckdb/node-api';
 import { ValidationError } from '../core/errors.js';
+import { selectToParquet, sqlString, type SampleRows } from './parquet.js';
 
 /**
  * A VCF (plain or bgzipped) as the variant table's rows, in Parquet files, one per sample (spec analytics §2.2,
@@ -25,8 +24,13 @@ export interface VcfRowsInput {
   vcf: string;
   /** How the VCF is named in messages (its source URI). */
   source: string;
-  /** The store's reference sequences: every record's contig must be one of them. */
-  contigs: ReadonlySet<string>;
+  /** The store's reference sequences: every record's contig must be one of them (unchecked when absent). */
+  contigs?: ReadonlySet<string>;
+  /** One row per record, no sample columns (annotation stores). */
+  sitesOnly?: boolean;
+  /** vcfOptions of annotation imports: leave QUAL / FILTER out (NULL). */
+  ignoreQual?: boolean;
+  ignoreFilter?: boolean;
   /** A local FASTA (with .fai) to left-normalise against, when the import asks for it. */
   normalizeAgainst?: string;
   /** The INFO field holding Ensembl VEP annotations to parse into `annotations.vep` (annotationFields {"VEP": ID}). */
@@ -34,13 +38,6 @@ export interface VcfRowsInput {
   /** A private working folder (the TSV and the Parquet files go there). */
   workDir: string;
   signal?: AbortSignal;
-}
-
-export interface SampleRows {
-  sampleId: string;
-  path: string;
-  rows: number;
-  sizeBytes: number;
 }
 
 /** The INFO tag `bcftools norm` puts on records it split or moved; it is not part of the data. */
@@ -64,9 +61,12 @@ interface Header {
   lines: number;
 }
 
+export type { SampleRows };
+
 export async function vcfToParquet(i: VcfRowsInput): Promise<SampleRows[]> {
-  const header = await readHeader(i);
-  await checkContigs(i, header);
+  const read = await readHeader(i);
+  const header = i.sitesOnly ? { ...read, samples: [], formats: [] } : read;
+  if (i.contigs) await checkContigs(i, i.contigs, header);
   const tsv = join(i.workDir, 'rows.tsv');
   const formats = header.formats.filter((f) => f !== 'GT');
   const hasGt = header.formats.includes('GT');
@@ -94,7 +94,7 @@ async function readHeader(i: VcfRowsInput): Promise<Header> {
 }
 
 /** Every record's contig is a sequence of the store's reference; else the item fails naming the first line that is not. */
-async function checkContigs(i: VcfRowsInput, header: Header): Promise<void> {
+async function checkContigs(i: VcfRowsInput, contigs: ReadonlySet<string>, header: Header): Promise<void> {
   const child = spawn('bcftools', ['query', '-f', '%CHROM\\n', i.vcf], { stdio: ['ignore', 'pipe', 'pipe'], signal: i.signal });
   let stderr = '';
   child.stderr.on('data', (b: Buffer) => (stderr += b.toString()));
@@ -106,7 +106,7 @@ async function checkContigs(i: VcfRowsInput, header: Header): Promise<void> {
   let bad: { line: number; contig: string } | undefined;
   for await (const contig of createInterface({ input: child.stdout })) {
     line++;
-    if (!i.contigs.has(contig)) {
+    if (!contigs.has(contig)) {
       bad = { line, contig };
       child.kill();
       break;
@@ -152,8 +152,8 @@ async function toParquet(i: VcfRowsInput, tsv: string, withSamples: boolean, inf
       CASE WHEN id = '.' THEN []::VARCHAR[] ELSE string_split(id, ';') END AS names,
       ref AS referenceallele,
       CASE WHEN alt = '.' THEN []::VARCHAR[] ELSE string_split(alt, ',') END AS alternatealleles,
-      TRY_CAST(${missing('qual')} AS DOUBLE) AS qual,
-      CASE WHEN filter = '.' THEN []::VARCHAR[] ELSE string_split(filter, ';') END AS filters,
+      ${i.ignoreQual ? 'NULL::DOUBLE' : `TRY_CAST(${missing('qual')} AS DOUBLE)`} AS qual,
+      ${i.ignoreFilter ? 'NULL::VARCHAR[]' : `CASE WHEN filter = '.' THEN []::VARCHAR[] ELSE string_split(filter, ';') END`} AS filters,
       coalesce(contains(split_part(nullif(old, '.'), '|', 4), ','), false) AS splitfrommultiallelic,
       map_from_entries(${infoEntries}) AS attributes,
       ${withSamples ? `contains(gt, '|')` : 'NULL::BOOLEAN'} AS phased,
@@ -169,33 +169,7 @@ async function toParquet(i: VcfRowsInput, tsv: string, withSamples: boolean, inf
       ${information} AS information,
       ${annotations} AS annotations
     FROM read_csv('${sqlString(tsv)}', delim = '\t', header = false, quote = '', escape = '', auto_detect = false, columns = ${csvColumns})`;
-  const db = await DuckDBInstance.create(':memory:', { threads: '2' });
-  const c = await db.connect();
-  try {
-    const out = join(i.workDir, 'parquet');
-    await c.run(`COPY (${select}) TO '${sqlString(out)}' (FORMAT parquet, PARTITION_BY (sampleid), WRITE_PARTITION_COLUMNS true, COMPRESSION zstd)`);
-    const files: SampleRows[] = [];
-    for (const path of await parquetFiles(out)) {
-      const r = await c.runAndReadAll(`SELECT sampleid, count(*)::BIGINT AS n FROM read_parquet('${sqlString(path)}') GROUP BY sampleid`);
-      for (const [sampleId, n] of r.getRows()) files.push({ sampleId: String(sampleId ?? ''), path, rows: Number(n), sizeBytes: (await stat(path)).size });
-    }
-    return files;
-  } catch (e) {
-    throw new ValidationError(`${i.source}: the rows could not be converted: ${(e as Error).message.split('\n')[0]}`);
-  } finally {
-    c.closeSync();
-    db.closeSync();
-  }
-}
-
-async function parquetFiles(dir: string): Promise<string[]> {
-  const out: string[] = [];
-  for (const e of await readdir(dir, { withFileTypes: true, recursive: true })) if (e.isFile() && e.name.endsWith('.parquet')) out.push(join(e.parentPath, e.name));
-  return out.sort();
-}
-
-function sqlString(s: string): string {
-  return s.replace(/'/g, "''");
+  return selectToParquet(i.source, select, join(i.workDir, 'parquet'), true);
 }
 
 /** `a | b > file`, failing with the first error either printed (bcftools names the line where it can). */
@@ -291,3 +265,29 @@ function vepAnnotations(value: string, description: string): string {
   const extrasMap = extras.length ? `map_from_entries(list_filter([${extras.map(({ n, k }) => `{'k': '${sqlString(n)}', 'v': ${part(k)}}`).join(', ')}], lambda x: x.v IS NOT NULL))` : 'MAP {}::MAP(VARCHAR, VARCHAR)';
   return `CASE WHEN ${value} IS NULL THEN NULL ELSE {'vep': list_transform(string_split(${value}, ','), lambda e: {${fields.join(', ')}, 'extras': ${extrasMap}})} END::${ANNOTATIONS_TYPE}`;
 }
+
+/** The variant table's columns (what vcfToParquet writes), for a store that has no rows yet. */
+export const VARIANT_COLUMNS: [string, string][] = [
+  ['contigname', 'VARCHAR'],
+  ['start', 'BIGINT'],
+  ['end', 'BIGINT'],
+  ['names', 'VARCHAR[]'],
+  ['referenceallele', 'VARCHAR'],
+  ['alternatealleles', 'VARCHAR[]'],
+  ['qual', 'DOUBLE'],
+  ['filters', 'VARCHAR[]'],
+  ['splitfrommultiallelic', 'BOOLEAN'],
+  ['attributes', 'MAP(VARCHAR, VARCHAR)'],
+  ['phased', 'BOOLEAN'],
+  ['calls', 'INTEGER[]'],
+  ['genotypelikelihoods', 'DOUBLE[]'],
+  ['phredlikelihoods', 'INTEGER[]'],
+  ['alleledepths', 'INTEGER[]'],
+  ['conditionalquality', 'INTEGER'],
+  ['spl', 'INTEGER[]'],
+  ['depth', 'INTEGER'],
+  ['ps', 'INTEGER'],
+  ['sampleid', 'VARCHAR'],
+  ['information', 'MAP(VARCHAR, VARCHAR)'],
+  ['annotations', ANNOTATIONS_TYPE],
+];

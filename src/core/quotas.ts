@@ -11,6 +11,8 @@ export interface Quotas {
   maxRetainedRuns: number;
   /** Variant stores, and variant and annotation import jobs running at once (spec analytics §5). */
   maxVariantStores: number;
+  maxAnnotationStores: number;
+  maxAnnotationStoreVersions: number;
   maxConcurrentAnalyticsImports: number;
 }
 
@@ -23,5 +25,7 @@ export const DEFAULT_QUOTAS: Quotas = {
   maxWorkflowVersions: 1000,
   maxRetainedRuns: 5000,
   maxVariantStores: 10,
+  maxAnnotationStores: 10,
+  maxAnnotationStoreVersions: 10,
   maxConcurrentAnalyticsImports: 5,
 };

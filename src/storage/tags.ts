@@ -50,6 +50,9 @@ export class TagService {
       if (await this.d.db.runs.get(accountId, parts[1]!)) return;
     } else if (parts.length === 2 && parts[0] === 'variantStore') {
       if (await this.d.db.variantStores.get(accountId, parts[1]!)) return;
+    } else if (parts[0] === 'annotationStore' && (parts.length === 2 || (parts.length === 4 && parts[2] === 'version'))) {
+      const store = await this.d.db.annotationStores.get(accountId, parts[1]!);
+      if (store && (parts.length === 2 || (await this.d.db.annotationStores.getVersion(store.id, parts[3]!)))) return;
     }
     throw notFound();
   }

@@ -15,6 +15,8 @@ import type { RunLogService } from '../../workflows/run-logs.js';
 import type { VariantStoreService } from '../../analytics/variant-stores.js';
 import type { VariantImportService } from '../../analytics/variant-imports.js';
 import type { QueryService } from '../../analytics/queries.js';
+import type { AnnotationStoreService } from '../../analytics/annotation-stores.js';
+import type { AnnotationImportService } from '../../analytics/annotation-imports.js';
 import type { OperationShapes } from './wire-shapes.js';
 
 /**
@@ -38,6 +40,8 @@ export interface Services {
   runLogs: RunLogService;
   variantStores: VariantStoreService;
   variantImports: VariantImportService;
+  annotationStores: AnnotationStoreService;
+  annotationImports: AnnotationImportService;
   queries: QueryService;
   partition: Partition;
 }

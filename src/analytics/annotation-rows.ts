@@ -1,0 +1,127 @@
+import { createReadStream, createWriteStream } from 'node:fs';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { createGunzip } from 'node:zlib';
+import { ValidationError } from '../core/errors.js';
+import type { TsvOptions } from './entities.js';
+import { selectToParquet, sqlString, type SampleRows } from './parquet.js';
+
+/**
+ * Annotation files (TSV/CSV and GFF3) as annotation table rows in Parquet, with their coordinates normalised to
+ * 0-based half-open intervals (spec analytics §4.3). DuckDB reads and types the delimited text; a GFF3 file is
+ * first checked line by line (nine columns, integer coordinates) up to its `##FASTA` section.
+ */
+
+/** `tsvOptions.readOptions` of an annotation import. */
+export interface ReadOptions {
+  sep?: string;
+  encoding?: string;
+  quote?: string;
+  quoteAll?: boolean;
+  escape?: string;
+  escapeQuotes?: boolean;
+  comment?: string;
+  header?: boolean;
+  lineSep?: string;
+}
+
+const SCHEMA_TYPES: Record<string, string> = { LONG: 'BIGINT', INT: 'INTEGER', STRING: 'VARCHAR', FLOAT: 'FLOAT', DOUBLE: 'DOUBLE', BOOLEAN: 'BOOLEAN' };
+
+/** The TSV schema as [column, DuckDB type] pairs. */
+export function tsvColumns(options: TsvOptions): [string, string][] {
+  return (options.schema ?? []).map((entry) => {
+    const [name, type] = Object.entries(entry)[0] ?? [];
+    if (!name || !type || !SCHEMA_TYPES[type]) throw new ValidationError(`tsvStoreOptions.schema: ${JSON.stringify(entry)} is not {column: LONG|INT|STRING|FLOAT|DOUBLE|BOOLEAN}.`);
+    return [name, SCHEMA_TYPES[type]!];
+  });
+}
+
+/** The coordinate columns an annotation type adds, in front of the schema's (none for GENERIC). */
+export function coordinateColumns(annotationType: string | undefined): [string, string][] {
+  const type = annotationType ?? 'GENERIC';
+  if (type === 'GENERIC') return [];
+  const withAlleles = type.includes('REF_ALT');
+  return [['contigname', 'VARCHAR'], ['start', 'BIGINT'], ['end', 'BIGINT'], ...(withAlleles ? ([['referenceallele', 'VARCHAR'], ['alternatealleles', 'VARCHAR[]']] as [string, string][]) : [])];
+}
+
+const quoteIdent = (s: string) => `"${s.replace(/"/g, '""')}"`;
+
+/** The SELECT of the coordinate columns for an annotation type, from the columns formatToHeader names. */
+function coordinates(options: TsvOptions, columns: Set<string>): string[] {
+  const type = options.annotationType ?? 'GENERIC';
+  if (type === 'GENERIC') return [];
+  const f = options.formatToHeader ?? {};
+  const col = (key: string) => {
+    const c = f[key];
+    if (!c) throw new ValidationError(`tsvStoreOptions.formatToHeader must name the ${key} column for ${type}.`);
+    if (!columns.has(c)) throw new ValidationError(`tsvStoreOptions.formatToHeader: ${key} names ${c}, which is not in the schema.`);
+    return quoteIdent(c);
+  };
+  const byPos = type.startsWith('CHR_POS');
+  const oneBased = byPos || type.endsWith('ONE_BASE');
+  const start = byPos ? `CAST(${col('POS')} AS BIGINT) - 1` : oneBased ? `CAST(${col('START')} AS BIGINT) - 1` : `CAST(${col('START')} AS BIGINT)`;
+  const withAlleles = type.includes('REF_ALT');
+  const end = byPos ? (withAlleles ? `${start} + length(${col('REF')})` : `CAST(${col('POS')} AS BIGINT)`) : `CAST(${col('END')} AS BIGINT)`;
+  return [
+    `CAST(${col('CHR')} AS VARCHAR) AS contigname`,
+    `${start} AS start`,
+    `${end} AS "end"`,
+    ...(withAlleles ? [`${col('REF')} AS referenceallele`, `string_split(${col('ALT')}, ',') AS alternatealleles`] : []),
+  ];
+}
+
+export async function tsvToParquet(i: { file: string; source: string; options: TsvOptions; read: ReadOptions; workDir: string }): Promise<SampleRows[]> {
+  const columns = tsvColumns(i.options);
+  if (!columns.length) throw new ValidationError('A TSV annotation store needs tsvStoreOptions.schema.');
+  const names = new Set(columns.map(([n]) => n));
+  const coords = coordinates(i.options, names);
+  const replaced = new Set(['contigname', 'start', 'end', 'referenceallele', 'alternatealleles'].filter((c) => names.has(c) && coords.length > 0));
+  const r = i.read;
+  const opt = (name: string, v: string | undefined) => (v === undefined ? '' : `, ${name} = '${sqlString(v)}'`);
+  const csv = `read_csv('${sqlString(i.file)}', delim = '${sqlString(r.sep ?? '\t')}', header = ${r.header ?? true}${opt('quote', r.quote ?? '"')}${opt('escape', r.escape)}${opt('comment', r.comment)}${opt('new_line', r.lineSep)}${r.encoding ? opt('encoding', r.encoding.toLowerCase()) : ''}, auto_detect = false, strict_mode = true, columns = {${columns.map(([n, t]) => `'${sqlString(n)}': '${t}'`).join(', ')}})`;
+  const kept = columns.filter(([n]) => !replaced.has(n)).map(([n]) => quoteIdent(n));
+  const select = `SELECT ${[...coords, ...kept].join(', ')} FROM ${csv}`;
+  return selectToParquet(i.source, select, join(i.workDir, 'parquet'), false);
+}
+
+/** The GFF3 annotation table's columns. */
+export const GFF_COLUMNS: [string, string][] = [
+  ['contigname', 'VARCHAR'],
+  ['start', 'BIGINT'],
+  ['end', 'BIGINT'],
+  ['source', 'VARCHAR'],
+  ['type', 'VARCHAR'],
+  ['score', 'DOUBLE'],
+  ['strand', 'VARCHAR'],
+  ['phase', 'INTEGER'],
+  ['attributes', 'MAP(VARCHAR, VARCHAR)'],
+];
+
+export async function gffToParquet(i: { file: string; source: string; workDir: string }): Promise<SampleRows[]> {
+  const clean = join(i.workDir, 'features.tsv');
+  const out = createWriteStream(clean);
+  const input = createReadStream(i.file);
+  const lines = createInterface({ input: i.file.endsWith('.gz') ? input.pipe(createGunzip()) : input, crlfDelay: Infinity });
+  let n = 0;
+  try {
+    for await (const line of lines) {
+      n++;
+      if (line.startsWith('##FASTA')) break;
+      if (!line.trim() || line.startsWith('#')) continue;
+      const f = line.split('\t');
+      if (f.length !== 9) throw new ValidationError(`${i.source}: line ${n}: expected 9 tab-separated columns (GFF3), found ${f.length}.`);
+      if (!/^\d+$/.test(f[3]!) || !/^\d+$/.test(f[4]!) || Number(f[3]) > Number(f[4]) || Number(f[3]) < 1) throw new ValidationError(`${i.source}: line ${n}: start ${f[3]} and end ${f[4]} are not 1-based coordinates with start ≤ end.`);
+      if (!out.write(`${line}\n`)) await new Promise<void>((r) => out.once('drain', () => r()));
+    }
+  } catch (e) {
+    if (e instanceof ValidationError) throw e;
+    throw new ValidationError(`${i.source}: line ${n}: ${(e as Error).message}`);
+  } finally {
+    input.destroy();
+    await new Promise((r) => out.end(r));
+  }
+  const attributes = `map_from_entries(list_transform(list_filter(string_split(attrs, ';'), lambda a: a <> '' AND a <> '.'), lambda a: {'k': url_decode(split_part(a, '=', 1)), 'v': url_decode(substr(a, strpos(a, '=') + 1))}))`;
+  const select = `SELECT seqid AS contigname, CAST(s AS BIGINT) - 1 AS start, CAST(e AS BIGINT) AS "end", nullif(src, '.') AS source, type, TRY_CAST(nullif(score, '.') AS DOUBLE) AS score, nullif(strand, '.') AS strand, TRY_CAST(nullif(phase, '.') AS INTEGER) AS phase, ${attributes} AS attributes
+    FROM read_csv('${sqlString(clean)}', delim = '\t', header = false, quote = '', escape = '', auto_detect = false, columns = {'seqid': 'VARCHAR', 'src': 'VARCHAR', 'type': 'VARCHAR', 's': 'VARCHAR', 'e': 'VARCHAR', 'score': 'VARCHAR', 'strand': 'VARCHAR', 'phase': 'VARCHAR', 'attrs': 'VARCHAR'})`;
+  return selectToParquet(i.source, select, join(i.workDir, 'parquet'), false);
+}
