@@ -14,7 +14,7 @@ import { newStoreDataKey, storeBlobs } from '../storage/store-storage.js';
 import type { AnalyticsFileRecord, QueryExecutionRecord } from './entities.js';
 import type { AnnotationStoreService } from './annotation-stores.js';
 import type { VariantStoreService } from './variant-stores.js';
-import { VARIANT_COLUMNS } from './vcf-rows.js';
+import { ATTRIBUTES_FROM_INFO, VARIANT_COLUMNS } from './vcf-rows.js';
 
 export const ANALYTICS_QUERY_JOB = 'AnalyticsQuery';
 /** The one catalog and database the stores are tables of (Athena's default catalog name). */
@@ -133,13 +133,14 @@ export class QueryService {
   private async sources(accountId: string): Promise<TableSource[]> {
     const out: TableSource[] = [];
     for await (const s of pages((token) => this.stores.list(accountId, {}, { maxResults: 100, ...(token ? { nextToken: token } : {}) }))) {
-      out.push({ name: s.name, creationTime: s.creationTime, columns: VARIANT_COLUMNS, dataKey: s.dataKey, parts: async () => [{ files: await this.stores.files(s) }] });
+      out.push({ name: s.name, creationTime: s.creationTime, columns: VARIANT_COLUMNS, stored: 'vcf', dataKey: s.dataKey, parts: async () => [{ files: await this.stores.files(s) }] });
     }
     for await (const s of pages((token) => this.annotations.list(accountId, {}, { maxResults: 100, ...(token ? { nextToken: token } : {}) }))) {
       out.push({
         name: s.name,
         creationTime: s.creationTime,
         columns: [...this.annotations.columns(s), ['versionname', 'VARCHAR']],
+        stored: s.storeFormat === 'VCF' ? 'vcf' : 'as-is',
         dataKey: s.dataKey,
         parts: async () => Promise.all((await this.annotations.allVersions(s.id)).map(async (v) => ({ versionName: v.versionName, files: await this.annotations.files(s, v.versionName) }))),
       });
@@ -256,7 +257,11 @@ export class QueryService {
       for (const [n, part] of (await t.parts()).entries()) {
         const paths = await this.decrypt(t.dataKey, part.files, join(dir, t.name, String(n)));
         for (const p of paths) bytes += (await stat(p)).size;
-        if (paths.length) selects.push(`SELECT *${part.versionName !== undefined ? `, '${part.versionName}' AS versionname` : ''} FROM read_parquet([${paths.map((p) => `'${p}'`).join(', ')}], union_by_name = true)`);
+        const columns = t.columns
+          .filter(([name]) => name !== 'versionname')
+          .map(([name]) => (name === 'attributes' && t.stored === 'vcf' ? `${ATTRIBUTES_FROM_INFO} AS attributes` : `"${name}"`));
+        if (part.versionName !== undefined) columns.push(`'${part.versionName}' AS versionname`);
+        if (paths.length) selects.push(`SELECT ${columns.join(', ')} FROM read_parquet([${paths.map((p) => `'${p}'`).join(', ')}], union_by_name = true)`);
       }
       const ident = `${CATALOG}.${DATABASE}."${t.name}"`;
       if (selects.length) await c.run(`CREATE VIEW ${ident} AS ${selects.join(' UNION ALL BY NAME ')}`);
@@ -283,6 +288,8 @@ interface TableSource {
   name: string;
   creationTime: number;
   columns: [string, string][];
+  /** How its files hold the columns: as they are, or as vcf-rows.ts writes them (INFO as one string). */
+  stored: 'vcf' | 'as-is';
   dataKey: string;
   parts(): Promise<{ versionName?: string; files: AnalyticsFileRecord[] }[]>;
 }

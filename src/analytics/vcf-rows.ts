@@ -1,8 +1,6 @@
 import { spawn } from 'node:child_process';
-import { createWriteStream } from 'node:fs';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
-import { pipeline } from 'node:stream/promises';
 import { ValidationError } from '../core/errors.js';
 import { selectToParquet, sqlString, type SampleRows } from './parquet.js';
 
@@ -67,16 +65,23 @@ export async function vcfToParquet(i: VcfRowsInput): Promise<SampleRows[]> {
   const read = await readHeader(i);
   const header = i.sitesOnly ? { ...read, samples: [], formats: [] } : read;
   if (i.contigs) await checkContigs(i, i.contigs, header);
-  const tsv = join(i.workDir, 'rows.tsv');
   const formats = header.formats.filter((f) => f !== 'GT');
   const hasGt = header.formats.includes('GT');
-  // `bcftools query` cannot print the whole INFO column per sample, so each declared INFO tag is printed (a Flag as 1 or 0).
-  const site = `%CHROM\\t%POS\\t%ID\\t%REF\\t%ALT\\t%QUAL\\t%FILTER${header.infos.map((t) => `\\t%INFO/${t.id}`).join('')}\\t%INFO/${OLD_RECORD_TAG}`;
-  const perSample = `\\t%SAMPLE\\t${hasGt ? '%GT' : '.'}${formats.map((f) => `\\t%${f}`).join('')}`;
-  const format = header.samples.length ? `[${site}${perSample}\\n]` : `${site}\\n`;
-  const norm = ['norm', '-m', '-any', ...(i.normalizeAgainst ? ['-f', i.normalizeAgainst] : ['-N']), '--old-rec-tag', OLD_RECORD_TAG, '--no-version', '-Ou', i.vcf];
-  await pipe(i, ['bcftools', norm], ['bcftools', ['query', '-f', format, '-']], tsv);
-  return toParquet(i, tsv, header.samples.length > 0, header.infos, formats, i.vepField);
+  // Normalised once into an uncompressed BCF, then queried twice: one line per record (its site fields; every
+  // declared INFO tag, a Flag as 1 or 0) and, with samples, one line per record and sample (the record's key and
+  // the sample's fields). DuckDB joins them on the key, so site fields are parsed once per record, not per sample.
+  const normalized = join(i.workDir, 'normalized.bcf');
+  const norm = ['norm', '-m', '-any', ...(i.normalizeAgainst ? ['-f', i.normalizeAgainst] : ['-N']), '--old-rec-tag', OLD_RECORD_TAG, '--no-version', '-Ob0', '-o', normalized, i.vcf];
+  await run(i, 'bcftools norm', norm);
+  const key = '%CHROM\\t%POS\\t%ID\\t%REF\\t%ALT\\t%QUAL\\t%FILTER';
+  const sites = join(i.workDir, 'sites.tsv');
+  await run(i, 'bcftools query', ['query', '-f', `${key}${header.infos.map((t) => `\\t%INFO/${t.id}`).join('')}\\t%INFO/${OLD_RECORD_TAG}\\n`, '-o', sites, normalized]);
+  let calls: string | undefined;
+  if (header.samples.length) {
+    calls = join(i.workDir, 'calls.tsv');
+    await run(i, 'bcftools query', ['query', '-f', `[${key}\\t%SAMPLE\\t${hasGt ? '%GT' : '.'}${formats.map((f) => `\\t%${f}`).join('')}\\n]`, '-o', calls, normalized]);
+  }
+  return toParquet(i, sites, calls, header.infos, formats, i.vepField);
 }
 
 /** `bcftools view -h`: the FORMAT fields (in header order), the samples, and how many lines the header has. */
@@ -117,15 +122,22 @@ async function checkContigs(i: VcfRowsInput, contigs: ReadonlySet<string>, heade
   if (code !== 0) throw new ValidationError(`${i.source}: ${firstError(stderr)}`);
 }
 
-/** The rows as Parquet, one file per sample, by DuckDB from the query lines. */
-async function toParquet(i: VcfRowsInput, tsv: string, withSamples: boolean, infos: Header['infos'], formats: string[], vepField: string | undefined): Promise<SampleRows[]> {
-  const columns: string[] = ['chrom', 'pos', 'id', 'ref', 'alt', 'qual', 'filter', ...infos.map((_, n) => `i${n}`), 'old', ...(withSamples ? ['sample', 'gt', ...formats.map((_, n) => `f${n}`)] : [])];
-  const csvColumns = `{${columns.map((c) => `'${c}': 'VARCHAR'`).join(', ')}}`;
+/** The INFO fields stored as one `k=v;k;...` string (the query view turns it into the `attributes` map). */
+export const INFO_COLUMN = 'info';
+/** The `attributes` map from the stored INFO string (a Flag, written bare, is 'true'). */
+export const ATTRIBUTES_FROM_INFO = `map_from_entries(list_transform(list_filter(string_split(${INFO_COLUMN}, ';'), lambda e: e <> ''), lambda e: {'k': split_part(e, '=', 1), 'v': CASE WHEN contains(e, '=') THEN substr(e, strpos(e, '=') + 1) ELSE 'true' END}))`;
+
+/** The rows as one Parquet file, by DuckDB: site columns once per record, joined to the sample lines by the record's key. */
+async function toParquet(i: VcfRowsInput, sitesTsv: string, callsTsv: string | undefined, infos: Header['infos'], formats: string[], vepField: string | undefined): Promise<SampleRows[]> {
+  const keyColumns = ['chrom', 'pos', 'id', 'ref', 'alt', 'qual', 'filter'];
+  const csv = (file: string, columns: string[]) =>
+    `read_csv('${sqlString(file)}', delim = '\t', header = false, quote = '', escape = '', auto_detect = false, columns = {${columns.map((c) => `'${c}': 'VARCHAR'`).join(', ')}})`;
   const missing = (c: string) => `nullif(${c}, '.')`;
   const ints = (c: string) => `list_transform(string_split(${missing(c)}, ','), lambda v: TRY_CAST(nullif(v, '.') AS INTEGER))`;
+  const withSamples = callsTsv !== undefined;
   const formatOf = (name: string): string | undefined => {
     const n = formats.indexOf(name);
-    return withSamples && n >= 0 ? `f${n}` : undefined;
+    return withSamples && n >= 0 ? `c.f${n}` : undefined;
   };
   const listOr = (name: string, convert: (c: string) => string, type: string) => {
     const c = formatOf(name);
@@ -136,28 +148,32 @@ async function toParquet(i: VcfRowsInput, tsv: string, withSamples: boolean, inf
     return c ? `TRY_CAST(${missing(c)} AS ${type})` : `NULL::${type}`;
   };
   const other = formats.map((f, n) => ({ f, n })).filter(({ f }) => !FORMAT_COLUMNS[f]);
-  const information = withSamples && other.length ? `map_from_entries([${other.map(({ f, n }) => `{'k': '${f}', 'v': f${n}}`).join(', ')}])` : `MAP {}::MAP(VARCHAR, VARCHAR)`;
-  // The VEP field, when parsed, is in `annotations` rather than `attributes`.
+  const information = withSamples && other.length ? `map_from_entries([${other.map(({ f, n }) => `{'k': '${sqlString(f)}', 'v': c.f${n}}`).join(', ')}])` : `MAP {}::MAP(VARCHAR, VARCHAR)`;
+  // The VEP field, when parsed, is in `annotations` rather than the INFO string.
   const vep = vepField ? infos.findIndex((t) => t.id === vepField) : -1;
-  const attributeInfos = infos.map((t, n) => ({ ...t, n })).filter(({ n }) => n !== vep);
-  const infoEntries = attributeInfos.length
-    ? `list_filter([${attributeInfos.map((t) => `{'k': '${sqlString(t.id)}', 'v': ${t.flag ? `CASE WHEN i${t.n} = '1' THEN 'true' END` : `nullif(i${t.n}, '.')`}}`).join(', ')}], lambda e: e.v IS NOT NULL)`
-    : `[]::STRUCT(k VARCHAR, v VARCHAR)[]`;
+  const infoParts = infos.map((t, n) => ({ ...t, n })).filter(({ n }) => n !== vep).map((t) => (t.flag ? `CASE WHEN i${t.n} = '1' THEN '${sqlString(t.id)}' END` : `CASE WHEN i${t.n} <> '.' THEN '${sqlString(t.id)}=' || i${t.n} END`));
+  const info = infoParts.length ? `array_to_string(list_filter([${infoParts.join(', ')}], lambda e: e IS NOT NULL), ';')` : `''`;
   const annotations = vep >= 0 ? vepAnnotations(`nullif(i${vep}, '.')`, infos[vep]!.description) : `NULL::${ANNOTATIONS_TYPE}`;
-  const select = `
-    SELECT
+  const siteRows = `
+    SELECT ${keyColumns.join(', ')},
       chrom AS contigname,
       CAST(pos AS BIGINT) - 1 AS start,
       CAST(pos AS BIGINT) - 1 + length(ref) AS "end",
       CASE WHEN id = '.' THEN []::VARCHAR[] ELSE string_split(id, ';') END AS names,
       ref AS referenceallele,
       CASE WHEN alt = '.' THEN []::VARCHAR[] ELSE string_split(alt, ',') END AS alternatealleles,
-      ${i.ignoreQual ? 'NULL::DOUBLE' : `TRY_CAST(${missing('qual')} AS DOUBLE)`} AS qual,
+      ${i.ignoreQual ? 'NULL::DOUBLE' : `TRY_CAST(${missing('qual')} AS DOUBLE)`} AS qual_value,
       ${i.ignoreFilter ? 'NULL::VARCHAR[]' : `CASE WHEN filter = '.' THEN []::VARCHAR[] ELSE string_split(filter, ';') END`} AS filters,
       coalesce(contains(split_part(nullif(old, '.'), '|', 4), ','), false) AS splitfrommultiallelic,
-      map_from_entries(${infoEntries}) AS attributes,
-      ${withSamples ? `contains(gt, '|')` : 'NULL::BOOLEAN'} AS phased,
-      ${withSamples ? `CASE WHEN gt = '.' AND NOT contains(gt, '/') THEN NULL ELSE list_transform(regexp_split_to_array(gt, '[/|]'), lambda a: CASE WHEN a = '.' THEN -1 ELSE TRY_CAST(a AS INTEGER) END) END` : 'NULL::INTEGER[]'} AS calls,
+      ${info} AS ${INFO_COLUMN},
+      ${annotations} AS annotations
+    FROM ${csv(sitesTsv, [...keyColumns, ...infos.map((_, n) => `i${n}`), 'old'])}`;
+  const select = `
+    WITH s AS (${siteRows})
+    SELECT
+      s.contigname, s.start, s."end", s.names, s.referenceallele, s.alternatealleles, s.qual_value AS qual, s.filters, s.splitfrommultiallelic, s.${INFO_COLUMN},
+      ${withSamples ? `contains(c.gt, '|')` : 'NULL::BOOLEAN'} AS phased,
+      ${withSamples ? `list_transform(regexp_split_to_array(c.gt, '[/|]'), lambda a: CASE WHEN a = '.' THEN -1 ELSE TRY_CAST(a AS INTEGER) END)` : 'NULL::INTEGER[]'} AS calls,
       ${listOr('GL', (c) => `list_transform(string_split(${missing(c)}, ','), lambda v: TRY_CAST(nullif(v, '.') AS DOUBLE))`, 'DOUBLE[]')} AS genotypelikelihoods,
       ${listOr('PL', ints, 'INTEGER[]')} AS phredlikelihoods,
       ${listOr('AD', ints, 'INTEGER[]')} AS alleledepths,
@@ -165,31 +181,20 @@ async function toParquet(i: VcfRowsInput, tsv: string, withSamples: boolean, inf
       ${listOr('SPL', ints, 'INTEGER[]')} AS spl,
       ${scalar('DP', 'INTEGER')} AS depth,
       ${scalar('PS', 'INTEGER')} AS ps,
-      ${withSamples ? 'sample' : "''"} AS sampleid,
+      ${withSamples ? 'c.sample' : "''"} AS sampleid,
       ${information} AS information,
-      ${annotations} AS annotations
-    FROM read_csv('${sqlString(tsv)}', delim = '\t', header = false, quote = '', escape = '', auto_detect = false, columns = ${csvColumns})`;
-  return selectToParquet(i.source, select, join(i.workDir, 'parquet'), true);
+      s.annotations
+    FROM s${withSamples ? ` JOIN ${csv(callsTsv, [...keyColumns, 'sample', 'gt', ...formats.map((_, n) => `f${n}`)])} c USING (${keyColumns.join(', ')})` : ''}`;
+  // The key joins each sample line to its record: two records equal in every key field would be ambiguous.
+  const duplicate = `SELECT chrom || ':' || pos || ' ' || ref || '>' || alt FROM ${csv(sitesTsv, [...keyColumns, ...infos.map((_, n) => `i${n}`), 'old'])} GROUP BY ALL HAVING count(*) > 1 LIMIT 1`;
+  return selectToParquet(i.source, select, join(i.workDir, 'parquet'), withSamples, withSamples ? duplicate : undefined);
 }
 
-/** `a | b > file`, failing with the first error either printed (bcftools names the line where it can). */
-async function pipe(i: VcfRowsInput, [cmdA, argsA]: [string, string[]], [cmdB, argsB]: [string, string[]], outFile: string): Promise<void> {
-  const a = spawn(cmdA, argsA, { stdio: ['ignore', 'pipe', 'pipe'], signal: i.signal });
-  const b = spawn(cmdB, argsB, { stdio: ['pipe', 'pipe', 'pipe'], signal: i.signal });
-  let errA = '';
-  let errB = '';
-  a.stderr.on('data', (x: Buffer) => (errA += x.toString()));
-  b.stderr.on('data', (x: Buffer) => (errB += x.toString()));
-  a.stdout.pipe(b.stdin);
-  b.stdin.on('error', () => undefined);
-  const done = (c: ReturnType<typeof spawn>) => new Promise<number>((resolve) => {
-    c.on('error', () => resolve(127));
-    c.on('close', (code) => resolve(code ?? 1));
-  });
-  const [codeA, codeB] = await Promise.all([done(a), done(b), pipeline(b.stdout!, createWriteStream(outFile))]);
+/** Runs bcftools to its end; fails the item with the first error it printed (bcftools names the line where it can). */
+async function run(i: VcfRowsInput, what: string, args: string[]): Promise<void> {
+  const r = await collect('bcftools', args, i.signal);
   if (i.signal?.aborted) throw i.signal.reason;
-  if (codeA !== 0 || /\[E::|Error|error/.test(errA)) throw new ValidationError(`${i.source}: ${firstError(errA) || `bcftools norm exited with ${codeA}`}`);
-  if (codeB !== 0) throw new ValidationError(`${i.source}: ${firstError(errB) || `bcftools query exited with ${codeB}`}`);
+  if (r.code !== 0 || /\[E::|\bError\b/.test(r.stderr)) throw new ValidationError(`${i.source}: ${firstError(r.stderr) || `${what} exited with ${r.code}`}`);
 }
 
 function collect(command: string, args: string[], signal?: AbortSignal): Promise<{ code: number; stdout: string; stderr: string }> {
