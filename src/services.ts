@@ -33,6 +33,7 @@ import { VARIANT_IMPORT_JOB, VariantImportService } from './analytics/variant-im
 import { ANALYTICS_QUERY_JOB, QueryService } from './analytics/queries.js';
 import { ANNOTATION_IMPORT_JOB, AnnotationStoreService } from './analytics/annotation-stores.js';
 import { AnnotationImportService } from './analytics/annotation-imports.js';
+import { ShareService } from './analytics/shares.js';
 import { CwltoolAdapter, ToilCwlAdapter } from './workflows/engines/cwl.js';
 import { MiniwdlAdapter } from './workflows/engines/miniwdl.js';
 import { NextflowAdapter } from './workflows/engines/nextflow.js';
@@ -150,7 +151,8 @@ export function startServices(
   const variantImports = new VariantImportService(deps, variantStores, references, locations, kick);
   const annotationStores = new AnnotationStoreService(deps, references);
   const annotationImports = new AnnotationImportService(deps, annotationStores, references, locations, kick);
-  const queries = new QueryService(deps, variantStores, annotationStores, locations, kick);
+  const shares = new ShareService(deps);
+  const queries = new QueryService(deps, variantStores, annotationStores, shares, locations, kick);
   const services: Services = {
     sequenceStores,
     referenceStores,
@@ -169,6 +171,7 @@ export function startServices(
     annotationStores,
     annotationImports,
     queries,
+    shares,
     partition: core.partition,
   };
   const ingest = readSetIngestJob(deps, references, locations, (up) => uploads.removeParts(up));

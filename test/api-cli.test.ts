@@ -105,8 +105,8 @@ for (const backend of BACKENDS) {
       assert.match(tooLong, /length less than or equal to 127/);
       await awsFails(['create-sequence-store', '--name', 'x', '--propagated-set-level-tags', 'a', 'b', 'c', 'd', 'e', 'f'], 'ValidationException');
       await awsFails(['get-sequence-store', '--id', 'abcdefghij'], 'ValidationException');
-      const ns = await awsFails(['list-shares', '--resource-owner', 'SELF'], 'NotSupportedOperationException');
-      assert.match(ns, /ListShares/);
+      const ns = await awsFails(['list-run-groups'], 'NotSupportedOperationException');
+      assert.match(ns, /ListRunGroups/);
     });
 
     it('rejects a wrong secret from the CLI', async () => {

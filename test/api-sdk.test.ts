@@ -18,7 +18,7 @@ import {
   TagResourceCommand,
   UntagResourceCommand,
   ListTagsForResourceCommand,
-  ListSharesCommand,
+  ListRunGroupsCommand,
   paginateListSequenceStores,
 } from '@aws-sdk/client-omics';
 import { BACKENDS, CLI, PG_URL, spawnServer, type Backend, type SpawnedServer } from './helpers/server.js';
@@ -235,10 +235,10 @@ for (const backend of BACKENDS) {
 
     it('answers operations that are not built yet with NotSupportedOperationException naming them', async () => {
       await expectError(
-        omics.send(new ListSharesCommand({ resourceOwner: 'SELF' })),
+        omics.send(new ListRunGroupsCommand({})),
         'NotSupportedOperationException',
         405,
-        /ListShares/,
+        /ListRunGroups/,
       );
     });
 

@@ -131,6 +131,7 @@ export class AnnotationStoreService {
       await tx.annotationStores.delete(accountId, name);
       await tx.tags.deleteAll(store.arn);
     });
+    for (const share of await this.d.db.shares.ofResource(store.arn)) await this.d.db.shares.delete(share.id);
     for await (const b of this.d.blobs.list(analyticsStorePrefix(store.id))) await this.d.blobs.delete(b.key);
   }
 

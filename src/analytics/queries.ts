@@ -12,8 +12,9 @@ import type { DomainDeps } from '../storage/context.js';
 import type { DataLocations } from '../storage/locations.js';
 import { newStoreDataKey, storeBlobs } from '../storage/store-storage.js';
 import type { AnalyticsFileRecord, QueryExecutionRecord } from './entities.js';
-import type { AnnotationStoreService } from './annotation-stores.js';
-import type { VariantStoreService } from './variant-stores.js';
+import type { AnnotationStoreService, AnnotationStoreView } from './annotation-stores.js';
+import type { ShareService } from './shares.js';
+import type { VariantStoreService, VariantStoreView } from './variant-stores.js';
 import { ATTRIBUTES_FROM_INFO, VARIANT_COLUMNS } from './vcf-rows.js';
 
 export const ANALYTICS_QUERY_JOB = 'AnalyticsQuery';
@@ -68,6 +69,7 @@ export class QueryService {
     private readonly d: DomainDeps,
     private readonly stores: VariantStoreService,
     private readonly annotations: AnnotationStoreService,
+    private readonly shares: ShareService,
     private readonly locations: DataLocations,
     private readonly kick: () => void,
   ) {}
@@ -132,20 +134,37 @@ export class QueryService {
    */
   private async sources(accountId: string): Promise<TableSource[]> {
     const out: TableSource[] = [];
-    for await (const s of pages((token) => this.stores.list(accountId, {}, { maxResults: 100, ...(token ? { nextToken: token } : {}) }))) {
-      out.push({ name: s.name, creationTime: s.creationTime, columns: VARIANT_COLUMNS, stored: 'vcf', dataKey: s.dataKey, parts: async () => [{ files: await this.stores.files(s) }] });
+    const variant = (s: VariantStoreView): TableSource => ({ name: s.name, arn: s.arn, readAction: 'omics:GetVariantStore', creationTime: s.creationTime, columns: VARIANT_COLUMNS, stored: 'vcf', dataKey: s.dataKey, parts: async () => [{ files: await this.stores.files(s) }] });
+    for await (const s of pages((token) => this.stores.list(accountId, {}, { maxResults: 100, ...(token ? { nextToken: token } : {}) }))) out.push(variant(s));
+    for await (const s of pages((token) => this.annotations.list(accountId, {}, { maxResults: 100, ...(token ? { nextToken: token } : {}) }))) out.push(...(await this.annotationSource(s)));
+    // Stores other accounts shared with this one (accepted): tables too, unless one of its own has the name.
+    const own = new Set(out.map((t) => t.name));
+    for (const share of await this.shares.accepted(accountId)) {
+      if (own.has(share.resourceName)) continue;
+      if (share.resourceType === 'VARIANT_STORE') {
+        const s = await this.d.db.variantStores.getById(share.resourceId);
+        if (s) out.push(variant(this.stores.view(s)));
+      } else {
+        const s = await this.d.db.annotationStores.getById(share.resourceId);
+        if (s) out.push(...(await this.annotationSource(await this.annotations.get(s.accountId, s.name))));
+      }
     }
-    for await (const s of pages((token) => this.annotations.list(accountId, {}, { maxResults: 100, ...(token ? { nextToken: token } : {}) }))) {
-      out.push({
+    return out;
+  }
+
+  private async annotationSource(s: AnnotationStoreView): Promise<TableSource[]> {
+    return [
+      {
+        arn: s.arn,
+        readAction: 'omics:GetAnnotationStore',
         name: s.name,
         creationTime: s.creationTime,
         columns: [...this.annotations.columns(s), ['versionname', 'VARCHAR']],
         stored: s.storeFormat === 'VCF' ? 'vcf' : 'as-is',
         dataKey: s.dataKey,
         parts: async () => Promise.all((await this.annotations.allVersions(s.id)).map(async (v) => ({ versionName: v.versionName, files: await this.annotations.files(s, v.versionName) }))),
-      });
-    }
-    return out;
+      },
+    ];
   }
 
   /** The tables a query can name, with their columns in Athena's type names. */
@@ -153,10 +172,10 @@ export class QueryService {
     return (await this.sources(accountId)).map((t) => ({ name: t.name, creationTime: t.creationTime, columns: t.columns.map(([n, ty]) => [n, athenaType(ty)]) }));
   }
 
-  /** The account's tables a query names (by name, anywhere in its text): the stores it will read. */
-  async tablesNamedIn(accountId: string, query: string): Promise<string[]> {
+  /** The tables a query names (by name, anywhere in its text): the stores it will read, and what reading each needs. */
+  async tablesNamedIn(accountId: string, query: string): Promise<{ name: string; arn: string; readAction: string }[]> {
     const text = query.toLowerCase();
-    return (await this.tables(accountId)).map((t) => t.name).filter((name) => new RegExp(`(^|[^a-z0-9_])${name}($|[^a-z0-9_])`).test(text));
+    return (await this.sources(accountId)).filter((t) => new RegExp(`(^|[^a-z0-9_])${t.name}($|[^a-z0-9_])`).test(text)).map(({ name, arn, readAction }) => ({ name, arn, readAction }));
   }
 
   /** A page of a finished query's result: the first page starts with the header row, as Athena's does. */
@@ -251,7 +270,7 @@ export class QueryService {
     await c.run(`USE ${CATALOG}.${DATABASE}`);
     for (const f of TRINO_FUNCTIONS) await c.run(f);
     let bytes = 0;
-    const named = new Set(await this.tablesNamedIn(q.accountId, q.query));
+    const named = new Set((await this.tablesNamedIn(q.accountId, q.query)).map((t) => t.name));
     for (const t of (await this.sources(q.accountId)).filter((x) => named.has(x.name))) {
       const selects: string[] = [];
       for (const [n, part] of (await t.parts()).entries()) {
@@ -286,6 +305,9 @@ export class QueryService {
 /** A table of the query database: a store, the parts of its rows (an annotation store's versions), its columns. */
 interface TableSource {
   name: string;
+  arn: string;
+  /** The permission reading it needs (in place of Lake Formation's SELECT). */
+  readAction: string;
   creationTime: number;
   columns: [string, string][];
   /** How its files hold the columns: as they are, or as vcf-rows.ts writes them (INFO as one string). */

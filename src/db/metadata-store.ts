@@ -19,6 +19,7 @@ import { KyselyVariantStoreRecords, type VariantStoreRecords } from './variant-s
 import { KyselyQueryExecutionRecords, type QueryExecutionRecords } from './query-execution-records.js';
 import { KyselyAnnotationStoreRecords, type AnnotationStoreRecords } from './annotation-store-records.js';
 import { KyselyAnalyticsFileRecords, type AnalyticsFileRecords } from './analytics-file-records.js';
+import { KyselyShareRecords, type ShareRecords } from './share-records.js';
 
 /**
  * The metadata store: every durable fact except blob bytes, one set of records per aggregate (one file each,
@@ -51,6 +52,7 @@ export interface MetadataStore {
   readonly annotationStores: AnnotationStoreRecords;
   readonly analyticsFiles: AnalyticsFileRecords;
   readonly queryExecutions: QueryExecutionRecords;
+  readonly shares: ShareRecords;
 
   /**
    * A deployment-wide setting: records `value` under `name` if nothing is recorded yet (the first process
@@ -94,6 +96,7 @@ export class KyselyMetadataStore implements MetadataStore {
   readonly annotationStores: AnnotationStoreRecords;
   readonly analyticsFiles: AnalyticsFileRecords;
   readonly queryExecutions: QueryExecutionRecords;
+  readonly shares: ShareRecords;
 
   constructor(
     private readonly db: Kysely<Database>,
@@ -119,6 +122,7 @@ export class KyselyMetadataStore implements MetadataStore {
     this.queryExecutions = new KyselyQueryExecutionRecords(db);
     this.annotationStores = new KyselyAnnotationStoreRecords(db);
     this.analyticsFiles = new KyselyAnalyticsFileRecords(db);
+    this.shares = new KyselyShareRecords(db);
   }
 
   async atomically<T>(fn: (tx: DataTransaction) => Promise<T>): Promise<T> {

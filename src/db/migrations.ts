@@ -449,6 +449,28 @@ const migrations: Record<string, Migration> = {
       await db.schema.createIndex('query_executions_account').on('query_executions').columns(['account_id', 'submission_time']).execute();
     },
   },
+  '0008_shares': {
+    async up(db: Kysely<any>) {
+      // Analytics stores shared with other accounts.
+      await db.schema
+        .createTable('shares')
+        .addColumn('id', 'text', (c) => c.notNull().primaryKey())
+        .addColumn('owner_id', 'text', (c) => c.notNull())
+        .addColumn('subscriber_id', 'text', (c) => c.notNull())
+        .addColumn('resource_arn', 'text', (c) => c.notNull())
+        .addColumn('resource_type', 'text', (c) => c.notNull())
+        .addColumn('resource_id', 'text', (c) => c.notNull())
+        .addColumn('resource_name', 'text', (c) => c.notNull())
+        .addColumn('name', 'text')
+        .addColumn('status', 'text', (c) => c.notNull())
+        .addColumn('status_message', 'text')
+        .addColumn('creation_time', 'bigint', (c) => c.notNull())
+        .addColumn('update_time', 'bigint', (c) => c.notNull())
+        .execute();
+      await db.schema.createIndex('shares_owner').on('shares').columns(['owner_id', 'resource_arn']).execute();
+      await db.schema.createIndex('shares_subscriber').on('shares').columns(['subscriber_id']).execute();
+    },
+  },
 };
 
 export const migrationProvider: MigrationProvider = {

@@ -178,6 +178,7 @@ export interface Database {
   annotation_store_versions: AnnotationStoreVersionsTable;
   analytics_files: AnalyticsFilesTable;
   query_executions: QueryExecutionsTable;
+  shares: SharesTable;
 }
 
 export interface AccessLogEntriesTable {
@@ -358,4 +359,19 @@ export interface QueryExecutionsTable {
   engine_ms: number | null;
   submission_time: number;
   completion_time: number | null;
+}
+
+export interface SharesTable {
+  id: string;
+  owner_id: string;
+  subscriber_id: string;
+  resource_arn: string;
+  resource_type: string;
+  resource_id: string;
+  resource_name: string;
+  name: string | null;
+  status: string;
+  status_message: string | null;
+  creation_time: number;
+  update_time: number;
 }

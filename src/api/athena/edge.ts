@@ -14,8 +14,8 @@ import { handleJsonTarget, int, JsonTargetError, str } from '../json-target.js';
  * ListDataCatalogs, ListDatabases, ListTableMetadata, GetTableMetadata — what `aws athena` and boto3's Athena
  * client need to query the stores (analytics/queries.ts). Other operations answer UnknownOperationException.
  *
- * Authorization: `athena:<Operation>` on the work group's ARN; a query also needs `omics:GetVariantStore` on
- * every store it names (in place of Lake Formation's SELECT grant).
+ * Authorization: `athena:<Operation>` on the work group's ARN; a query also needs `omics:GetVariantStore` (or
+ * `omics:GetAnnotationStore`) on every store it names (in place of Lake Formation's SELECT grant).
  */
 export interface AthenaEdgeOptions {
   auth: boolean;
@@ -53,9 +53,7 @@ export class AthenaEdge {
           const context = { 'aws:SourceIp': r.socket.remoteAddress ?? '' };
           await this.o.identity.authorize(principal, `athena:${op}`, resource, context);
           if (op === 'StartQueryExecution') {
-            for (const t of await this.o.queries.tablesNamedIn(principal.accountId, str(body, 'QueryString') ?? '')) {
-              await this.o.identity.authorize(principal, 'omics:GetVariantStore', variantStoreArn({ partition: this.o.partition, region: this.o.region }, principal.accountId, t), context);
-            }
+            for (const t of await this.o.queries.tablesNamedIn(principal.accountId, str(body, 'QueryString') ?? '')) await this.o.identity.authorize(principal, t.readAction, t.arn, context);
           }
           return this.call(op, principal.accountId, body);
         },

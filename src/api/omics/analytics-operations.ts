@@ -6,10 +6,10 @@ import type { VariantImportPayload } from '../../analytics/variant-imports.js';
 import type { VariantStoreView } from '../../analytics/variant-stores.js';
 import type { AnnotationStoreVersionView, AnnotationStoreView } from '../../analytics/annotation-stores.js';
 import type { AnnotationImportPayload } from '../../analytics/annotation-imports.js';
-import type { TsvOptions } from '../../analytics/entities.js';
+import type { ShareRecord, TsvOptions } from '../../analytics/entities.js';
 import { date, maybeDate, page } from './wire-values.js';
 import type { OperationTable, Services } from './operation-types.js';
-import type { AnnotationImportJobItem, AnnotationStoreItem, AnnotationStoreVersionItem, FormatOptions, TsvStoreOptions, VariantImportJobItem, VariantStoreItem } from './wire-shapes.js';
+import type { AnnotationImportJobItem, AnnotationStoreItem, AnnotationStoreVersionItem, FormatOptions, ShareDetails, TsvStoreOptions, VariantImportJobItem, VariantStoreItem } from './wire-shapes.js';
 
 /**
  * The analytics operations (host prefix `analytics-`): variant stores and variant import jobs. Same shape as
@@ -289,3 +289,62 @@ export const ANNOTATION_OPERATIONS = {
     },
   },
 } satisfies OperationTable;
+
+function shareDetails(r: ShareRecord): ShareDetails {
+  return {
+    shareId: r.id,
+    resourceArn: r.resourceArn,
+    resourceId: r.resourceId,
+    principalSubscriber: r.subscriberId,
+    ownerId: r.ownerId,
+    status: r.status,
+    ...(r.statusMessage ? { statusMessage: r.statusMessage } : {}),
+    ...(r.name ? { shareName: r.name } : {}),
+    creationTime: date(r.creationTime),
+    updateTime: date(r.updateTime),
+  };
+}
+
+/** Shares are authorized on the shared resource's ARN where the call names it, else on the share. */
+const shareArn = (p: Principal, s: Services, id: string) => `arn:${s.partition.partition}:omics:${s.partition.region}:${p.accountId}:share/${id}`;
+
+export const SHARE_OPERATIONS = {
+  CreateShare: {
+    resource: (i) => i.resourceArn,
+    handle: async (i, p, s) => {
+      const r = await s.shares.create(p.accountId, i);
+      return { shareId: r.id, status: r.status, ...(r.name ? { shareName: r.name } : {}) };
+    },
+  },
+  AcceptShare: {
+    resource: (i, p, s) => shareArn(p, s, i.shareId),
+    handle: async (i, p, s) => ({ status: (await s.shares.accept(p.accountId, i.shareId)).status }),
+  },
+  GetShare: {
+    resource: (i, p, s) => shareArn(p, s, i.shareId),
+    handle: async (i, p, s) => ({ share: shareDetails(await s.shares.get(p.accountId, i.shareId)) }),
+  },
+  ListShares: {
+    resource: (_i, p, s) => shareArn(p, s, '*'),
+    handle: async (i, p, s) => {
+      const list = await s.shares.list(p.accountId, i.resourceOwner, { resourceArns: i.filter?.resourceArns, statuses: i.filter?.status, types: i.filter?.type });
+      const { items, nextToken } = pageOfList(list, i);
+      return { shares: items.map(shareDetails), ...(nextToken ? { nextToken } : {}) };
+    },
+  },
+  DeleteShare: {
+    resource: (i, p, s) => shareArn(p, s, i.shareId),
+    handle: async (i, p, s) => {
+      await s.shares.delete(p.accountId, i.shareId);
+      return { status: 'DELETED' as const };
+    },
+  },
+} satisfies OperationTable;
+
+/** A page of an in-memory list (NextToken = the offset): shares are few per account (10 per store). */
+function pageOfList<T>(list: T[], i: { maxResults?: number; nextToken?: string }): { items: T[]; nextToken?: string } {
+  const start = i.nextToken ? Number(Buffer.from(i.nextToken, 'base64url').toString('utf8')) || 0 : 0;
+  const max = i.maxResults ?? 100;
+  const items = list.slice(start, start + max);
+  return { items, ...(start + max < list.length ? { nextToken: Buffer.from(String(start + max)).toString('base64url') } : {}) };
+}
