@@ -17,6 +17,10 @@ import type { AnnotationImportJobItem, AnnotationStoreItem, AnnotationStoreVersi
  */
 const storeArn = (p: Principal, s: Services, name: string) => variantStoreArn(s.partition, p.accountId, name);
 
+/** The List* filters of stores and import jobs, as the services take them. */
+const storeFilter = (i: { ids?: string[]; filter?: { status?: string } }) => ({ ...(i.ids ? { ids: i.ids } : {}), ...(i.filter?.status ? { status: i.filter.status } : {}) });
+const jobFilter = (i: { ids?: string[]; filter?: { status?: string; storeName?: string } }) => ({ ...storeFilter(i), ...(i.filter?.storeName ? { storeName: i.filter.storeName } : {}) });
+
 function storeItem(v: VariantStoreView): VariantStoreItem {
   return {
     id: v.id,
@@ -86,7 +90,7 @@ export const ANALYTICS_OPERATIONS = {
   ListVariantStores: {
     resource: (_i, p, s) => storeArn(p, s, '*'),
     handle: async (i, p, s) => {
-      const res = await s.variantStores.list(p.accountId, { ...(i.ids ? { ids: i.ids } : {}), ...(i.filter?.status ? { status: i.filter.status } : {}) }, page(i));
+      const res = await s.variantStores.list(p.accountId, storeFilter(i), page(i));
       return { variantStores: res.items.map(storeItem), nextToken: res.nextToken };
     },
   },
@@ -109,7 +113,7 @@ export const ANALYTICS_OPERATIONS = {
   ListVariantImportJobs: {
     resource: (_i, p, s) => storeArn(p, s, '*'),
     handle: async (i, p, s) => {
-      const res = await s.variantImports.list(p.accountId, { ...(i.ids ? { ids: i.ids } : {}), ...(i.filter?.status ? { status: i.filter.status } : {}), ...(i.filter?.storeName ? { storeName: i.filter.storeName } : {}) }, page(i));
+      const res = await s.variantImports.list(p.accountId, jobFilter(i), page(i));
       return { variantImportJobs: res.items.map(importItem), nextToken: res.nextToken };
     },
   },
@@ -215,7 +219,7 @@ export const ANNOTATION_OPERATIONS = {
   ListAnnotationStores: {
     resource: (_i, p, s) => annotationArn(p, s, '*'),
     handle: async (i, p, s) => {
-      const res = await s.annotationStores.list(p.accountId, { ...(i.ids ? { ids: i.ids } : {}), ...(i.filter?.status ? { status: i.filter.status } : {}) }, page(i));
+      const res = await s.annotationStores.list(p.accountId, storeFilter(i), page(i));
       return { annotationStores: res.items.map(annotationStoreItem), nextToken: res.nextToken };
     },
   },
@@ -277,7 +281,7 @@ export const ANNOTATION_OPERATIONS = {
   ListAnnotationImportJobs: {
     resource: (_i, p, s) => annotationArn(p, s, '*'),
     handle: async (i, p, s) => {
-      const res = await s.annotationImports.list(p.accountId, { ...(i.ids ? { ids: i.ids } : {}), ...(i.filter?.status ? { status: i.filter.status } : {}), ...(i.filter?.storeName ? { storeName: i.filter.storeName } : {}) }, page(i));
+      const res = await s.annotationImports.list(p.accountId, jobFilter(i), page(i));
       return { annotationImportJobs: res.items.map(annotationImportItem), nextToken: res.nextToken };
     },
   },
