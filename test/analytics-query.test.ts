@@ -225,6 +225,50 @@ print(json.dumps({'rows': rows, 'execution': e, 'columns': cols}, default=str))
     await assert.rejects(run(process.execPath, [CLI, 'query', 'SELECT nope FROM pair'], { env }), (e: { stderr: string }) => /FAILED: .*nope/.test(e.stderr));
   });
 
+  it('catalog metadata, listing and stopping queries; an IAM user needs omics:GetVariantStore on every store a query names', async () => {
+    assert.deepEqual((await query('SELECT 1 AS one')).rows, [['one'], ['1']]);
+    const py = `
+import boto3, json, sys
+a = boto3.client('athena', endpoint_url=${JSON.stringify(s.url)})
+out = {}
+out['catalogs'] = [c['CatalogName'] for c in a.list_data_catalogs()['DataCatalogsSummary']]
+out['databases'] = [d['Name'] for d in a.list_databases(CatalogName='AwsDataCatalog')['DatabaseList']]
+t = a.get_table_metadata(CatalogName='AwsDataCatalog', DatabaseName='omics', TableName='pair')['TableMetadata']
+out['columns'] = [c['Name'] + ':' + c['Type'] for c in t['Columns']]
+ids = a.list_query_executions(MaxResults=50)['QueryExecutionIds']
+out['listed'] = len(ids)
+a.stop_query_execution(QueryExecutionId=ids[0])
+out['stopped'] = a.get_query_execution(QueryExecutionId=ids[0])['QueryExecution']['Status']['State']
+try:
+    a.get_table_metadata(CatalogName='AwsDataCatalog', DatabaseName='omics', TableName='nope')
+except Exception as e:
+    out['missing'] = type(e).__name__
+print(json.dumps(out))
+`;
+    const out = JSON.parse((await run('python3', ['-c', py], { env })).stdout);
+    assert.deepEqual(out.catalogs, ['awsdatacatalog']);
+    assert.deepEqual(out.databases, ['omics']);
+    assert.ok(out.columns.includes('contigname:varchar') && out.columns.includes('attributes:map') && out.columns.includes('calls:array'), out.columns.join(' '));
+    assert.ok(out.listed >= 1);
+    assert.equal(out.stopped, 'SUCCEEDED', 'stopping an ended query changes nothing');
+    assert.equal(out.missing, 'MetadataException');
+    // An IAM user allowed Athena but not the store: refused; allowed the store: served.
+    const admin = (...args: string[]) => JSON.parse(execFileSync(process.execPath, [CLI, 'admin', ...args], { env: s.env, encoding: 'utf8' }));
+    const policy = (doc: object) => execFileSync(process.execPath, [CLI, 'admin', 'policy', 'put', 'analyst', 'p', '-'], { env: s.env, input: JSON.stringify(doc) });
+    admin('user', 'create', 'analyst');
+    const key = admin('access-key', 'create', '--user', 'analyst');
+    const { AWS_PROFILE: _profile, AWS_SHARED_CREDENTIALS_FILE: _credentials, ...rest } = env;
+    const asAnalyst = { ...rest, AWS_ACCESS_KEY_ID: key.accessKeyId, AWS_SECRET_ACCESS_KEY: key.secretAccessKey };
+    const start = (sql: string) => run('aws', ['athena', 'start-query-execution', '--query-string', sql, '--output', 'json'], { env: asAnalyst });
+    policy({ Version: '2012-10-17', Statement: [{ Effect: 'Allow', Action: 'athena:*', Resource: '*' }] });
+    await assert.rejects(start('SELECT count(*) FROM pair'), (e: { stderr: string }) => /AccessDenied/.test(e.stderr) && /omics:GetVariantStore/.test(e.stderr));
+    policy({ Version: '2012-10-17', Statement: [{ Effect: 'Allow', Action: 'athena:*', Resource: '*' }, { Effect: 'Allow', Action: 'omics:GetVariantStore', Resource: 'arn:aws:omics:us-east-1:123456789012:variantStore/pair' }] });
+    // The server reads policies again within 5 s (its identity cache).
+    const after = await until('the new policy applies', () => start('SELECT count(*) FROM pair').then((r) => r.stdout, (e: { stderr: string }) => e.stderr), (o) => !/AccessDenied/.test(o), 15_000, 500);
+    assert.match(after, /QueryExecutionId/);
+    await assert.rejects(start('SELECT count(*) FROM pair JOIN corpus USING (contigname)'), (e: { stderr: string }) => /variantStore\/corpus/.test(e.stderr));
+  });
+
   it('a query reads nothing but its stores: local files, other databases and settings are refused; bad SQL fails with its message', async () => {
     for (const sql of [`SELECT * FROM read_csv('/etc/passwd')`, `SELECT * FROM pair, read_text('${join(root, 'two.vcf')}')`, `COPY (SELECT 1) TO '/tmp/openomics-evil.csv'`]) {
       const r = await query(sql);
