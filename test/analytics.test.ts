@@ -94,13 +94,20 @@ describe(`variant stores and variant import jobs on ${backend}`, () => {
     const firstRecord = lines.findIndex((l) => !l.startsWith('#'));
     lines[firstRecord + 2] = lines[firstRecord + 2]!.split('\t').slice(0, 5).join('\t');
     writeFileSync(join(root, 'short.vcf'), lines.join('\n'));
-    const bad = await importJob('cohort_b', [`file://${root}/contig.vcf`, `file://${root}/truncated.vcf.gz`, `file://${root}/short.vcf`, `file://${root}/sample.vcf.gz`]);
+    // A header without its #CHROM line; a record with one sample column more than the header names.
+    writeFileSync(join(root, 'headless.vcf'), plain.split('\n').filter((l) => !l.startsWith('#CHROM')).join('\n'));
+    const extra = plain.split('\n');
+    extra[firstRecord + 4] = `${extra[firstRecord + 4]}\t0/1:1:1,0`;
+    writeFileSync(join(root, 'extra.vcf'), extra.join('\n'));
+    const bad = await importJob('cohort_b', [`file://${root}/contig.vcf`, `file://${root}/truncated.vcf.gz`, `file://${root}/short.vcf`, `file://${root}/headless.vcf`, `file://${root}/extra.vcf`, `file://${root}/sample.vcf.gz`]);
     assert.equal(bad.status, 'COMPLETED_WITH_FAILURES', JSON.stringify(bad.items));
-    assert.deepEqual(bad.items!.map((i) => i.jobStatus), ['FAILED', 'FAILED', 'FAILED', 'COMPLETED']);
+    assert.deepEqual(bad.items!.map((i) => i.jobStatus), ['FAILED', 'FAILED', 'FAILED', 'FAILED', 'FAILED', 'COMPLETED']);
     const chr2Line = plain.split('\n').findIndex((l) => l.startsWith('chr2\t')) + 1;
     assert.match(bad.items![0]!.statusMessage!, new RegExp(`contig\\.vcf: line ${chr2Line}: contig chrUn is not a sequence of the store's reference`));
     assert.match(bad.items![1]!.statusMessage!, /truncated\.vcf\.gz/);
-    assert.match(bad.items![2]!.statusMessage!, /short\.vcf/);
+    assert.match(bad.items![2]!.statusMessage!, new RegExp(`short\\.vcf: line ${firstRecord + 3}: 5 columns, but the header promises 10 \\(9 and 1 samples\\)`));
+    assert.match(bad.items![3]!.statusMessage!, /headless\.vcf: not a readable VCF/);
+    assert.match(bad.items![4]!.statusMessage!, new RegExp(`extra\\.vcf: line ${firstRecord + 5}: 11 columns, but the header promises 10`));
     const jobs = await omics.send(new ListVariantImportJobsCommand({ filter: { storeName: 'cohort_b' } }));
     assert.equal(jobs.variantImportJobs!.length, 2);
     await expectServiceError(omics.send(new StartVariantImportJobCommand({ destinationName: 'no_such_store', roleArn: ROLE, items: [{ source: `file://${root}/sample.vcf.gz` }] })), 'ResourceNotFoundException');

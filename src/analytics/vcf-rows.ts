@@ -1,6 +1,9 @@
 import { spawn } from 'node:child_process';
+import { createReadStream } from 'node:fs';
+import { open } from 'node:fs/promises';
+import { StringDecoder } from 'node:string_decoder';
+import { createGunzip } from 'node:zlib';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
 import { ValidationError } from '../core/errors.js';
 import { selectToParquet, sqlString, type SampleRows } from './parquet.js';
 
@@ -56,7 +59,6 @@ interface Header {
   /** INFO tags declared in the header, with whether each is a Flag and its description. */
   infos: { id: string; flag: boolean; description: string }[];
   samples: string[];
-  lines: number;
 }
 
 export type { SampleRows };
@@ -64,7 +66,7 @@ export type { SampleRows };
 export async function vcfToParquet(i: VcfRowsInput): Promise<SampleRows[]> {
   const read = await readHeader(i);
   const header = i.sitesOnly ? { ...read, samples: [], formats: [] } : read;
-  if (i.contigs) await checkContigs(i, i.contigs, header);
+  await checkLines(i, read);
   const formats = header.formats.filter((f) => f !== 'GT');
   const hasGt = header.formats.includes('GT');
   // Normalised once into an uncompressed BCF, then queried twice: one line per record (its site fields; every
@@ -84,7 +86,7 @@ export async function vcfToParquet(i: VcfRowsInput): Promise<SampleRows[]> {
   return toParquet(i, sites, calls, header.infos, formats, i.vepField);
 }
 
-/** `bcftools view -h`: the FORMAT fields (in header order), the samples, and how many lines the header has. */
+/** `bcftools view -h`: the FORMAT and INFO fields (in header order) and the samples. */
 async function readHeader(i: VcfRowsInput): Promise<Header> {
   const r = await collect('bcftools', ['view', '-h', '--no-version', i.vcf], i.signal);
   if (r.code !== 0) throw new ValidationError(`${i.source}: not a readable VCF: ${firstError(r.stderr)}`);
@@ -95,31 +97,59 @@ async function readHeader(i: VcfRowsInput): Promise<Header> {
     return m && m[1] !== OLD_RECORD_TAG ? [{ id: m[1]!, flag: /Type=Flag/.test(m[2]!), description: /Description="((?:[^"\\]|\\.)*)"/.exec(m[2]!)?.[1] ?? '' }] : [];
   });
   const columns = lines.at(-1)?.split('\t') ?? [];
-  return { formats, infos, samples: columns.slice(9), lines: lines.length };
+  return { formats, infos, samples: columns.slice(9) };
 }
 
-/** Every record's contig is a sequence of the store's reference; else the item fails naming the first line that is not. */
-async function checkContigs(i: VcfRowsInput, contigs: ReadonlySet<string>, header: Header): Promise<void> {
-  const child = spawn('bcftools', ['query', '-f', '%CHROM\\n', i.vcf], { stdio: ['ignore', 'pipe', 'pipe'], signal: i.signal });
-  let stderr = '';
-  child.stderr.on('data', (b: Buffer) => (stderr += b.toString()));
-  const exited = new Promise<number>((resolve) => {
-    child.on('error', () => resolve(127));
-    child.on('close', (code) => resolve(code ?? 1));
-  });
-  let line = header.lines;
-  let bad: { line: number; contig: string } | undefined;
-  for await (const contig of createInterface({ input: child.stdout })) {
+/**
+ * One pass over the file as written: every record has the columns its header promises (8, or 9 plus one per
+ * sample) and, when the store has a reference, a contig of it; the file ends where it should (a truncated bgzip
+ * file fails here). The item fails naming the first line that is wrong, counted as in the file.
+ */
+async function checkLines(i: VcfRowsInput, header: Header): Promise<void> {
+  const expected = header.samples.length ? 9 + header.samples.length : 8;
+  const raw = createReadStream(i.vcf, { signal: i.signal });
+  const gz = (await readMagic(i.vcf)) === 0x1f8b;
+  const source: AsyncIterable<Buffer> = gz ? raw.pipe(createGunzip()) : raw;
+  let line = 0;
+  let rest = '';
+  const check = (text: string) => {
     line++;
-    if (!contigs.has(contig)) {
-      bad = { line, contig };
-      child.kill();
-      break;
+    if (text === '' || text.startsWith('#')) return;
+    let columns = 1;
+    for (let k = text.indexOf('\t'); k >= 0; k = text.indexOf('\t', k + 1)) columns++;
+    if (columns !== expected && !(header.samples.length === 0 && columns === 9)) {
+      throw new ValidationError(`${i.source}: line ${line}: ${columns} columns, but the header promises ${expected}${header.samples.length ? ` (9 and ${header.samples.length} samples)` : ''}.`);
     }
+    if (i.contigs) {
+      const contig = text.slice(0, text.indexOf('\t'));
+      if (!i.contigs.has(contig)) throw new ValidationError(`${i.source}: line ${line}: contig ${contig} is not a sequence of the store's reference.`);
+    }
+  };
+  const decoder = new StringDecoder('utf8');
+  try {
+    for await (const chunk of source) {
+      const lines = (rest + decoder.write(chunk)).split('\n');
+      rest = lines.pop()!;
+      for (const l of lines) check(l.endsWith('\r') ? l.slice(0, -1) : l);
+    }
+    if (rest) check(rest);
+  } catch (e) {
+    if (e instanceof ValidationError || i.signal?.aborted) throw e;
+    throw new ValidationError(`${i.source}: line ${line + 1}: the file cannot be read to its end (${(e as Error).message}); is it truncated?`);
+  } finally {
+    raw.destroy();
   }
-  const code = await exited;
-  if (bad) throw new ValidationError(`${i.source}: line ${bad.line}: contig ${bad.contig} is not a sequence of the store's reference.`);
-  if (code !== 0) throw new ValidationError(`${i.source}: ${firstError(stderr)}`);
+}
+
+async function readMagic(path: string): Promise<number> {
+  const f = await open(path, 'r');
+  try {
+    const b = Buffer.alloc(2);
+    const { bytesRead } = await f.read(b, 0, 2, 0);
+    return bytesRead === 2 ? b.readUInt16BE(0) : 0;
+  } finally {
+    await f.close();
+  }
 }
 
 /** The INFO fields stored as one `k=v;k;...` string (the query view turns it into the `attributes` map). */
@@ -158,7 +188,7 @@ async function toParquet(i: VcfRowsInput, sitesTsv: string, callsTsv: string | u
     SELECT ${keyColumns.join(', ')},
       chrom AS contigname,
       CAST(pos AS BIGINT) - 1 AS start,
-      CAST(pos AS BIGINT) - 1 + length(ref) AS "end",
+      ${infos.some((t) => t.id === 'END') ? `coalesce(TRY_CAST(nullif(i${infos.findIndex((t) => t.id === 'END')}, '.') AS BIGINT), CAST(pos AS BIGINT) - 1 + length(ref))` : 'CAST(pos AS BIGINT) - 1 + length(ref)'} AS "end",
       CASE WHEN id = '.' THEN []::VARCHAR[] ELSE string_split(id, ';') END AS names,
       ref AS referenceallele,
       CASE WHEN alt = '.' THEN []::VARCHAR[] ELSE string_split(alt, ',') END AS alternatealleles,
