@@ -36,6 +36,26 @@ export function tsvColumns(options: TsvOptions): [string, string][] {
   });
 }
 
+/** A TSV store's (or version's) options: a schema, and the coordinate columns its annotation type needs, named in it. */
+export function checkTsvOptions(o: TsvOptions): void {
+  const columns = new Set(tsvColumns(o).map(([n]) => n));
+  if (!columns.size) throw new ValidationError('tsvStoreOptions.schema must list the columns.');
+  const needs: Record<string, string[]> = {
+    GENERIC: [],
+    CHR_POS: ['CHR', 'POS'],
+    CHR_POS_REF_ALT: ['CHR', 'POS', 'REF', 'ALT'],
+    CHR_START_END_ONE_BASE: ['CHR', 'START', 'END'],
+    CHR_START_END_REF_ALT_ONE_BASE: ['CHR', 'START', 'END', 'REF', 'ALT'],
+    CHR_START_END_ZERO_BASE: ['CHR', 'START', 'END'],
+    CHR_START_END_REF_ALT_ZERO_BASE: ['CHR', 'START', 'END', 'REF', 'ALT'],
+  };
+  for (const key of needs[o.annotationType ?? 'GENERIC'] ?? []) {
+    const c = o.formatToHeader?.[key];
+    if (!c) throw new ValidationError(`tsvStoreOptions.formatToHeader must name the ${key} column for ${o.annotationType}.`);
+    if (!columns.has(c)) throw new ValidationError(`tsvStoreOptions.formatToHeader: ${key} names ${c}, which is not in the schema.`);
+  }
+}
+
 /** The coordinate columns an annotation type adds, in front of the schema's (none for GENERIC). */
 export function coordinateColumns(annotationType: string | undefined): [string, string][] {
   const type = annotationType ?? 'GENERIC';
@@ -46,17 +66,11 @@ export function coordinateColumns(annotationType: string | undefined): [string, 
 
 const quoteIdent = (s: string) => `"${s.replace(/"/g, '""')}"`;
 
-/** The SELECT of the coordinate columns for an annotation type, from the columns formatToHeader names. */
-function coordinates(options: TsvOptions, columns: Set<string>): string[] {
+/** The SELECT of the coordinate columns for an annotation type, from the columns formatToHeader names (checked: checkTsvOptions). */
+function coordinates(options: TsvOptions): string[] {
   const type = options.annotationType ?? 'GENERIC';
   if (type === 'GENERIC') return [];
-  const f = options.formatToHeader ?? {};
-  const col = (key: string) => {
-    const c = f[key];
-    if (!c) throw new ValidationError(`tsvStoreOptions.formatToHeader must name the ${key} column for ${type}.`);
-    if (!columns.has(c)) throw new ValidationError(`tsvStoreOptions.formatToHeader: ${key} names ${c}, which is not in the schema.`);
-    return quoteIdent(c);
-  };
+  const col = (key: string) => quoteIdent(options.formatToHeader![key]!);
   const byPos = type.startsWith('CHR_POS');
   const oneBased = byPos || type.endsWith('ONE_BASE');
   const start = byPos ? `CAST(${col('POS')} AS BIGINT) - 1` : oneBased ? `CAST(${col('START')} AS BIGINT) - 1` : `CAST(${col('START')} AS BIGINT)`;
@@ -71,10 +85,10 @@ function coordinates(options: TsvOptions, columns: Set<string>): string[] {
 }
 
 export async function tsvToParquet(i: { file: string; source: string; options: TsvOptions; read: ReadOptions; workDir: string }): Promise<SampleRows[]> {
+  checkTsvOptions(i.options);
   const columns = tsvColumns(i.options);
-  if (!columns.length) throw new ValidationError('A TSV annotation store needs tsvStoreOptions.schema.');
   const names = new Set(columns.map(([n]) => n));
-  const coords = coordinates(i.options, names);
+  const coords = coordinates(i.options);
   const replaced = new Set(['contigname', 'start', 'end', 'referenceallele', 'alternatealleles'].filter((c) => names.has(c) && coords.length > 0));
   const r = i.read;
   const opt = (name: string, v: string | undefined) => (v === undefined ? '' : `, ${name} = '${sqlString(v)}'`);

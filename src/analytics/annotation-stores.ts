@@ -1,18 +1,18 @@
 import { randomBytes } from 'node:crypto';
 import { ConflictError, NotFoundError, QuotaExceededError, ValidationError } from '../core/errors.js';
-import type { Page } from '../core/pagination.js';
+import { everyItem, type Page } from '../core/pagination.js';
 import type { AnnotationStoreQuery } from '../db/annotation-store-records.js';
 import type { PageRequest } from '../db/query.js';
 import type { DomainDeps } from '../storage/context.js';
 import type { ReferenceService } from '../storage/references.js';
-import { newStoreDataKey, type SseConfigInput } from '../storage/store-storage.js';
+import { deleteStoreBlobs, newStoreDataKey, storePrefix, type SseConfigInput } from '../storage/store-storage.js';
 import { checkNewTags } from '../storage/tags.js';
-import { coordinateColumns, GFF_COLUMNS, tsvColumns } from './annotation-rows.js';
+import { checkTsvOptions, coordinateColumns, GFF_COLUMNS, tsvColumns } from './annotation-rows.js';
 import type { AnalyticsFileRecord, AnnotationStoreRecord, AnnotationStoreVersionRecord, StoreFormat, TsvOptions } from './entities.js';
-import { analyticsStorePrefix } from './variant-stores.js';
+import { ANNOTATION_IMPORT_JOB, unfinishedImports } from './import-jobs.js';
 import { VARIANT_COLUMNS } from './vcf-rows.js';
 
-export const ANNOTATION_IMPORT_JOB = 'AnnotationImport';
+export { ANNOTATION_IMPORT_JOB };
 
 export interface CreateAnnotationStoreInput {
   name?: string;
@@ -123,16 +123,16 @@ export class AnnotationStoreService {
   async delete(accountId: string, name: string, force: boolean): Promise<void> {
     const store = await this.get(accountId, name);
     if (store.numVersions > 1) throw new ConflictError(`Annotation store ${name} has ${store.numVersions} versions; delete all but one first.`);
-    const running = await this.runningImports(accountId, store.id);
+    const running = await unfinishedImports(this.d, ANNOTATION_IMPORT_JOB, accountId, store.id);
     if (running.length && !force) throw new ConflictError(`Annotation store ${name} has an import in progress; cancel it or delete with force.`);
-    for (const j of running) await this.d.db.jobs.cancel(j, this.d.now());
+    for (const j of running) await this.d.db.jobs.cancel(j.id, this.d.now());
     await this.d.db.atomically(async (tx) => {
       await tx.analyticsFiles.delete(store.id);
       await tx.annotationStores.delete(accountId, name);
       await tx.tags.deleteAll(store.arn);
     });
     for (const share of await this.d.db.shares.ofResource(store.arn)) await this.d.db.shares.delete(share.id);
-    for await (const b of this.d.blobs.list(analyticsStorePrefix(store.id))) await this.d.blobs.delete(b.key);
+    await deleteStoreBlobs(this.d, storePrefix.analytics(store.id));
   }
 
   async list(accountId: string, q: AnnotationStoreQuery, page: PageRequest): Promise<Page<AnnotationStoreView>> {
@@ -194,19 +194,19 @@ export class AnnotationStoreService {
   async deleteVersions(accountId: string, name: string, versionNames: string[], force: boolean): Promise<{ versionName: string; message: string }[]> {
     const store = await this.record(accountId, name);
     const errors: { versionName: string; message: string }[] = [];
-    const running = await this.runningImportsByVersion(accountId, store.id);
+    const running = await unfinishedImports(this.d, ANNOTATION_IMPORT_JOB, accountId, store.id);
     for (const versionName of versionNames) {
       const v = await this.d.db.annotationStores.getVersion(store.id, versionName);
       if (!v) {
         errors.push({ versionName, message: `Version with versionName: ${versionName} was not found.` });
         continue;
       }
-      const jobs = running.get(versionName) ?? [];
+      const jobs = running.filter((j) => j.payload.versionName === versionName);
       if (jobs.length && !force) {
         errors.push({ versionName, message: 'version has an inflight import running' });
         continue;
       }
-      for (const j of jobs) await this.d.db.jobs.cancel(j, this.d.now());
+      for (const j of jobs) await this.d.db.jobs.cancel(j.id, this.d.now());
       const files = await this.d.db.analyticsFiles.list(store.id, versionName);
       await this.d.db.atomically(async (tx) => {
         await tx.analyticsFiles.delete(store.id, versionName);
@@ -225,12 +225,7 @@ export class AnnotationStoreService {
 
   async allVersions(storeId: string): Promise<AnnotationStoreVersionRecord[]> {
     const out: AnnotationStoreVersionRecord[] = [];
-    let token: string | undefined;
-    do {
-      const page = await this.d.db.annotationStores.listVersions(storeId, undefined, { maxResults: 100, ...(token ? { nextToken: token } : {}) });
-      out.push(...page.items);
-      token = page.nextToken;
-    } while (token);
+    for await (const v of everyItem((token) => this.d.db.annotationStores.listVersions(storeId, undefined, { maxResults: 100, ...(token ? { nextToken: token } : {}) }))) out.push(v);
     return out;
   }
 
@@ -247,41 +242,7 @@ export class AnnotationStoreService {
     const replaced = new Set(coords.map(([n]) => n));
     return [...coords, ...tsvColumns(options).filter(([n]) => !replaced.has(n))];
   }
-
-  private async runningImports(accountId: string, storeId: string): Promise<string[]> {
-    return [...(await this.runningImportsByVersion(accountId, storeId)).values()].flat();
-  }
-
-  private async runningImportsByVersion(accountId: string, storeId: string): Promise<Map<string, string[]>> {
-    const page = await this.d.db.jobs.listForAccount(ANNOTATION_IMPORT_JOB, accountId, { storeId }, { maxResults: 1000 });
-    const out = new Map<string, string[]>();
-    for (const j of page.items) {
-      if (j.status !== 'SUBMITTED' && j.status !== 'IN_PROGRESS') continue;
-      const v = (j.payload as { versionName: string }).versionName;
-      out.set(v, [...(out.get(v) ?? []), j.id]);
-    }
-    return out;
-  }
 }
 
 /** The sample columns of the variant table, absent from VCF annotation tables. */
 const SAMPLE_COLUMNS = new Set(['phased', 'calls', 'genotypelikelihoods', 'phredlikelihoods', 'alleledepths', 'conditionalquality', 'spl', 'depth', 'ps', 'sampleid', 'information']);
-
-function checkTsvOptions(o: TsvOptions): void {
-  const columns = new Set(tsvColumns(o).map(([n]) => n));
-  if (!columns.size) throw new ValidationError('tsvStoreOptions.schema must list the columns.');
-  const needs: Record<string, string[]> = {
-    GENERIC: [],
-    CHR_POS: ['CHR', 'POS'],
-    CHR_POS_REF_ALT: ['CHR', 'POS', 'REF', 'ALT'],
-    CHR_START_END_ONE_BASE: ['CHR', 'START', 'END'],
-    CHR_START_END_REF_ALT_ONE_BASE: ['CHR', 'START', 'END', 'REF', 'ALT'],
-    CHR_START_END_ZERO_BASE: ['CHR', 'START', 'END'],
-    CHR_START_END_REF_ALT_ZERO_BASE: ['CHR', 'START', 'END', 'REF', 'ALT'],
-  };
-  for (const key of needs[o.annotationType ?? 'GENERIC'] ?? []) {
-    const c = o.formatToHeader?.[key];
-    if (!c) throw new ValidationError(`tsvStoreOptions.formatToHeader must name the ${key} column for ${o.annotationType}.`);
-    if (!columns.has(c)) throw new ValidationError(`tsvStoreOptions.formatToHeader: ${key} names ${c}, which is not in the schema.`);
-  }
-}

@@ -11,7 +11,7 @@ import type { PageRequest } from '../db/query.js';
 import type { GiveUpHandler, JobHandler } from '../jobs/runner.js';
 import type { DomainDeps } from '../storage/context.js';
 import type { DataLocations } from '../storage/locations.js';
-import { storeBlobs } from '../storage/store-storage.js';
+import { deleteStoreBlobs, storeBlobs, storePrefix } from '../storage/store-storage.js';
 import { giveUpItems, jobStatusOf, runItems, type JobItem } from '../storage/storage-jobs.js';
 import type { AnalyticsFileRecord } from './entities.js';
 import type { SampleRows } from './parquet.js';
@@ -19,8 +19,10 @@ import type { SampleRows } from './parquet.js';
 /** Bytes per import file (spec analytics §5). */
 const MAX_FILE_BYTES = 20 * 1000 ** 3;
 
+export const VARIANT_IMPORT_JOB = 'VariantImport';
+export const ANNOTATION_IMPORT_JOB = 'AnnotationImport';
 /** Import job kinds that count against the concurrent analytics import quota (spec analytics §5). */
-export const ANALYTICS_IMPORT_KINDS = ['VariantImport', 'AnnotationImport'];
+export const ANALYTICS_IMPORT_KINDS = [VARIANT_IMPORT_JOB, ANNOTATION_IMPORT_JOB];
 
 export interface ImportItem extends JobItem {
   source: string;
@@ -51,7 +53,14 @@ export function itemStatus(i: ImportItem): Exclude<JobStatus, 'CANCELLING'> {
 }
 
 export function importBlobPrefix(storeId: string, jobId: string): string {
-  return `var/${storeId}/${jobId}/`;
+  return `${storePrefix.analytics(storeId)}${jobId}/`;
+}
+
+/** A store's import jobs that have not ended (deleting the store or a version cancels them, or refuses). */
+export async function unfinishedImports(d: DomainDeps, kind: string, accountId: string, storeId: string): Promise<JobRecord<ImportPayload>[]> {
+  const out: JobRecord[] = [];
+  for (const status of ['SUBMITTED', 'IN_PROGRESS']) out.push(...(await d.db.jobs.listForAccount(kind, accountId, { storeId, status }, { maxResults: 1000 })).items);
+  return out as JobRecord<ImportPayload>[];
 }
 
 /** What one kind of import does: where its rows go, how one file becomes rows, how a store's size grows. */
@@ -113,12 +122,6 @@ export class AnalyticsImportJobs<P extends ImportPayload> {
     if (!(await this.d.db.jobs.cancel(j.id, this.d.now()))) throw new ValidationError(`${this.k.label} ${jobId} is ${j.status}: only a job in progress can be cancelled.`);
   }
 
-  /** Jobs of a store still running (for deletes). */
-  async running(accountId: string, storeId: string): Promise<JobRecord<P>[]> {
-    const page = await this.d.db.jobs.listForAccount(this.k.kind, accountId, { storeId }, { maxResults: 1000 });
-    return (page.items as JobRecord<P>[]).filter((j) => j.status === 'SUBMITTED' || j.status === 'IN_PROGRESS');
-  }
-
   handler(): JobHandler<P> {
     return async (job, ctx) => {
       const target = await this.k.target(job);
@@ -162,7 +165,7 @@ export class AnalyticsImportJobs<P extends ImportPayload> {
         for (const i of outcome.payload.items) if (i.status === 'FAILED') await this.removeFiles(i);
         return outcome;
       } catch (e) {
-        if ((await this.d.db.jobs.getById(job.id))?.status === 'CANCELLED') await this.removePrefix(prefix);
+        if ((await this.d.db.jobs.getById(job.id))?.status === 'CANCELLED') await deleteStoreBlobs(this.d, prefix);
         throw e;
       }
     };
@@ -172,7 +175,7 @@ export class AnalyticsImportJobs<P extends ImportPayload> {
     return async (job, reason) => {
       const target = await this.k.target(job);
       if (target && (await this.d.db.analyticsFiles.published(target.storeId, job.id))) return { ...jobStatusOf(job.payload.items), payload: job.payload };
-      if (target) await this.removePrefix(importBlobPrefix(target.storeId, job.id));
+      if (target) await deleteStoreBlobs(this.d, importBlobPrefix(target.storeId, job.id));
       const outcome = await giveUpItems(job, reason);
       for (const i of outcome.payload.items) delete i.files;
       return outcome;
@@ -182,9 +185,5 @@ export class AnalyticsImportJobs<P extends ImportPayload> {
   private async removeFiles(item: ImportItem): Promise<void> {
     for (const f of item.files ?? []) await this.d.blobs.delete(f.blobKey);
     delete item.files;
-  }
-
-  private async removePrefix(prefix: string): Promise<void> {
-    for await (const b of this.d.blobs.list(prefix)) await this.d.blobs.delete(b.key);
   }
 }

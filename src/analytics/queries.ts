@@ -6,6 +6,7 @@ import { StringDecoder } from 'node:string_decoder';
 import { pipeline } from 'node:stream/promises';
 import { DuckDBInstance, type DuckDBConnection } from '@duckdb/node-api';
 import { NotFoundError, ValidationError } from '../core/errors.js';
+import { decodeNextToken, encodeNextToken, everyItem } from '../core/pagination.js';
 import { submittedJob } from '../db/job-records.js';
 import type { JobHandler } from '../jobs/runner.js';
 import type { DomainDeps } from '../storage/context.js';
@@ -116,16 +117,10 @@ export class QueryService {
   }
 
   async list(accountId: string, workGroup: string | undefined, limit: number, nextToken?: string): Promise<{ ids: string[]; nextToken?: string }> {
-    let after: { time: number; id: string } | undefined;
-    if (nextToken) {
-      const m = /^(\d+):([0-9a-f-]{36})$/.exec(Buffer.from(nextToken, 'base64url').toString('utf8'));
-      if (!m) throw new ValidationError('NextToken is not valid.');
-      after = { time: Number(m[1]), id: m[2]! };
-    }
-    const found = await this.d.db.queryExecutions.list(accountId, workGroup, limit + 1, after);
+    const found = await this.d.db.queryExecutions.list(accountId, workGroup, limit + 1, decodeNextToken(nextToken));
     const page = found.slice(0, limit);
     const last = page.at(-1);
-    return { ids: page.map((q) => q.id), ...(found.length > limit && last ? { nextToken: Buffer.from(`${last.submissionTime}:${last.id}`).toString('base64url') } : {}) };
+    return { ids: page.map((q) => q.id), ...(found.length > limit && last ? { nextToken: encodeNextToken({ t: last.submissionTime, id: last.id }) } : {}) };
   }
 
   /**
@@ -135,8 +130,8 @@ export class QueryService {
   private async sources(accountId: string): Promise<TableSource[]> {
     const out: TableSource[] = [];
     const variant = (s: VariantStoreView): TableSource => ({ name: s.name, arn: s.arn, readAction: 'omics:GetVariantStore', creationTime: s.creationTime, columns: VARIANT_COLUMNS, stored: 'vcf', dataKey: s.dataKey, parts: async () => [{ files: await this.stores.files(s) }] });
-    for await (const s of pages((token) => this.stores.list(accountId, {}, { maxResults: 100, ...(token ? { nextToken: token } : {}) }))) out.push(variant(s));
-    for await (const s of pages((token) => this.annotations.list(accountId, {}, { maxResults: 100, ...(token ? { nextToken: token } : {}) }))) out.push(...(await this.annotationSource(s)));
+    for await (const s of everyItem((token) => this.stores.list(accountId, {}, { maxResults: 100, ...(token ? { nextToken: token } : {}) }))) out.push(variant(s));
+    for await (const s of everyItem((token) => this.annotations.list(accountId, {}, { maxResults: 100, ...(token ? { nextToken: token } : {}) }))) out.push(...(await this.annotationSource(s)));
     // Stores other accounts shared with this one (accepted): tables too, unless one of its own has the name.
     const own = new Set(out.map((t) => t.name));
     for (const share of await this.shares.accepted(accountId)) {
@@ -174,8 +169,12 @@ export class QueryService {
 
   /** The tables a query names (by name, anywhere in its text): the stores it will read, and what reading each needs. */
   async tablesNamedIn(accountId: string, query: string): Promise<{ name: string; arn: string; readAction: string }[]> {
+    return (await this.sourcesNamedIn(accountId, query)).map(({ name, arn, readAction }) => ({ name, arn, readAction }));
+  }
+
+  private async sourcesNamedIn(accountId: string, query: string): Promise<TableSource[]> {
     const text = query.toLowerCase();
-    return (await this.sources(accountId)).filter((t) => new RegExp(`(^|[^a-z0-9_])${t.name}($|[^a-z0-9_])`).test(text)).map(({ name, arn, readAction }) => ({ name, arn, readAction }));
+    return (await this.sources(accountId)).filter((t) => new RegExp(`(^|[^a-z0-9_])${t.name}($|[^a-z0-9_])`).test(text));
   }
 
   /** A page of a finished query's result: the first page starts with the header row, as Athena's does. */
@@ -270,8 +269,7 @@ export class QueryService {
     await c.run(`USE ${CATALOG}.${DATABASE}`);
     for (const f of TRINO_FUNCTIONS) await c.run(f);
     let bytes = 0;
-    const named = new Set((await this.tablesNamedIn(q.accountId, q.query)).map((t) => t.name));
-    for (const t of (await this.sources(q.accountId)).filter((x) => named.has(x.name))) {
+    for (const t of await this.sourcesNamedIn(q.accountId, q.query)) {
       const selects: string[] = [];
       for (const [n, part] of (await t.parts()).entries()) {
         const paths = await this.decrypt(t.dataKey, part.files, join(dir, t.name, String(n)));
@@ -316,15 +314,6 @@ interface TableSource {
   parts(): Promise<{ versionName?: string; files: AnalyticsFileRecord[] }[]>;
 }
 
-/** Every item of a paged listing. */
-async function* pages<T>(list: (token: string | undefined) => Promise<{ items: T[]; nextToken?: string }>): AsyncGenerator<T> {
-  let token: string | undefined;
-  do {
-    const page = await list(token);
-    yield* page.items;
-    token = page.nextToken;
-  } while (token);
-}
 
 /** Rows of a CSV written by DuckDB with every value quoted: an unquoted empty field is NULL. */
 export async function* csvRows(input: AsyncIterable<Buffer | string>): AsyncGenerator<(string | null)[]> {

@@ -6,11 +6,11 @@ import type { GiveUpHandler, JobHandler } from '../jobs/runner.js';
 import type { DomainDeps } from '../storage/context.js';
 import type { DataLocations } from '../storage/locations.js';
 import type { ReferenceService } from '../storage/references.js';
-import { AnalyticsImportJobs, type ImportPayload } from './import-jobs.js';
+import { AnalyticsImportJobs, VARIANT_IMPORT_JOB, type ImportPayload } from './import-jobs.js';
 import { vcfToParquet } from './vcf-rows.js';
 import type { VariantStoreService } from './variant-stores.js';
 
-export const VARIANT_IMPORT_JOB = 'VariantImport';
+export { VARIANT_IMPORT_JOB };
 
 /** Files per variant import job (spec analytics §5). */
 const MAX_ITEMS = 1000;
@@ -97,10 +97,6 @@ export class VariantImportService {
 
   cancel(accountId: string, jobId: string): Promise<void> {
     return this.jobs.cancel(accountId, jobId);
-  }
-
-  running(accountId: string, storeId: string): Promise<JobRecord<VariantImportPayload>[]> {
-    return this.jobs.running(accountId, storeId);
   }
 
   handler(): JobHandler<VariantImportPayload> {

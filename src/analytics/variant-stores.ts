@@ -6,12 +6,11 @@ import type { PageRequest } from '../db/query.js';
 import type { VariantStoreQuery } from '../db/variant-store-records.js';
 import type { DomainDeps } from '../storage/context.js';
 import type { ReferenceService } from '../storage/references.js';
-import { newStoreDataKey, storeBlobs, type SseConfigInput } from '../storage/store-storage.js';
+import { deleteStoreBlobs, newStoreDataKey, storePrefix, type SseConfigInput } from '../storage/store-storage.js';
+import { unfinishedImports, VARIANT_IMPORT_JOB } from './import-jobs.js';
 import { checkNewTags } from '../storage/tags.js';
 import type { AnalyticsFileRecord, VariantStoreRecord } from './entities.js';
 
-/** Blob keys of an analytics store: one folder per store (import jobs write under it, import-jobs.ts). */
-export const analyticsStorePrefix = (storeId: string) => `var/${storeId}/`;
 
 export interface CreateVariantStoreInput {
   name?: string;
@@ -94,9 +93,7 @@ export class VariantStoreService {
    */
   async delete(accountId: string, name: string, force: boolean): Promise<void> {
     const store = await this.get(accountId, name);
-    const running = (await this.d.db.jobs.listForAccount('VariantImport', accountId, { storeId: store.id }, { maxResults: 1000 })).items.filter(
-      (j) => j.status === 'SUBMITTED' || j.status === 'IN_PROGRESS',
-    );
+    const running = await unfinishedImports(this.d, VARIANT_IMPORT_JOB, accountId, store.id);
     if (running.length && !force) throw new ConflictError(`Variant store ${name} has ${running.length} import job(s) in progress; cancel them or delete with force.`);
     for (const j of running) await this.d.db.jobs.cancel(j.id, this.d.now());
     await this.d.db.variantStores.update(accountId, name, { status: 'DELETING', updateTime: this.d.now() });
@@ -106,7 +103,7 @@ export class VariantStoreService {
       await tx.tags.deleteAll(store.arn);
     });
     for (const share of await this.d.db.shares.ofResource(store.arn)) await this.d.db.shares.delete(share.id);
-    for await (const b of this.d.blobs.list(analyticsStorePrefix(store.id))) await this.d.blobs.delete(b.key);
+    await deleteStoreBlobs(this.d, storePrefix.analytics(store.id));
   }
 
   async list(accountId: string, q: VariantStoreQuery, page: PageRequest): Promise<Page<VariantStoreView>> {
@@ -117,10 +114,5 @@ export class VariantStoreService {
   /** The store's visible files (imports that completed). */
   files(store: VariantStoreRecord): Promise<AnalyticsFileRecord[]> {
     return this.d.db.analyticsFiles.list(store.id);
-  }
-
-  /** The store's blobs, decrypted as read, encrypted as written (the store's data key). */
-  blobs(store: VariantStoreRecord) {
-    return storeBlobs(this.d, store.dataKey);
   }
 }

@@ -32,3 +32,13 @@ export interface Page<T> {
 }
 
 export const DEFAULT_PAGE_SIZE = 100;
+
+/** Every item of a paged listing, page after page. */
+export async function* everyItem<T>(list: (nextToken: string | undefined) => Promise<Page<T>>): AsyncGenerator<T> {
+  let token: string | undefined;
+  do {
+    const page = await list(token);
+    yield* page.items;
+    token = page.nextToken;
+  } while (token);
+}

@@ -1,4 +1,5 @@
 import type { QueryExecutionRecord } from '../analytics/entities.js';
+import type { PageCursor } from '../core/pagination.js';
 import { col, json, num, rowMapping, type Db } from './rows.js';
 import type { QueryExecutionsTable } from './schema.js';
 
@@ -8,8 +9,8 @@ export interface QueryExecutionRecords {
   get(accountId: string, id: string): Promise<QueryExecutionRecord | undefined>;
   /** Moves an execution on unless it already ended (a stopped query stays CANCELLED). */
   update(id: string, patch: Partial<Omit<QueryExecutionRecord, 'accountId' | 'id' | 'query' | 'dataKey' | 'submissionTime'>>): Promise<boolean>;
-  /** Newest first: ids after `afterId` (the previous page's last). */
-  list(accountId: string, workGroup: string | undefined, limit: number, after?: { time: number; id: string }): Promise<QueryExecutionRecord[]>;
+  /** Newest first, after `after` (the previous page's last). */
+  list(accountId: string, workGroup: string | undefined, limit: number, after?: PageCursor): Promise<QueryExecutionRecord[]>;
 }
 
 const rows = rowMapping<QueryExecutionRecord, QueryExecutionsTable>({
@@ -45,10 +46,10 @@ export class KyselyQueryExecutionRecords implements QueryExecutionRecords {
     const r = await this.db.updateTable('query_executions').set(rows.toRow(patch)).where('id', '=', id).where('state', 'in', ['QUEUED', 'RUNNING']).executeTakeFirst();
     return Number(r.numUpdatedRows) > 0;
   }
-  async list(accountId: string, workGroup: string | undefined, limit: number, after?: { time: number; id: string }): Promise<QueryExecutionRecord[]> {
+  async list(accountId: string, workGroup: string | undefined, limit: number, after?: PageCursor): Promise<QueryExecutionRecord[]> {
     let q = this.db.selectFrom('query_executions').selectAll().where('account_id', '=', accountId);
     if (workGroup !== undefined) q = q.where('work_group', '=', workGroup);
-    if (after) q = q.where((eb) => eb.or([eb('submission_time', '<', after.time), eb.and([eb('submission_time', '=', after.time), eb('id', '<', after.id)])]));
+    if (after) q = q.where((eb) => eb.or([eb('submission_time', '<', after.t), eb.and([eb('submission_time', '=', after.t), eb('id', '<', after.id)])]));
     const r = await q.orderBy('submission_time', 'desc').orderBy('id', 'desc').limit(limit).execute();
     return r.map(rows.fromRow);
   }

@@ -24,6 +24,8 @@ export async function newStoreDataKey(d: DomainDeps, sse: SseConfigInput | undef
 export const storePrefix = {
   sequence: (storeId: string) => `seq/${storeId}/`,
   reference: (storeId: string) => `ref/${storeId}/`,
+  /** Variant and annotation stores (analytics/): one folder per import job under it. */
+  analytics: (storeId: string) => `var/${storeId}/`,
 };
 
 /** Removes every blob under a store's prefix (after the store's rows are gone). */
