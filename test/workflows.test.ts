@@ -5,7 +5,7 @@
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile, execFileSync, spawn, spawnSync } from 'node:child_process';
-import { copyFileSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -434,6 +434,10 @@ for (const backend of BACKENDS) {
       const detail = await f.omics.send(new GetRunTaskCommand({ id: run.id, taskId: task!.taskId }));
       assert.equal(detail.failureReason, 'OUT_OF_MEMORY_ERROR');
       assert.equal(detail.memory, 1);
+      // The task's own cgroup parent (read after the container ended, so a kill before the first sample is seen) is gone.
+      const parents = existsSync('/sys/fs/cgroup/cgroup.controllers') ? ['/sys/fs/cgroup'] : readdirSync('/sys/fs/cgroup').map((c) => join('/sys/fs/cgroup', c));
+      assert.ok(parents.some((p) => existsSync(join(p, 'openomics-tasks'))), 'tasks ran under /openomics-tasks');
+      for (const p of parents) assert.ok(!existsSync(join(p, 'openomics-tasks', task!.taskId!)), `${p}/openomics-tasks/${task!.taskId} is removed`);
     });
 
     it('fails a run whose task fails with RUN_TASK_FAILED; the task log reads back with aws logs get-log-events, the run with boto3', async () => {

@@ -2,7 +2,7 @@ import { createWriteStream, type WriteStream } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { createServer, request, type ClientRequest, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { join, resolve as resolvePath } from 'node:path';
-import { newTaskId, taskContainer, taskEnvironment, taskLimits, UsageSampler, writeTask, type TaskFile, type TaskRunContext } from './task-files.js';
+import { newTaskId, taskCgroupParent, taskContainer, taskEnvironment, taskLimits, UsageSampler, writeTask, type TaskFile, type TaskRunContext } from './task-files.js';
 
 /**
  * The Docker Engine API as a workflow engine that calls it (Toil's legacy WDL runner, through docker-py) sees
@@ -37,6 +37,7 @@ interface GateContainer {
   id: string;
   task: TaskFile;
   usage?: UsageSampler;
+  cgroupParent: string | undefined;
   log?: WriteStream;
   /** Settles when the runtime's log stream of the container has ended. */
   logCopied?: Promise<void>;
@@ -125,6 +126,7 @@ export class ContainerApiGate {
     const { name, labels } = taskContainer(this.o.run, ids.id);
     const envVars = Object.entries(taskEnvironment(this.o.run, ids)).map(([k, v]) => `${k}=${v}`);
     const memory = memoryGiB * 1024 ** 3;
+    const cgroupParent = taskCgroupParent(this.o.run, ids.id);
     const rewritten = {
       ...spec,
       Env: [...((spec['Env'] as string[] | undefined) ?? []), ...envVars],
@@ -132,7 +134,7 @@ export class ContainerApiGate {
       NetworkDisabled: true,
       ExposedPorts: undefined,
       NetworkingConfig: undefined,
-      HostConfig: { ...host, NetworkMode: 'none', Memory: memory, MemorySwap: memory, NanoCpus: cpus * 1e9, CpuQuota: undefined, CpuPeriod: undefined, PortBindings: undefined, AutoRemove: false },
+      HostConfig: { ...host, NetworkMode: 'none', Memory: memory, MemorySwap: memory, NanoCpus: cpus * 1e9, CpuQuota: undefined, CpuPeriod: undefined, PortBindings: undefined, AutoRemove: false, CgroupParent: cgroupParent },
     };
     const out = Buffer.from(JSON.stringify(rewritten));
     const search = new URLSearchParams(url.search);
@@ -143,7 +145,7 @@ export class ContainerApiGate {
     const command = [...asList(spec['Entrypoint']), ...asList(spec['Cmd'])];
     const task: TaskFile = { ...ids, name: declared.name, image: String(spec['Image'] ?? ''), cpus, memoryGiB, cidfile: null, command, creationTime: Date.now(), startTime: Date.now() };
     writeTask(this.o.run.tasksDir, task);
-    const c: GateContainer = { id, task };
+    const c: GateContainer = { id, task, cgroupParent };
     for (const key of [engineName, name, id, id.slice(0, 12)]) if (key) this.containers.set(key, c);
     send(res, 201, r.body);
   }
@@ -182,7 +184,7 @@ export class ContainerApiGate {
       c.task.startTime = Date.now();
       writeTask(this.o.run.tasksDir, c.task);
       c.log = createWriteStream(join(this.o.run.tasksDir, `${c.task.id}.log`));
-      c.usage = new UsageSampler(() => this.cgroupOf(c.id));
+      c.usage = new UsageSampler(() => this.cgroupOf(c.id), c.cgroupParent);
       c.logCopied = this.copyLog(c);
       const ended = this.watch(c);
       c.ended = ended;
@@ -212,6 +214,7 @@ export class ContainerApiGate {
     await Promise.race([c.logCopied, new Promise((r) => setTimeout(r, 5000))]);
     await new Promise((r) => (c.log ? c.log.end(r) : r(undefined)));
     writeTask(this.o.run.tasksDir, c.usage!.finish(c.task, exitCode, oom, digest));
+    await c.usage!.release();
   }
 
   /** The container's stdout and stderr, as they come, into the task's log (the runtime's multiplexed stream, demultiplexed). */

@@ -19,7 +19,7 @@ import type { RunRecord, RunStatus, TaskRecord, WorkflowEngine } from './entitie
 import { runCommand, stripAnsi, type EngineAdapter, type EngineLaunch, type EngineOutputValue } from './engines/engine.js';
 import { LogStreamWriter, logStreams } from './run-logs.js';
 import { ACTIVE_RUN_STATUSES, type RunPayload } from './runs.js';
-import type { TaskFile, TaskRunContext } from './task-files.js';
+import { releaseCgroup, type TaskFile, type TaskRunContext } from './task-files.js';
 import type { WorkflowService } from './workflows.js';
 
 /** How this deployment runs workflows (config.workflows). */
@@ -114,9 +114,13 @@ export class RunExecutor {
   private async removeContainers(runUuid: string): Promise<void> {
     if (this.s.containers === 'none') return;
     const env = this.containerEnv();
-    const ids = await runCommand(this.s.containerCommand, ['ps', '-a', '-q', '--filter', `label=openomics.run=${runUuid}`], { env });
-    const list = ids.stdout.split('\n').map((x) => x.trim()).filter(Boolean);
-    if (list.length) await runCommand(this.s.containerCommand, ['rm', '-f', '-t', '0', ...list], { env });
+    const found = await runCommand(this.s.containerCommand, ['ps', '-a', '--filter', `label=openomics.run=${runUuid}`, '--format', '{{.ID}} {{index .Labels "openomics.task"}}'], { env });
+    const containers = found.stdout.split('\n').map((x) => x.trim().split(' ')).filter(([id]) => id);
+    if (!containers.length) return;
+    await runCommand(this.s.containerCommand, ['rm', '-f', '-t', '0', ...containers.map(([id]) => id!)], { env });
+    // A task whose starter was killed with it (cancel, timeout, a lost worker) leaves its cgroup parent behind.
+    const root = await this.taskCgroupRoot();
+    if (root) await Promise.all(containers.filter(([, task]) => task && /^\d+$/.test(task)).map(([, task]) => releaseCgroup(`${root}/${task}`)));
   }
 
   private readonly versions = new Map<string, Promise<string>>();
@@ -173,8 +177,9 @@ export class RunExecutor {
       say(`Engine: ${engine.name} ${version}`);
       const { command, args } = engine.command(launch);
       const engineLogFile = createWriteStream(join(dir, 'engine.log'));
-      if (engine.containerApiTasks && this.s.containers !== 'none') containerApi = await this.openContainerApi(run, dir, engine.containerApiTasks(launch));
-      const env = { ...this.engineEnv(run, dir), ...(engine.env?.(launch) ?? {}), ...(containerApi?.env ?? {}) };
+      const taskRun = this.taskRun(run, dir, await this.taskCgroupRoot());
+      if (engine.containerApiTasks && this.s.containers !== 'none') containerApi = await this.openContainerApi(taskRun, dir, engine.containerApiTasks(launch));
+      const env = { ...this.engineEnv(taskRun, dir), ...(engine.env?.(launch) ?? {}), ...(containerApi?.env ?? {}) };
       const child = spawn(command, args, { cwd: launch.workDir, env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
       let stdout = '';
       child.stdout!.on('data', (b: Buffer) => (stdout += b.toString()));
@@ -273,9 +278,25 @@ export class RunExecutor {
     };
   }
 
+  private taskCgroups: Promise<string | undefined> | undefined;
+  /**
+   * Where task containers' cgroups go, asked of the runtime once per process: `/openomics-tasks/<task id>` when it
+   * manages cgroups as folders (cgroupfs), so a task's peak memory outlives its container (see `TaskRunContext`);
+   * nothing under systemd, whose cgroup parents must be slices.
+   */
+  private taskCgroupRoot(): Promise<string | undefined> {
+    if (this.s.containers === 'none') return Promise.resolve(undefined);
+    const format = this.s.containers === 'podman' ? '{{.Host.CgroupManager}}' : '{{.CgroupDriver}}';
+    return (this.taskCgroups ??= runCommand(this.realContainerCommand(), ['info', '--format', format], { env: this.containerEnv(), timeoutMs: 30_000 }).then(
+      (r) => (r.code === 0 && r.stdout.trim() === 'cgroupfs' ? '/openomics-tasks' : undefined),
+      () => undefined,
+    ));
+  }
+
   /** The run as the task starters (task shim, container API gate) see it. */
-  private taskRun(run: RunRecord, dir: string): TaskRunContext {
+  private taskRun(run: RunRecord, dir: string, cgroupParent: string | undefined): TaskRunContext {
     return {
+      cgroupParent,
       tasksDir: join(dir, 'tasks'),
       runId: run.id,
       runUuid: run.uuid,
@@ -291,7 +312,7 @@ export class RunExecutor {
    * short temporary folder (a Unix socket path is limited to 107 bytes). Podman's service exits 30 s after its
    * last connection, so one left by a killed worker goes away by itself; the gate holds a connection while it lives.
    */
-  private async openContainerApi(run: RunRecord, dir: string, tasks: ReturnType<NonNullable<EngineAdapter['containerApiTasks']>>): Promise<{ env: Record<string, string>; close(): Promise<void> }> {
+  private async openContainerApi(run: TaskRunContext, dir: string, tasks: ReturnType<NonNullable<EngineAdapter['containerApiTasks']>>): Promise<{ env: Record<string, string>; close(): Promise<void> }> {
     const sockets = await mkdtemp(join(tmpdir(), 'openomics-api-'));
     const podman = this.s.containers === 'podman';
     let service: ChildProcess | undefined;
@@ -300,7 +321,7 @@ export class RunExecutor {
       upstream = join(sockets, 'podman.sock');
       service = spawn(this.realContainerCommand(), ['system', 'service', '--time=30', `unix://${upstream}`], { env: this.containerEnv(), stdio: 'ignore' });
     }
-    const gate = new ContainerApiGate({ socketPath: join(sockets, 'docker.sock'), upstream, podman, run: this.taskRun(run, dir), allowedRoot: dir, task: tasks, allowPull: this.s.pullImages });
+    const gate = new ContainerApiGate({ socketPath: join(sockets, 'docker.sock'), upstream, podman, run, allowedRoot: dir, task: tasks, allowPull: this.s.pullImages });
     let closed: Promise<void> | undefined;
     const close = () =>
       (closed ??= (async () => {
@@ -318,8 +339,7 @@ export class RunExecutor {
     return { env: { DOCKER_HOST: `unix://${join(sockets, 'docker.sock')}` }, close };
   }
 
-  private engineEnv(run: RunRecord, dir: string): NodeJS.ProcessEnv {
-    const t = this.taskRun(run, dir);
+  private engineEnv(t: TaskRunContext, dir: string): NodeJS.ProcessEnv {
     return {
       ...this.containerEnv(),
       PATH: `${join(dir, 'bin')}:${process.env['PATH'] ?? '/usr/bin:/bin'}`,
@@ -332,6 +352,7 @@ export class RunExecutor {
       OPENOMICS_RUN_ARN: t.runArn,
       OPENOMICS_TASK_ARN_PREFIX: t.taskArnPrefix,
       OPENOMICS_REGION: t.region,
+      OPENOMICS_TASK_CGROUP_PARENT: t.cgroupParent ?? '',
       OPENOMICS_IMAGE_PULL: this.s.pullImages ? 'missing' : 'never',
     };
   }

@@ -6,7 +6,7 @@
  * cgroup. Imports only Node's standard library: the task shim runs as its own small process.
  */
 import { randomInt, randomUUID } from 'node:crypto';
-import { readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, renameSync, rmdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 export interface TaskFile {
@@ -37,6 +37,18 @@ export interface TaskRunContext {
   /** The task ARN without its id. */
   taskArnPrefix: string;
   region: string;
+  /**
+   * Where task cgroups go (`/openomics-tasks`), when the runtime manages cgroups as plain folders (cgroupfs): each
+   * task's container then lives under a parent of its own, `<this>/<task id>`, which outlives the container, so its
+   * peak memory and OOM kills are read after the container is gone. Unset (systemd-managed cgroups), the sampler's
+   * half-second samples are all there is.
+   */
+  cgroupParent?: string;
+}
+
+/** The cgroup parent of one task, if the run has them (see `TaskRunContext.cgroupParent`). */
+export function taskCgroupParent(run: TaskRunContext, id: string): string | undefined {
+  return run.cgroupParent ? `${run.cgroupParent}/${id}` : undefined;
 }
 
 export const GiB = 1024 ** 3;
@@ -104,9 +116,52 @@ function sampleCgroup(cgroup: string): { memory?: number; peak?: number; cpuNs?:
   return { memory: readNumber(v2('memory.current')), peak: readNumber(v2('memory.peak')), cpuNs: readNumber(v2('cpu.stat')), oomKills: oomKills(v2('memory.events')) };
 }
 
+/** The cgroup folders of one cgroup path: one per controller hierarchy (v1), or the one unified folder (v2). */
+function cgroupFolders(cgroup: string): string[] {
+  if (existsSync('/sys/fs/cgroup/cgroup.controllers')) return [join('/sys/fs/cgroup', cgroup)];
+  let controllers: string[] = [];
+  try {
+    controllers = readdirSync('/sys/fs/cgroup');
+  } catch {
+    return [];
+  }
+  return controllers.map((c) => join('/sys/fs/cgroup', c, cgroup));
+}
+
+/** Removes an emptied cgroup and the ones below it (a cgroup folder is removed with rmdir, its files go with it). */
+function removeCgroup(cgroup: string): boolean {
+  let removed = true;
+  const remove = (dir: string) => {
+    let entries: import('node:fs').Dirent[];
+    try {
+      entries = readdirSync(dir, { withFileTypes: true });
+    } catch {
+      return;
+    }
+    for (const e of entries) if (e.isDirectory()) remove(join(dir, e.name));
+    try {
+      rmdirSync(dir);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') removed = false;
+    }
+  };
+  for (const folder of cgroupFolders(cgroup)) remove(folder);
+  return removed;
+}
+
+/**
+ * Removes a task's cgroup parent once the container has left it; the runtime's monitor (conmon) may stay in it a
+ * moment after the container ended, so this tries for up to three seconds.
+ */
+export async function releaseCgroup(cgroup: string): Promise<void> {
+  for (let i = 0; i < 30 && !removeCgroup(cgroup); i++) await new Promise((r) => setTimeout(r, 100));
+}
+
 /**
  * CPU and memory of a running container, sampled every half second from its cgroup (found by `cgroupOf` once
- * the container exists), summarised when it ends as the manifest's utilisation fields.
+ * the container exists), summarised when it ends as the manifest's utilisation fields. With a task cgroup parent
+ * (`taskCgroupParent`), its peak and OOM kills are read once more when the container has ended, so a task killed
+ * before the first sample is still seen, and the parent is then removed.
  */
 export class UsageSampler {
   private cgroup: string | undefined;
@@ -116,7 +171,10 @@ export class UsageSampler {
   private readonly timer: NodeJS.Timeout;
   private busy = false;
 
-  constructor(cgroupOf: () => string | undefined | Promise<string | undefined>) {
+  constructor(
+    cgroupOf: () => string | undefined | Promise<string | undefined>,
+    private readonly parentCgroup?: string,
+  ) {
     this.timer = setInterval(() => {
       if (this.busy) return;
       this.busy = true;
@@ -145,6 +203,11 @@ export class UsageSampler {
   finish(task: TaskFile, exitCode: number, runtimeSaysOom: boolean, imageDigest: string | null): TaskFile {
     clearInterval(this.timer);
     const stop = Date.now();
+    if (this.parentCgroup) {
+      const s = sampleCgroup(this.parentCgroup);
+      this.peak = Math.max(this.peak, s.peak ?? 0);
+      this.oomSeen ||= s.oomKills > 0;
+    }
     const rates: number[] = [];
     for (let i = 1; i < this.samples.length; i++) rates.push((this.samples[i]!.cpuNs - this.samples[i - 1]!.cpuNs) / 1e6 / (this.samples[i]!.t - this.samples[i - 1]!.t));
     const memories = this.samples.map((s) => s.memory / GiB);
@@ -165,5 +228,10 @@ export class UsageSampler {
         runningSeconds: round((stop - task.startTime) / 1000),
       },
     };
+  }
+
+  /** Removes the task's cgroup parent (`releaseCgroup`). */
+  release(): Promise<void> {
+    return this.parentCgroup ? releaseCgroup(this.parentCgroup) : Promise.resolve();
   }
 }

@@ -12,7 +12,7 @@
 import { spawn, spawnSync } from 'node:child_process';
 import { createWriteStream } from 'node:fs';
 import { join } from 'node:path';
-import { newTaskId, taskContainer, taskEnvironment, taskLimits, UsageSampler, writeTask, type TaskFile, type TaskRunContext } from './task-files.js';
+import { newTaskId, taskCgroupParent, taskContainer, taskEnvironment, taskLimits, UsageSampler, writeTask, type TaskFile, type TaskRunContext } from './task-files.js';
 
 function env(name: string): string {
   const v = process.env[name];
@@ -67,13 +67,15 @@ async function runTask(args: string[]): Promise<number> {
     runArn: env('OPENOMICS_RUN_ARN'),
     taskArnPrefix: env('OPENOMICS_TASK_ARN_PREFIX'),
     region: env('OPENOMICS_REGION'),
+    cgroupParent: process.env['OPENOMICS_TASK_CGROUP_PARENT'] || undefined,
   };
   const { options, image, command } = splitRun(args.slice(1));
   const ids = newTaskId();
   const { cpus, memoryGiB } = taskLimits(Number(optionValue(options, '--cpus') ?? '1'), mebibytes(optionValue(options, '--memory')));
   const cidfile = optionValue(options, '--cidfile') ?? null;
   const { name, labels } = taskContainer(run, ids.id);
-  const drop = (o: string) => /^(--rm|--userns=keep-id|--net(work)?=.*|--memory=.*|--cpus=.*|--name=.*|--pull=.*)$/.test(o);
+  const parent = taskCgroupParent(run, ids.id);
+  const drop = (o: string) => /^(--rm|--userns=keep-id|--net(work)?=.*|--memory=.*|--cpus=.*|--name=.*|--pull=.*|--cgroup-parent=.*)$/.test(o);
   const kept = options.filter((o) => !drop(o));
   const runArgs = [
     'run',
@@ -84,6 +86,7 @@ async function runTask(args: string[]): Promise<number> {
     `--cpus=${cpus}`,
     `--memory=${memoryGiB}g`,
     `--memory-swap=${memoryGiB}g`,
+    ...(parent ? [`--cgroup-parent=${parent}`] : []),
     ...Object.entries(labels).map(([k, v]) => `--label=${k}=${v}`),
     ...Object.entries(taskEnvironment(run, ids)).map(([k, v]) => `--env=${k}=${v}`),
     image,
@@ -104,7 +107,7 @@ async function runTask(args: string[]): Promise<number> {
   const usage = new UsageSampler(() => {
     const r = real(['inspect', '--format', '{{.State.CgroupPath}}', name]);
     return r.status === 0 ? r.stdout.trim() : undefined;
-  });
+  }, parent);
   const code: number = await new Promise((resolve) => child.on('close', (c, sig) => resolve(c ?? (sig ? 128 : 1))));
   await new Promise((r) => log.end(r));
   const state = real(['inspect', '--format', '{{.State.OOMKilled}} {{.State.ExitCode}}', name]).stdout.trim().split(' ');
@@ -112,6 +115,7 @@ async function runTask(args: string[]): Promise<number> {
   real(['rm', '-f', name]);
   const exitCode = state[1] !== undefined && state[1] !== '' ? Number(state[1]) : code;
   writeTask(run.tasksDir, usage.finish(task, exitCode, state[0] === 'true', digest));
+  await usage.release();
   return code;
 }
 
