@@ -31,6 +31,7 @@ import {
   PutS3AccessPolicyCommand,
   DeleteS3AccessPolicyCommand,
 } from '@aws-sdk/client-omics';
+import { mountS3fs, skipS3fs } from './helpers/s3fs.js';
 import { CLI, spawnServer, type SpawnedServer } from './helpers/server.js';
 import { sendRaw } from './helpers/signing.js';
 import { openMetadataStore } from '../src/db/open.js';
@@ -490,16 +491,9 @@ print(json.dumps({'keys': keys, 'range': list(r['Body'].read()), 'presigned': le
 
   it('mounts a store prefix read-only with s3fs (FUSE) and samtools reads the BAM from the mount', { skip: skipS3fs() }, () => {
     const dir = mkdtempSync(join(tmpdir(), 'openomics-s3fs-'));
-    const mnt = join(dir, 'mnt');
-    execFileSync('mkdir', [mnt]);
-    writeFileSync(join(dir, 'passwd'), `${s.accessKeyId}:${s.secretAccessKey}\n`, { mode: 0o600 });
     const prefix = `123456789012/sequenceStore/${storeId}`;
-    const mount = spawnSync(
-      's3fs',
-      [`${alias}:/${prefix}`, mnt, '-o', `passwd_file=${join(dir, 'passwd')}`, '-o', `url=${s.url}`, '-o', 'use_path_request_style', '-o', 'ro', '-o', 'endpoint=us-east-1', '-o', 'sigv4', '-o', 'nonempty', '-o', 'dbglevel=info', '-o', `logfile=${join(dir, 's3fs.log')}`],
-      { encoding: 'utf8' },
-    );
-    assert.equal(mount.status, 0, mount.stderr);
+    const mount = mountS3fs(dir, { bucket: alias, prefix, url: s.url, accessKeyId: s.accessKeyId, secretAccessKey: s.secretAccessKey });
+    const mnt = mount.path;
     try {
       const readSetDir = bamKey.slice(prefix.length + 1).split('/').slice(0, 2).join('/');
       const listing = execFileSync('ls', [join(mnt, readSetDir)], { encoding: 'utf8' });
@@ -510,11 +504,10 @@ print(json.dumps({'keys': keys, 'range': list(r['Body'].read()), 'presigned': le
       assert.equal(createHash('md5').update(region).digest('hex'), createHash('md5').update(execFileSync('samtools', ['view', join(corpus, 'sample.bam'), 'chr1:1000-5000'], { env: SAMTOOLS_ENV })).digest('hex'));
       assert.throws(() => writeFileSync(join(mnt, readSetDir, 'new.txt'), 'x'), 'the mount is read-only');
     } catch (e) {
-      console.error(readFileSync(join(dir, 's3fs.log'), 'utf8').split('\n').slice(-60).join('\n'));
+      console.error(mount.log());
       throw e;
     } finally {
-      spawnSync('fusermount', ['-u', mnt]);
-      spawnSync('umount', [mnt]);
+      mount.unmount();
       rmSync(dir, { recursive: true, force: true });
     }
   });
@@ -525,10 +518,3 @@ describe('guard: S3 client tests that can be skipped', () => {
     if (process.env['CI']) assert.equal(skipS3fs(), false, `the s3fs test would be skipped in CI: ${String(skipS3fs())}`);
   });
 });
-
-/** s3fs needs the s3fs package and a usable /dev/fuse; the reason is printed when it is skipped (a guard test checks it). */
-function skipS3fs(): string | false {
-  if (spawnSync('s3fs', ['--version']).status !== 0) return 's3fs is not installed';
-  if (spawnSync('test', ['-w', '/dev/fuse']).status !== 0) return '/dev/fuse is not usable here';
-  return false;
-}

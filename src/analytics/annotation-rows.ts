@@ -95,7 +95,7 @@ export async function tsvToParquet(i: { file: string; source: string; options: T
   const csv = `read_csv('${sqlString(i.file)}', delim = '${sqlString(r.sep ?? '\t')}', header = ${r.header ?? true}${opt('quote', r.quote ?? '"')}${opt('escape', r.escape)}${opt('comment', r.comment)}${opt('new_line', r.lineSep)}${r.encoding ? opt('encoding', r.encoding.toLowerCase()) : ''}, auto_detect = false, strict_mode = true, columns = {${columns.map(([n, t]) => `'${sqlString(n)}': '${t}'`).join(', ')}})`;
   const kept = columns.filter(([n]) => !replaced.has(n)).map(([n]) => quoteIdent(n));
   const select = `SELECT ${[...coords, ...kept].join(', ')} FROM ${csv}`;
-  return selectToParquet(i.source, select, join(i.workDir, 'parquet'), false);
+  return selectToParquet(i.source, select, join(i.workDir, 'parquet'));
 }
 
 /** The GFF3 annotation table's columns. */
@@ -137,5 +137,5 @@ export async function gffToParquet(i: { file: string; source: string; workDir: s
   const attributes = `map_from_entries(list_transform(list_filter(string_split(attrs, ';'), lambda a: a <> '' AND a <> '.'), lambda a: {'k': url_decode(split_part(a, '=', 1)), 'v': url_decode(substr(a, strpos(a, '=') + 1))}))`;
   const select = `SELECT seqid AS contigname, CAST(s AS BIGINT) - 1 AS start, CAST(e AS BIGINT) AS "end", nullif(src, '.') AS source, type, TRY_CAST(nullif(score, '.') AS DOUBLE) AS score, nullif(strand, '.') AS strand, TRY_CAST(nullif(phase, '.') AS INTEGER) AS phase, ${attributes} AS attributes
     FROM read_csv('${sqlString(clean)}', delim = '\t', header = false, quote = '', escape = '', auto_detect = false, columns = {'seqid': 'VARCHAR', 'src': 'VARCHAR', 'type': 'VARCHAR', 's': 'VARCHAR', 'e': 'VARCHAR', 'score': 'VARCHAR', 'strand': 'VARCHAR', 'phase': 'VARCHAR', 'attrs': 'VARCHAR'})`;
-  return selectToParquet(i.source, select, join(i.workDir, 'parquet'), false);
+  return selectToParquet(i.source, select, join(i.workDir, 'parquet'));
 }

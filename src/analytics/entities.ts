@@ -73,8 +73,8 @@ export interface AnalyticsFileRecord {
   versionName: string;
   /** The blob key of the (encrypted) Parquet file. */
   blobKey: string;
-  /** The sample the rows belong to ('' for a VCF without samples). */
-  sampleId: string;
+  /** The samples whose rows the file holds (none for rows without samples: sites-only VCFs, annotations). */
+  samples: string[];
   jobId: string;
   rows: number;
   sizeBytes: number;

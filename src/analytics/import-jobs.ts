@@ -147,7 +147,7 @@ export class AnalyticsImportJobs<P extends ImportPayload> {
               for (const [k, f] of made.entries()) {
                 const blobKey = `${prefix}${n}-${k}.parquet`;
                 const { size } = await blobs.put(blobKey, createReadStream(f.path));
-                item.files.push({ storeId: target.storeId, versionName: target.versionName, blobKey, sampleId: f.sampleId, jobId: job.id, rows: f.rows, sizeBytes: size });
+                item.files.push({ storeId: target.storeId, versionName: target.versionName, blobKey, samples: f.samples, jobId: job.id, rows: f.rows, sizeBytes: size });
               }
             } finally {
               await rm(dir, { recursive: true, force: true });

@@ -1,8 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import { createReadStream, createWriteStream } from 'node:fs';
-import { mkdir, mkdtemp, rm, stat } from 'node:fs/promises';
-import { join } from 'node:path';
+import { mkdir, mkdtemp, readdir, rm, stat, writeFile } from 'node:fs/promises';
+import { join, relative } from 'node:path';
 import { StringDecoder } from 'node:string_decoder';
+import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { DuckDBInstance, type DuckDBConnection } from '@duckdb/node-api';
 import { NotFoundError, ValidationError } from '../core/errors.js';
@@ -10,13 +11,15 @@ import { decodeNextToken, encodeNextToken, everyItem } from '../core/pagination.
 import { submittedJob } from '../db/job-records.js';
 import type { JobHandler } from '../jobs/runner.js';
 import type { DomainDeps } from '../storage/context.js';
-import type { DataLocations } from '../storage/locations.js';
+import type { DataLocations, ExportTarget } from '../storage/locations.js';
 import { newStoreDataKey, storeBlobs } from '../storage/store-storage.js';
 import type { AnalyticsFileRecord, QueryExecutionRecord } from './entities.js';
 import type { AnnotationStoreService, AnnotationStoreView } from './annotation-stores.js';
 import type { ShareService } from './shares.js';
 import type { VariantStoreService, VariantStoreView } from './variant-stores.js';
-import { ATTRIBUTES_FROM_INFO, VARIANT_COLUMNS } from './vcf-rows.js';
+import { samplesRead } from './sample-pruning.js';
+import { parseUnload, unloadCopy } from './unload.js';
+import { ATTRIBUTES_FROM_INFO, INFO_COLUMN, VARIANT_COLUMNS } from './vcf-rows.js';
 
 export const ANALYTICS_QUERY_JOB = 'AnalyticsQuery';
 /** The one catalog and database the stores are tables of (Athena's default catalog name). */
@@ -209,17 +212,29 @@ export class QueryService {
         const result = join(dir, 'result.csv');
         let scanned = 0;
         let columns: { name: string; type: string }[];
+        let unloaded: string[] = [];
         const db = await DuckDBInstance.create(':memory:', { threads: '2' });
         const c = await db.connect();
         try {
-          scanned = await this.prepareTables(c, q, dir);
+          const unload = parseUnload(q.query);
+          const sql = unload ? unload.select : queryText(q);
+          scanned = await this.prepareTables(c, q, dir, sql);
+          const target = unload && (await this.locations.target(unload.location, { accountId: q.accountId }));
+          if (unload && !unload.partitionedBy.length && !(await target!.isEmpty())) throw new ValidationError(`UNLOAD TO ${unload.location}: the location is not empty (only a partitioned UNLOAD may add to a location).`);
+          await c.run(`SET partitioned_write_max_open_files = 32`);
           await c.run(`SET allowed_directories = ['${dir}/']`);
           await c.run('SET enable_external_access = false');
           await c.run('SET lock_configuration = true');
-          const sql = q.query.trim().replace(/;\s*$/, '');
-          const described = await c.runAndReadAll(`DESCRIBE ${sql}`);
-          columns = described.getRows().map((r) => ({ name: String(r[0]), type: athenaType(String(r[1])) }));
-          await c.run(`COPY (${sql}) TO '${result}' (FORMAT csv, HEADER true, FORCE_QUOTE *)`);
+          if (unload) {
+            await c.run(unloadCopy(unload, join(dir, 'unload'), q.id));
+            columns = [];
+            await writeFile(result, '');
+            unloaded = await this.unloadFiles(join(dir, 'unload'), target!, q);
+          } else {
+            const described = await c.runAndReadAll(`DESCRIBE ${sql}`);
+            columns = described.getRows().map((r) => ({ name: String(r[0]), type: athenaType(String(r[1])) }));
+            await c.run(`COPY (${sql}) TO '${result}' (FORMAT csv, HEADER true, FORCE_QUOTE *)`);
+          }
         } catch (e) {
           const message = (e as Error).message.split('\n').slice(0, 3).join(' ').slice(0, 1000);
           await this.d.db.queryExecutions.update(q.id, { state: 'FAILED', stateChangeReason: message, completionTime: this.d.now(), engineMs: Date.now() - started });
@@ -234,7 +249,9 @@ export class QueryService {
         if (q.outputLocation) {
           try {
             const target = await this.locations.target(q.outputLocation, { accountId: q.accountId });
-            await target.write(`${q.id}.csv`, createReadStream(result));
+            // An UNLOAD leaves the list of files it wrote (Athena's data manifest); a SELECT, its rows.
+            if (parseUnload(q.query)) await target.write(`${q.id}-manifest.csv`, Readable.from([unloaded.map((u) => `${u}\n`).join('')]));
+            else await target.write(`${q.id}.csv`, createReadStream(result));
           } catch (e) {
             const message = `The result could not be written to ${q.outputLocation}: ${(e as Error).message}`;
             await this.d.db.queryExecutions.update(q.id, { state: 'FAILED', stateChangeReason: message, completionTime: this.d.now() });
@@ -263,17 +280,25 @@ export class QueryService {
    * Views of the stores the query names (by name, anywhere in its text) over their files, decrypted into the
    * query's folder; the other stores are not read. Returns the bytes made available (Athena's data scanned).
    */
-  private async prepareTables(c: DuckDBConnection, q: QueryExecutionRecord, dir: string): Promise<number> {
+  private async prepareTables(c: DuckDBConnection, q: QueryExecutionRecord, dir: string, sql: string): Promise<number> {
     await c.run(`ATTACH ':memory:' AS ${CATALOG}`);
     await c.run(`CREATE SCHEMA ${CATALOG}.${DATABASE}`);
     await c.run(`USE ${CATALOG}.${DATABASE}`);
     for (const f of TRINO_FUNCTIONS) await c.run(f);
     let bytes = 0;
+    const ast: unknown = JSON.parse(String((await c.runAndReadAll('SELECT json_serialize_sql($1::VARCHAR)', [sql])).getRows()[0]![0]));
     for (const t of await this.sourcesNamedIn(q.accountId, q.query)) {
       const selects: string[] = [];
+      // Files of samples the query cannot read are left out (files without samples are always read).
+      const samples = samplesRead(ast, t.name);
       for (const [n, part] of (await t.parts()).entries()) {
-        const paths = await this.decrypt(t.dataKey, part.files, join(dir, t.name, String(n)));
+        const files = samples ? part.files.filter((f) => f.samples.length === 0 || f.samples.some((x) => samples.has(x))) : part.files;
+        const folder = join(dir, t.name, String(n));
+        const paths = await this.decrypt(t.dataKey, files, folder);
         for (const p of paths) bytes += (await stat(p)).size;
+        // A file without a column (`annotations` of a VCF imported without VEP) reads it as NULL of its type: an
+        // empty file with every column of the store comes first, and the files are read by name.
+        if (paths.length) paths.unshift(await this.schemaFile(c, t, folder));
         const columns = t.columns
           .filter(([name]) => name !== 'versionname')
           .map(([name]) => (name === 'attributes' && t.stored === 'vcf' ? `${ATTRIBUTES_FROM_INFO} AS attributes` : `"${name}"`));
@@ -287,6 +312,31 @@ export class QueryService {
     return bytes;
   }
 
+  /** An empty Parquet file with the columns a store's files hold (as they hold them), in `folder`. */
+  private async schemaFile(c: DuckDBConnection, t: TableSource, folder: string): Promise<string> {
+    const path = join(folder, 'schema.parquet');
+    const stored = t.columns.filter(([name]) => name !== 'versionname').map(([name, type]) => (name === 'attributes' && t.stored === 'vcf' ? [INFO_COLUMN, 'VARCHAR'] : [name, type]));
+    await c.run(`COPY (SELECT ${stored.map(([name, type]) => `NULL::${type} AS "${name}"`).join(', ')} LIMIT 0) TO '${path}' (FORMAT parquet)`);
+    return path;
+  }
+
+  /** The files an UNLOAD wrote, copied to its location (relative paths kept: `col=value/` partitions); their URIs. */
+  private async unloadFiles(folder: string, target: ExportTarget, q: QueryExecutionRecord): Promise<string[]> {
+    const files = (await readdir(folder, { recursive: true, withFileTypes: true }).catch(() => [])).filter((e) => e.isFile());
+    const uris: string[] = [];
+    for (const f of files) {
+      const relativePath = relative(folder, join(f.parentPath, f.name));
+      await target.write(relativePath, createReadStream(join(folder, relativePath)));
+      uris.push(`${target.uri.replace(/\/?$/, '/')}${relativePath}`);
+    }
+    return uris.sort();
+  }
+
+  /** Athena's DataManifestLocation: where a finished UNLOAD with an output location listed its files. */
+  dataManifestLocation(q: QueryExecutionRecord): string | undefined {
+    return q.state === 'SUCCEEDED' && q.outputLocation && /^\s*unload\b/i.test(q.query) ? `${q.outputLocation.replace(/\/?$/, '/')}${q.id}-manifest.csv` : undefined;
+  }
+
   private async decrypt(dataKey: string, files: AnalyticsFileRecord[], dir: string): Promise<string[]> {
     await mkdir(dir, { recursive: true, mode: 0o700 });
     const blobs = storeBlobs(this.d, dataKey);
@@ -298,6 +348,11 @@ export class QueryService {
     }
     return paths;
   }
+}
+
+/** The query as it runs: without surrounding blanks or a final semicolon. */
+function queryText(q: QueryExecutionRecord): string {
+  return q.query.trim().replace(/;\s*$/, '');
 }
 
 /** A table of the query database: a store, the parts of its rows (an annotation store's versions), its columns. */

@@ -8,8 +8,8 @@ import { ValidationError } from '../core/errors.js';
 import { selectToParquet, sqlString, type SampleRows } from './parquet.js';
 
 /**
- * A VCF (plain or bgzipped) as the variant table's rows, in Parquet files, one per sample (spec analytics §2.2,
- * stores partitioned by sample). The VCF is read by bcftools — `bcftools norm` splits multi-allelic records
+ * A VCF (plain or bgzipped) as the variant table's rows, in Parquet files partitioned by sample (spec analytics
+ * §2.2; parquet.ts#selectToParquet). The VCF is read by bcftools — `bcftools norm` splits multi-allelic records
  * (`-m -any`) and, when asked, left-aligns and normalises indels against the reference (`-f ref.fa`), and
  * `bcftools query` prints one line per record and sample — and DuckDB turns those lines into typed columns and
  * writes the Parquet files. Everything streams through a temporary file: memory does not grow with the VCF.
@@ -83,7 +83,7 @@ export async function vcfToParquet(i: VcfRowsInput): Promise<SampleRows[]> {
     calls = join(i.workDir, 'calls.tsv');
     await run(i, 'bcftools query', ['query', '-f', `[${key}\\t%SAMPLE\\t${hasGt ? '%GT' : '.'}${formats.map((f) => `\\t%${f}`).join('')}\\n]`, '-o', calls, normalized]);
   }
-  return toParquet(i, sites, calls, header.infos, formats, i.vepField);
+  return toParquet(i, sites, calls, header.infos, formats, i.vepField, header.samples);
 }
 
 /** `bcftools view -h`: the FORMAT and INFO fields (in header order) and the samples. */
@@ -158,7 +158,7 @@ export const INFO_COLUMN = 'info';
 export const ATTRIBUTES_FROM_INFO = `map_from_entries(list_transform(list_filter(string_split(${INFO_COLUMN}, ';'), lambda e: e <> ''), lambda e: {'k': split_part(e, '=', 1), 'v': CASE WHEN contains(e, '=') THEN substr(e, strpos(e, '=') + 1) ELSE 'true' END}))`;
 
 /** The rows as one Parquet file, by DuckDB: site columns once per record, joined to the sample lines by the record's key. */
-async function toParquet(i: VcfRowsInput, sitesTsv: string, callsTsv: string | undefined, infos: Header['infos'], formats: string[], vepField: string | undefined): Promise<SampleRows[]> {
+async function toParquet(i: VcfRowsInput, sitesTsv: string, callsTsv: string | undefined, infos: Header['infos'], formats: string[], vepField: string | undefined, samples: string[]): Promise<SampleRows[]> {
   const keyColumns = ['chrom', 'pos', 'id', 'ref', 'alt', 'qual', 'filter'];
   const csv = (file: string, columns: string[]) =>
     `read_csv('${sqlString(file)}', delim = '\t', header = false, quote = '', escape = '', auto_detect = false, columns = {${columns.map((c) => `'${c}': 'VARCHAR'`).join(', ')}})`;
@@ -183,7 +183,9 @@ async function toParquet(i: VcfRowsInput, sitesTsv: string, callsTsv: string | u
   const vep = vepField ? infos.findIndex((t) => t.id === vepField) : -1;
   const infoParts = infos.map((t, n) => ({ ...t, n })).filter(({ n }) => n !== vep).map((t) => (t.flag ? `CASE WHEN i${t.n} = '1' THEN '${sqlString(t.id)}' END` : `CASE WHEN i${t.n} <> '.' THEN '${sqlString(t.id)}=' || i${t.n} END`));
   const info = infoParts.length ? `array_to_string(list_filter([${infoParts.join(', ')}], lambda e: e IS NOT NULL), ';')` : `''`;
-  const annotations = vep >= 0 ? vepAnnotations(`nullif(i${vep}, '.')`, infos[vep]!.description) : `NULL::${ANNOTATIONS_TYPE}`;
+  // Without parsed annotations the column is left out of the files (the query view gives NULL): writing a NULL
+  // of this deeply nested type costs as much as all the other columns together.
+  const annotations = vep >= 0 ? `${vepAnnotations(`nullif(i${vep}, '.')`, infos[vep]!.description)} AS annotations` : undefined;
   const siteRows = `
     SELECT ${keyColumns.join(', ')},
       chrom AS contigname,
@@ -195,8 +197,7 @@ async function toParquet(i: VcfRowsInput, sitesTsv: string, callsTsv: string | u
       ${i.ignoreQual ? 'NULL::DOUBLE' : `TRY_CAST(${missing('qual')} AS DOUBLE)`} AS qual_value,
       ${i.ignoreFilter ? 'NULL::VARCHAR[]' : `CASE WHEN filter = '.' THEN []::VARCHAR[] ELSE string_split(filter, ';') END`} AS filters,
       coalesce(contains(split_part(nullif(old, '.'), '|', 4), ','), false) AS splitfrommultiallelic,
-      ${info} AS ${INFO_COLUMN},
-      ${annotations} AS annotations
+      ${info} AS ${INFO_COLUMN}${annotations ? `, ${annotations}` : ''}
     FROM ${csv(sitesTsv, [...keyColumns, ...infos.map((_, n) => `i${n}`), 'old'])}`;
   const select = `
     WITH s AS (${siteRows})
@@ -212,12 +213,11 @@ async function toParquet(i: VcfRowsInput, sitesTsv: string, callsTsv: string | u
       ${scalar('DP', 'INTEGER')} AS depth,
       ${scalar('PS', 'INTEGER')} AS ps,
       ${withSamples ? 'c.sample' : "''"} AS sampleid,
-      ${information} AS information,
-      s.annotations
+      ${information} AS information${annotations ? ', s.annotations' : ''}
     FROM s${withSamples ? ` JOIN ${csv(callsTsv, [...keyColumns, 'sample', 'gt', ...formats.map((_, n) => `f${n}`)])} c USING (${keyColumns.join(', ')})` : ''}`;
   // The key joins each sample line to its record: two records equal in every key field would be ambiguous.
   const duplicate = `SELECT chrom || ':' || pos || ' ' || ref || '>' || alt FROM ${csv(sitesTsv, [...keyColumns, ...infos.map((_, n) => `i${n}`), 'old'])} GROUP BY ALL HAVING count(*) > 1 LIMIT 1`;
-  return selectToParquet(i.source, select, join(i.workDir, 'parquet'), withSamples, withSamples ? duplicate : undefined);
+  return selectToParquet(i.source, select, join(i.workDir, 'parquet'), withSamples ? samples : undefined, withSamples ? duplicate : undefined);
 }
 
 /** Runs bcftools to its end; fails the item with the first error it printed (bcftools names the line where it can). */

@@ -1,5 +1,5 @@
 import type { AnalyticsFileRecord } from '../analytics/entities.js';
-import { col, num, rowMapping, type Db } from './rows.js';
+import { col, json, num, rowMapping, type Db } from './rows.js';
 import type { AnalyticsFilesTable } from './schema.js';
 
 /** The `analytics_files` table: the Parquet files of variant and annotation stores' rows. */
@@ -17,7 +17,7 @@ const rows = rowMapping<AnalyticsFileRecord, AnalyticsFilesTable>({
   storeId: col('store_id'),
   versionName: col('version_name'),
   blobKey: col('blob_key'),
-  sampleId: col('sample_id'),
+  samples: json('samples'),
   jobId: col('job_id'),
   rows: num('rows'),
   sizeBytes: num('size_bytes'),

@@ -335,7 +335,8 @@ export interface AnalyticsFilesTable {
   store_id: string;
   version_name: string;
   blob_key: string;
-  sample_id: string;
+  /** JSON array of sample names. */
+  samples: string;
   job_id: string;
   rows: number;
   size_bytes: number;

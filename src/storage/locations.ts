@@ -31,6 +31,8 @@ export interface ExportTarget {
   uri: string;
   /** Streams `body` to `<destination>/<relativeKey>`; visible only once complete. */
   write(relativeKey: string, body: Readable): Promise<{ size: number }>;
+  /** Whether nothing is there yet (a missing folder is empty). */
+  isEmpty(): Promise<boolean>;
 }
 
 function under(real: string, roots: (string | undefined)[]): boolean {
@@ -174,6 +176,13 @@ export class DataLocations {
             throw s3Failure(uri, e);
           }
         },
+        isEmpty: async () => {
+          try {
+            return (await this.connections!.listObjects({ ...o, key: base }, 1)).length === 0;
+          } catch (e) {
+            throw s3Failure(uri, e);
+          }
+        },
       };
     }
     if (!uri.startsWith('file:///')) throw new ValidationError(`${uri} is not an s3:// or file:/// URI.`);
@@ -217,6 +226,7 @@ export class DataLocations {
         }
         return { size: (await lstat(path)).size };
       },
+      isEmpty: async () => ((await readdir(realDir).catch(() => [])) as string[]).length === 0,
     };
   }
 }

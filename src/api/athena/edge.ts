@@ -82,6 +82,7 @@ export class AthenaEdge {
       Statistics: {
         ...(q.engineMs !== null ? { EngineExecutionTimeInMillis: q.engineMs, TotalExecutionTimeInMillis: (q.completionTime ?? q.submissionTime) - q.submissionTime } : {}),
         ...(q.dataScannedBytes !== null ? { DataScannedInBytes: q.dataScannedBytes } : {}),
+        ...(this.o.queries.dataManifestLocation(q) ? { DataManifestLocation: this.o.queries.dataManifestLocation(q) } : {}),
       },
       WorkGroup: q.workGroup,
       EngineVersion: ENGINE,
