@@ -4,7 +4,7 @@
 // line, and a join of a variant store with an annotation store.
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
+import { execFile, execFileSync } from 'node:child_process';
 import { copyFileSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -26,6 +26,7 @@ import {
   StartVariantImportJobCommand,
   type OmicsClient,
 } from '@aws-sdk/client-omics';
+import { athenaRows } from './helpers/athena.js';
 import { expectServiceError, importReference, omicsClient, until } from './helpers/omics.js';
 import { spawnServer, type SpawnedServer } from './helpers/server.js';
 import { tinyCorpus } from './helpers/corpus.js';
@@ -58,22 +59,7 @@ describe('annotation stores, versions and annotation imports', () => {
     return until('annotation import', () => omics.send(new GetAnnotationImportJobCommand({ jobId })), ended, 60_000, 100);
   };
 
-  async function query(sql: string): Promise<(string | null)[][]> {
-    const py = `
-import boto3, json, sys, time
-a = boto3.client('athena', endpoint_url=${JSON.stringify(s.url)}, region_name='us-east-1', aws_access_key_id=${JSON.stringify(s.accessKeyId)}, aws_secret_access_key=${JSON.stringify(s.secretAccessKey)})
-qid = a.start_query_execution(QueryString=sys.argv[1])['QueryExecutionId']
-while True:
-    e = a.get_query_execution(QueryExecutionId=qid)['QueryExecution']['Status']
-    if e['State'] in ('SUCCEEDED', 'FAILED', 'CANCELLED'): break
-    time.sleep(0.1)
-if e['State'] != 'SUCCEEDED': sys.exit(e.get('StateChangeReason', e['State']))
-rows = [[d.get('VarCharValue') for d in r['Data']] for r in a.get_query_results(QueryExecutionId=qid)['ResultSet']['Rows']]
-print(json.dumps(rows))
-`;
-    const { stdout } = await run('python3', ['-c', py, sql]);
-    return (JSON.parse(stdout) as (string | null)[][]).slice(1);
-  }
+  const query = (sql: string) => athenaRows(s, sql);
 
   it('GFF3: 1-based features become 0-based half-open rows with their attributes; a malformed line fails the item naming it', async () => {
     writeFileSync(
@@ -92,7 +78,7 @@ print(json.dumps(rows))
     writeFileSync(join(root, 'bad.gff3'), ['##gff-version 3', 'chr1\tens\tgene\t1000\t2000\t.\t+\t.\tID=g', 'chr1\tens\tgene\t1000'].join('\n') + '\n');
     const bad = await importInto('genes', 'bad.gff3');
     assert.equal(bad.status, 'FAILED');
-    assert.match(bad.statusMessage ?? '', /every item failed/i);
+    assert.match(bad.statusMessage ?? '', /bad.gff3: line 3: expected 9 tab-separated columns/, 'the job says why its one item failed (annotation items have no message of their own)');
     const jobs = await omics.send(new ListAnnotationImportJobsCommand({ filter: { storeName: 'genes', status: 'FAILED' } }));
     assert.equal(jobs.annotationImportJobs!.length, 1);
     assert.equal((await omics.send(new GetAnnotationStoreCommand({ name: 'genes' }))).numVersions, 1);
@@ -125,6 +111,44 @@ print(json.dumps(rows))
       'ValidationException',
       /POS/,
     );
+  });
+
+  it('TSV runLeftNormalization: REF/ALT rows left-aligned against the store reference as bcftools norm -f does; a REF the reference does not have fails the item', async () => {
+    // A deletion and an insertion placed at the right end of a run of one base (normalisation moves them left), and an SNV.
+    const ref = join(root, 'ref.fa');
+    const seq = execFileSync('samtools', ['faidx', ref, 'chr1:1000-3000'], { encoding: 'utf8' }).split('\n').slice(1).join('').toUpperCase();
+    let runStart = 0;
+    for (let i = 1; i < seq.length - 3; i++) if (seq[i] === seq[i + 1] && seq[i + 1] === seq[i + 2] && seq[i - 1] !== seq[i]) { runStart = 1000 + i; break; }
+    const base = (pos: number, len = 1) => seq.slice(pos - 1000, pos - 1000 + len);
+    const end = runStart + 2; // the run's last base (1-based)
+    const rows: [number, string, string][] = [
+      [end, base(end, 2), base(end + 1)], // deletes the run's last base (REF = last base + next)
+      [end, base(end), base(end) + base(end)], // inserts one more base of the run
+      [1500, base(1500), base(1500) === 'A' ? 'C' : 'A'],
+    ];
+    writeFileSync(join(root, 'indels.tsv'), ['chrom\tpos\tref\talt\tid', ...rows.map(([p, r, a], n) => `chr1\t${p}\t${r}\t${a}\tv${n}`)].join('\n') + '\n');
+    const vcf = join(root, 'indels.vcf');
+    writeFileSync(vcf, ['##fileformat=VCFv4.2', '##contig=<ID=chr1>', '#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO', ...rows.map(([p, r, a], n) => `chr1\t${p}\tv${n}\t${r}\t${a}\t.\t.\t.`)].join('\n') + '\n');
+    const theirs = execFileSync('bcftools', ['norm', '-f', ref, vcf], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).split('\n').filter((l) => l && !l.startsWith('#')).map((l) => {
+      const f = l.split('\t');
+      return [f[2]!, String(Number(f[1]) - 1), String(Number(f[1]) - 1 + f[3]!.length), f[3]!, `[${f[4]!}]`];
+    }).sort();
+    assert.notDeepEqual(theirs.map((t) => t[1]), rows.map(([p]) => String(p - 1)).sort(), 'bcftools moved something');
+    const options = { annotationType: 'CHR_POS_REF_ALT' as const, formatToHeader: { CHR: 'chrom', POS: 'pos', REF: 'ref', ALT: 'alt' }, schema: [{ chrom: 'STRING' }, { pos: 'LONG' }, { ref: 'STRING' }, { alt: 'STRING' }, { id: 'STRING' }] as Record<string, 'STRING'>[] };
+    await omics.send(new CreateAnnotationStoreCommand({ name: 'indels', storeFormat: 'TSV', reference: { referenceArn }, storeOptions: { tsvStoreOptions: options } }));
+    const done = await importInto('indels', 'indels.tsv', { runLeftNormalization: true });
+    assert.equal(done.status, 'COMPLETED', JSON.stringify(done));
+    assert.equal(done.runLeftNormalization, true);
+    assert.deepEqual(await query(`SELECT id, start, "end", referenceallele, alternatealleles FROM indels ORDER BY id`), theirs);
+    // Without it, the rows keep their places.
+    await omics.send(new CreateAnnotationStoreCommand({ name: 'indels_as_given', storeFormat: 'TSV', storeOptions: { tsvStoreOptions: options } }));
+    assert.equal((await importInto('indels_as_given', 'indels.tsv')).status, 'COMPLETED');
+    assert.deepEqual((await query(`SELECT start FROM indels_as_given ORDER BY id`)).map((r) => Number(r[0])), rows.map(([p]) => p - 1));
+    writeFileSync(join(root, 'bad-ref.tsv'), `chrom\tpos\tref\talt\tid\nchr1\t1500\t${base(1500) === 'G' ? 'T' : 'G'}\tC\tbad\n`);
+    const bad = await importInto('indels', 'bad-ref.tsv', { runLeftNormalization: true });
+    assert.equal(bad.status, 'FAILED');
+    assert.match(bad.statusMessage ?? '', /bad-ref.tsv: .*1500/, JSON.stringify(bad));
+    await expectServiceError(omics.send(new StartAnnotationImportJobCommand({ destinationName: 'pos', roleArn: ROLE, items: [{ source: `file://${root}/x.tsv` }], runLeftNormalization: true })), 'ValidationException', /REF and ALT/);
   });
 
   it('versions: a second release imported into its own version, queried by versionname; per-version delete errors; a store with versions cannot be deleted', async () => {

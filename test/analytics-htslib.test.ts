@@ -10,6 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { CreateReferenceStoreCommand, CreateVariantStoreCommand, GetVariantImportJobCommand, StartVariantImportJobCommand, type OmicsClient } from '@aws-sdk/client-omics';
+import { athenaRows } from './helpers/athena.js';
 import { importReference, omicsClient, until } from './helpers/omics.js';
 import { spawnServer, type SpawnedServer } from './helpers/server.js';
 
@@ -45,23 +46,7 @@ describe("htslib's VCF test files through a variant store", () => {
     rmSync(root, { recursive: true, force: true });
   });
 
-  async function rows(sql: string): Promise<(string | null)[][]> {
-    const py = `
-import boto3, json, sys, time
-a = boto3.client('athena', endpoint_url=${JSON.stringify(s.url)}, region_name='us-east-1', aws_access_key_id=${JSON.stringify(s.accessKeyId)}, aws_secret_access_key=${JSON.stringify(s.secretAccessKey)})
-qid = a.start_query_execution(QueryString=sys.argv[1])['QueryExecutionId']
-while True:
-    e = a.get_query_execution(QueryExecutionId=qid)['QueryExecution']['Status']
-    if e['State'] in ('SUCCEEDED', 'FAILED', 'CANCELLED'): break
-    time.sleep(0.1)
-if e['State'] != 'SUCCEEDED': sys.exit(e.get('StateChangeReason', e['State']))
-out = []
-for page in a.get_paginator('get_query_results').paginate(QueryExecutionId=qid):
-    out += [[d.get('VarCharValue') for d in r['Data']] for r in page['ResultSet']['Rows']]
-print(json.dumps(out[1:]))
-`;
-    return JSON.parse((await run('python3', ['-c', py, sql], { maxBuffer: 64 << 20 })).stdout);
-  }
+  const rows = (sql: string) => athenaRows(s, sql);
 
   for (const [n, f] of FILES.entries()) {
     it(`${f}: ${REFUSED[f] ? 'refused by bcftools norm, the item naming the record' : 'every record and sample equals bcftools query'}`, async () => {

@@ -11,6 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { CreateReferenceStoreCommand, CreateVariantStoreCommand, GetVariantImportJobCommand, StartVariantImportJobCommand, type OmicsClient } from '@aws-sdk/client-omics';
+import { athenaQuery, type AthenaResult } from './helpers/athena.js';
 import { importReference, omicsClient, until } from './helpers/omics.js';
 import { CLI, spawnServer, type SpawnedServer } from './helpers/server.js';
 import { tinyCorpus } from './helpers/corpus.js';
@@ -122,26 +123,8 @@ describe('SQL over variant stores (Athena subset)', () => {
   });
 
   /** Runs SQL with boto3's Athena client: the rows (header first) and the final execution. */
-  async function query(sql: string, outputLocation?: string): Promise<{ rows: (string | null)[][]; execution: any; columns: any[] }> {
-    const py = `
-import boto3, json, sys, time
-a = boto3.client('athena', endpoint_url=${JSON.stringify(s.url)})
-args = {'QueryString': sys.argv[1], 'QueryExecutionContext': {'Database': 'omics'}}
-if sys.argv[2]: args['ResultConfiguration'] = {'OutputLocation': sys.argv[2]}
-qid = a.start_query_execution(**args)['QueryExecutionId']
-while True:
-    e = a.get_query_execution(QueryExecutionId=qid)['QueryExecution']
-    if e['Status']['State'] in ('SUCCEEDED', 'FAILED', 'CANCELLED'): break
-    time.sleep(0.1)
-rows, cols = [], []
-if e['Status']['State'] == 'SUCCEEDED':
-    for page in a.get_paginator('get_query_results').paginate(QueryExecutionId=qid, PaginationConfig={'PageSize': 50}):
-        cols = page['ResultSet']['ResultSetMetadata']['ColumnInfo']
-        rows += [[d.get('VarCharValue') for d in r['Data']] for r in page['ResultSet']['Rows']]
-print(json.dumps({'rows': rows, 'execution': e, 'columns': cols}, default=str))
-`;
-    const { stdout } = await run('python3', ['-c', py, sql, outputLocation ?? ''], { env, maxBuffer: 64 << 20 });
-    return JSON.parse(stdout);
+  function query(sql: string, outputLocation?: string): Promise<AthenaResult> {
+    return athenaQuery(s, sql, outputLocation ? { outputLocation } : {});
   }
 
   it('every record and sample of the corpus VCF equals bcftools query (0-based start, end, alleles, QUAL, GT, DP, AD, PL, INFO)', async () => {

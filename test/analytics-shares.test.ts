@@ -20,6 +20,7 @@ import {
   OmicsClient,
   StartVariantImportJobCommand,
 } from '@aws-sdk/client-omics';
+import { athenaQuery } from './helpers/athena.js';
 import { expectServiceError, importReference, omicsClient, until } from './helpers/omics.js';
 import { CLI, spawnServer, type SpawnedServer } from './helpers/server.js';
 import { tinyCorpus } from './helpers/corpus.js';
@@ -52,18 +53,8 @@ describe('sharing analytics stores', () => {
   });
 
   async function query(keys: { accessKeyId: string; secretAccessKey: string }, sql: string): Promise<{ state: string; rows: (string | null)[][]; reason?: string }> {
-    const py = `
-import boto3, json, sys, time
-a = boto3.client('athena', endpoint_url=${JSON.stringify(s.url)}, region_name='us-east-1', aws_access_key_id=sys.argv[2], aws_secret_access_key=sys.argv[3])
-qid = a.start_query_execution(QueryString=sys.argv[1])['QueryExecutionId']
-while True:
-    e = a.get_query_execution(QueryExecutionId=qid)['QueryExecution']['Status']
-    if e['State'] in ('SUCCEEDED', 'FAILED', 'CANCELLED'): break
-    time.sleep(0.1)
-rows = [[d.get('VarCharValue') for d in r['Data']] for r in a.get_query_results(QueryExecutionId=qid)['ResultSet']['Rows']][1:] if e['State'] == 'SUCCEEDED' else []
-print(json.dumps({'state': e['State'], 'rows': rows, 'reason': e.get('StateChangeReason')}))
-`;
-    return JSON.parse((await run('python3', ['-c', py, sql, keys.accessKeyId, keys.secretAccessKey])).stdout);
+    const r = await athenaQuery(s, sql, { keys });
+    return { state: r.execution.Status.State, rows: r.rows.slice(1), reason: r.execution.Status.StateChangeReason };
   }
 
   it('offered, accepted and queried by the subscriber, who cannot delete the store; revoked by the owner', async () => {

@@ -6,7 +6,7 @@ import type { GiveUpHandler, JobHandler } from '../jobs/runner.js';
 import type { DomainDeps } from '../storage/context.js';
 import type { DataLocations } from '../storage/locations.js';
 import type { ReferenceService } from '../storage/references.js';
-import { gffToParquet, tsvToParquet, type ReadOptions } from './annotation-rows.js';
+import { gffToParquet, hasAlleles, tsvToParquet, type ReadOptions } from './annotation-rows.js';
 import { ANNOTATION_IMPORT_JOB, type AnnotationStoreService } from './annotation-stores.js';
 import { AnalyticsImportJobs, type ImportPayload } from './import-jobs.js';
 import { vcfToParquet } from './vcf-rows.js';
@@ -61,11 +61,14 @@ export class AnnotationImportService {
           const store = (await this.d.db.annotationStores.getById(job.storeId))!;
           const version = (await this.d.db.annotationStores.getVersion(store.id, job.payload.versionName))!;
           if (store.storeFormat === 'GFF') return gffToParquet({ file, source: item.source, workDir: dir });
-          if (store.storeFormat === 'TSV') return tsvToParquet({ file, source: item.source, options: version.versionOptions ?? store.storeOptions ?? {}, read: job.payload.formatOptions.tsvOptions?.readOptions ?? {}, workDir: dir });
-          const contigs = store.referenceArn ? new Set((await this.references.sequencesOf(job.accountId, store.referenceArn)).map((s) => s.name)) : undefined;
           const reference = job.payload.runLeftNormalization && store.referenceArn ? await this.references.decryptedFasta(job.accountId, store.referenceArn) : undefined;
-          const vcf = job.payload.formatOptions.vcfOptions ?? {};
           try {
+            if (store.storeFormat === 'TSV') {
+              const options = version.versionOptions ?? store.storeOptions ?? {};
+              return await tsvToParquet({ file, source: item.source, options, read: job.payload.formatOptions.tsvOptions?.readOptions ?? {}, workDir: dir, normalizeAgainst: reference?.path, signal });
+            }
+            const contigs = store.referenceArn ? new Set((await this.references.sequencesOf(job.accountId, store.referenceArn)).map((s) => s.name)) : undefined;
+            const vcf = job.payload.formatOptions.vcfOptions ?? {};
             return await vcfToParquet({
               vcf: file,
               source: item.source,
@@ -83,6 +86,7 @@ export class AnnotationImportService {
           }
         },
         addSize: (tx, target, bytes) => tx.annotationStores.addSize(target.storeId, target.versionName, bytes),
+        itemMessagesInJob: true,
       },
       kick,
     );
@@ -95,7 +99,10 @@ export class AnnotationImportService {
     const f = input.formatOptions ?? {};
     if (f.tsvOptions && store.storeFormat !== 'TSV') throw new ValidationError(`formatOptions.tsvOptions is for TSV stores; ${store.name} is ${store.storeFormat}.`);
     if (f.vcfOptions && store.storeFormat !== 'VCF') throw new ValidationError(`formatOptions.vcfOptions is for VCF stores; ${store.name} is ${store.storeFormat}.`);
-    if (input.runLeftNormalization && store.storeFormat !== 'VCF') throw new ValidationError('runLeftNormalization is done for VCF annotation stores only here (docs/analytics.md).');
+    if (input.runLeftNormalization && store.storeFormat === 'GFF') throw new ValidationError('runLeftNormalization applies to VCF and TSV annotation stores; GFF features have no alleles.');
+    if (input.runLeftNormalization && store.storeFormat === 'TSV' && !hasAlleles((version.versionOptions ?? store.storeOptions)?.annotationType)) {
+      throw new ValidationError(`runLeftNormalization needs REF and ALT columns; annotation store ${store.name} is ${(version.versionOptions ?? store.storeOptions)?.annotationType ?? 'GENERIC'}.`);
+    }
     if (input.runLeftNormalization && !store.referenceArn) throw new ValidationError(`runLeftNormalization needs a reference; annotation store ${store.name} has none.`);
     const other = Object.keys(input.annotationFields ?? {}).filter((k) => k !== 'VEP');
     if (other.length) throw new ValidationError(`annotationFields: only VEP annotations are parsed, not ${other.join(', ')}.`);

@@ -1,10 +1,13 @@
 import { createReadStream, createWriteStream } from 'node:fs';
+import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
+import { pipeline } from 'node:stream/promises';
 import { createGunzip } from 'node:zlib';
 import { ValidationError } from '../core/errors.js';
 import type { TsvOptions } from './entities.js';
-import { selectToParquet, sqlString, type SampleRows } from './parquet.js';
+import { selectToParquet, sqlString, withConversionDb, type SampleRows } from './parquet.js';
+import { runBcftools } from './vcf-rows.js';
 
 /**
  * Annotation files (TSV/CSV and GFF3) as annotation table rows in Parquet, with their coordinates normalised to
@@ -84,7 +87,26 @@ function coordinates(options: TsvOptions): string[] {
   ];
 }
 
-export async function tsvToParquet(i: { file: string; source: string; options: TsvOptions; read: ReadOptions; workDir: string }): Promise<SampleRows[]> {
+export interface TsvRowsInput {
+  file: string;
+  source: string;
+  options: TsvOptions;
+  read: ReadOptions;
+  workDir: string;
+  /** A local FASTA (with .fai) to left-normalise REF/ALT rows against (runLeftNormalization). */
+  normalizeAgainst?: string;
+  signal?: AbortSignal;
+}
+
+/** Whether an annotation type's rows have alleles that left-normalisation can move. */
+export function hasAlleles(annotationType: string | undefined): boolean {
+  return (annotationType ?? 'GENERIC').includes('REF_ALT');
+}
+
+/** The column numbering the file's rows while they are normalised (not kept). */
+const ROW = 'openomics_row';
+
+export async function tsvToParquet(i: TsvRowsInput): Promise<SampleRows[]> {
   checkTsvOptions(i.options);
   const columns = tsvColumns(i.options);
   const names = new Set(columns.map(([n]) => n));
@@ -94,8 +116,29 @@ export async function tsvToParquet(i: { file: string; source: string; options: T
   const opt = (name: string, v: string | undefined) => (v === undefined ? '' : `, ${name} = '${sqlString(v)}'`);
   const csv = `read_csv('${sqlString(i.file)}', delim = '${sqlString(r.sep ?? '\t')}', header = ${r.header ?? true}${opt('quote', r.quote ?? '"')}${opt('escape', r.escape)}${opt('comment', r.comment)}${opt('new_line', r.lineSep)}${r.encoding ? opt('encoding', r.encoding.toLowerCase()) : ''}, auto_detect = false, strict_mode = true, columns = {${columns.map(([n, t]) => `'${sqlString(n)}': '${t}'`).join(', ')}})`;
   const kept = columns.filter(([n]) => !replaced.has(n)).map(([n]) => quoteIdent(n));
-  const select = `SELECT ${[...coords, ...kept].join(', ')} FROM ${csv}`;
-  return selectToParquet(i.source, select, join(i.workDir, 'parquet'));
+  const out = join(i.workDir, 'parquet');
+  if (!i.normalizeAgainst || !hasAlleles(i.options.annotationType)) return selectToParquet(i.source, `SELECT ${[...coords, ...kept].join(', ')} FROM ${csv}`, out);
+  // Left-normalised by bcftools norm -f, as variant imports are: the rows (numbered once) become a sites-only
+  // VCF whose ID is the row's number, and the normalised position and alleles are joined back by it.
+  const rows = join(i.workDir, 'rows.parquet');
+  const sites = join(i.workDir, 'sites.vcf');
+  const normalized = join(i.workDir, 'normalized.tsv');
+  await withConversionDb(i.source, out, async (c) => {
+    await c.run(`COPY (SELECT row_number() OVER () AS ${ROW}, * FROM ${csv}) TO '${sqlString(rows)}' (FORMAT parquet)`);
+    const body = join(i.workDir, 'sites.body');
+    await c.run(
+      `COPY (SELECT contigname, start + 1 AS pos, ${ROW}, referenceallele, array_to_string(alternatealleles, ','), '.', '.', '.' FROM (SELECT ${ROW}, ${coords.join(', ')} FROM read_parquet('${sqlString(rows)}')) ORDER BY contigname, pos) TO '${sqlString(body)}' (FORMAT csv, DELIMITER '\t', HEADER false, QUOTE '')`,
+    );
+    const contigs = (await readFile(`${i.normalizeAgainst}.fai`, 'utf8')).split('\n').filter(Boolean).map((l) => `##contig=<ID=${l.split('\t')[0]},length=${l.split('\t')[1]}>`);
+    await writeFile(sites, `##fileformat=VCFv4.2\n${contigs.join('\n')}\n#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\n`);
+    await pipeline(createReadStream(body), createWriteStream(sites, { flags: 'a' }));
+  });
+  await runBcftools(i, 'bcftools norm', ['norm', '-f', i.normalizeAgainst, '--no-version', '-Ou', '-o', `${sites}.bcf`, sites]);
+  await runBcftools(i, 'bcftools query', ['query', '-f', '%ID\t%POS\t%REF\t%ALT\n', '-o', normalized, `${sites}.bcf`]);
+  const n = `read_csv('${sqlString(normalized)}', delim = '\t', header = false, quote = '', escape = '', auto_detect = false, columns = {'${ROW}': 'BIGINT', 'pos': 'BIGINT', 'ref': 'VARCHAR', 'alt': 'VARCHAR'})`;
+  const moved = ['CAST(t.contigname AS VARCHAR) AS contigname', 'n.pos - 1 AS start', 'n.pos - 1 + length(n.ref) AS "end"', 'n.ref AS referenceallele', "string_split(n.alt, ',') AS alternatealleles"];
+  const select = `SELECT ${[...moved, ...kept.map((k) => `t.${k}`)].join(', ')} FROM (SELECT ${[ROW, ...kept, ...coords].join(', ')} FROM read_parquet('${sqlString(rows)}')) t JOIN ${n} n USING (${ROW})`;
+  return selectToParquet(i.source, select, out);
 }
 
 /** The GFF3 annotation table's columns. */

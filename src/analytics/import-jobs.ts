@@ -74,6 +74,8 @@ export interface ImportKind<P extends ImportPayload> {
   convert(job: JobRecord<P>, item: ImportItem, file: string, dir: string, signal: AbortSignal): Promise<SampleRows[]>;
   /** Adds published bytes to the store's (or version's) size, in the publishing transaction. */
   addSize(tx: DataTransaction, target: ImportTarget, bytes: number): Promise<void>;
+  /** The API shows no per-item message (annotation import items are `{source, jobStatus}`): the job's says why items failed. */
+  itemMessagesInJob?: boolean;
 }
 
 /**
@@ -163,6 +165,8 @@ export class AnalyticsImportJobs<P extends ImportPayload> {
           await this.k.addSize(tx, target, files.reduce((a, f) => a + f.sizeBytes, 0));
         });
         for (const i of outcome.payload.items) if (i.status === 'FAILED') await this.removeFiles(i);
+        const failed = outcome.payload.items.filter((i) => i.status === 'FAILED');
+        if (this.k.itemMessagesInJob && failed.length) return { ...outcome, statusMessage: failed.map((i) => i.statusMessage ?? `${i.source} failed`).join(' ').slice(0, 1000) };
         return outcome;
       } catch (e) {
         if ((await this.d.db.jobs.getById(job.id))?.status === 'CANCELLED') await deleteStoreBlobs(this.d, prefix);

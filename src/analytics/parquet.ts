@@ -37,11 +37,8 @@ const PARTITION_FLUSH_ROWS = ROW_GROUP_ROWS;
  * (the item fails naming it). A row DuckDB cannot convert (a value not of its column's type, a malformed line)
  * fails the import item with DuckDB's message, naming `source`.
  */
-export async function selectToParquet(source: string, select: string, outDir: string, samples?: string[], ambiguous?: string): Promise<SampleRows[]> {
-  await mkdir(join(outDir, 'spill'), { recursive: true, mode: 0o700 });
-  const db = await DuckDBInstance.create(':memory:', { threads: '2', memory_limit: MEMORY_LIMIT, temp_directory: join(outDir, 'spill'), preserve_insertion_order: 'false' });
-  const c = await db.connect();
-  try {
+export function selectToParquet(source: string, select: string, outDir: string, samples?: string[], ambiguous?: string): Promise<SampleRows[]> {
+  return withConversionDb(source, outDir, async (c) => {
     const duplicate = ambiguous ? (await c.runAndReadAll(ambiguous)).getRows()[0]?.[0] : undefined;
     if (duplicate !== undefined && duplicate !== null) throw new Error(`two records at ${String(duplicate)} are equal in every field but INFO; they cannot be told apart`);
     const options = `FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE ${ROW_GROUP_ROWS}`;
@@ -59,7 +56,21 @@ export async function selectToParquet(source: string, select: string, outDir: st
     const root = join(outDir, 'samples');
     await c.run(`COPY (SELECT *, ${fileOf} AS samplefile FROM (${select})) TO '${sqlString(root)}' (${options}, PARTITION_BY (samplefile))`);
     return await partitionFiles(c, root);
+  });
+}
+
+/**
+ * A DuckDB for converting one import item: 2 threads, the memory limit, spilling to `outDir`; a statement that
+ * fails fails the item with DuckDB's message, naming `source`.
+ */
+export async function withConversionDb<T>(source: string, outDir: string, work: (c: DuckDBConnection) => Promise<T>): Promise<T> {
+  await mkdir(join(outDir, 'spill'), { recursive: true, mode: 0o700 });
+  const db = await DuckDBInstance.create(':memory:', { threads: '2', memory_limit: MEMORY_LIMIT, temp_directory: join(outDir, 'spill'), preserve_insertion_order: 'false' });
+  const c = await db.connect();
+  try {
+    return await work(c);
   } catch (e) {
+    if (e instanceof ValidationError) throw e;
     throw new ValidationError(`${source}: the rows could not be converted: ${(e as Error).message.split('\n')[0]}`);
   } finally {
     c.closeSync();

@@ -74,14 +74,14 @@ export async function vcfToParquet(i: VcfRowsInput): Promise<SampleRows[]> {
   // the sample's fields). DuckDB joins them on the key, so site fields are parsed once per record, not per sample.
   const normalized = join(i.workDir, 'normalized.bcf');
   const norm = ['norm', '-m', '-any', ...(i.normalizeAgainst ? ['-f', i.normalizeAgainst] : ['-N']), '--old-rec-tag', OLD_RECORD_TAG, '--no-version', '-Ob0', '-o', normalized, i.vcf];
-  await run(i, 'bcftools norm', norm);
+  await runBcftools(i, 'bcftools norm', norm);
   const key = '%CHROM\\t%POS\\t%ID\\t%REF\\t%ALT\\t%QUAL\\t%FILTER';
   const sites = join(i.workDir, 'sites.tsv');
-  await run(i, 'bcftools query', ['query', '-f', `${key}${header.infos.map((t) => `\\t%INFO/${t.id}`).join('')}\\t%INFO/${OLD_RECORD_TAG}\\n`, '-o', sites, normalized]);
+  await runBcftools(i, 'bcftools query', ['query', '-f', `${key}${header.infos.map((t) => `\\t%INFO/${t.id}`).join('')}\\t%INFO/${OLD_RECORD_TAG}\\n`, '-o', sites, normalized]);
   let calls: string | undefined;
   if (header.samples.length) {
     calls = join(i.workDir, 'calls.tsv');
-    await run(i, 'bcftools query', ['query', '-f', `[${key}\\t%SAMPLE\\t${hasGt ? '%GT' : '.'}${formats.map((f) => `\\t%${f}`).join('')}\\n]`, '-o', calls, normalized]);
+    await runBcftools(i, 'bcftools query', ['query', '-f', `[${key}\\t%SAMPLE\\t${hasGt ? '%GT' : '.'}${formats.map((f) => `\\t%${f}`).join('')}\\n]`, '-o', calls, normalized]);
   }
   return toParquet(i, sites, calls, header.infos, formats, i.vepField, header.samples);
 }
@@ -221,7 +221,7 @@ async function toParquet(i: VcfRowsInput, sitesTsv: string, callsTsv: string | u
 }
 
 /** Runs bcftools to its end; fails the item with the first error it printed (bcftools names the line where it can). */
-async function run(i: VcfRowsInput, what: string, args: string[]): Promise<void> {
+export async function runBcftools(i: { source: string; signal?: AbortSignal }, what: string, args: string[]): Promise<void> {
   const r = await collect('bcftools', args, i.signal);
   if (i.signal?.aborted) throw i.signal.reason;
   if (r.code !== 0 || /\[E::|\bError\b/.test(r.stderr)) throw new ValidationError(`${i.source}: ${firstError(r.stderr) || `${what} exited with ${r.code}`}`);

@@ -38,3 +38,10 @@ print(json.dumps({'rows': rows, 'execution': e, 'columns': cols}, default=str))
   const { stdout } = await run('python3', ['-c', py, s.url, keys.accessKeyId, keys.secretAccessKey, sql, opts.outputLocation ?? ''], { env: { PATH: process.env['PATH'], HOME: process.env['HOME'], AWS_CONFIG_FILE: '/dev/null', AWS_SHARED_CREDENTIALS_FILE: '/dev/null' }, maxBuffer: 64 << 20 });
   return JSON.parse(stdout) as AthenaResult;
 }
+
+/** The rows of a query that must succeed, without the header row (a failed query throws its reason). */
+export async function athenaRows(s: SpawnedServer, sql: string): Promise<(string | null)[][]> {
+  const r = await athenaQuery(s, sql);
+  if (r.execution.Status.State !== 'SUCCEEDED') throw new Error(`${r.execution.Status.State}: ${r.execution.Status.StateChangeReason ?? ''}`);
+  return r.rows.slice(1);
+}
