@@ -6,6 +6,7 @@ import { StringDecoder } from 'node:string_decoder';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { DuckDBInstance, type DuckDBConnection } from '@duckdb/node-api';
+import { mapLimit } from '../core/concurrency.js';
 import { NotFoundError, ValidationError } from '../core/errors.js';
 import { decodeNextToken, encodeNextToken, everyItem } from '../core/pagination.js';
 import { submittedJob } from '../db/job-records.js';
@@ -25,6 +26,8 @@ export const ANALYTICS_QUERY_JOB = 'AnalyticsQuery';
 /** The one catalog and database the stores are tables of (Athena's default catalog name). */
 export const CATALOG = 'awsdatacatalog';
 export const DATABASE = 'omics';
+/** Store files decrypted at once for a query. */
+const DECRYPT_CONCURRENCY = 4;
 
 
 /** Athena (Trino) functions DuckDB lacks or spells differently, as macros of the query's database. */
@@ -340,13 +343,12 @@ export class QueryService {
   private async decrypt(dataKey: string, files: AnalyticsFileRecord[], dir: string): Promise<string[]> {
     await mkdir(dir, { recursive: true, mode: 0o700 });
     const blobs = storeBlobs(this.d, dataKey);
-    const paths: string[] = [];
-    for (const [n, f] of files.entries()) {
+    // A few at a time: a store is many files (one per sample, or per group of samples).
+    return mapLimit(files, DECRYPT_CONCURRENCY, async (f, n) => {
       const path = join(dir, `${n}.parquet`);
       await pipeline(await blobs.get(f.blobKey), createWriteStream(path, { mode: 0o600 }));
-      paths.push(path);
-    }
-    return paths;
+      return path;
+    });
   }
 }
 
