@@ -1,14 +1,14 @@
-// S3-view read benchmark, one run, the same large BAM behind three servers:
-//   ours (S3 edge: SigV4 presigned URL, AES-GCM decryption of the stored blob),
-//   nginx (Debian) serving the plaintext file, moto_server serving it as an S3 object.
-// Full-object GET throughput (MB/s) and 64 KiB random-range GETs per second, at 1 and 16 connections.
-// The load generator (autocannon, or fetch for whole objects) runs in this process; each server in its own.
-import autocannon from 'autocannon';
-import { execFileSync } from 'node:child_process';
-import { copyFileSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+// S3-view read benchmark, one run, the same large BAM behind two servers: ours (the S3 edge: SigV4 presigned
+// URL, AES-GCM decryption of the stored blob) and nginx (Debian, 1 worker, sendfile) serving the plaintext file.
+// The load generator is wrk (Debian, native, 1 thread), not this process: nginx's numbers are the client's
+// ceiling in the same run. 64 KiB random ranges (a Lua script picks them) at 1 and 16 connections, with p99
+// latency, and whole-object GETs at 1 connection; every figure the median of REPS runs of BENCH_SECONDS (min–max).
+// npm run bench:s3        (REPS=3 BENCH_SECONDS=5 BENCH_FILE=<an unaligned BAM>)
+import { execFileSync, spawnSync } from 'node:child_process';
+import { copyFileSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { S3Client, CreateBucketCommand, PutObjectCommand, GetObjectCommand } from '@aws-sdk/client-s3';
+import { S3Client, GetObjectCommand } from '@aws-sdk/client-s3';
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
 import {
   CreateSequenceStoreCommand,
@@ -18,59 +18,58 @@ import {
   GetReadSetMetadataCommand,
 } from '@aws-sdk/client-omics';
 import { spawnServer } from '../test/helpers/server.js';
-import { startMoto, MOTO_CREDENTIALS } from '../test/helpers/moto.js';
 import { omicsClient, until, jobFinished } from '../test/helpers/omics.js';
 import { benchCorpus } from './corpus.js';
 import { startNginx } from './nginx.js';
 
 const SECONDS = Number(process.env['BENCH_SECONDS'] ?? 5);
+const REPS = Number(process.env['REPS'] ?? 3);
 const RANGE = 64 * 1024;
 
-async function wholeObject(url: string, connections: number, size: number): Promise<number> {
-  const rounds = Math.max(4, connections);
-  const t0 = process.hrtime.bigint();
-  let next = 0;
-  await Promise.all(
-    Array.from({ length: connections }, async () => {
-      while (next++ < rounds) {
-        const r = await fetch(url);
-        if (r.status !== 200) throw new Error(`${url}: ${r.status}`);
-        let n = 0;
-        for await (const c of r.body as unknown as AsyncIterable<Uint8Array>) n += c.length;
-        if (n !== size) throw new Error(`short body ${n} of ${size}`);
-      }
-    }),
-  );
-  return (rounds * size) / 1e6 / (Number(process.hrtime.bigint() - t0) / 1e9);
+interface WrkResult {
+  requestsPerSecond: number;
+  bytesPerSecond: number;
+  p99Ms: number;
 }
 
-async function ranges(url: string, connections: number, size: number): Promise<number> {
-  const result = await autocannon({
-    url,
-    connections,
-    duration: SECONDS,
-    requests: [
-      {
-        setupRequest: (req: autocannon.Request) => {
-          const start = Math.floor(Math.random() * (size - RANGE));
-          return { ...req, headers: { ...(req.headers ?? {}), range: `bytes=${start}-${start + RANGE - 1}` } };
-        },
-      },
-    ],
-  });
-  if (result.non2xx + result.errors > 0) throw new Error(`${url}: ${result.non2xx} non-2xx, ${result.errors} errors`);
-  return result['2xx'] / SECONDS;
+const UNITS: Record<string, number> = { B: 1, KB: 1024, MB: 1024 ** 2, GB: 1024 ** 3, TB: 1024 ** 4 };
+const MS: Record<string, number> = { us: 0.001, ms: 1, s: 1000, m: 60_000 };
+
+/** One wrk run (1 thread) against `url`; `script` makes its requests (random ranges), else plain GETs. */
+function wrk(url: string, connections: number, script?: string): WrkResult {
+  const args = ['-t1', `-c${connections}`, `-d${SECONDS}s`, '--latency', ...(script ? ['-s', script] : []), url];
+  const r = spawnSync('wrk', args, { encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(`wrk failed: ${r.stderr}`);
+  const out = r.stdout;
+  if (/Non-2xx or 3xx responses: (\d+)/.test(out) || /Socket errors:/.test(out)) throw new Error(`wrk against ${url.split('?')[0]} saw errors:\n${out}`);
+  const rps = Number(/Requests\/sec:\s+([\d.]+)/.exec(out)![1]);
+  const [, amount, unit] = /Transfer\/sec:\s+([\d.]+)(\w+)/.exec(out)!;
+  const [, p99, p99unit] = /\s99%\s+([\d.]+)(\w+)/.exec(out)!;
+  return { requestsPerSecond: rps, bytesPerSecond: Number(amount) * UNITS[unit!]!, p99Ms: Number(p99) * MS[p99unit!]! };
 }
+
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+const spread = (xs: number[], digits: number) => `${median(xs).toFixed(digits)} (${Math.min(...xs).toFixed(digits)}–${Math.max(...xs).toFixed(digits)})`;
 
 const corpus = benchCorpus();
 const file = process.env['BENCH_FILE'] ?? join(corpus, 'sample.unaligned.bam');
 const size = statSync(file).size;
 const work = mkdtempSync(join(tmpdir(), 'openomics-s3bench-'));
 copyFileSync(file, join(work, 'sample.bam'));
+const script = join(work, 'ranges.lua');
+writeFileSync(
+  script,
+  `math.randomseed(${Date.now() % 100000})
+request = function()
+  local start = math.random(0, ${size - RANGE - 1})
+  return wrk.format(nil, nil, { ["Range"] = "bytes=" .. start .. "-" .. (start + ${RANGE - 1}) })
+end
+`,
+);
+if (spawnSync('wrk', ['--version']).error) throw new Error('wrk is not installed (Debian package wrk)');
 // nginx first: if it is missing, nothing else has been started (and left running).
 const nginx = await startNginx(work);
 const s = await spawnServer({ keepLogs: false, env: { OPENOMICS_IMPORT_ROOTS: work } });
-const moto = await startMoto();
 try {
   const omics = omicsClient(s);
   const storeId = (await omics.send(new CreateSequenceStoreCommand({ name: 'bench' }))).id!;
@@ -90,32 +89,34 @@ try {
   const key = meta.files!.source1!.s3Access!.s3Uri!.replace(`s3://${alias}/`, '');
   const ours = new S3Client({ endpoint: s.url, region: 'us-east-1', forcePathStyle: true, credentials: { accessKeyId: s.accessKeyId, secretAccessKey: s.secretAccessKey } });
   const oursUrl = await getSignedUrl(ours, new GetObjectCommand({ Bucket: alias, Key: key }), { expiresIn: 3600 });
-  const m3 = new S3Client({ endpoint: moto.endpoint, region: 'us-east-1', forcePathStyle: true, credentials: MOTO_CREDENTIALS });
-  await m3.send(new CreateBucketCommand({ Bucket: 'bench' }));
-  await m3.send(new PutObjectCommand({ Bucket: 'bench', Key: 'sample.bam', Body: readFileSync(file) }));
-  const motoUrl = await getSignedUrl(m3, new GetObjectCommand({ Bucket: 'bench', Key: 'sample.bam' }), { expiresIn: 3600 });
   const nginxUrl = `${nginx.url}/sample.bam`;
+  // The object is the file: a whole GET of ours has nginx's length.
+  const head = await fetch(oursUrl, { headers: { range: 'bytes=0-0' } });
+  if (head.headers.get('content-range') !== `bytes 0-0/${size}`) throw new Error(`ours serves ${head.headers.get('content-range')}, not ${size} bytes`);
+  await head.arrayBuffer();
 
-  // One untimed pass over each server first (JIT, thread pools, page cache), as for every measurement after it.
-  for (const url of [oursUrl, nginxUrl, motoUrl]) await wholeObject(url, 1, size);
-  for (const url of [oursUrl, nginxUrl]) await fetch(url, { headers: { range: 'bytes=0-65535' } }).then((r) => r.arrayBuffer());
-
+  const servers = { ours: oursUrl, nginx: nginxUrl };
+  const runs = (url: string, connections: number, withScript: boolean) => {
+    wrk(url, connections, withScript ? script : undefined); // untimed: JIT, thread pools, page cache
+    return Array.from({ length: REPS }, () => wrk(url, connections, withScript ? script : undefined));
+  };
   const rows: string[] = [];
-  // moto_server answers a range of a large object slowly enough to complete none in the window at 1 connection.
-  const ratio = (a: number, b: number) => (b > 0 ? (a / b).toFixed(2) : '—');
   for (const c of [1, 16]) {
-    const full = { ours: await wholeObject(oursUrl, c, size), nginx: await wholeObject(nginxUrl, c, size), moto: await wholeObject(motoUrl, c, size) };
-    rows.push(`| full GET MB/s, ${c} conn | ${full.ours.toFixed(0)} | ${full.nginx.toFixed(0)} | ${full.moto.toFixed(0)} | ${ratio(full.ours, full.nginx)} | ${ratio(full.ours, full.moto)} |`);
-    const rr = { ours: await ranges(oursUrl, c, size), nginx: await ranges(nginxUrl, c, size), moto: await ranges(motoUrl, c, size) };
-    rows.push(`| 64 KiB range GETs/s, ${c} conn | ${rr.ours.toFixed(0)} | ${rr.nginx.toFixed(0)} | ${rr.moto.toFixed(1)} | ${ratio(rr.ours, rr.nginx)} | ${ratio(rr.ours, rr.moto)} |`);
+    const r = { ours: runs(servers.ours, c, true), nginx: runs(servers.nginx, c, true) };
+    const rps = (x: WrkResult[]) => x.map((y) => y.requestsPerSecond);
+    rows.push(`| 64 KiB random ranges, ${c} conn (req/s) | ${spread(rps(r.ours), 0)} | ${spread(rps(r.nginx), 0)} | ${(median(rps(r.ours)) / median(rps(r.nginx))).toFixed(2)} |`);
+    const p99 = (x: WrkResult[]) => x.map((y) => y.p99Ms);
+    rows.push(`| p99 latency, ${c} conn (ms) | ${spread(p99(r.ours), 2)} | ${spread(p99(r.nginx), 2)} | ${(median(p99(r.ours)) / median(p99(r.nginx))).toFixed(2)} |`);
   }
-  console.log(`\nS3 view reads of ${file} (${(size / 1e6).toFixed(0)} MB)`);
-  console.log('| measure | ours | nginx | moto_server | ours/nginx | ours/moto |');
-  console.log('|---|---|---|---|---|---|');
-  for (const r of rows) console.log(r);
+  const whole = { ours: runs(servers.ours, 1, false), nginx: runs(servers.nginx, 1, false) };
+  const gbs = (x: WrkResult[]) => x.map((y) => y.bytesPerSecond / 1e9);
+  rows.push(`| whole object, 1 conn (GB/s) | ${spread(gbs(whole.ours), 2)} | ${spread(gbs(whole.nginx), 2)} | ${(median(gbs(whole.ours)) / median(gbs(whole.nginx))).toFixed(2)} |`);
+  console.log(`\nS3 view reads of ${file} (${(size / 1e6).toFixed(0)} MB), wrk 1 thread, ${SECONDS} s runs, medians of ${REPS} (min–max)`);
+  console.log('| measure | ours | nginx (the client ceiling) | ours/nginx |');
+  console.log('|---|---|---|---|');
+  for (const row of rows) console.log(row);
 } finally {
   nginx.stop();
   await s.stop();
-  await moto.stop();
   rmSync(work, { recursive: true, force: true });
 }

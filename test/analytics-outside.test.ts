@@ -1,4 +1,5 @@
-// Outside engines and a store's rows (docs/analytics.md, "Outside engines"): Athena's UNLOAD writes a store's rows
+// Outside engines and a store's rows (docs/analytics.md, "Outside engines"), with the server's own data in the S3
+// backend (moto) and the VCF imported from the lab's bucket (s3:// through a connection): Athena's UNLOAD writes a store's rows
 // as plain Parquet, partitioned by sample Hive-style, into the caller's own bucket (a storage connection to
 // moto_server), with Athena's data manifest; DuckDB, as a separate process, then reads those files in place from
 // the bucket (mounted with s3fs, the recipe the docs give for an engine without S3 support) and gets the rows the
@@ -10,7 +11,7 @@ import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'n
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { CreateBucketCommand, GetObjectCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
+import { CreateBucketCommand, GetObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { CreateReferenceStoreCommand, CreateVariantStoreCommand, GetVariantImportJobCommand, StartVariantImportJobCommand, type OmicsClient } from '@aws-sdk/client-omics';
 import { athenaQuery } from './helpers/athena.js';
 import { tinyCorpus } from './helpers/corpus.js';
@@ -51,14 +52,26 @@ describe('outside engines: UNLOAD to the caller’s bucket, read in place by Duc
     moto = await startMoto();
     s3 = new S3Client({ endpoint: moto.endpoint, region: 'us-east-1', forcePathStyle: true, credentials: MOTO_CREDENTIALS });
     await s3.send(new CreateBucketCommand({ Bucket: 'lake' }));
-    s = await spawnServer({ env: { OPENOMICS_IMPORT_ROOTS: `${root}:${corpus}`, OPENOMICS_EXPORT_ROOTS: exportRoot } });
+    await s3.send(new CreateBucketCommand({ Bucket: 'openomics-blobs' }));
+    await s3.send(new PutObjectCommand({ Bucket: 'lake', Key: 'calls/cohort.vcf', Body: readFileSync(join(root, 'cohort.vcf')) }));
+    // The server keeps its own data (the stores' encrypted files) in the S3 backend too.
+    s = await spawnServer({
+      env: {
+        OPENOMICS_IMPORT_ROOTS: corpus,
+        OPENOMICS_EXPORT_ROOTS: exportRoot,
+        OPENOMICS_BLOB_S3_BUCKET: 'openomics-blobs',
+        OPENOMICS_BLOB_S3_ENDPOINT: moto.endpoint,
+        OPENOMICS_BLOB_S3_ACCESS_KEY_ID: MOTO_CREDENTIALS.accessKeyId,
+        OPENOMICS_BLOB_S3_SECRET_ACCESS_KEY: MOTO_CREDENTIALS.secretAccessKey,
+      },
+    });
     const add = spawnSync(process.execPath, [CLI, 'admin', 'connection', 'add', 'lake', '--bucket', 'lake', '--region', 'us-east-1', '--endpoint', moto.endpoint, '--access-key-id', MOTO_CREDENTIALS.accessKeyId, '--secret-access-key', MOTO_CREDENTIALS.secretAccessKey], { env: s.env, encoding: 'utf8' });
     assert.equal(add.status, 0, add.stderr);
     omics = omicsClient(s);
     const refStore = (await omics.send(new CreateReferenceStoreCommand({ name: 'refs' }))).id!;
     const referenceArn = await importReference(omics, refStore, `file://${corpus}/ref.fa`);
     await omics.send(new CreateVariantStoreCommand({ name: 'cohort', reference: { referenceArn } }));
-    const { jobId } = await omics.send(new StartVariantImportJobCommand({ destinationName: 'cohort', roleArn: ROLE, items: [{ source: `file://${root}/cohort.vcf` }] }));
+    const { jobId } = await omics.send(new StartVariantImportJobCommand({ destinationName: 'cohort', roleArn: ROLE, items: [{ source: 's3://lake/calls/cohort.vcf' }] }));
     const j = await until('import', () => omics.send(new GetVariantImportJobCommand({ jobId })), (x) => !['SUBMITTED', 'IN_PROGRESS'].includes(x.status!));
     assert.equal(j.status, 'COMPLETED', JSON.stringify(j.items));
   });
@@ -67,6 +80,17 @@ describe('outside engines: UNLOAD to the caller’s bucket, read in place by Duc
     await moto?.stop();
     rmSync(root, { recursive: true, force: true });
     rmSync(exportRoot, { recursive: true, force: true });
+  });
+
+  it('the store is three files, one per sample, in the S3 backend, encrypted: no engine reads them in place', async () => {
+    const objects = ((await s3.send(new ListObjectsV2Command({ Bucket: 'openomics-blobs' }))).Contents ?? []).filter((o) => o.Key!.endsWith('.parquet'));
+    assert.equal(objects.length, 3, objects.map((o) => o.Key).join(' '));
+    for (const o of objects) {
+      const bytes = Buffer.from(await (await s3.send(new GetObjectCommand({ Bucket: 'openomics-blobs', Key: o.Key }))).Body!.transformToByteArray());
+      assert.notEqual(bytes.subarray(0, 4).toString('latin1'), 'PAR1', `${o.Key} is not plain Parquet`);
+    }
+    const [[n]] = (await athenaQuery(s, `SELECT count(DISTINCT sampleid) FROM cohort`)).rows.slice(1) as string[][];
+    assert.equal(n, '3');
   });
 
   const summary = `SELECT sampleid, count(*) AS n, sum(start) AS starts, count(DISTINCT contigname) AS contigs, sum(len(calls)) AS alleles FROM cohort GROUP BY sampleid ORDER BY sampleid`;

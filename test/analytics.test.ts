@@ -108,8 +108,12 @@ describe(`variant stores and variant import jobs on ${backend}`, () => {
     assert.match(bad.items![2]!.statusMessage!, new RegExp(`short\\.vcf: line ${firstRecord + 3}: 5 columns, but the header promises 10 \\(9 and 1 samples\\)`));
     assert.match(bad.items![3]!.statusMessage!, /headless\.vcf: not a readable VCF/);
     assert.match(bad.items![4]!.statusMessage!, new RegExp(`extra\\.vcf: line ${firstRecord + 5}: 11 columns, but the header promises 10`));
+    // A header and no records (samples, nothing to partition) imports nothing, and says so by succeeding.
+    writeFileSync(join(root, 'empty.vcf'), plain.split('\n').filter((l) => l.startsWith('#')).join('\n') + '\n');
+    const empty = await importJob('cohort_b', [`file://${root}/empty.vcf`]);
+    assert.equal(empty.status, 'COMPLETED', JSON.stringify(empty.items));
     const jobs = await omics.send(new ListVariantImportJobsCommand({ filter: { storeName: 'cohort_b' } }));
-    assert.equal(jobs.variantImportJobs!.length, 2);
+    assert.equal(jobs.variantImportJobs!.length, 3);
     await expectServiceError(omics.send(new StartVariantImportJobCommand({ destinationName: 'no_such_store', roleArn: ROLE, items: [{ source: `file://${root}/sample.vcf.gz` }] })), 'ResourceNotFoundException');
   });
 

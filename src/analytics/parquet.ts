@@ -81,7 +81,9 @@ export async function withConversionDb<T>(source: string, outDir: string, work: 
 /** The files of a partitioned write (`samplefile=<n>/data_<k>.parquet`), each with its samples and rows. */
 async function partitionFiles(c: DuckDBConnection, root: string): Promise<SampleRows[]> {
   const out: SampleRows[] = [];
-  for (const folder of (await readdir(root, { withFileTypes: true })).filter((e) => e.isDirectory()).sort((a, b) => a.name.localeCompare(b.name))) {
+  // No rows (a VCF with samples but no records): no folder at all.
+  const folders = await readdir(root, { withFileTypes: true }).catch(() => []);
+  for (const folder of folders.filter((e) => e.isDirectory()).sort((a, b) => a.name.localeCompare(b.name))) {
     for (const name of (await readdir(join(root, folder.name))).filter((n) => n.endsWith('.parquet')).sort()) {
       const path = join(root, folder.name, name);
       const [names, n] = (await c.runAndReadAll(`SELECT list(DISTINCT sampleid ORDER BY sampleid), count(*)::BIGINT FROM read_parquet('${sqlString(path)}')`)).getRows()[0]!;
