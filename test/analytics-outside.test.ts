@@ -17,7 +17,7 @@ import { athenaQuery } from './helpers/athena.js';
 import { tinyCorpus } from './helpers/corpus.js';
 import { MOTO_CREDENTIALS, startMoto, type Moto } from './helpers/moto.js';
 import { importReference, omicsClient, until } from './helpers/omics.js';
-import { mountS3fs, skipS3fs } from './helpers/s3fs.js';
+import { skipS3fs, withS3fsMount } from './helpers/s3fs.js';
 import { CLI, ROOT, spawnServer, type SpawnedServer } from './helpers/server.js';
 
 const run = promisify(execFile);
@@ -112,27 +112,19 @@ describe('outside engines: UNLOAD to the caller’s bucket, read in place by Duc
 
     const expected = (await athenaQuery(s, summary)).rows.slice(1);
     assert.equal(expected.length, 3);
-    const dir = mkdtempSync(join(tmpdir(), 'openomics-outside-mnt-'));
-    const mount = mountS3fs(dir, { bucket: 'lake', url: moto.endpoint, ...MOTO_CREDENTIALS });
-    try {
+    await withS3fsMount({ bucket: 'lake', url: moto.endpoint, ...MOTO_CREDENTIALS }, async (mnt) => {
       // The recipe of docs/analytics.md: DuckDB over the Hive-partitioned folder, the partition column from the paths.
       const outside = `
         import { DuckDBInstance } from '@duckdb/node-api';
         const db = await DuckDBInstance.create(':memory:');
         const c = await db.connect();
-        await c.run("CREATE VIEW cohort AS SELECT * FROM read_parquet('${mount.path}/variants/cohort/*/*.parquet', hive_partitioning = true)");
+        await c.run("CREATE VIEW cohort AS SELECT * FROM read_parquet('${mnt}/variants/cohort/*/*.parquet', hive_partitioning = true)");
         const r = await c.runAndReadAll(process.argv[1]);
         console.log(JSON.stringify(r.getRows().map((row) => row.map((v) => String(v)))));
       `;
       const { stdout } = await run(process.execPath, ['--input-type=module', '-e', outside, summary], { cwd: ROOT });
       assert.deepEqual(JSON.parse(stdout), expected);
-    } catch (e) {
-      console.error(mount.log());
-      throw e;
-    } finally {
-      mount.unmount();
-      rmSync(dir, { recursive: true, force: true });
-    }
+    });
   });
 
   it('an unpartitioned UNLOAD as JSON lines to an export root; a second one to the same place, an unsupported format or a location outside the roots fail with their reason', async () => {

@@ -31,7 +31,7 @@ import {
   PutS3AccessPolicyCommand,
   DeleteS3AccessPolicyCommand,
 } from '@aws-sdk/client-omics';
-import { mountS3fs, skipS3fs } from './helpers/s3fs.js';
+import { skipS3fs, withS3fsMount } from './helpers/s3fs.js';
 import { CLI, spawnServer, type SpawnedServer } from './helpers/server.js';
 import { sendRaw } from './helpers/signing.js';
 import { openMetadataStore } from '../src/db/open.js';
@@ -489,12 +489,9 @@ print(json.dumps({'keys': keys, 'range': list(r['Body'].read()), 'presigned': le
     }
   });
 
-  it('mounts a store prefix read-only with s3fs (FUSE) and samtools reads the BAM from the mount', { skip: skipS3fs() }, () => {
-    const dir = mkdtempSync(join(tmpdir(), 'openomics-s3fs-'));
+  it('mounts a store prefix read-only with s3fs (FUSE) and samtools reads the BAM from the mount', { skip: skipS3fs() }, async () => {
     const prefix = `123456789012/sequenceStore/${storeId}`;
-    const mount = mountS3fs(dir, { bucket: alias, prefix, url: s.url, accessKeyId: s.accessKeyId, secretAccessKey: s.secretAccessKey });
-    const mnt = mount.path;
-    try {
+    await withS3fsMount({ bucket: alias, prefix, url: s.url, accessKeyId: s.accessKeyId, secretAccessKey: s.secretAccessKey }, (mnt, dir) => {
       const readSetDir = bamKey.slice(prefix.length + 1).split('/').slice(0, 2).join('/');
       const listing = execFileSync('ls', [join(mnt, readSetDir)], { encoding: 'utf8' });
       assert.match(listing, /sample\.bam\.bai/);
@@ -503,13 +500,7 @@ print(json.dumps({'keys': keys, 'range': list(r['Body'].read()), 'presigned': le
       const region = execFileSync('samtools', ['view', join(mnt, readSetDir, 'sample.bam'), 'chr1:1000-5000'], { env: SAMTOOLS_ENV, cwd: dir });
       assert.equal(createHash('md5').update(region).digest('hex'), createHash('md5').update(execFileSync('samtools', ['view', join(corpus, 'sample.bam'), 'chr1:1000-5000'], { env: SAMTOOLS_ENV })).digest('hex'));
       assert.throws(() => writeFileSync(join(mnt, readSetDir, 'new.txt'), 'x'), 'the mount is read-only');
-    } catch (e) {
-      console.error(mount.log());
-      throw e;
-    } finally {
-      mount.unmount();
-      rmSync(dir, { recursive: true, force: true });
-    }
+    });
   });
 });
 

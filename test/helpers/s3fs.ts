@@ -1,5 +1,6 @@
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 /** s3fs needs the s3fs package and a usable /dev/fuse; the reason is printed when it is skipped (a guard test checks it). */
@@ -16,8 +17,35 @@ export interface S3fsMount {
   unmount(): void;
 }
 
+export interface S3fsTarget {
+  bucket: string;
+  prefix?: string;
+  url: string;
+  accessKeyId: string;
+  secretAccessKey: string;
+}
+
+/**
+ * Runs `use` with `bucket[:/prefix]` mounted read-only (the mount point, and a scratch folder beside it); the
+ * mount and the folder are gone afterwards, and s3fs' log is printed if `use` fails.
+ */
+export async function withS3fsMount<T>(o: S3fsTarget, use: (mnt: string, dir: string) => T | Promise<T>): Promise<T> {
+  const dir = mkdtempSync(join(tmpdir(), 'openomics-s3fs-'));
+  let mount: S3fsMount | undefined;
+  try {
+    mount = mountS3fs(dir, o);
+    return await use(mount.path, dir);
+  } catch (e) {
+    if (mount) console.error(mount.log());
+    throw e;
+  } finally {
+    mount?.unmount();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
 /** Mounts `bucket[:/prefix]` of an S3 endpoint read-only with s3fs (FUSE) under `dir`/mnt. */
-export function mountS3fs(dir: string, o: { bucket: string; prefix?: string; url: string; accessKeyId: string; secretAccessKey: string }): S3fsMount {
+export function mountS3fs(dir: string, o: S3fsTarget): S3fsMount {
   const mnt = join(dir, 'mnt');
   mkdirSync(mnt, { recursive: true });
   const passwd = join(dir, 'passwd');
