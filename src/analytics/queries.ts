@@ -19,13 +19,15 @@ import type { AnnotationStoreService, AnnotationStoreView } from './annotation-s
 import type { ShareService } from './shares.js';
 import type { VariantStoreService, VariantStoreView } from './variant-stores.js';
 import { samplesRead } from './sample-pruning.js';
-import { parseUnload, unloadCopy } from './unload.js';
+import { isUnload, parseUnload, unloadCopy } from './unload.js';
 import { ATTRIBUTES_FROM_INFO, INFO_COLUMN, VARIANT_COLUMNS } from './vcf-rows.js';
 
 export const ANALYTICS_QUERY_JOB = 'AnalyticsQuery';
 /** The one catalog and database the stores are tables of (Athena's default catalog name). */
 export const CATALOG = 'awsdatacatalog';
 export const DATABASE = 'omics';
+/** Files an UNLOAD's partitioned writer keeps open at once (each holds a row group). */
+const UNLOAD_OPEN_FILES = 32;
 /** Store files decrypted at once for a query. */
 const DECRYPT_CONCURRENCY = 4;
 
@@ -215,7 +217,8 @@ export class QueryService {
         const result = join(dir, 'result.csv');
         let scanned = 0;
         let columns: { name: string; type: string }[];
-        let unloaded: string[] = [];
+        // Files an UNLOAD wrote (undefined for a SELECT).
+        let unloaded: string[] | undefined;
         const db = await DuckDBInstance.create(':memory:', { threads: '2' });
         const c = await db.connect();
         try {
@@ -224,7 +227,7 @@ export class QueryService {
           scanned = await this.prepareTables(c, q, dir, sql);
           const target = unload && (await this.locations.target(unload.location, { accountId: q.accountId }));
           if (unload && !unload.partitionedBy.length && !(await target!.isEmpty())) throw new ValidationError(`UNLOAD TO ${unload.location}: the location is not empty (only a partitioned UNLOAD may add to a location).`);
-          await c.run(`SET partitioned_write_max_open_files = 32`);
+          await c.run(`SET partitioned_write_max_open_files = ${UNLOAD_OPEN_FILES}`);
           await c.run(`SET allowed_directories = ['${dir}/']`);
           await c.run('SET enable_external_access = false');
           await c.run('SET lock_configuration = true');
@@ -232,7 +235,7 @@ export class QueryService {
             await c.run(unloadCopy(unload, join(dir, 'unload'), q.id));
             columns = [];
             await writeFile(result, '');
-            unloaded = await this.unloadFiles(join(dir, 'unload'), target!, q);
+            unloaded = await this.unloadFiles(join(dir, 'unload'), target!);
           } else {
             const described = await c.runAndReadAll(`DESCRIBE ${sql}`);
             columns = described.getRows().map((r) => ({ name: String(r[0]), type: athenaType(String(r[1])) }));
@@ -253,7 +256,7 @@ export class QueryService {
           try {
             const target = await this.locations.target(q.outputLocation, { accountId: q.accountId });
             // An UNLOAD leaves the list of files it wrote (Athena's data manifest); a SELECT, its rows.
-            if (parseUnload(q.query)) await target.write(`${q.id}-manifest.csv`, Readable.from([unloaded.map((u) => `${u}\n`).join('')]));
+            if (unloaded) await target.write(`${q.id}-manifest.csv`, Readable.from([unloaded.map((u) => `${u}\n`).join('')]));
             else await target.write(`${q.id}.csv`, createReadStream(result));
           } catch (e) {
             const message = `The result could not be written to ${q.outputLocation}: ${(e as Error).message}`;
@@ -324,7 +327,7 @@ export class QueryService {
   }
 
   /** The files an UNLOAD wrote, copied to its location (relative paths kept: `col=value/` partitions); their URIs. */
-  private async unloadFiles(folder: string, target: ExportTarget, q: QueryExecutionRecord): Promise<string[]> {
+  private async unloadFiles(folder: string, target: ExportTarget): Promise<string[]> {
     const files = (await readdir(folder, { recursive: true, withFileTypes: true }).catch(() => [])).filter((e) => e.isFile());
     const uris: string[] = [];
     for (const f of files) {
@@ -337,7 +340,7 @@ export class QueryService {
 
   /** Athena's DataManifestLocation: where a finished UNLOAD with an output location listed its files. */
   dataManifestLocation(q: QueryExecutionRecord): string | undefined {
-    return q.state === 'SUCCEEDED' && q.outputLocation && /^\s*unload\b/i.test(q.query) ? `${q.outputLocation.replace(/\/?$/, '/')}${q.id}-manifest.csv` : undefined;
+    return q.state === 'SUCCEEDED' && q.outputLocation && isUnload(q.query) ? `${q.outputLocation.replace(/\/?$/, '/')}${q.id}-manifest.csv` : undefined;
   }
 
   private async decrypt(dataKey: string, files: AnalyticsFileRecord[], dir: string): Promise<string[]> {

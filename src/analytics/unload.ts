@@ -22,10 +22,15 @@ const COMPRESSION: Record<(typeof FORMATS)[number], Record<string, string>> = {
   JSON: { GZIP: 'gzip', ZSTD: 'zstd', NONE: 'none' },
 };
 
+/** Whether the query is an UNLOAD statement (well-formed or not). */
+export function isUnload(query: string): boolean {
+  return /^\s*unload\b/i.test(query);
+}
+
 /** The statement, if the query is an UNLOAD (a malformed one is a ValidationError naming what is wrong). */
 export function parseUnload(query: string): UnloadStatement | undefined {
+  if (!isUnload(query)) return undefined;
   const text = query.trim().replace(/;\s*$/, '');
-  if (!/^unload\b/i.test(text)) return undefined;
   const m = /^unload\s*\(([\s\S]+)\)\s*to\s*'((?:[^']|'')*)'\s*with\s*\(([\s\S]*)\)$/i.exec(text);
   if (!m) throw new ValidationError(`UNLOAD must read: UNLOAD (SELECT ...) TO 's3://bucket/prefix/' WITH (format = 'PARQUET')`);
   const location = m[2]!.replace(/''/g, "'");

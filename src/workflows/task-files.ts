@@ -6,7 +6,7 @@
  * cgroup. Imports only Node's standard library: the task shim runs as its own small process.
  */
 import { randomInt, randomUUID } from 'node:crypto';
-import { existsSync, readdirSync, readFileSync, renameSync, rmdirSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, type Dirent, readFileSync, renameSync, rmdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 export interface TaskFile {
@@ -132,7 +132,7 @@ function cgroupFolders(cgroup: string): string[] {
 function removeCgroup(cgroup: string): boolean {
   let removed = true;
   const remove = (dir: string) => {
-    let entries: import('node:fs').Dirent[];
+    let entries: Dirent[];
     try {
       entries = readdirSync(dir, { withFileTypes: true });
     } catch {
