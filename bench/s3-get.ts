@@ -3,10 +3,11 @@
 // The load generator is wrk (Debian, native, 1 thread), not this process: nginx's numbers are the client's
 // ceiling in the same run. 64 KiB random ranges (a Lua script picks them) at 1 and 16 connections, with p99
 // latency, and whole-object GETs at 1 connection; every figure the median of REPS runs of BENCH_SECONDS (min–max).
-// npm run bench:s3        (REPS=3 BENCH_SECONDS=5 BENCH_FILE=<an unaligned BAM>)
+// Ours runs as one server process, then as the default group (`--processes`, one per core) on the same data.
+// npm run bench:s3        (REPS=3 BENCH_SECONDS=5 BENCH_FILE=<an unaligned BAM> BENCH_PROCESSES=1,2)
 import { execFileSync, spawnSync } from 'node:child_process';
 import { copyFileSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { S3Client, GetObjectCommand } from '@aws-sdk/client-s3';
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
@@ -25,6 +26,7 @@ import { startNginx } from './nginx.js';
 const SECONDS = Number(process.env['BENCH_SECONDS'] ?? 5);
 const REPS = Number(process.env['REPS'] ?? 3);
 const RANGE = 64 * 1024;
+const PROCESSES = (process.env['BENCH_PROCESSES'] ?? `1,${availableParallelism()}`).split(',').map(Number);
 
 interface WrkResult {
   requestsPerSecond: number;
@@ -69,7 +71,7 @@ end
 if (spawnSync('wrk', ['--version']).error) throw new Error('wrk is not installed (Debian package wrk)');
 // nginx first: if it is missing, nothing else has been started (and left running).
 const nginx = await startNginx(work);
-const s = await spawnServer({ keepLogs: false, env: { OPENOMICS_IMPORT_ROOTS: work } });
+let s = await spawnServer({ keepLogs: false, env: { OPENOMICS_IMPORT_ROOTS: work, OPENOMICS_PROCESSES: String(PROCESSES[0]) } });
 try {
   const omics = omicsClient(s);
   const storeId = (await omics.send(new CreateSequenceStoreCommand({ name: 'bench' }))).id!;
@@ -87,36 +89,51 @@ try {
   const meta = await omics.send(new GetReadSetMetadataCommand({ sequenceStoreId: storeId, id: done.sources![0]!.readSetId }));
   const alias = /^s3:\/\/([^/]+)\//.exec((await omics.send(new GetSequenceStoreCommand({ id: storeId }))).s3Access!.s3Uri!)![1]!;
   const key = meta.files!.source1!.s3Access!.s3Uri!.replace(`s3://${alias}/`, '');
-  const ours = new S3Client({ endpoint: s.url, region: 'us-east-1', forcePathStyle: true, credentials: { accessKeyId: s.accessKeyId, secretAccessKey: s.secretAccessKey } });
-  const oursUrl = await getSignedUrl(ours, new GetObjectCommand({ Bucket: alias, Key: key }), { expiresIn: 3600 });
-  const nginxUrl = `${nginx.url}/sample.bam`;
-  // The object is the file: a whole GET of ours has nginx's length.
-  const head = await fetch(oursUrl, { headers: { range: 'bytes=0-0' } });
-  if (head.headers.get('content-range') !== `bytes 0-0/${size}`) throw new Error(`ours serves ${head.headers.get('content-range')}, not ${size} bytes`);
-  await head.arrayBuffer();
-
-  const servers = { ours: oursUrl, nginx: nginxUrl };
+  const presign = async () => {
+    const ours = new S3Client({ endpoint: s.url, region: 'us-east-1', forcePathStyle: true, credentials: { accessKeyId: s.accessKeyId, secretAccessKey: s.secretAccessKey } });
+    const url = await getSignedUrl(ours, new GetObjectCommand({ Bucket: alias, Key: key }), { expiresIn: 3600 });
+    // The object is the file: a whole GET of ours has nginx's length.
+    const head = await fetch(url, { headers: { range: 'bytes=0-0' } });
+    if (head.headers.get('content-range') !== `bytes 0-0/${size}`) throw new Error(`ours serves ${head.headers.get('content-range')}, not ${size} bytes`);
+    await head.arrayBuffer();
+    return url;
+  };
   const runs = (url: string, connections: number, withScript: boolean) => {
     wrk(url, connections, withScript ? script : undefined); // untimed: JIT, thread pools, page cache
     return Array.from({ length: REPS }, () => wrk(url, connections, withScript ? script : undefined));
   };
-  const rows: string[] = [];
-  for (const c of [1, 16]) {
-    const r = { ours: runs(servers.ours, c, true), nginx: runs(servers.nginx, c, true) };
-    const rps = (x: WrkResult[]) => x.map((y) => y.requestsPerSecond);
-    rows.push(`| 64 KiB random ranges, ${c} conn (req/s) | ${spread(rps(r.ours), 0)} | ${spread(rps(r.nginx), 0)} | ${(median(rps(r.ours)) / median(rps(r.nginx))).toFixed(2)} |`);
-    const p99 = (x: WrkResult[]) => x.map((y) => y.p99Ms);
-    rows.push(`| p99 latency, ${c} conn (ms) | ${spread(p99(r.ours), 2)} | ${spread(p99(r.nginx), 2)} | ${(median(p99(r.ours)) / median(p99(r.nginx))).toFixed(2)} |`);
+  type Measures = Record<string, WrkResult[]>;
+  const measure = (url: string): Measures => ({
+    c1: runs(url, 1, true),
+    c16: runs(url, 16, true),
+    whole: runs(url, 1, false),
+  });
+  const ours: Measures[] = [];
+  for (const [i, n] of PROCESSES.entries()) {
+    if (i > 0) {
+      await s.kill(); // the data stays: the next group serves the same read set
+      s = await spawnServer({ keepLogs: false, dataDir: s.dataDir, env: { OPENOMICS_IMPORT_ROOTS: work, OPENOMICS_PROCESSES: String(n) } });
+    }
+    ours.push(measure(await presign()));
   }
-  const whole = { ours: runs(servers.ours, 1, false), nginx: runs(servers.nginx, 1, false) };
+  const reference = measure(`${nginx.url}/sample.bam`);
+  const rps = (x: WrkResult[]) => x.map((y) => y.requestsPerSecond);
+  const p99 = (x: WrkResult[]) => x.map((y) => y.p99Ms);
   const gbs = (x: WrkResult[]) => x.map((y) => y.bytesPerSecond / 1e9);
-  rows.push(`| whole object, 1 conn (GB/s) | ${spread(gbs(whole.ours), 2)} | ${spread(gbs(whole.nginx), 2)} | ${(median(gbs(whole.ours)) / median(gbs(whole.nginx))).toFixed(2)} |`);
+  const row = (what: string, m: keyof Measures, f: (x: WrkResult[]) => number[], digits: number) =>
+    `| ${what} | ${ours.map((o) => spread(f(o[m]!), digits)).join(' | ')} | ${spread(f(reference[m]!), digits)} | ${ours.map((o) => (median(f(o[m]!)) / median(f(reference[m]!))).toFixed(2)).join(' | ')} |`;
   console.log(`\nS3 view reads of ${file} (${(size / 1e6).toFixed(0)} MB), wrk 1 thread, ${SECONDS} s runs, medians of ${REPS} (min–max)`);
-  console.log('| measure | ours | nginx (the client ceiling) | ours/nginx |');
-  console.log('|---|---|---|---|');
-  for (const row of rows) console.log(row);
+  const names = PROCESSES.map((n) => `ours, ${n} process${n > 1 ? 'es' : ''}`);
+  console.log(`| measure | ${names.join(' | ')} | nginx, 1 worker (the client ceiling) | ${names.map((n) => `${n} / nginx`).join(' | ')} |`);
+  console.log(`|---|${'---|'.repeat(2 * PROCESSES.length + 1)}`);
+  console.log(row('64 KiB random ranges, 1 conn (req/s)', 'c1', rps, 0));
+  console.log(row('p99 latency, 1 conn (ms)', 'c1', p99, 2));
+  console.log(row('64 KiB random ranges, 16 conn (req/s)', 'c16', rps, 0));
+  console.log(row('p99 latency, 16 conn (ms)', 'c16', p99, 2));
+  console.log(row('whole object, 1 conn (GB/s)', 'whole', gbs, 2));
 } finally {
   nginx.stop();
   await s.stop();
+  rmSync(s.dataDir, { recursive: true, force: true });
   rmSync(work, { recursive: true, force: true });
 }

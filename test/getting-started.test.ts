@@ -3,6 +3,7 @@
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
+import { availableParallelism } from 'node:os';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ROOT, spawnServer, type SpawnedServer } from './helpers/server.js';
@@ -18,7 +19,8 @@ describe('docs/getting-started.md', () => {
   let s: SpawnedServer;
   let moto: Moto;
   before(async () => {
-    s = await spawnServer();
+    // As `npm start` runs it: one server process per core (the other suites run one).
+    s = await spawnServer({ env: { OPENOMICS_PROCESSES: String(availableParallelism()) } });
     moto = await startMoto();
   });
   after(async () => {

@@ -10,6 +10,15 @@ import type { SequenceStoreRecord } from '../src/storage/entities.js';
 import { BACKENDS, PG_URL, dropPgSchema, newPgSchema } from './helpers/server.js';
 import { readSetRecord, referenceRecord } from './helpers/records.js';
 
+/** Waits (up to 2 s) for `ok`: another process's change reaches PostgreSQL listeners within a round trip. */
+async function until(ok: () => boolean): Promise<void> {
+  const end = Date.now() + 2000;
+  while (!ok()) {
+    if (Date.now() > end) assert.fail('the generation did not change');
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
 function store(id: string, t: number, over: Partial<SequenceStoreRecord> = {}): SequenceStoreRecord {
   return {
     id,
@@ -238,6 +247,37 @@ for (const backend of BACKENDS) {
       assert.equal(await db.jobs.claim(['TestJob'], 'worker-c', 99_999, 500), undefined, 'a finished job is not runnable');
       assert.equal((await db.jobs.list('TestJob', job.storeId, { status: 'COMPLETED' }, { maxResults: 10 })).items.length, 1);
       assert.equal(await db.jobs.countActive('TestJob', '111111111111'), 0);
+    });
+
+    it('changes its generation when any connection commits a change to a cached table, and only then', async () => {
+      // A second store on the same database stands for another process.
+      const other = await openMetadataStore(backend === 'sqlite' ? { kind: 'sqlite', file: join(dir, 'm.sqlite') } : { kind: 'postgres', url: PG_URL, schema });
+      try {
+        const settled = async (m: MetadataStore) => {
+          // PostgreSQL announces commits by NOTIFY: wait until two reads a moment apart agree.
+          for (;;) {
+            const g = m.generation();
+            await new Promise((r) => setTimeout(r, 50));
+            if (m.generation() === g) return g;
+          }
+        };
+        const mine = await settled(db);
+        const theirs = await settled(other);
+        await other.jobs.insert({ id: '6400000099', kind: 'Other', accountId: '111111111111', storeId: '6000000099', status: 'SUBMITTED', statusMessage: null,
+          payload: {}, creationTime: 1, completionTime: null, leaseOwner: null, leaseExpires: null, attempts: 0 });
+        assert.equal(await settled(db), mine, 'a job row is not cached: no change');
+        await other.sequenceStores.insert(store('6000000099', 5));
+        await until(() => db.generation() !== mine);
+        assert.notEqual(other.generation(), theirs, 'the writer sees its own change at once');
+        const before = await settled(db);
+        await other.tags.put('arn:aws:omics:us-east-1:111111111111:sequenceStore/6000000099', { k: 'v' });
+        await until(() => db.generation() !== before);
+        const beforeUpdate = await settled(db);
+        await other.atomically((tx) => tx.tags.put('arn:aws:omics:us-east-1:111111111111:sequenceStore/6000000099', { k: 'w' }));
+        await until(() => db.generation() !== beforeUpdate);
+      } finally {
+        await other.close();
+      }
     });
 
     it('settles deployment settings: the first value recorded wins', async () => {

@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
+import { availableParallelism } from 'node:os';
 import { DEFAULT_QUOTAS, type Quotas } from '../core/quotas.js';
 import { DEFAULT_NATIVE_CHOICES, type NativeChoices } from '../core/native-addon.js';
 
@@ -36,6 +37,11 @@ export interface Config {
   accountRoots: Record<string, { importRoots: string[]; exportRoots: string[] }>;
   /** Background job workers in this process (0: this process only serves requests). */
   workers: number;
+  /**
+   * `openomics serve`: server processes sharing the port (node:cluster), each as stateless as the scale-out
+   * design requires; jobs and sweeps run in the first only. Default: the machine's cores.
+   */
+  processes: number;
   /** How long a worker holds a job without renewing; after a crash, the job restarts this long after. */
   jobLeaseMs: number;
   /** `openomics worker`'s health and metrics port (/_openomics/ready, /_openomics/metrics) on `host`; unset: none. */
@@ -241,6 +247,7 @@ export function loadConfig(flags: ConfigOverrides = {}): Config {
     jobMaxAttempts: Math.max(1, num(env('OPENOMICS_JOB_MAX_ATTEMPTS'), 'OPENOMICS_JOB_MAX_ATTEMPTS') ?? 5),
     jobMaxStorageAttempts: Math.max(1, num(env('OPENOMICS_JOB_MAX_STORAGE_ATTEMPTS'), 'OPENOMICS_JOB_MAX_STORAGE_ATTEMPTS') ?? 30),
     workers: flags.workers ?? num(env('OPENOMICS_WORKERS'), 'OPENOMICS_WORKERS') ?? fromFile.workers ?? 2,
+    processes: Math.max(1, flags.processes ?? num(env('OPENOMICS_PROCESSES'), 'OPENOMICS_PROCESSES') ?? fromFile.processes ?? availableParallelism()),
     uploadExpiryMs: num(env('OPENOMICS_UPLOAD_EXPIRY_SECONDS'), 'OPENOMICS_UPLOAD_EXPIRY_SECONDS') !== undefined
       ? num(env('OPENOMICS_UPLOAD_EXPIRY_SECONDS'), '')! * 1000
       : (fromFile.uploadExpiryMs ?? 7 * 24 * 3600 * 1000),

@@ -20,6 +20,7 @@ import { KyselyQueryExecutionRecords, type QueryExecutionRecords } from './query
 import { KyselyAnnotationStoreRecords, type AnnotationStoreRecords } from './annotation-store-records.js';
 import { KyselyAnalyticsFileRecords, type AnalyticsFileRecords } from './analytics-file-records.js';
 import { KyselyShareRecords, type ShareRecords } from './share-records.js';
+import type { ChangeGeneration } from './change-generation.js';
 
 /**
  * The metadata store: every durable fact except blob bytes, one set of records per aggregate (one file each,
@@ -62,6 +63,12 @@ export interface MetadataStore {
 
   /** Runs `fn` in one transaction over the data-plane records and tags: all of it lands or none. */
   atomically<T>(fn: (tx: DataTransaction) => Promise<T>): Promise<T>;
+
+  /**
+   * A number, read without I/O, that changes once a change to a cached table (stores, read sets, tags,
+   * identities) is committed by any process: what a cache of those rows checks on every lookup.
+   */
+  generation(): number;
 }
 
 export interface DataTransaction {
@@ -101,6 +108,7 @@ export class KyselyMetadataStore implements MetadataStore {
   constructor(
     private readonly db: Kysely<Database>,
     readonly dialect: 'sqlite' | 'postgres',
+    private readonly changes: ChangeGeneration,
     /** PostgreSQL schema holding the tables (the migrator must look only there). */
     private readonly schema?: string,
   ) {
@@ -125,7 +133,12 @@ export class KyselyMetadataStore implements MetadataStore {
     this.shares = new KyselyShareRecords(db);
   }
 
+  generation(): number {
+    return this.changes.current();
+  }
+
   async atomically<T>(fn: (tx: DataTransaction) => Promise<T>): Promise<T> {
+    // Bumped again once committed: a lookup between a statement inside and the commit cached the old row.
     return this.db.transaction().execute((trx) =>
       fn({
         readSets: new KyselyReadSetRecords(trx),
@@ -139,7 +152,7 @@ export class KyselyMetadataStore implements MetadataStore {
         annotationStores: new KyselyAnnotationStoreRecords(trx),
         analyticsFiles: new KyselyAnalyticsFileRecords(trx),
       }),
-    );
+    ).finally(() => this.changes.bump());
   }
 
   async migrate(): Promise<void> {
@@ -156,6 +169,7 @@ export class KyselyMetadataStore implements MetadataStore {
   }
 
   async close(): Promise<void> {
+    await this.changes.close();
     await this.db.destroy();
   }
 

@@ -1,4 +1,10 @@
-import { Kysely, type Migration, type MigrationProvider } from 'kysely';
+import { Kysely, PostgresAdapter, sql, type Migration, type MigrationProvider } from 'kysely';
+
+/** The tables whose rows processes cache (store, read set, tag and identity lookups of the S3 view and the edges). */
+export const CACHED_TABLES = ['accounts', 'users', 'access_keys', 'user_policies', 'sequence_stores', 'read_sets', 'tags'] as const;
+
+/** The PostgreSQL channel a committed change to a cached table is announced on. */
+export const CHANGE_CHANNEL = 'openomics_metadata_changed';
 
 /**
  * Numbered migrations, written once with Kysely's schema builder so that the
@@ -469,6 +475,28 @@ const migrations: Record<string, Migration> = {
         .execute();
       await db.schema.createIndex('shares_owner').on('shares').columns(['owner_id', 'resource_arn']).execute();
       await db.schema.createIndex('shares_subscriber').on('shares').columns(['subscriber_id']).execute();
+    },
+  },
+  '0009_change_generation': {
+    async up(db: Kysely<any>) {
+      // Every process caches rows of CACHED_TABLES and must see a committed change to them at once, whichever
+      // process made it. SQLite: triggers count changes in one row that a lookup reads (a few microseconds);
+      // PostgreSQL: statement triggers announce the change with NOTIFY (db/change-generation.ts listens).
+      if (db.getExecutor().adapter instanceof PostgresAdapter) {
+        await sql.raw(`CREATE OR REPLACE FUNCTION openomics_metadata_changed() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN PERFORM pg_notify('${CHANGE_CHANNEL}', TG_TABLE_NAME); RETURN NULL; END $$`).execute(db);
+        for (const t of CACHED_TABLES) {
+          await sql.raw(`CREATE TRIGGER ${t}_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON "${t}" FOR EACH STATEMENT EXECUTE FUNCTION openomics_metadata_changed()`).execute(db);
+        }
+        return;
+      }
+      await db.schema.createTable('metadata_generation').addColumn('id', 'integer', (c) => c.primaryKey()).addColumn('n', 'bigint', (c) => c.notNull()).execute();
+      await db.insertInto('metadata_generation').values({ id: 1, n: 0 }).execute();
+      for (const t of CACHED_TABLES) {
+        for (const op of ['INSERT', 'UPDATE', 'DELETE']) {
+          await sql.raw(`CREATE TRIGGER ${t}_${op.toLowerCase()}_changed AFTER ${op} ON "${t}" BEGIN UPDATE metadata_generation SET n = n + 1 WHERE id = 1; END`).execute(db);
+        }
+      }
     },
   },
 };

@@ -6,6 +6,7 @@ import pg from 'pg';
 import type { Database } from './schema.js';
 import { getOrAdd } from '../core/bounded-cache.js';
 import { KyselyMetadataStore, type MetadataStore } from './metadata-store.js';
+import { countWrites, PostgresChangeListener, sqliteChangeGeneration } from './change-generation.js';
 
 // int8 (bigint) columns hold epoch milliseconds, well inside Number's range.
 pg.types.setTypeParser(20, (v) => Number.parseInt(v, 10));
@@ -31,15 +32,16 @@ export async function openMetadataStore(loc: MetadataLocation, opts: MetadataSto
     database.pragma('journal_mode = WAL');
     database.pragma('busy_timeout = 5000');
     database.pragma('foreign_keys = ON');
-    store = new KyselyMetadataStore(new Kysely<Database>({ dialect: new SqliteDialect({ database: withStatementCache(database) }) }), 'sqlite');
+    store = new KyselyMetadataStore(new Kysely<Database>({ dialect: new SqliteDialect({ database: withStatementCache(database) }) }), 'sqlite', sqliteChangeGeneration(database));
   } else {
+    const searchPath = loc.schema ? { options: `-c search_path=${loc.schema}` } : {};
     const pool = new pg.Pool({
       connectionString: loc.url,
       max: 10,
       // A database that is down or hangs fails a query in seconds (a retryable 503 at the edges) instead of holding it.
       connectionTimeoutMillis: 5_000,
       query_timeout: 60_000,
-      ...(loc.schema ? { options: `-c search_path=${loc.schema}` } : {}),
+      ...searchPath,
     });
     const lost = opts.onConnectionError ?? defaultConnectionError;
     pool.on('error', lost);
@@ -54,7 +56,9 @@ export async function openMetadataStore(loc: MetadataLocation, opts: MetadataSto
         client.release();
       }
     }
-    store = new KyselyMetadataStore(new Kysely<Database>({ dialect: new PostgresDialect({ pool }) }), 'postgres', loc.schema ?? 'public');
+    const changes = new PostgresChangeListener({ connectionString: loc.url, connectionTimeoutMillis: 5_000, ...searchPath }, lost);
+    store = new KyselyMetadataStore(new Kysely<Database>({ dialect: new PostgresDialect({ pool }), plugins: [countWrites(changes)] }), 'postgres', changes, loc.schema ?? 'public');
+    await changes.start();
   }
   await store.migrate();
   return store;

@@ -3,6 +3,7 @@ import { AccessDeniedError, AuthenticationError, NotFoundError, ValidationError 
 import { newAccessKeyId, newSecretAccessKey } from '../core/ids.js';
 import type { MetadataStore } from '../db/metadata-store.js';
 import type { SecretBox } from '../keys/secret-box.js';
+import { oncePerRequest } from '../core/activity.js';
 import { evaluate, parsePolicy, type PolicyDocument, type RequestContext } from './policy.js';
 
 /** Who made a request, once authenticated. */
@@ -18,10 +19,9 @@ interface CachedKey {
   secret: string;
   active: boolean;
   policies: PolicyDocument[];
-  loadedAt: number;
+  /** The metadata's change generation when the key was loaded: trusted while it is still that. */
+  generation: number;
 }
-
-const CACHE_MS = 5_000;
 const USER_NAME = /^[\w+=,.@-]{1,64}$/;
 const POLICY_NAME = /^[\w+=,.@-]{1,128}$/;
 const ACCOUNT_ID = /^\d{12}$/;
@@ -29,11 +29,12 @@ const ACCOUNT_ID = /^\d{12}$/;
 /**
  * Accounts, users, access keys and identity policies. Secrets are stored
  * sealed by the SecretBox and only opened in memory to verify signatures.
- * Lookups are cached for a few seconds, so a revoked key stops working on
- * every server process within that time.
+ * Lookups are cached while the metadata's change generation stands, so a
+ * revoked key or a changed policy takes effect on every process at once.
  */
 export class IdentityService {
   private readonly cache = new Map<string, CachedKey>();
+  private readonly generation = oncePerRequest(() => this.db.generation());
 
   constructor(
     private readonly db: MetadataStore,
@@ -53,8 +54,9 @@ export class IdentityService {
   }
 
   private async load(accessKeyId: string): Promise<CachedKey> {
+    const generation = this.generation();
     const cached = this.cache.get(accessKeyId);
-    if (cached && this.now() - cached.loadedAt < CACHE_MS) {
+    if (cached && cached.generation === generation) {
       if (!cached.active) throw unrecognized();
       return cached;
     }
@@ -77,7 +79,7 @@ export class IdentityService {
       secret: this.secrets.open(rec.secretEnc, this.sealContext(accessKeyId)),
       active: rec.status === 'Active',
       policies,
-      loadedAt: this.now(),
+      generation,
     };
     if (this.cache.size > 10_000) this.cache.clear();
     this.cache.set(accessKeyId, entry);

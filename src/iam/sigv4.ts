@@ -40,6 +40,7 @@ export function uriEncode(s: string): string {
 }
 
 function safeDecode(s: string): string {
+  if (!s.includes('%')) return s; // nothing to decode (most names and values)
   try {
     return decodeURIComponent(s);
   } catch {
@@ -52,9 +53,19 @@ function headerValue(h: SigningRequest['headers'], name: string): string | undef
   return Array.isArray(v) ? v.join(',') : v;
 }
 
-/** Splits a raw query string into decoded [key, value] pairs. */
-export function queryPairs(rawQuery: string): [string, string][] {
+/** The last query string split (a request's is split by the signature parser, the edge and the verifier). */
+let lastQuery: { raw: string; pairs: readonly (readonly [string, string])[] } | undefined;
+
+/** Splits a raw query string into decoded [key, value] pairs (shared: never modified by callers). */
+export function queryPairs(rawQuery: string): readonly (readonly [string, string])[] {
   if (!rawQuery) return [];
+  if (lastQuery?.raw === rawQuery) return lastQuery.pairs;
+  const pairs = splitQuery(rawQuery);
+  lastQuery = { raw: rawQuery, pairs };
+  return pairs;
+}
+
+function splitQuery(rawQuery: string): [string, string][] {
   return rawQuery
     .split('&')
     .filter((p) => p.length > 0)
@@ -64,8 +75,19 @@ export function queryPairs(rawQuery: string): [string, string][] {
     });
 }
 
+/** Signatures already parsed, by the request's headers object (the server and the edge both ask). */
+const parsed = new WeakMap<object, { method: string; rawQuery: string; sig: ParsedSignature | undefined }>();
+
 /** Finds the signature in the request, or undefined when the request is unsigned. */
 export function parseSignature(req: SigningRequest): ParsedSignature | undefined {
+  const hit = parsed.get(req.headers);
+  if (hit && hit.method === req.method && hit.rawQuery === req.rawQuery) return hit.sig;
+  const sig = readSignature(req);
+  parsed.set(req.headers, { method: req.method, rawQuery: req.rawQuery, sig });
+  return sig;
+}
+
+function readSignature(req: SigningRequest): ParsedSignature | undefined {
   const auth = headerValue(req.headers, 'authorization');
   if (auth !== undefined) {
     if (!auth.startsWith('AWS4-HMAC-SHA256')) {

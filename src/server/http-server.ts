@@ -148,13 +148,13 @@ export async function createRequestListener(core: Core, log: Logger): Promise<Re
     const info = { requestId, rawPath, rawQuery, log: log.child({ requestId }), secure: config.tls !== undefined };
     // The SigV4 scope names the service; otherwise (unsigned, SigV2, or a malformed signature, which the
     // owning edge reports) the path decides: Omics routes are never valid bucket names.
-    let service = edge.router.matchesAnyMethod(rawPath) && !s3Edge.virtualBucket(req.headers.host) ? 'omics' : 's3';
+    let signedFor: string | undefined;
     try {
-      const sig = parseSignature({ method: req.method ?? 'GET', rawPath, rawQuery, headers: req.headers });
-      if (sig) service = sig.service;
+      signedFor = parseSignature({ method: req.method ?? 'GET', rawPath, rawQuery, headers: req.headers })?.service;
     } catch (e) {
       if (!(e instanceof AuthenticationError)) throw e;
     }
+    const service = signedFor ?? (edge.router.matchesAnyMethod(rawPath) && !s3Edge.virtualBucket(req.headers.host) ? 'omics' : 's3');
     // CloudWatch Logs' JSON protocol names its operation in X-Amz-Target (also when unsigned).
     if (service === 'logs' || String(req.headers['x-amz-target'] ?? '').startsWith('Logs_20140328.')) {
       await logsEdge.handle(req, res, info);

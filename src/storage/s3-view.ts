@@ -7,6 +7,8 @@ import type { ReadSetRecord, StoredFile } from './entities.js';
 import type { DomainDeps } from './context.js';
 import { storeBlobs } from './store-storage.js';
 import { BlobNotFoundError } from '../blob/blob-store.js';
+import { GenerationCache } from '../core/bounded-cache.js';
+import { oncePerRequest } from '../core/activity.js';
 
 /**
  * The S3 view of read sets (spec §3): each sequence store is a read-only
@@ -56,7 +58,17 @@ const SMALL_READ = 1024 * 1024;
 const KEY = /^(\d{12})\/sequenceStore\/(\d+)\/readSet\/(\d+)\/([^/]+)$/;
 
 export class S3ViewService {
-  constructor(private readonly d: DomainDeps) {}
+  /** Every request names a bucket and most an object: their rows, kept while nothing changed (any process). */
+  private readonly stores: GenerationCache<string, SequenceStoreRecord | undefined>;
+  private readonly readSets: GenerationCache<string, ReadSetRecord | undefined>;
+  private readonly readSetTags: GenerationCache<string, Record<string, string>>;
+
+  constructor(private readonly d: DomainDeps) {
+    const generation = oncePerRequest(() => d.db.generation());
+    this.stores = new GenerationCache(generation);
+    this.readSets = new GenerationCache(generation);
+    this.readSetTags = new GenerationCache(generation);
+  }
 
   /** A bucket name as S3 clients send it: the alias, the access point name, or the access point ARN. */
   async bucket(name: string): Promise<SequenceStoreRecord> {
@@ -67,7 +79,7 @@ export class S3ViewService {
       if (!m) throw new NoSuchBucketError(`The specified bucket does not exist: ${name}`);
       lookup = m[1]!;
     }
-    const store = await this.d.db.sequenceStores.getByAccessPoint(lookup);
+    const store = await this.stores.get(lookup, () => this.d.db.sequenceStores.getByAccessPoint(lookup));
     if (!store || store.status !== 'ACTIVE') throw new NoSuchBucketError(`The specified bucket does not exist: ${name}`);
     return store;
   }
@@ -158,7 +170,7 @@ export class S3ViewService {
     const m = KEY.exec(key);
     const missing = () => new NoSuchKeyError('The specified key does not exist.');
     if (!m || m[1] !== store.accountId || m[2] !== store.id) throw missing();
-    const rs = await this.d.db.readSets.get(store.id, m[3]!);
+    const rs = await this.readSets.get(`${store.id}/${m[3]!}`, () => this.d.db.readSets.get(store.id, m[3]!));
     if (!rs || rs.status !== 'ACTIVE') throw missing();
     const file = [rs.files.source1, rs.files.source2, rs.files.index].find((f) => f?.name === m[4]);
     if (!file) throw missing();
@@ -167,7 +179,8 @@ export class S3ViewService {
 
   /** Object tags: the system tags and the read set's tags whose keys the store propagates (spec §2.9). */
   async tags(t: ObjectTarget): Promise<Record<string, string>> {
-    const own = await this.d.db.tags.list(readSetArn(this.d.partition, t.store.accountId, t.store.id, t.readSet.id));
+    const arn = readSetArn(this.d.partition, t.store.accountId, t.store.id, t.readSet.id);
+    const own = await this.readSetTags.get(arn, () => this.d.db.tags.list(arn));
     const out: Record<string, string> = {
       'omics:subjectId': t.readSet.subjectId,
       'omics:sampleId': t.readSet.sampleId,

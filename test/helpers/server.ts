@@ -63,6 +63,8 @@ export function testServerEnv(dataDir: string, pgSchema: string | undefined, ext
     OPENOMICS_TEST_POISON_RETURNED_BUFFERS: '1',
     // An output member the model does not have (a misspelt field) or a missing required one fails the request.
     OPENOMICS_STRICT_OUTPUT: '1',
+    // One server process (the default is one per core): a test that wants the group says so.
+    OPENOMICS_PROCESSES: '1',
     ...(pgSchema ? { OPENOMICS_DATABASE_URL: PG_URL, OPENOMICS_DATABASE_SCHEMA: pgSchema } : {}),
     ...extra,
   };

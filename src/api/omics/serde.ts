@@ -77,7 +77,7 @@ export class WireSerde {
   parseInput(
     op: Operation,
     labels: Record<string, string>,
-    query: [string, string][],
+    query: readonly (readonly [string, string])[],
     headers: Record<string, string | string[] | undefined>,
     body: Buffer | undefined,
     stream: Readable | undefined,

@@ -1,0 +1,107 @@
+import type SQLite from 'better-sqlite3';
+import pg from 'pg';
+import type { KyselyPlugin, PluginTransformQueryArgs, PluginTransformResultArgs, QueryResult, RootOperationNode, UnknownRow } from 'kysely';
+import { CHANGE_CHANNEL } from './migrations.js';
+
+/**
+ * The metadata's change generation: a number read synchronously (on every cached lookup) that changes once a
+ * change to one of the cached tables (migrations.ts#CACHED_TABLES) has been committed — by this process or any
+ * other using the same database. A cache keeps a row with the generation read before loading it and trusts it
+ * while the generation is the same (core/generation-cache.ts).
+ */
+export interface ChangeGeneration {
+  current(): number;
+  /** This process changed something (a write it made, a transaction it committed). */
+  bump(): void;
+  close(): Promise<void>;
+}
+
+/**
+ * SQLite: the counter row triggers keep (migration 0009), read on the process's own connection. Every process
+ * on the database file sees every commit at its next read (WAL readers see the last committed state).
+ */
+export function sqliteChangeGeneration(database: SQLite.Database): ChangeGeneration {
+  let read: SQLite.Statement | undefined; // prepared on first use: the table exists once migrations ran
+  return {
+    current: () => Number((read ??= database.prepare('SELECT n FROM metadata_generation WHERE id = 1').pluck()).get()),
+    bump: () => {},
+    close: async () => {},
+  };
+}
+
+/**
+ * PostgreSQL: a connection of its own LISTENs on the channel the tables' statement triggers NOTIFY (migration
+ * 0009), so another process's commit arrives within a round trip; this process's own writes bump it as their
+ * results come back (countWrites) and again when a transaction commits. While not listening (not yet
+ * connected, or the connection was lost) every read is a new generation: nothing cached is trusted.
+ */
+export class PostgresChangeListener implements ChangeGeneration {
+  private n = 0;
+  private listening = false;
+  private client: pg.Client | undefined;
+  private retry: NodeJS.Timeout | undefined;
+  private closed = false;
+
+  constructor(
+    private readonly config: pg.ClientConfig,
+    private readonly onError: (err: Error) => void,
+  ) {}
+
+  current(): number {
+    return this.listening ? this.n : ++this.n;
+  }
+
+  bump(): void {
+    this.n++;
+  }
+
+  async start(): Promise<void> {
+    if (this.closed) return;
+    const client = new pg.Client(this.config);
+    this.client = client;
+    const lost = (err?: Error) => {
+      if (client !== this.client) return;
+      this.listening = false;
+      this.client = undefined;
+      client.removeAllListeners('notification');
+      void client.end().catch(() => {});
+      if (err) this.onError(err);
+      if (!this.closed) this.retry = setTimeout(() => void this.start(), 1_000).unref();
+    };
+    client.on('error', lost);
+    client.on('end', () => lost());
+    client.on('notification', () => this.n++);
+    try {
+      await client.connect();
+      await client.query(`LISTEN ${CHANGE_CHANNEL}`);
+      this.n++; // whatever changed while nobody listened
+      this.listening = true;
+    } catch (e) {
+      lost(e as Error);
+    }
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    clearTimeout(this.retry);
+    this.listening = false;
+    const c = this.client;
+    this.client = undefined;
+    await c?.end().catch(() => {});
+  }
+}
+
+/** A Kysely plugin that bumps the generation when a statement other than a SELECT has run (PostgreSQL). */
+export function countWrites(changes: ChangeGeneration): KyselyPlugin {
+  const writes = new WeakSet<object>();
+  return {
+    transformQuery(args: PluginTransformQueryArgs): RootOperationNode {
+      if (args.node.kind !== 'SelectQueryNode') writes.add(args.queryId);
+      return args.node;
+    },
+    transformResult(args: PluginTransformResultArgs): Promise<QueryResult<UnknownRow>> {
+      if (writes.has(args.queryId)) changes.bump();
+      return Promise.resolve(args.result);
+    },
+  };
+}
