@@ -1,7 +1,8 @@
 // Transfer-manager benchmark, one run, the same large BAM:
 //   `openomics upload` (parallel parts, SigV4, through the Omics API, until ACTIVE and until the parts are in)
 //     against `aws s3 cp` of the file into moto_server;
-//   `openomics download` (parallel GetReadSet parts) against `curl` of the file from nginx.
+//   `openomics download` (ranged GETs of the S3 view, and GetReadSet parts) against `curl` of the file from nginx,
+//   downloads timed REPS times (median, min–max), the ETag check included.
 import { spawnSync } from 'node:child_process';
 import { copyFileSync, mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -16,6 +17,8 @@ import { startNginx } from './nginx.js';
 
 const PART = process.env['BENCH_PART'] ?? '16MiB';
 const CONCURRENCY = process.env['BENCH_CONCURRENCY'] ?? '4';
+const DOWNLOAD_CONCURRENCY = process.env['BENCH_DOWNLOAD_CONCURRENCY'] ?? '8';
+const REPS = Number(process.env['REPS'] ?? 3);
 const file = process.env['BENCH_FILE'] ?? join(benchCorpus(), 'sample.unaligned.bam');
 const mb = statSync(file).size / 1e6;
 const work = mkdtempSync(join(tmpdir(), 'openomics-transfer-'));
@@ -51,17 +54,31 @@ try {
   const awsCp = timed('aws', ['s3', 'cp', file, 's3://bench/x.bam', '--endpoint-url', moto.endpoint, '--quiet'], {
     ...env, AWS_ACCESS_KEY_ID: 'testing', AWS_SECRET_ACCESS_KEY: 'testing', AWS_DEFAULT_REGION: 'us-east-1', AWS_ENDPOINT_URL: moto.endpoint,
   });
-  const down = timed(process.execPath, [CLI, 'download', '--sequence-store-id', storeId, '--id', readSetId, '--to', join(work, 'down.bam'), '--concurrency', CONCURRENCY], env);
-  const curl = timed('curl', ['-sS', '-o', join(work, 'curl.bam'), `${nginx.url}/x.bam`], env);
-  const row = (label: string, sec: number, ref: number) => `| ${label} | ${sec.toFixed(2)} | ${(mb / sec).toFixed(0)} | ${(ref / sec).toFixed(2)} |`;
+  const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+  const reps = (f: () => number) => Array.from({ length: REPS }, f);
+  const download = (via: string, verify = true) => () => {
+    const r = timed(process.execPath, [CLI, 'download', '--sequence-store-id', storeId, '--id', readSetId, '--to', join(work, `down-${via}.bam`), '--concurrency', DOWNLOAD_CONCURRENCY, '--via', via, ...(verify ? [] : ['--no-verify'])], env);
+    rmSync(join(work, `down-${via}.bam`));
+    return r.seconds;
+  };
+  const downS3 = reps(download('s3'));
+  const downParts = reps(download('parts'));
+  const downS3Unverified = reps(download('s3', false));
+  const curls = reps(() => timed('curl', ['-sS', '-o', join(work, 'curl.bam'), `${nginx.url}/x.bam`], env).seconds);
+  const curl = { seconds: median(curls) };
+  const spread = (xs: number[]) => `${median(xs).toFixed(2)} (${Math.min(...xs).toFixed(2)}–${Math.max(...xs).toFixed(2)})`;
+  const row = (label: string, sec: number, ref: number, all?: number[]) => `| ${label} | ${all ? spread(all) : sec.toFixed(2)} | ${(mb / sec).toFixed(0)} | ${(ref / sec).toFixed(2)} |`;
   console.log(`\ntransfer of ${file} (${mb.toFixed(0)} MB), parts of ${PART}, ${CONCURRENCY} in parallel (CLI start-up included)`);
   console.log('| path | s | MB/s | speed vs reference |');
   console.log('|---|---|---|---|');
   console.log(row('openomics upload --no-wait (parts in, read set created)', upNoWait.seconds, awsCp.seconds));
   console.log(row('openomics upload (until ACTIVE: ingest included)', up.seconds, awsCp.seconds));
   console.log(row('aws s3 cp into moto_server (reference)', awsCp.seconds, awsCp.seconds));
-  console.log(row('openomics download (parallel parts)', down.seconds, curl.seconds));
-  console.log(row('curl from nginx (reference)', curl.seconds, curl.seconds));
+  console.log(`downloads: ${DOWNLOAD_CONCURRENCY} requests in flight, medians of ${REPS} (min–max), the read set's ETag recomputed from the file`);
+  console.log(row('openomics download --via s3 (8 MiB ranges of the S3 view)', median(downS3), curl.seconds, downS3));
+  console.log(row('openomics download --via parts (100 MiB GetReadSet parts)', median(downParts), curl.seconds, downParts));
+  console.log(row('openomics download --via s3 --no-verify (the transfer alone)', median(downS3Unverified), curl.seconds, downS3Unverified));
+  console.log(row('curl from nginx (reference)', curl.seconds, curl.seconds, curls));
 } finally {
   nginx.stop();
   await s.stop();

@@ -9,7 +9,14 @@ import { gzipSync } from 'node:zlib';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
-import { CreateSequenceStoreCommand, CreateMultipartReadSetUploadCommand, ListReadSetUploadPartsCommand, ListMultipartReadSetUploadsCommand } from '@aws-sdk/client-omics';
+import {
+  CreateSequenceStoreCommand,
+  CreateMultipartReadSetUploadCommand,
+  GetS3AccessPolicyCommand,
+  ListReadSetUploadPartsCommand,
+  ListMultipartReadSetUploadsCommand,
+  PutS3AccessPolicyCommand,
+} from '@aws-sdk/client-omics';
 import { CLI, spawnServer, type SpawnedServer } from './helpers/server.js';
 import { omicsClient } from './helpers/omics.js';
 import { tinyCorpus } from './helpers/corpus.js';
@@ -83,14 +90,39 @@ describe('openomics upload / download (transfer manager)', () => {
       const got = cli(['download', '--sequence-store-id', storeId, '--id', out.readSetId, '--file', file, '--to', join(dir, `${file}.fq.gz`), '--concurrency', '3']);
       assert.equal(got.status, 0, got.stderr);
       assert.ok(readFileSync(join(dir, `${file}.fq.gz`)).equals(readFileSync(src)), file);
-      assert.equal(JSON.parse(got.stdout.trim()).verified, 'FASTQ_MD5up', 'the ETag was recomputed from the download');
+      const result = JSON.parse(got.stdout.trim());
+      assert.equal(result.verified, 'FASTQ_MD5up', 'the ETag was recomputed from the download');
+      assert.equal(result.via, 's3', 'ranged GETs of the S3 view (the owner may read it)');
+      assert.equal(result.pieces, Math.ceil(readFileSync(src).length / (8 << 20)));
     }
-    // An interrupted download resumes from its part record (here: the only part is already there).
+    // The S3 view's ranges and GetReadSet parts give the same bytes.
+    const byParts = cli(['download', '--sequence-store-id', storeId, '--id', out.readSetId, '--file', 'SOURCE2', '--via', 'parts', '--to', join(dir, 'parts.fq.gz')]);
+    assert.equal(byParts.status, 0, byParts.stderr);
+    assert.equal(JSON.parse(byParts.stdout.trim()).via, 'parts');
+    assert.ok(readFileSync(join(dir, 'parts.fq.gz')).equals(readFileSync(r2)));
+    // A caller the store's S3 access policy does not let read falls back to parts (auto), or fails (--via s3).
+    const apArn = `arn:aws:s3:us-east-1:123456789012:accesspoint/123456789012-${storeId}`;
+    const def = (await omics.send(new GetS3AccessPolicyCommand({ s3AccessPointArn: apArn }))).s3AccessPolicy!;
+    const deny = { Version: '2012-10-17', Statement: [{ Effect: 'Deny', Principal: { AWS: '123456789012' }, Action: 's3:GetObject', Resource: `${apArn}/object/*` }] };
+    await omics.send(new PutS3AccessPolicyCommand({ s3AccessPointArn: apArn, s3AccessPolicy: JSON.stringify(deny) }));
+    try {
+      const fallback = cli(['download', '--sequence-store-id', storeId, '--id', out.readSetId, '--to', join(dir, 'fallback.fq.gz')]);
+      assert.equal(fallback.status, 0, fallback.stderr);
+      assert.match(fallback.stderr, /the S3 view is not readable here \(AccessDenied\): downloading GetReadSet parts/);
+      assert.equal(JSON.parse(fallback.stdout.trim()).via, 'parts');
+      assert.ok(readFileSync(join(dir, 'fallback.fq.gz')).equals(readFileSync(r1)));
+      const forced = cli(['download', '--sequence-store-id', storeId, '--id', out.readSetId, '--via', 's3', '--to', join(dir, 'forced.fq.gz')]);
+      assert.equal(forced.status, 1);
+      assert.match(forced.stderr, /the S3 view refused the read: AccessDenied/);
+    } finally {
+      await omics.send(new PutS3AccessPolicyCommand({ s3AccessPointArn: apArn, s3AccessPolicy: def }));
+    }
+    // An interrupted download resumes from its piece record (here: the only piece is already there).
     const target = join(dir, 'SOURCE1.fq.gz');
-    writeFileSync(`${target}.openomics-download`, JSON.stringify({ identity: `${storeId}/${out.readSetId}/source1/${readFileSync(r1).length}/104857600`, parts: [1] }));
+    writeFileSync(`${target}.openomics-download`, JSON.stringify({ identity: `${storeId}/${out.readSetId}/source1/${readFileSync(r1).length}/104857600/s3:${8 << 20}`, parts: [1] }));
     const resumedDl = cli(['download', '--sequence-store-id', storeId, '--id', out.readSetId, '--to', target]);
     assert.equal(resumedDl.status, 0, resumedDl.stderr);
-    assert.match(resumedDl.stderr, /resuming: 1 of 1 parts already here/);
+    assert.match(resumedDl.stderr, /resuming: 1 of 1 pieces already here/);
     assert.ok(readFileSync(target).equals(readFileSync(r1)));
     assert.equal(existsSync(`${target}.openomics-download`), false, 'the part record goes once the file is complete');
     const piped = cli(['download', '--sequence-store-id', storeId, '--id', out.readSetId, '--to', '-']);

@@ -20,6 +20,7 @@ import {
   type ReadSetPartSource,
 } from '@aws-sdk/client-omics';
 import { fromIni } from '@aws-sdk/credential-providers';
+import { GetObjectCommand, S3Client } from '@aws-sdk/client-s3';
 
 /**
  * `openomics upload` / `openomics download`: the transfer manager. Talks to any
@@ -287,7 +288,43 @@ interface DownloadOptions extends Conn {
   file: string;
   to?: string;
   concurrency: string;
+  via: string;
   verify: boolean;
+}
+
+/** A stretch of the file fetched by one request: a GetReadSet part, or a range of the S3 view's object. */
+interface Piece {
+  n: number;
+  start: number;
+  length: number;
+}
+
+/** Pieces of the S3 view's object: small enough to keep many requests in flight, large enough to be cheap. */
+const RANGE_PIECE = 8 * MIB;
+
+/**
+ * The S3 view's ranged GETs for the file, if this caller may read it there (the store's S3 access policy and
+ * its identity policy decide; a one-byte GET asks). Undefined, with the reason on stderr, otherwise.
+ */
+async function s3Pieces(o: DownloadOptions, s3Uri: string | undefined, required: boolean): Promise<((p: Piece) => Promise<Readable>) | undefined> {
+  const m = s3Uri ? /^s3:\/\/([^/]+)\/(.+)$/.exec(s3Uri) : null;
+  if (!m) {
+    if (required) throw new Error('the read set file has no S3 URI');
+    return undefined;
+  }
+  const [, bucket, key] = m as unknown as [string, string, string];
+  const c = connectionSettings(o);
+  const endpoint = process.env['AWS_ENDPOINT_URL_S3'] ?? c.endpoint;
+  const s3 = new S3Client({ ...c, ...(endpoint ? { endpoint, forcePathStyle: true } : {}), maxAttempts: 1 });
+  const get = async (range: string) => (await s3.send(new GetObjectCommand({ Bucket: bucket, Key: key, Range: range }))).Body as Readable;
+  try {
+    (await get('bytes=0-0')).resume();
+  } catch (e) {
+    if (required) throw new Error(`the S3 view refused the read: ${(e as Error).name}: ${(e as Error).message}`, { cause: e });
+    process.stderr.write(`the S3 view is not readable here (${(e as Error).name}): downloading GetReadSet parts\n`);
+    return undefined;
+  }
+  return (p) => get(`bytes=${p.start}-${p.start + p.length - 1}`);
 }
 
 export async function download(o: DownloadOptions): Promise<number> {
@@ -297,57 +334,67 @@ export async function download(o: DownloadOptions): Promise<number> {
   const key = o.file === 'SOURCE2' ? 'source2' : o.file === 'INDEX' ? 'index' : 'source1';
   const info = m.files?.[key];
   if (!info) throw new Error(`read set ${o.id} has no ${o.file} file${m.status !== 'ACTIVE' ? ` (it is ${m.status})` : ''}`);
-  const parts = info.totalParts!;
+  if (!['auto', 's3', 'parts'].includes(o.via)) throw new Error('--via is auto, s3 or parts');
   const size = info.contentLength!;
   const name = o.to ?? basename(info.s3Access?.s3Uri ?? `${o.id}.${key}`);
   const progress = new Progress(size, name);
-  const fetchPart = (n: number) =>
-    withRetries(`part ${n}`, async () => {
-      const r = await partClient.send(new GetReadSetCommand({ sequenceStoreId: o.sequenceStoreId, id: o.id, file: o.file as 'SOURCE1', partNumber: n }));
-      return Buffer.from(await r.payload!.transformToByteArray());
-    });
+  // Through the S3 view (ranged GETs, as many in flight as asked) where the caller may read it, else by parts.
+  const ranged = o.via === 'parts' ? undefined : await s3Pieces(o, info.s3Access?.s3Uri, o.via === 's3');
+  const pieceSize = ranged ? RANGE_PIECE : info.partSize!;
+  const count = Math.max(1, Math.ceil(size / pieceSize));
+  const piece = (n: number): Piece => ({ n, start: (n - 1) * pieceSize, length: Math.min(pieceSize, size - (n - 1) * pieceSize) });
+  const fetchPiece =
+    ranged ??
+    (async (p: Piece) => (await partClient.send(new GetReadSetCommand({ sequenceStoreId: o.sequenceStoreId, id: o.id, file: o.file as 'SOURCE1', partNumber: p.n }))).payload as unknown as Readable);
+  const window = Math.max(1, Number(o.concurrency));
   if (name === '-') {
-    // To stdout: parts in order, a window of them in flight.
-    const window = Math.max(1, Number(o.concurrency));
+    // To stdout: pieces in order, a window of them in flight.
+    const fetchWhole = (n: number) =>
+      withRetries(`piece ${n}`, async () => {
+        const parts: Buffer[] = [];
+        for await (const c of await fetchPiece(piece(n))) parts.push(c as Buffer);
+        return Buffer.concat(parts);
+      });
+    // Held in memory until written in order: at most 256 MiB of pieces.
+    const ahead = Math.max(1, Math.min(window, Math.floor((256 * MIB) / pieceSize)));
     const inFlight = new Map<number, Promise<Buffer>>();
-    for (let n = 1; n <= parts; n++) {
-      for (let k = n; k < n + window && k <= parts; k++) if (!inFlight.has(k)) inFlight.set(k, fetchPart(k));
+    for (let n = 1; n <= count; n++) {
+      for (let k = n; k < n + ahead && k <= count; k++) if (!inFlight.has(k)) inFlight.set(k, fetchWhole(k));
       const b = await inFlight.get(n)!;
       inFlight.delete(n);
       if (!process.stdout.write(b)) await new Promise((r) => process.stdout.once('drain', r));
       progress.add(b.length);
     }
   } else {
-    // Each part streams to its place in the file: memory stays flat whatever the part size. Finished parts are
+    // Each piece streams to its place in the file: memory stays flat whatever the piece size. Finished pieces are
     // recorded in `<file>.openomics-download`, so running the same command again after an interruption
     // fetches only the missing ones; the record goes once the file is complete.
     const stateFile = `${name}.openomics-download`;
-    const identity = `${o.sequenceStoreId}/${o.id}/${key}/${size}/${info.partSize}`;
-    let doneParts = new Set<number>();
+    const identity = `${o.sequenceStoreId}/${o.id}/${key}/${size}/${info.partSize}${ranged ? `/s3:${pieceSize}` : ''}`;
+    let donePieces = new Set<number>();
     if (existsSync(stateFile) && existsSync(name)) {
       const st = JSON.parse(readFileSync(stateFile, 'utf8')) as { identity: string; parts: number[] };
-      if (st.identity === identity) doneParts = new Set(st.parts);
+      if (st.identity === identity) donePieces = new Set(st.parts);
     }
-    if (doneParts.size === 0) await (await open(name, 'w')).close();
-    else process.stderr.write(`resuming: ${doneParts.size} of ${parts} parts already here\n`);
-    const record = () => writeFileSync(stateFile, JSON.stringify({ identity, parts: [...doneParts] }));
+    if (donePieces.size === 0) await (await open(name, 'w')).close();
+    else process.stderr.write(`resuming: ${donePieces.size} of ${count} pieces already here\n`);
+    const record = () => writeFileSync(stateFile, JSON.stringify({ identity, parts: [...donePieces] }));
     record();
     let next = 1;
     await Promise.all(
-      Array.from({ length: Math.max(1, Number(o.concurrency)) }, async () => {
-        while (next <= parts) {
-          const n = next++;
-          if (doneParts.has(n)) {
-            progress.add(Math.min(info.partSize!, size - (n - 1) * info.partSize!));
+      Array.from({ length: window }, async () => {
+        while (next <= count) {
+          const p = piece(next++);
+          if (donePieces.has(p.n)) {
+            progress.add(p.length);
             continue;
           }
-          await withRetries(`part ${n}`, async () => {
-            const r = await partClient.send(new GetReadSetCommand({ sequenceStoreId: o.sequenceStoreId, id: o.id, file: o.file as 'SOURCE1', partNumber: n }));
-            const body = r.payload as unknown as Readable;
+          await withRetries(`piece ${p.n}`, async () => {
+            const body = await fetchPiece(p);
             body.on('data', (c: Buffer) => progress.add(c.length));
-            await pipeline(body, createWriteStream(name, { flags: 'r+', start: (n - 1) * info.partSize! }));
+            await pipeline(body, createWriteStream(name, { flags: 'r+', start: p.start }));
           });
-          doneParts.add(n);
+          donePieces.add(p.n);
           record();
         }
       }),
@@ -368,7 +415,7 @@ export async function download(o: DownloadOptions): Promise<number> {
     if (got !== expected) throw new Error(`${name}: the downloaded content does not match the read set's ETag (${got} != ${expected})`);
     verified = m.etag.algorithm;
   }
-  if (name !== '-') process.stdout.write(JSON.stringify({ file: name, bytes: size, parts, ...(verified ? { verified } : {}) }) + '\n');
+  if (name !== '-') process.stdout.write(JSON.stringify({ file: name, bytes: size, via: ranged ? 's3' : 'parts', pieces: count, ...(verified ? { verified } : {}) }) + '\n');
   return EXIT.ok;
 }
 
@@ -407,12 +454,16 @@ export function transferCommands(): Command[] {
     process.exitCode = await upload(s2 ? [s1, s2] : [s1], o);
   });
   const down = conn(new Command('download'))
-    .description('download a read set file with parallel part requests\n  e.g. openomics download --sequence-store-id 1234567890 --id 9876543210 --file SOURCE1 --to reads.fastq.gz\n  --to - writes to stdout')
+    .description(
+      'download a read set file with parallel requests: ranged GETs of its S3 view object where the caller may read it\n' +
+        '(the store\'s S3 access policy), else GetReadSet parts\n  e.g. openomics download --sequence-store-id 1234567890 --id 9876543210 --file SOURCE1 --to reads.fastq.gz\n  --to - writes to stdout',
+    )
     .requiredOption('--sequence-store-id <id>', 'the sequence store')
     .requiredOption('--id <id>', 'the read set')
     .option('--file <file>', 'SOURCE1, SOURCE2 or INDEX', 'SOURCE1')
     .option('--to <path>', 'output file (default: the file name; - for stdout)')
-    .option('--concurrency <n>', 'parts in flight', '4')
+    .option('--concurrency <n>', 'requests in flight', '8')
+    .option('--via <how>', 'auto (the S3 view if readable, else parts), s3 or parts', 'auto')
     .option('--no-verify', "skip recomputing the read set's ETag (FASTQ, BAM, uBAM) from the downloaded file");
   down.action(async (o: DownloadOptions) => {
     process.exitCode = await download(o);
