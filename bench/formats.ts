@@ -5,11 +5,15 @@
 //          (peak RSS is our process only; the samtools children are not counted)
 //   FASTQ: ours (validate + count + ETag)        vs  `zcat F | md5sum`
 // The corpus comes from ../shared/testdata/make-corpus.sh (BENCH_CORPUS, built if missing with
-// BENCH_GENOME_MBP / BENCH_PAIRS). Prints seconds, MB/s of input, ratios and our peak RSS.
+// BENCH_GENOME_MBP / BENCH_PAIRS). Prints seconds (medians of REPS runs, min–max), MB/s of input, ratios of the
+// medians and our peak RSS (the largest of the runs).
 import { execFileSync, spawnSync } from 'node:child_process';
 import { statSync } from 'node:fs';
 import { join } from 'node:path';
 import { ROOT, benchCorpus } from './corpus.js';
+import { median, spread } from './stats.js';
+
+const REPS = Number(process.env['REPS'] ?? 3);
 
 const corpus = benchCorpus();
 
@@ -35,15 +39,22 @@ for (const [label, kind, file, reference] of [
   ['FASTQ.gz (R1)', 'fastq', join(corpus, 'reads_R1.fastq.gz'), `zcat ${join(corpus, 'reads_R1.fastq.gz')} | md5sum`],
 ] as const) {
   timeShell(`cat ${file} > /dev/null`); // warm the page cache for both
-  const theirs = timeShell(reference);
-  const us = ours(kind, file);
-  const warm = ours(kind, file, 2);
+  const theirs: number[] = [];
+  const cold: { seconds: number; maxRssMiB: number }[] = [];
+  const warm: { seconds: number; maxRssMiB: number }[] = [];
+  for (let i = 0; i < REPS; i++) {
+    theirs.push(timeShell(reference));
+    cold.push(ours(kind, file));
+    warm.push(ours(kind, file, 2));
+  }
+  const c = cold.map((r) => r.seconds);
+  const w = warm.map((r) => r.seconds);
   rows.push(
-    `| ${label} | ${mb(file).toFixed(0)} | ${us.seconds.toFixed(2)} | ${warm.seconds.toFixed(2)} | ${(mb(file) / warm.seconds).toFixed(1)} | ${theirs.toFixed(2)} | ${(us.seconds / theirs).toFixed(2)} | ${(warm.seconds / theirs).toFixed(2)} | ${us.maxRssMiB} |`,
+    `| ${label} | ${mb(file).toFixed(0)} | ${spread(c, 2)} | ${spread(w, 2)} | ${(mb(file) / median(w)).toFixed(1)} | ${spread(theirs, 2)} | ${(median(c) / median(theirs)).toFixed(2)} | ${(median(w) / median(theirs)).toFixed(2)} | ${Math.max(...cold.map((r) => r.maxRssMiB), ...warm.map((r) => r.maxRssMiB))} |`,
   );
 }
 console.log(`\ningest, corpus ${corpus}`);
-console.log('cold = a fresh process; warm = the second pass in one process (JIT and worker threads warm, as in the server)');
+console.log(`cold = a fresh process; warm = the second pass in one process (JIT and worker threads warm, as in the server); medians of ${REPS} (min–max)`);
 console.log('| input | MB | ours cold s | ours warm s | ours warm MB/s | reference s | ratio cold | ratio warm | our peak RSS MiB |');
 console.log('|---|---|---|---|---|---|---|---|---|');
 for (const r of rows) console.log(r);

@@ -5,7 +5,7 @@
 // latency, and whole-object GETs at 1 connection; every figure the median of REPS runs of BENCH_SECONDS (min–max).
 // Ours runs as one server process, then as the default group (`--processes`, one per core) on the same data.
 // npm run bench:s3        (REPS=3 BENCH_SECONDS=5 BENCH_FILE=<an unaligned BAM> BENCH_PROCESSES=1,2)
-import { execFileSync, spawnSync } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { copyFileSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -22,36 +22,13 @@ import { spawnServer } from '../test/helpers/server.js';
 import { omicsClient, until, jobFinished } from '../test/helpers/omics.js';
 import { benchCorpus } from './corpus.js';
 import { startNginx } from './nginx.js';
+import { requireWrk, wrkRuns, type WrkResult } from './wrk.js';
+import { median, spread } from './stats.js';
 
 const SECONDS = Number(process.env['BENCH_SECONDS'] ?? 5);
 const REPS = Number(process.env['REPS'] ?? 3);
 const RANGE = 64 * 1024;
 const PROCESSES = (process.env['BENCH_PROCESSES'] ?? `1,${availableParallelism()}`).split(',').map(Number);
-
-interface WrkResult {
-  requestsPerSecond: number;
-  bytesPerSecond: number;
-  p99Ms: number;
-}
-
-const UNITS: Record<string, number> = { B: 1, KB: 1024, MB: 1024 ** 2, GB: 1024 ** 3, TB: 1024 ** 4 };
-const MS: Record<string, number> = { us: 0.001, ms: 1, s: 1000, m: 60_000 };
-
-/** One wrk run (1 thread) against `url`; `script` makes its requests (random ranges), else plain GETs. */
-function wrk(url: string, connections: number, script?: string): WrkResult {
-  const args = ['-t1', `-c${connections}`, `-d${SECONDS}s`, '--latency', ...(script ? ['-s', script] : []), url];
-  const r = spawnSync('wrk', args, { encoding: 'utf8' });
-  if (r.status !== 0) throw new Error(`wrk failed: ${r.stderr}`);
-  const out = r.stdout;
-  if (/Non-2xx or 3xx responses: (\d+)/.test(out) || /Socket errors:/.test(out)) throw new Error(`wrk against ${url.split('?')[0]} saw errors:\n${out}`);
-  const rps = Number(/Requests\/sec:\s+([\d.]+)/.exec(out)![1]);
-  const [, amount, unit] = /Transfer\/sec:\s+([\d.]+)(\w+)/.exec(out)!;
-  const [, p99, p99unit] = /\s99%\s+([\d.]+)(\w+)/.exec(out)!;
-  return { requestsPerSecond: rps, bytesPerSecond: Number(amount) * UNITS[unit!]!, p99Ms: Number(p99) * MS[p99unit!]! };
-}
-
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
-const spread = (xs: number[], digits: number) => `${median(xs).toFixed(digits)} (${Math.min(...xs).toFixed(digits)}–${Math.max(...xs).toFixed(digits)})`;
 
 const corpus = benchCorpus();
 const file = process.env['BENCH_FILE'] ?? join(corpus, 'sample.unaligned.bam');
@@ -68,7 +45,7 @@ request = function()
 end
 `,
 );
-if (spawnSync('wrk', ['--version']).error) throw new Error('wrk is not installed (Debian package wrk)');
+requireWrk();
 // nginx first: if it is missing, nothing else has been started (and left running).
 const nginx = await startNginx(work);
 let s = await spawnServer({ keepLogs: false, env: { OPENOMICS_IMPORT_ROOTS: work, OPENOMICS_PROCESSES: String(PROCESSES[0]) } });
@@ -98,10 +75,7 @@ try {
     await head.arrayBuffer();
     return url;
   };
-  const runs = (url: string, connections: number, withScript: boolean) => {
-    wrk(url, connections, withScript ? script : undefined); // untimed: JIT, thread pools, page cache
-    return Array.from({ length: REPS }, () => wrk(url, connections, withScript ? script : undefined));
-  };
+  const runs = (url: string, connections: number, withScript: boolean) => wrkRuns(url, { connections, seconds: SECONDS, ...(withScript ? { script } : {}) }, REPS);
   type Measures = Record<string, WrkResult[]>;
   const measure = (url: string): Measures => ({
     c1: runs(url, 1, true),

@@ -14,6 +14,7 @@ import { startMoto, MOTO_CREDENTIALS } from '../test/helpers/moto.js';
 import { omicsClient } from '../test/helpers/omics.js';
 import { benchCorpus } from './corpus.js';
 import { startNginx } from './nginx.js';
+import { median, spread } from './stats.js';
 
 const PART = process.env['BENCH_PART'] ?? '16MiB';
 const CONCURRENCY = process.env['BENCH_CONCURRENCY'] ?? '4';
@@ -54,7 +55,6 @@ try {
   const awsCp = timed('aws', ['s3', 'cp', file, 's3://bench/x.bam', '--endpoint-url', moto.endpoint, '--quiet'], {
     ...env, AWS_ACCESS_KEY_ID: 'testing', AWS_SECRET_ACCESS_KEY: 'testing', AWS_DEFAULT_REGION: 'us-east-1', AWS_ENDPOINT_URL: moto.endpoint,
   });
-  const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
   const reps = (f: () => number) => Array.from({ length: REPS }, f);
   const download = (via: string, verify = true) => () => {
     const r = timed(process.execPath, [CLI, 'download', '--sequence-store-id', storeId, '--id', readSetId, '--to', join(work, `down-${via}.bam`), '--concurrency', DOWNLOAD_CONCURRENCY, '--via', via, ...(verify ? [] : ['--no-verify'])], env);
@@ -66,8 +66,7 @@ try {
   const downS3Unverified = reps(download('s3', false));
   const curls = reps(() => timed('curl', ['-sS', '-o', join(work, 'curl.bam'), `${nginx.url}/x.bam`], env).seconds);
   const curl = { seconds: median(curls) };
-  const spread = (xs: number[]) => `${median(xs).toFixed(2)} (${Math.min(...xs).toFixed(2)}–${Math.max(...xs).toFixed(2)})`;
-  const row = (label: string, sec: number, ref: number, all?: number[]) => `| ${label} | ${all ? spread(all) : sec.toFixed(2)} | ${(mb / sec).toFixed(0)} | ${(ref / sec).toFixed(2)} |`;
+  const row = (label: string, sec: number, ref: number, all?: number[]) => `| ${label} | ${all ? spread(all, 2) : sec.toFixed(2)} | ${(mb / sec).toFixed(0)} | ${(ref / sec).toFixed(2)} |`;
   console.log(`\ntransfer of ${file} (${mb.toFixed(0)} MB), parts of ${PART}, ${CONCURRENCY} in parallel (CLI start-up included)`);
   console.log('| path | s | MB/s | speed vs reference |');
   console.log('|---|---|---|---|');

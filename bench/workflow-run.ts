@@ -13,9 +13,9 @@ import { CreateWorkflowCommand, GetRunCommand, GetWorkflowCommand, StartRunComma
 import { spawnServer } from '../test/helpers/server.js';
 import { omicsClient, until } from '../test/helpers/omics.js';
 import { workflowImage } from '../test/helpers/workflow-image.js';
+import { median } from './stats.js';
 
 const REPS = Number(process.env['REPS'] ?? 5);
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
 const img = workflowImage();
 const tool = `cwlVersion: v1.2

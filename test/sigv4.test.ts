@@ -65,6 +65,25 @@ describe('SigV4 verification', () => {
     assert.throws(() => checkTime(sig, date.getTime() + 301_000), /expired/);
   });
 
+  it('a presigned URL verified once is not verified again, and nothing else rides on it', async () => {
+    const pre = await signer('s3').presign(
+      { method: 'GET', protocol: 'http:', hostname: 'h', path: '/bucket/key', headers: { host: 'h' }, query: {} },
+      { expiresIn: 300, signingDate: new Date('2026-01-01T00:00:00Z') },
+    );
+    const wire = toWire(pre as never);
+    const check = (w: typeof wire, secret = creds.secretAccessKey) => {
+      const sig = parseSignature(w)!;
+      return verifySignature(w, sig, secret, EMPTY_SHA256, false);
+    };
+    assert.equal(check(wire), true);
+    assert.equal(check({ ...wire, headers: { ...wire.headers, range: 'bytes=0-9' } }), true, 'the same URL again, another (unsigned) Range: from the cache');
+    assert.equal(check({ ...wire, headers: { ...wire.headers } }, 'another secret'), false, 'the secret is part of what was verified');
+    assert.equal(check({ ...wire, headers: { host: 'other' } }), false, 'a signed header changed');
+    assert.equal(check({ ...wire, rawPath: '/bucket/other-key' }), false, 'another object under the same signature');
+    assert.equal(check({ ...wire, method: 'DELETE' }), false, 'another method');
+    assert.equal(check({ ...wire, rawQuery: wire.rawQuery.replace(/X-Amz-Expires=\d+/, 'X-Amz-Expires=600') }), false, 'a longer expiry');
+  });
+
   it('enforces the 15-minute clock-skew window on header signatures', async () => {
     const date = new Date('2026-01-01T00:00:00Z');
     const signed = await signer().sign({ method: 'GET', protocol: 'http:', hostname: 'h', path: '/', headers: { host: 'h' } }, { signingDate: date });

@@ -499,6 +499,14 @@ BEGIN PERFORM pg_notify('${CHANGE_CHANNEL}', TG_TABLE_NAME); RETURN NULL; END $$
       }
     },
   },
+  '0010_read_set_filter_indexes': {
+    async up(db: Kysely<any>) {
+      // ListReadSets filters by name and status in stores of a million read sets: without these, a filter that
+      // matches little walks the whole store's (creation_time, id) index (decision 71).
+      await db.schema.createIndex('read_sets_name').on('read_sets').columns(['sequence_store_id', 'name', 'creation_time', 'id']).execute();
+      await db.schema.createIndex('read_sets_status').on('read_sets').columns(['sequence_store_id', 'status', 'creation_time', 'id']).execute();
+    },
+  },
 };
 
 export const migrationProvider: MigrationProvider = {

@@ -1,6 +1,6 @@
 import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
 import { AuthenticationError } from '../core/errors.js';
-import { getOrAdd } from '../core/bounded-cache.js';
+import { addBounded, getOrAdd } from '../core/bounded-cache.js';
 
 /**
  * AWS Signature Version 4 verification (Authorization header and presigned
@@ -82,10 +82,16 @@ const parsed = new WeakMap<object, { method: string; rawQuery: string; sig: Pars
 export function parseSignature(req: SigningRequest): ParsedSignature | undefined {
   const hit = parsed.get(req.headers);
   if (hit && hit.method === req.method && hit.rawQuery === req.rawQuery) return hit.sig;
-  const sig = readSignature(req);
+  // A presigned URL's signature is all in its query string, which its readers send again and again.
+  const byQuery = req.headers['authorization'] === undefined && req.rawQuery.includes('X-Amz-Signature=');
+  const sig = (byQuery ? presignedQueries.get(req.rawQuery) : undefined) ?? readSignature(req);
+  if (byQuery && sig) addBounded(presignedQueries, req.rawQuery, sig, 10_000);
   parsed.set(req.headers, { method: req.method, rawQuery: req.rawQuery, sig });
   return sig;
 }
+
+/** Presigned query strings already parsed (their signatures are immutable values). */
+const presignedQueries = new Map<string, ParsedSignature>();
 
 function readSignature(req: SigningRequest): ParsedSignature | undefined {
   const auth = headerValue(req.headers, 'authorization');
@@ -266,13 +272,27 @@ export function stringToSign(sig: ParsedSignature, canonical: string): string {
   ].join('\n');
 }
 
+/**
+ * Presigned requests already verified, by everything their signature covers and the secret: a presigned URL is
+ * replayed as-is (htslib, IGV and the S3 view's readers ask for many ranges of one URL, and the Range header is
+ * not signed), so its canonical request and HMAC need computing once. Expiry is checked on every use (checkTime).
+ */
+const verifiedPresigned = new Map<string, true>();
+
 /** Checks the signature; `payloadHash` is what the client must have signed. */
 export function verifySignature(req: SigningRequest, sig: ParsedSignature, secret: string, payloadHash: string, doubleEncodePath: boolean): boolean {
   if (!sig.signedHeaders.includes('host')) {
     throw new AuthenticationError('SignatureDoesNotMatch', 'The host header must be signed.');
   }
+  const replay =
+    sig.via === 'query'
+      ? [req.method, req.rawPath, req.rawQuery, ...sig.signedHeaders.map((h) => headerValue(req.headers, h) ?? '\0'), payloadHash, doubleEncodePath, secret].join('\n')
+      : undefined;
+  if (replay !== undefined && verifiedPresigned.has(replay)) return true;
   const canonical = canonicalRequest(req, sig, payloadHash, doubleEncodePath);
   const expected = createHmac('sha256', signingKey(secret, sig.scopeDate, sig.region, sig.service)).update(stringToSign(sig, canonical)).digest();
   const given = Buffer.from(sig.signature, 'hex');
-  return given.length === expected.length && timingSafeEqual(given, expected);
+  const ok = given.length === expected.length && timingSafeEqual(given, expected);
+  if (ok && replay !== undefined) addBounded(verifiedPresigned, replay, true, 10_000);
+  return ok;
 }
