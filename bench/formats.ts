@@ -8,7 +8,8 @@
 // BENCH_GENOME_MBP / BENCH_PAIRS). Prints seconds (medians of REPS runs, min–max), MB/s of input, ratios of the
 // medians and our peak RSS (the largest of the runs).
 import { execFileSync, spawnSync } from 'node:child_process';
-import { statSync } from 'node:fs';
+import { rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ROOT, benchCorpus } from './corpus.js';
 import { median, spread } from './stats.js';
@@ -58,3 +59,24 @@ console.log(`cold = a fresh process; warm = the second pass in one process (JIT 
 console.log('| input | MB | ours cold s | ours warm s | ours warm MB/s | reference s | ratio cold | ratio warm | our peak RSS MiB |');
 console.log('|---|---|---|---|---|---|---|---|---|');
 for (const r of rows) console.log(r);
+
+// Memory flat in file size: the uBAM and ten copies of it (`samtools cat`, ~1 GB), one cold pass each.
+if (process.env['BENCH_BIG'] !== '0') {
+  const small = join(corpus, 'sample.unaligned.bam');
+  const big = join(tmpdir(), 'openomics-bench-big.unaligned.bam');
+  execFileSync('samtools', ['cat', '-o', big, ...Array.from({ length: 10 }, () => small)]);
+  try {
+    console.log('\npeak RSS against input size (uBAM; a cold pass, our process)');
+    console.log('| input | MB | ours s | reference s | ratio | our peak RSS MiB |');
+    console.log('|---|---|---|---|---|---|');
+    for (const [label, f] of [['uBAM', small], ['uBAM x10 (samtools cat)', big]] as const) {
+      timeShell(`cat ${f} > /dev/null`);
+      const theirs = timeShell(`samtools view -@2 ${f} | md5sum`);
+      const us = ours('bam', f);
+      console.log(`| ${label} | ${mb(f).toFixed(0)} | ${us.seconds.toFixed(2)} | ${theirs.toFixed(2)} | ${(us.seconds / theirs).toFixed(2)} | ${us.maxRssMiB} |`);
+    }
+  } finally {
+    rmSync(big, { force: true });
+  }
+}
+

@@ -2,6 +2,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import { closeSync, constants as fsConstants, createWriteStream, openSync } from 'node:fs';
 import { mkdtemp, open, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
+import { availableParallelism } from 'node:os';
 import { pipeline } from 'node:stream/promises';
 import { FormatError, malformed, truncated, unsupported } from './errors.js';
 import { createHash, type Hash } from 'node:crypto';
@@ -40,6 +41,9 @@ function haveSamtools(): boolean {
 }
 
 const NO_NETWORK_ENV = { ...process.env, REF_PATH: '/nonexistent/%s', REF_CACHE: '/nonexistent/%s' };
+
+/** Extra decoding threads samtools may use for one file (`-@`): the cores, up to 4 (as the BGZF inflate pool). */
+const SAMTOOLS_THREADS = String(Math.max(1, Math.min(4, availableParallelism())));
 
 function run(args: string[], onStdout?: (chunk: Buffer) => void): Promise<{ code: number; stderr: string }> {
   return new Promise((resolve, reject) => {
@@ -228,9 +232,9 @@ export async function inspectCram(
       await fh.close();
     }
     const algorithm = hashAlgorithm(opts.etagFamily ?? 'MD5up');
-    const viewArgs = ['view', '-h', '--no-PG', '-T', opts.referenceFasta, file];
+    const viewArgs = ['view', '-@', SAMTOOLS_THREADS, '-h', '--no-PG', '-T', opts.referenceFasta, file];
     const scan = viewAndScan(viewArgs, dir, algorithm);
-    const [view, index] = await Promise.all([scan.view, run(['index', '-c', file, join(dir, 'in.cram.crai')])]);
+    const [view, index] = await Promise.all([scan.view, run(['index', '-@', SAMTOOLS_THREADS, '-c', file, join(dir, 'in.cram.crai')])]);
     if (view.code !== 0) throw cramError(view.stderr, opts.fileName);
     if (/\[E::|\[W::.*(md5|MD5|truncat|EOF)/.test(view.stderr)) throw cramError(view.stderr, opts.fileName);
     if (index.code !== 0) throw cramError(index.stderr, opts.fileName);
