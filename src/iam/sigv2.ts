@@ -36,7 +36,8 @@ export function parseSignatureV2(req: SigningRequest): ParsedSignatureV2 | undef
     if (!m) throw new AuthenticationError('IncompleteSignatureException', 'The Authorization header is not of the form "AWS AccessKeyId:Signature".');
     return { accessKeyId: m[1]!, signature: m[2]!, via: 'header', time: header(req, 'x-amz-date') ? '' : header(req, 'date') };
   }
-  const q = new Map(queryPairs(req.rawQuery).map(([k, v]) => [k, v]));
+  if (!req.rawQuery.includes('AWSAccessKeyId=')) return undefined; // not a SigV2 presigned URL
+  const q = new Map(queryPairs(req.rawQuery));
   if (q.has('AWSAccessKeyId') && q.has('Signature')) {
     return { accessKeyId: q.get('AWSAccessKeyId')!, signature: q.get('Signature')!, via: 'query', time: q.get('Expires') ?? '' };
   }

@@ -84,12 +84,15 @@ function principalMatches(s: Statement, who: Principal, partition: string): bool
 /** Parsed policies by their text (parsing is pure; every S3 request evaluates its store's policy). */
 const parsedPolicies = new Map<string, PolicyDocument>();
 const parsedStorePolicy = (text: string) => getOrAdd(parsedPolicies, text, 1000, () => parsePolicy(text, { requirePrincipal: true }));
+/** The default policies, by store (each a function of the store's account, id and access point alone). */
+const defaultPolicies = new Map<string, PolicyDocument>();
+const defaultStorePolicy = (partition: { partition: string; region: string }, store: SequenceStoreRecord) =>
+  getOrAdd(defaultPolicies, `${partition.partition}/${store.accountId}/${store.id}/${store.accessPointName}`, 1000, () => parsePolicy(defaultS3AccessPolicy(partition, store), { requirePrincipal: true }));
 
 /** The store policy's decision for one request. */
-
 export function storePolicyDecision(store: SequenceStoreRecord, partition: { partition: string; region: string }, who: Principal, action: string, resource: string, context: RequestContext): Decision {
   if (store.s3AccessPolicy === '') return 'ImplicitDeny';
-  const doc = parsedStorePolicy(store.s3AccessPolicy ?? defaultS3AccessPolicy(partition, store));
+  const doc = store.s3AccessPolicy === null ? defaultStorePolicy(partition, store) : parsedStorePolicy(store.s3AccessPolicy);
   const mine = { ...doc, Statement: doc.Statement.filter((s) => principalMatches(s, who, partition.partition)) };
   return evaluate([mine], { action, resource, context: { 'aws:PrincipalArn': who.arn, ...context } }).decision;
 }
