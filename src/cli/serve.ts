@@ -86,7 +86,10 @@ async function servePrimary(config: Config, log: Logger): Promise<void> {
         return;
       }
       log.error({ process: index, code, signal }, 'a server process ended; starting another');
-      workers[index] = start(index);
+      // A second apart: a process that keeps failing must not spin the machine.
+      setTimeout(() => {
+        if (!stopping) workers[index] = start(index);
+      }, 1_000);
     });
     return w;
   };

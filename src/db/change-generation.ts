@@ -7,7 +7,7 @@ import { CHANGE_CHANNEL } from './migrations.js';
  * The metadata's change generation: a number read synchronously (on every cached lookup) that changes once a
  * change to one of the cached tables (migrations.ts#CACHED_TABLES) has been committed — by this process or any
  * other using the same database. A cache keeps a row with the generation read before loading it and trusts it
- * while the generation is the same (core/generation-cache.ts).
+ * while the generation is the same (`GenerationCache` in core/bounded-cache.ts).
  */
 export interface ChangeGeneration {
   current(): number;
