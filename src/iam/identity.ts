@@ -4,6 +4,7 @@ import { newAccessKeyId, newSecretAccessKey } from '../core/ids.js';
 import type { MetadataStore } from '../db/metadata-store.js';
 import type { SecretBox } from '../keys/secret-box.js';
 import { oncePerRequest } from '../core/activity.js';
+import { GenerationCache } from '../core/bounded-cache.js';
 import { evaluate, parsePolicy, type PolicyDocument, type RequestContext } from './policy.js';
 
 /** Who made a request, once authenticated. */
@@ -19,8 +20,6 @@ interface CachedKey {
   secret: string;
   active: boolean;
   policies: PolicyDocument[];
-  /** The metadata's change generation when the key was loaded: trusted while it is still that. */
-  generation: number;
 }
 const USER_NAME = /^[\w+=,.@-]{1,64}$/;
 const POLICY_NAME = /^[\w+=,.@-]{1,128}$/;
@@ -33,8 +32,8 @@ const ACCOUNT_ID = /^\d{12}$/;
  * revoked key or a changed policy takes effect on every process at once.
  */
 export class IdentityService {
-  private readonly cache = new Map<string, CachedKey>();
-  private readonly generation = oncePerRequest(() => this.db.generation());
+  /** Keys as loaded, trusted while the metadata's change generation stands (any write to an identity table moves it). */
+  private readonly keys = new GenerationCache<string, CachedKey | undefined>(oncePerRequest(() => this.db.generation()));
 
   constructor(
     private readonly db: MetadataStore,
@@ -54,22 +53,19 @@ export class IdentityService {
   }
 
   private async load(accessKeyId: string): Promise<CachedKey> {
-    const generation = this.generation();
-    const cached = this.cache.get(accessKeyId);
-    if (cached && cached.generation === generation) {
-      if (!cached.active) throw unrecognized();
-      return cached;
-    }
+    const entry = await this.keys.get(accessKeyId, () => this.read(accessKeyId));
+    if (!entry?.active) throw unrecognized();
+    return entry;
+  }
+
+  private async read(accessKeyId: string): Promise<CachedKey | undefined> {
     const rec = await this.db.identity.getAccessKey(accessKeyId);
-    if (!rec) {
-      this.cache.delete(accessKeyId);
-      throw unrecognized();
-    }
+    if (!rec) return undefined;
     const policies =
       rec.userName === null
         ? []
         : (await this.db.identity.listUserPolicies(rec.accountId, rec.userName)).map((p) => parsePolicy(p.document));
-    const entry: CachedKey = {
+    return {
       principal: {
         accountId: rec.accountId,
         userName: rec.userName,
@@ -79,12 +75,7 @@ export class IdentityService {
       secret: this.secrets.open(rec.secretEnc, this.sealContext(accessKeyId)),
       active: rec.status === 'Active',
       policies,
-      generation,
     };
-    if (this.cache.size > 10_000) this.cache.clear();
-    this.cache.set(accessKeyId, entry);
-    if (!entry.active) throw unrecognized();
-    return entry;
   }
 
   /**
@@ -145,7 +136,6 @@ export class IdentityService {
   async deleteUser(accountId: string, userName: string): Promise<void> {
     if (!(await this.db.identity.userExists(accountId, userName))) throw new NotFoundError(`user ${userName} does not exist`);
     await this.db.identity.deleteUser(accountId, userName);
-    this.cache.clear();
   }
 
   async putUserPolicy(accountId: string, userName: string, policyName: string, document: string): Promise<void> {
@@ -153,22 +143,18 @@ export class IdentityService {
     if (!(await this.db.identity.userExists(accountId, userName))) throw new NotFoundError(`user ${userName} does not exist`);
     parsePolicy(document);
     await this.db.identity.putUserPolicy(accountId, userName, policyName, document);
-    this.cache.clear();
   }
 
   async deleteUserPolicy(accountId: string, userName: string, policyName: string): Promise<void> {
     if (!(await this.db.identity.deleteUserPolicy(accountId, userName, policyName))) throw new NotFoundError(`policy ${policyName} not found`);
-    this.cache.clear();
   }
 
   async setAccessKeyStatus(accessKeyId: string, status: 'Active' | 'Inactive'): Promise<void> {
     if (!(await this.db.identity.setAccessKeyStatus(accessKeyId, status))) throw new NotFoundError(`access key ${accessKeyId} not found`);
-    this.cache.delete(accessKeyId);
   }
 
   async deleteAccessKey(accessKeyId: string): Promise<void> {
     if (!(await this.db.identity.deleteAccessKey(accessKeyId))) throw new NotFoundError(`access key ${accessKeyId} not found`);
-    this.cache.delete(accessKeyId);
   }
 }
 
