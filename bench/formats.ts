@@ -67,7 +67,7 @@ if (process.env['BENCH_BIG'] !== '0') {
   execFileSync('samtools', ['cat', '-o', big, ...Array.from({ length: 10 }, () => small)]);
   try {
     console.log(`\npeak RSS against input size (uBAM; cold passes, our process; medians of ${REPS} (min–max), the largest RSS)`);
-    console.log('| input | MB | ours s | reference s (`samtools view -@2 | md5sum`) | ratio | our peak RSS MiB |');
+    console.log('| input | MB | ours s | reference s (samtools view -@2, piped to md5sum) | ratio | our peak RSS MiB |');
     console.log('|---|---|---|---|---|---|');
     for (const [label, f] of [['uBAM', small], ['uBAM x10 (samtools cat)', big]] as const) {
       timeShell(`cat ${f} > /dev/null`);
