@@ -27,6 +27,8 @@ import { OmicsStorageUris } from './storage/omics-uris.js';
 import { WORKFLOW_VALIDATION_JOB, WorkflowService } from './workflows/workflows.js';
 import { RunService, WORKFLOW_RUN_JOB } from './workflows/runs.js';
 import { RunExecutor } from './workflows/run-executor.js';
+import { RunGroupService } from './workflows/run-groups.js';
+import { ConfigurationService } from './workflows/configurations.js';
 import { RunLogService } from './workflows/run-logs.js';
 import { VariantStoreService } from './analytics/variant-stores.js';
 import { VARIANT_IMPORT_JOB, VariantImportService } from './analytics/variant-imports.js';
@@ -126,7 +128,9 @@ export function startServices(
   const nextflow = onPath('nextflow') && onPath('unshare') ? new NextflowAdapter() : undefined;
   const engines = (e: WorkflowEngine): EngineAdapter | undefined => (e === 'CWL' ? cwlRunner : e === 'WDL' || e === 'WDL_LENIENT' ? wdl : e === 'NEXTFLOW' ? nextflow : undefined);
   const workflows = new WorkflowService(deps, locations, (e) => (e === 'CWL' ? cwlValidator : engines(e)), kick, new WorkflowFileLinks(core.db, core.keys));
-  const runs = new RunService(deps, workflows, locations, () => runRunner.kick());
+  const runGroups = new RunGroupService(deps);
+  const configurations = new ConfigurationService(deps);
+  const runs = new RunService(deps, workflows, locations, runGroups, configurations, () => runRunner.kick());
   mkdirSync(wf.runsDir, { recursive: true, mode: 0o700 });
   const runExecutor = new RunExecutor(
     deps,
@@ -134,6 +138,7 @@ export function startServices(
     locations,
     new OmicsStorageUris(deps),
     engines,
+    runGroups,
     {
       runsDir: wf.runsDir,
       containers: wf.containerRuntime,
@@ -141,6 +146,7 @@ export function startServices(
       pullImages: wf.imagePull === 'missing',
       ...(wf.containersConf ? { containersConf: wf.containersConf } : {}),
       maxRunMs: wf.maxRunSeconds * 1000,
+      vpcNetwork: wf.vpcNetwork,
       shimScript: fileURLToPath(new URL('./workflows/task-shim.js', import.meta.url)),
       region: config.region,
     },
@@ -165,6 +171,8 @@ export function startServices(
     references,
     workflows,
     runs,
+    runGroups,
+    configurations,
     runLogs: new RunLogService(core.db),
     variantStores,
     variantImports,
@@ -210,7 +218,7 @@ export function startServices(
     maxStorageAttempts: config.jobMaxStorageAttempts,
     isTransient: isTransientIoError,
     now: deps.now,
-    kinds: { [WORKFLOW_RUN_JOB]: { run: runExecutor.handler(), giveUp: runExecutor.giveUp() } },
+    kinds: { [WORKFLOW_RUN_JOB]: { run: runExecutor.handler(), giveUp: runExecutor.giveUp(), waitsTurn: true } },
     describeError: describeAttemptError,
   });
   const accessLogs = new AccessLogService(core.db, locations, log.child({ component: 's3-access-log' }), config.s3.accessLogFlushMs);

@@ -104,6 +104,11 @@ export interface Config {
     concurrentRuns: number;
     /** The longest a run may take before it fails with RUN_TIMED_OUT (the service's 604,800 s by default). */
     maxRunSeconds: number;
+    /**
+     * The container network the tasks of runs started with networkingMode VPC join (RESTRICTED runs' tasks have no
+     * network): default the runtime's own bridge network (`podman`, or Docker's `bridge`). Decision 73.
+     */
+    vpcNetwork: string;
   };
   s3: {
     /** Origins allowed to read through the S3 edge from a browser (CORS); empty: none, ["*"]: any. */
@@ -150,7 +155,7 @@ function nativeChoicesFrom(file: Partial<NativeChoices> | undefined): NativeChoi
   };
 }
 
-/** OPENOMICS_CONTAINER_RUNTIME (podman|docker|none), OPENOMICS_CONTAINER_COMMAND, OPENOMICS_CONTAINERS_CONF, OPENOMICS_IMAGE_PULL (never|missing), OPENOMICS_CWL_RUNNER (cwltool|toil), OPENOMICS_TOIL_BATCH_SYSTEM, OPENOMICS_RUNS_DIR, OPENOMICS_CONCURRENT_RUNS, OPENOMICS_MAX_RUN_SECONDS. */
+/** OPENOMICS_CONTAINER_RUNTIME (podman|docker|none), OPENOMICS_CONTAINER_COMMAND, OPENOMICS_CONTAINERS_CONF, OPENOMICS_IMAGE_PULL (never|missing), OPENOMICS_CWL_RUNNER (cwltool|toil), OPENOMICS_TOIL_BATCH_SYSTEM, OPENOMICS_RUNS_DIR, OPENOMICS_CONCURRENT_RUNS, OPENOMICS_MAX_RUN_SECONDS, OPENOMICS_VPC_NETWORK. */
 function workflowSettings(file: Partial<Config['workflows']> | undefined, dataDir: string): Config['workflows'] {
   const oneOf = <T extends string>(name: string, allowed: readonly T[], fallback: T): T => {
     const v = env(name);
@@ -160,8 +165,9 @@ function workflowSettings(file: Partial<Config['workflows']> | undefined, dataDi
   };
   const command = env('OPENOMICS_CONTAINER_COMMAND') ?? file?.containerCommand;
   const conf = env('OPENOMICS_CONTAINERS_CONF') ?? file?.containersConf;
+  const runtime = oneOf('OPENOMICS_CONTAINER_RUNTIME', ['podman', 'docker', 'none'] as const, file?.containerRuntime ?? 'podman');
   return {
-    containerRuntime: oneOf('OPENOMICS_CONTAINER_RUNTIME', ['podman', 'docker', 'none'] as const, file?.containerRuntime ?? 'podman'),
+    containerRuntime: runtime,
     ...(command ? { containerCommand: command } : {}),
     ...(conf ? { containersConf: resolve(conf) } : {}),
     imagePull: oneOf('OPENOMICS_IMAGE_PULL', ['never', 'missing'] as const, file?.imagePull ?? 'never'),
@@ -170,6 +176,7 @@ function workflowSettings(file: Partial<Config['workflows']> | undefined, dataDi
     runsDir: resolve(env('OPENOMICS_RUNS_DIR') ?? file?.runsDir ?? resolve(dataDir, 'runs')),
     concurrentRuns: num(env('OPENOMICS_CONCURRENT_RUNS'), 'OPENOMICS_CONCURRENT_RUNS') ?? file?.concurrentRuns ?? 2,
     maxRunSeconds: num(env('OPENOMICS_MAX_RUN_SECONDS'), 'OPENOMICS_MAX_RUN_SECONDS') ?? file?.maxRunSeconds ?? 604_800,
+    vpcNetwork: env('OPENOMICS_VPC_NETWORK') ?? file?.vpcNetwork ?? (runtime === 'docker' ? 'bridge' : 'podman'),
   };
 }
 

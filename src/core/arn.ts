@@ -50,6 +50,12 @@ export function workflowArn(p: Partition, account: string, id: string, versionNa
 export function runArn(p: Partition, account: string, id: string): string {
   return `arn:${p.partition}:omics:${p.region}:${account}:run/${id}`;
 }
+export function runGroupArn(p: Partition, account: string, id: string): string {
+  return `arn:${p.partition}:omics:${p.region}:${account}:runGroup/${id}`;
+}
+export function configurationArn(p: Partition, account: string, name: string): string {
+  return `arn:${p.partition}:omics:${p.region}:${account}:configuration/${name}`;
+}
 /** Analytics stores are named by name in their ARNs (spec analytics §1). */
 export function variantStoreArn(p: Partition, account: string, name: string): string {
   return `arn:${p.partition}:omics:${p.region}:${account}:variantStore/${name}`;

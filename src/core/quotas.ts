@@ -9,6 +9,8 @@ export interface Quotas {
   maxWorkflowVersions: number;
   /** Runs kept with retention mode RETAIN (spec workflows §4.10). */
   maxRetainedRuns: number;
+  /** Run groups of an account (spec workflows §5.2). */
+  maxRunGroups: number;
   /** Variant stores, and variant and annotation import jobs running at once (spec analytics §5). */
   maxVariantStores: number;
   maxAnnotationStores: number;
@@ -24,6 +26,7 @@ export const DEFAULT_QUOTAS: Quotas = {
   maxWorkflows: 1000,
   maxWorkflowVersions: 1000,
   maxRetainedRuns: 5000,
+  maxRunGroups: 1000,
   maxVariantStores: 10,
   maxAnnotationStores: 10,
   maxAnnotationStoreVersions: 10,

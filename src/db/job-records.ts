@@ -61,6 +61,8 @@ export interface JobRecords {
   cancel(id: string, now: number): Promise<boolean>;
   /** Jobs of one kind in an account, optionally of one store. */
   listForAccount(kind: string, accountId: string, q: JobQuery & { storeId?: string; ids?: string[] }, page: PageRequest): Promise<Page<JobRecord>>;
+  /** Hands a job the caller holds back until `until`; the claim that made this attempt is not counted. */
+  defer(id: string, owner: string, until: number): Promise<boolean>;
   /** Ends a job the caller holds: final status, lease released. */
   complete(id: string, owner: string, status: JobStatus, statusMessage: string | null, payload: unknown, now: number): Promise<boolean>;
 }
@@ -175,6 +177,16 @@ export class KyselyJobRecords implements JobRecords {
     }
     const groups = await q.groupBy('kind').execute();
     return groups.map((r) => ({ kind: r.kind, count: Number(r.count), oldestCreation: Number(r.oldest) }));
+  }
+  async defer(id: string, owner: string, until: number): Promise<boolean> {
+    const res = await this.db
+      .updateTable('jobs')
+      .set((eb) => ({ lease_expires: until, attempts: eb('attempts', '-', 1) }))
+      .where('id', '=', id)
+      .where('lease_owner', '=', owner)
+      .where('status', 'in', ['SUBMITTED', 'IN_PROGRESS'])
+      .executeTakeFirst();
+    return Number(res.numUpdatedRows) > 0;
   }
   async complete(id: string, owner: string, status: JobStatus, statusMessage: string | null, payload: unknown, now: number): Promise<boolean> {
     const res = await this.db

@@ -13,6 +13,7 @@ import { KyselySequenceStoreRecords, type SequenceStoreRecords } from './sequenc
 import { KyselyTagRecords, type TagRecords } from './tag-records.js';
 import { KyselyUploadRecords, type UploadRecords } from './upload-records.js';
 import { KyselyWorkflowRecords, type WorkflowRecords } from './workflow-records.js';
+import { KyselyConfigurationRecords, KyselyRunGroupRecords, type ConfigurationRecords, type RunGroupRecords } from './run-group-records.js';
 import { KyselyRunRecords, type RunRecords } from './run-records.js';
 import { KyselyLogRecords, type LogRecords } from './log-records.js';
 import { KyselyVariantStoreRecords, type VariantStoreRecords } from './variant-store-records.js';
@@ -48,6 +49,8 @@ export interface MetadataStore {
   readonly accessLogs: AccessLogRecords;
   readonly workflows: WorkflowRecords;
   readonly runs: RunRecords;
+  readonly runGroups: RunGroupRecords;
+  readonly configurations: ConfigurationRecords;
   readonly logs: LogRecords;
   readonly variantStores: VariantStoreRecords;
   readonly annotationStores: AnnotationStoreRecords;
@@ -79,6 +82,7 @@ export interface DataTransaction {
   tags: TagRecords;
   workflows: WorkflowRecords;
   runs: RunRecords;
+  runGroups: RunGroupRecords;
   variantStores: VariantStoreRecords;
   annotationStores: AnnotationStoreRecords;
   analyticsFiles: AnalyticsFileRecords;
@@ -98,6 +102,8 @@ export class KyselyMetadataStore implements MetadataStore {
   readonly accessLogs: AccessLogRecords;
   readonly workflows: WorkflowRecords;
   readonly runs: RunRecords;
+  readonly runGroups: RunGroupRecords;
+  readonly configurations: ConfigurationRecords;
   readonly logs: LogRecords;
   readonly variantStores: VariantStoreRecords;
   readonly annotationStores: AnnotationStoreRecords;
@@ -125,6 +131,8 @@ export class KyselyMetadataStore implements MetadataStore {
     this.accessLogs = new KyselyAccessLogRecords(db);
     this.workflows = new KyselyWorkflowRecords(db);
     this.runs = new KyselyRunRecords(db);
+    this.runGroups = new KyselyRunGroupRecords(db);
+    this.configurations = new KyselyConfigurationRecords(db);
     this.logs = new KyselyLogRecords(db);
     this.variantStores = new KyselyVariantStoreRecords(db);
     this.queryExecutions = new KyselyQueryExecutionRecords(db);
@@ -148,6 +156,7 @@ export class KyselyMetadataStore implements MetadataStore {
         tags: new KyselyTagRecords(trx),
         workflows: new KyselyWorkflowRecords(trx),
         runs: new KyselyRunRecords(trx),
+        runGroups: new KyselyRunGroupRecords(trx),
         variantStores: new KyselyVariantStoreRecords(trx),
         annotationStores: new KyselyAnnotationStoreRecords(trx),
         analyticsFiles: new KyselyAnalyticsFileRecords(trx),

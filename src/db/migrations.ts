@@ -507,6 +507,42 @@ BEGIN PERFORM pg_notify('${CHANGE_CHANNEL}', TG_TABLE_NAME); RETURN NULL; END $$
       await db.schema.createIndex('read_sets_status').on('read_sets').columns(['sequence_store_id', 'status', 'creation_time', 'id']).execute();
     },
   },
+  '0011_workflows_ii': {
+    async up(db: Kysely<any>) {
+      // Run groups, configurations, and what runs now record of them (and of batches and shared workflows).
+      await db.schema
+        .createTable('run_groups')
+        .addColumn('account_id', 'text', (c) => c.notNull())
+        .addColumn('id', 'text', (c) => c.notNull())
+        .addColumn('name', 'text')
+        .addColumn('max_cpus', 'integer')
+        .addColumn('max_gpus', 'integer')
+        .addColumn('max_runs', 'integer')
+        .addColumn('max_duration', 'integer')
+        // Bumped by every admission decision first thing in its transaction: PostgreSQL's row lock (SQLite's
+        // single writer) makes two processes' decisions for one group happen one after the other.
+        .addColumn('admissions', 'bigint', (c) => c.notNull().defaultTo(0))
+        .addColumn('creation_time', 'bigint', (c) => c.notNull())
+        .addPrimaryKeyConstraint('run_groups_pk', ['account_id', 'id'])
+        .execute();
+      await db.schema
+        .createTable('run_configurations')
+        .addColumn('account_id', 'text', (c) => c.notNull())
+        .addColumn('name', 'text', (c) => c.notNull())
+        .addColumn('id', 'text', (c) => c.notNull().unique())
+        .addColumn('description', 'text')
+        .addColumn('security_group_ids', 'text', (c) => c.notNull())
+        .addColumn('subnet_ids', 'text', (c) => c.notNull())
+        .addColumn('status', 'text', (c) => c.notNull())
+        .addColumn('creation_time', 'bigint', (c) => c.notNull())
+        .addPrimaryKeyConstraint('run_configurations_pk', ['account_id', 'name'])
+        .execute();
+      for (const column of ['batch_id', 'workflow_owner_id', 'configuration_name']) await db.schema.alterTable('runs').addColumn(column, 'text').execute();
+      await db.schema.alterTable('runs').addColumn('networking_mode', 'text', (c) => c.notNull().defaultTo('RESTRICTED')).execute();
+      await db.schema.createIndex('runs_group_status').on('runs').columns(['account_id', 'run_group_id', 'status']).execute();
+      await db.schema.createIndex('runs_status_priority').on('runs').columns(['account_id', 'status', 'priority']).execute();
+    },
+  },
 };
 
 export const migrationProvider: MigrationProvider = {

@@ -9,6 +9,10 @@ export interface RunQuery {
   name?: string;
   status?: string;
   runGroupId?: string;
+  batchId?: string;
+  configurationName?: string;
+  /** Only runs that have not ended (PENDING, STARTING, RUNNING, STOPPING). */
+  active?: boolean;
 }
 
 export interface RunRecords {
@@ -22,6 +26,15 @@ export interface RunRecords {
   count(accountId: string): Promise<number>;
   oldestRemovable(accountId: string): Promise<RunRecord | undefined>;
   countActiveForWorkflow(accountId: string, workflowId: string): Promise<number>;
+  /** Runs of a run group in these statuses. */
+  countInGroup(accountId: string, runGroupId: string, statuses: RunStatus[]): Promise<number>;
+  /**
+   * The PENDING run that starts next among the account's runs of this group (null: runs outside any group):
+   * highest priority first, then the earliest created (spec §4.11).
+   */
+  nextPending(accountId: string, runGroupId: string | null): Promise<{ id: string; priority: number } | undefined>;
+  /** vCPUs and GPUs of the tasks now RUNNING in the group's runs (what maxCpus and maxGpus limit). */
+  groupTaskUsage(accountId: string, runGroupId: string): Promise<{ cpus: number; gpus: number }>;
 
   putTask(t: TaskRecord): Promise<void>;
   updateTask(runId: string, id: string, patch: Partial<Omit<TaskRecord, 'runId' | 'id'>>): Promise<void>;
@@ -58,6 +71,10 @@ const runRows = rowMapping<RunRecord, RunsTable>({
   resourceDigests: json('resource_digests'),
   sourceRunId: col('source_run_id'),
   runGroupId: col('run_group_id'),
+  batchId: col('batch_id'),
+  workflowOwnerId: col('workflow_owner_id'),
+  networkingMode: col('networking_mode'),
+  configurationName: col('configuration_name'),
   creationTime: num('creation_time'),
   startTime: num('start_time'),
   stopTime: num('stop_time'),
@@ -110,6 +127,9 @@ export class KyselyRunRecords implements RunRecords {
     if (q.name !== undefined) query = query.where('name', '=', q.name);
     if (q.status !== undefined) query = query.where('status', '=', q.status);
     if (q.runGroupId !== undefined) query = query.where('run_group_id', '=', q.runGroupId);
+    if (q.batchId !== undefined) query = query.where('batch_id', '=', q.batchId);
+    if (q.configurationName !== undefined) query = query.where('configuration_name', '=', q.configurationName);
+    if (q.active) query = query.where('status', 'in', ACTIVE);
     const found = await keyset(query, decodeNextToken(page.nextToken), page.maxResults).execute();
     return pageOf(found.map(runRows.fromRow), page.maxResults);
   }
@@ -137,6 +157,33 @@ export class KyselyRunRecords implements RunRecords {
       .where('status', 'in', ACTIVE)
       .executeTakeFirstOrThrow();
     return Number(r.n);
+  }
+  async countInGroup(accountId: string, runGroupId: string, statuses: RunStatus[]): Promise<number> {
+    const r = await this.db
+      .selectFrom('runs')
+      .select((eb) => eb.fn.countAll<number | string>().as('n'))
+      .where('account_id', '=', accountId)
+      .where('run_group_id', '=', runGroupId)
+      .where('status', 'in', statuses)
+      .executeTakeFirstOrThrow();
+    return Number(r.n);
+  }
+  async nextPending(accountId: string, runGroupId: string | null): Promise<{ id: string; priority: number } | undefined> {
+    let q = this.db.selectFrom('runs').select(['id', 'priority']).where('account_id', '=', accountId).where('status', '=', 'PENDING');
+    q = runGroupId === null ? q.where('run_group_id', 'is', null) : q.where('run_group_id', '=', runGroupId);
+    const r = await q.orderBy('priority', 'desc').orderBy('creation_time').orderBy('id').limit(1).executeTakeFirst();
+    return r && { id: r.id, priority: Number(r.priority) };
+  }
+  async groupTaskUsage(accountId: string, runGroupId: string): Promise<{ cpus: number; gpus: number }> {
+    const r = await this.db
+      .selectFrom('run_tasks')
+      .innerJoin('runs', 'runs.id', 'run_tasks.run_id')
+      .select((eb) => [eb.fn.sum<number | string | null>('run_tasks.cpus').as('cpus'), eb.fn.sum<number | string | null>('run_tasks.gpus').as('gpus')])
+      .where('runs.account_id', '=', accountId)
+      .where('runs.run_group_id', '=', runGroupId)
+      .where('run_tasks.status', 'in', ['STARTING', 'RUNNING'])
+      .executeTakeFirstOrThrow();
+    return { cpus: Number(r.cpus ?? 0), gpus: Number(r.gpus ?? 0) };
   }
 
   async putTask(t: TaskRecord): Promise<void> {

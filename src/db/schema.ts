@@ -172,6 +172,8 @@ export interface Database {
   workflows: WorkflowsTable;
   runs: RunsTable;
   run_tasks: RunTasksTable;
+  run_groups: RunGroupsTable;
+  run_configurations: RunConfigurationsTable;
   log_events: LogEventsTable;
   variant_stores: VariantStoresTable;
   annotation_stores: AnnotationStoresTable;
@@ -250,9 +252,36 @@ export interface RunsTable {
   resource_digests: string; // JSON
   source_run_id: string | null;
   run_group_id: string | null;
+  batch_id: string | null;
+  workflow_owner_id: string | null;
+  networking_mode: string;
+  configuration_name: string | null;
   creation_time: number;
   start_time: number | null;
   stop_time: number | null;
+}
+
+export interface RunGroupsTable {
+  account_id: string;
+  id: string;
+  name: string | null;
+  max_cpus: number | null;
+  max_gpus: number | null;
+  max_runs: number | null;
+  max_duration: number | null;
+  admissions: number;
+  creation_time: number;
+}
+
+export interface RunConfigurationsTable {
+  account_id: string;
+  name: string;
+  id: string; // the configuration's uuid
+  description: string | null;
+  security_group_ids: string; // JSON
+  subnet_ids: string; // JSON
+  status: string;
+  creation_time: number;
 }
 
 export interface RunTasksTable {

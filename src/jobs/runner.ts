@@ -37,7 +37,17 @@ export interface JobOutcome<P> {
   payload: P;
 }
 
+/**
+ * Not now: the job cannot start yet (a run waiting for its run group's room, or for runs of higher priority)
+ * and is handed back, to be claimed again after `ms`. A deferral is not an attempt: it never makes a job give up.
+ */
+export interface JobDeferral {
+  deferMs: number;
+}
+
 export type JobHandler<P = any> = (job: JobRecord<P>, ctx: JobContext<P>) => Promise<JobOutcome<P>>;
+/** A handler whose job may have to wait its turn (see `JobDeferral`). */
+export type DeferringJobHandler<P = any> = (job: JobRecord<P>, ctx: JobContext<P>) => Promise<JobOutcome<P> | JobDeferral>;
 
 /**
  * What a job kind does when its attempts are spent (or its last attempt died
@@ -52,7 +62,9 @@ export type RetryHandler<P = any> = (job: JobRecord<P>, reason: string) => Promi
 
 /** One kind of job. */
 export interface JobKind<P = any> {
-  run: JobHandler<P>;
+  run: JobHandler<P> | DeferringJobHandler<P>;
+  /** Its handler may defer (`JobDeferral`): claims are logged at debug level, the handler logs the real start. */
+  waitsTurn?: boolean;
   giveUp?: GiveUpHandler<P>;
   retrying?: RetryHandler<P>;
 }
@@ -202,9 +214,15 @@ export class JobRunner {
     }
     try {
       if (job.status === 'SUBMITTED') await ctx.save(job.payload);
-      jlog.info('job started');
+      // A job that may wait its turn is claimed every second or so while it waits: its handler says when it starts.
+      if (this.o.kinds[job.kind]!.waitsTurn) jlog.debug('job claimed');
+      else jlog.info('job started');
       const out = await handler(job, ctx);
       clearInterval(renew);
+      if ('deferMs' in out) {
+        if (await jobs.defer(job.id, this.owner, this.now() + out.deferMs)) jobAttempts.inc({ kind: job.kind, outcome: 'deferred' });
+        return;
+      }
       if (await jobs.complete(job.id, this.owner, out.status, out.statusMessage, out.payload, this.now())) {
         jobAttempts.inc({ kind: job.kind, outcome: 'completed' });
         jlog.info({ status: out.status }, 'job finished');

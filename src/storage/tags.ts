@@ -48,6 +48,10 @@ export class TagService {
       if (await this.d.db.workflows.get(accountId, parts[1]!, parts[3] ?? '')) return;
     } else if (parts.length === 2 && parts[0] === 'run') {
       if (await this.d.db.runs.get(accountId, parts[1]!)) return;
+    } else if (parts.length === 2 && parts[0] === 'runGroup') {
+      if (await this.d.db.runGroups.get(accountId, parts[1]!)) return;
+    } else if (parts.length === 2 && parts[0] === 'configuration') {
+      if (await this.d.db.configurations.get(accountId, parts[1]!)) return;
     } else if (parts.length === 2 && parts[0] === 'variantStore') {
       if (await this.d.db.variantStores.get(accountId, parts[1]!)) return;
     } else if (parts[0] === 'annotationStore' && (parts.length === 2 || (parts.length === 4 && parts[2] === 'version'))) {

@@ -79,9 +79,49 @@ export interface RunRecord {
   /** The run this one duplicates (StartRun `runId`). */
   sourceRunId: string | null;
   runGroupId: string | null;
+  /** The run batch that submitted this run (StartRunBatch). */
+  batchId: string | null;
+  /** The account whose workflow this is, when it was shared with the run's account. */
+  workflowOwnerId: string | null;
+  networkingMode: NetworkingMode;
+  /** The configuration named at StartRun (networkingMode VPC). */
+  configurationName: string | null;
   creationTime: number;
   startTime: number | null;
   stopTime: number | null;
+}
+
+export type NetworkingMode = 'RESTRICTED' | 'VPC';
+
+/**
+ * A run group (spec §2.6, §4.11): limits over the runs started in it — concurrent runs, concurrent vCPUs and
+ * GPUs of their running tasks — and the longest a run may take (minutes).
+ */
+export interface RunGroupRecord {
+  accountId: string;
+  id: string;
+  name: string | null;
+  maxCpus: number | null;
+  maxGpus: number | null;
+  maxRuns: number | null;
+  /** Minutes. */
+  maxDuration: number | null;
+  creationTime: number;
+}
+
+/**
+ * A configuration (spec §2.10): in HealthOmics, the VPC a run's tasks reach. Here, a run started with
+ * networkingMode VPC and this configuration gets a container network for its tasks (docs/workflows.md).
+ */
+export interface ConfigurationRecord {
+  accountId: string;
+  name: string;
+  uuid: string;
+  description: string | null;
+  securityGroupIds: string[];
+  subnetIds: string[];
+  status: 'ACTIVE' | 'DELETED';
+  creationTime: number;
 }
 
 export interface TaskUtilization {

@@ -9,7 +9,7 @@ import { Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { Logger } from 'pino';
 import { runArn, taskArn, workflowArn } from '../core/arn.js';
-import type { GiveUpHandler, JobHandler } from '../jobs/runner.js';
+import type { DeferringJobHandler, GiveUpHandler } from '../jobs/runner.js';
 import type { DomainDeps } from '../storage/context.js';
 import type { DataLocations, ExportTarget } from '../storage/locations.js';
 import { isOmicsUri, type OmicsStorageUris } from '../storage/omics-uris.js';
@@ -19,7 +19,8 @@ import type { RunRecord, RunStatus, TaskRecord, WorkflowEngine } from './entitie
 import { runCommand, stripAnsi, type EngineAdapter, type EngineLaunch, type EngineOutputValue } from './engines/engine.js';
 import { LogStreamWriter, logStreams } from './run-logs.js';
 import { ACTIVE_RUN_STATUSES, type RunPayload } from './runs.js';
-import { releaseCgroup, type TaskFile, type TaskRunContext } from './task-files.js';
+import { admitTask, releaseCgroup, type TaskFile, type TaskRunContext } from './task-files.js';
+import type { RunGroupService } from './run-groups.js';
 import type { WorkflowService } from './workflows.js';
 
 /** How this deployment runs workflows (config.workflows). */
@@ -34,6 +35,8 @@ export interface RunSettings {
   /** Whether task images missing from the runtime are pulled from their registry. */
   pullImages: boolean;
   maxRunMs: number;
+  /** The container network the tasks of VPC-mode runs join (RESTRICTED runs' tasks have none). */
+  vpcNetwork: string;
   /** The task shim (task-shim.js), started by the engine as its container command. */
   shimScript: string;
   region: string;
@@ -59,6 +62,10 @@ interface StagedInput {
 }
 
 const CANCEL_POLL_MS = 1000;
+/** How soon a run that may not start yet asks again (the run's end kicks waiting runs sooner). */
+const ADMISSION_RETRY_MS = 1000;
+/** How often tasks waiting for their run group's CPUs are reconsidered. */
+const TASK_ADMISSION_POLL_MS = 250;
 
 /**
  * Runs one workflow run as a leased job: stage the inputs read-only into the run's folder, translate the
@@ -75,16 +82,26 @@ export class RunExecutor {
     private readonly locations: DataLocations,
     private readonly omicsUris: OmicsStorageUris,
     private readonly engines: (engine: WorkflowEngine) => EngineAdapter | undefined,
+    private readonly runGroups: RunGroupService,
     private readonly s: RunSettings,
     private readonly log: Logger,
   ) {}
 
-  handler(): JobHandler<RunPayload> {
+  handler(): DeferringJobHandler<RunPayload> {
     return async (job, ctx) => {
       const done = { status: 'COMPLETED' as const, statusMessage: null, payload: {} };
       const run = await this.d.db.runs.get(job.accountId, job.storeId);
       await this.stopLeftovers(job.payload, run?.uuid);
       if (!run || !ACTIVE_RUN_STATUSES.includes(run.status)) return done;
+      if (run.status === 'PENDING') {
+        // Its turn by priority, and room in its run group: else it waits, PENDING, saying why.
+        const admission = await this.runGroups.admitRun(run);
+        if (!admission.admitted) {
+          if (run.statusMessage !== admission.waiting) await this.d.db.runs.update(run.accountId, run.id, { statusMessage: admission.waiting }, ['PENDING']);
+          return { deferMs: ADMISSION_RETRY_MS };
+        }
+      }
+      this.log.info({ runId: run.id, jobId: job.id, attempt: job.attempts }, 'run started');
       // One folder per attempt: an attempt that lost its lease cleans up its own, never its successor's.
       const dir = join(this.s.runsDir, `${run.id}-${run.uuid}-${job.attempts}`);
       try {
@@ -92,6 +109,8 @@ export class RunExecutor {
       } finally {
         await rm(dir, { recursive: true, force: true }).catch(() => undefined);
       }
+      // An attempt that lost its lease leaves the run to the next attempt: the job is not this attempt's to end.
+      if (ctx.signal.aborted) throw ctx.signal.reason;
       return done;
     };
   }
@@ -165,6 +184,7 @@ export class RunExecutor {
     let containerApi: { env: Record<string, string>; close(): Promise<void> } | undefined;
     try {
       if (!(await move('STARTING', { startTime: run.startTime ?? now(), statusMessage: null }))) return;
+      const gated = await this.runGroups.gatesTasks(run);
       engine = this.engines(run.engine);
       if (!engine) throw new RunFailure('WORKFLOW_RUN_FAILED', `No ${run.engine} engine is installed on this deployment.`);
       const launch = await this.prepare(run, dir);
@@ -179,7 +199,13 @@ export class RunExecutor {
       const engineLogFile = createWriteStream(join(dir, 'engine.log'));
       const taskRun = this.taskRun(run, dir, await this.taskCgroupRoot());
       if (engine.containerApiTasks && this.s.containers !== 'none') containerApi = await this.openContainerApi(taskRun, dir, engine.containerApiTasks(launch));
-      const env = { ...this.engineEnv(taskRun, dir), ...(engine.env?.(launch) ?? {}), ...(containerApi?.env ?? {}) };
+      const env = {
+        ...this.engineEnv(taskRun, dir),
+        ...(engine.env?.(launch) ?? {}),
+        ...(containerApi?.env ?? {}),
+        ...(gated ? { OPENOMICS_TASK_GATE: '1' } : {}),
+        ...(run.networkingMode === 'VPC' ? { OPENOMICS_TASK_NETWORK: this.s.vpcNetwork } : {}),
+      };
       const child = spawn(command, args, { cwd: launch.workDir, env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
       let stdout = '';
       child.stdout!.on('data', (b: Buffer) => (stdout += b.toString()));
@@ -205,7 +231,10 @@ export class RunExecutor {
         await runLog.flush();
         return;
       }
-      if (outcome === 'timeout') throw new RunFailure('RUN_TIMED_OUT', `Run timed out after ${Math.round(this.s.maxRunMs / 1000)} seconds.`);
+      if (outcome === 'timeout') {
+        const limit = await this.timeLimit(run);
+        throw new RunFailure('RUN_TIMED_OUT', limit.byGroup ? `Run exceeded its run group's maxDuration of ${limit.ms / 60_000} minutes.` : `Run timed out after ${Math.round(limit.ms / 1000)} seconds.`);
+      }
       if (outcome !== 0) {
         const oom = tasks.failed().find((t) => t.failureReason === 'OUT_OF_MEMORY_ERROR');
         const failed = tasks.failed()[0];
@@ -366,15 +395,25 @@ export class RunExecutor {
     return text;
   }
 
-  /** Waits for the engine, syncing tasks; stops it on cancel, lease loss or timeout. */
+  /** The longest the run may take: the deployment's limit, or its run group's maxDuration if shorter (read each time: UpdateRunGroup applies). */
+  private async timeLimit(run: RunRecord): Promise<{ ms: number; byGroup: boolean }> {
+    const group = await this.runGroups.maxDurationMs(run);
+    return group !== undefined && group < this.s.maxRunMs ? { ms: group, byGroup: true } : { ms: this.s.maxRunMs, byGroup: false };
+  }
+
+  /** Waits for the engine, syncing tasks (and admitting those waiting for their run group); stops it on cancel, lease loss or timeout. */
   private async follow(run: RunRecord, engine: EngineAdapter, child: ChildProcess, exited: Promise<number>, tasks: TaskFollower, engineLog: () => string, lost: AbortSignal): Promise<number | 'cancelled' | 'lost' | 'timeout'> {
-    const deadline = (run.startTime ?? this.d.now()) + this.s.maxRunMs;
+    const started = run.startTime ?? this.d.now();
     for (;;) {
-      const code = await Promise.race([exited, new Promise<undefined>((r) => setTimeout(r, CANCEL_POLL_MS))]);
+      const code = await Promise.race([exited, new Promise<undefined>((r) => setTimeout(r, tasks.waiting().length ? TASK_ADMISSION_POLL_MS : CANCEL_POLL_MS))]);
       if (code !== undefined) return code;
       await tasks.sync(engine.taskNames(engineLog()), false);
+      for (const t of tasks.waiting()) {
+        if (await this.runGroups.admitTask(run, t.id, t.cpus, t.gpus)) tasks.admit(t.id);
+      }
       const current = await this.d.db.runs.get(run.accountId, run.id);
-      const stop = !current || !ACTIVE_RUN_STATUSES.includes(current.status) ? 'cancelled' : lost.aborted ? 'lost' : this.d.now() > deadline ? 'timeout' : undefined;
+      const timedOut = this.d.now() > started + (await this.timeLimit(run)).ms;
+      const stop = !current || !ACTIVE_RUN_STATUSES.includes(current.status) ? 'cancelled' : lost.aborted ? 'lost' : timedOut ? 'timeout' : undefined;
       if (stop) {
         killGroup(child.pid!, 'SIGTERM');
         await this.removeContainers(run.uuid);
@@ -585,6 +624,7 @@ export class RunExecutor {
 class TaskFollower {
   private readonly known = new Map<string, TaskRecord>();
   private readonly logs = new Map<string, { writer: LogStreamWriter; offset: number }>();
+  private readonly admitted = new Set<string>();
 
   constructor(
     private readonly d: DomainDeps,
@@ -599,13 +639,22 @@ class TaskFollower {
   failed(): TaskRecord[] {
     return this.all().filter((t) => t.status === 'FAILED');
   }
+  /** Tasks waiting for their run group's admission (PENDING, not yet admitted). */
+  waiting(): TaskRecord[] {
+    return this.all().filter((t) => t.status === 'PENDING' && !this.admitted.has(t.id));
+  }
+  /** Lets a waiting task start (the shim waits for this). */
+  admit(id: string): void {
+    this.admitted.add(id);
+    admitTask(this.folder, id);
+  }
 
   async sync(names: Map<string, string>, final: boolean): Promise<void> {
     const files = (await readdir(this.folder).catch(() => [] as string[])).filter((f) => f.endsWith('.json'));
     for (const f of files) {
       const known = this.known.get(f.slice(0, -'.json'.length));
       // An ended task changes no more until the final look (which may learn its name from logs written at the end).
-      if (!final && known && known.status !== 'RUNNING') continue;
+      if (!final && known && known.status !== 'RUNNING' && known.status !== 'PENDING') continue;
       let t: TaskFile;
       try {
         t = JSON.parse(await readFile(join(this.folder, f), 'utf8')) as TaskFile;
@@ -615,14 +664,24 @@ class TaskFollower {
       const name = t.name ?? (t.cidfile && names.get(t.cidfile)) ?? t.command[0] ?? t.image;
       const ended = t.stopTime !== undefined;
       const oom = !!t.oomKilled;
-      const status = ended ? (t.exitCode === 0 ? 'COMPLETED' : 'FAILED') : final ? 'FAILED' : 'RUNNING';
+      const status = ended ? (t.exitCode === 0 ? 'COMPLETED' : 'FAILED') : final ? 'FAILED' : t.waiting ? 'PENDING' : 'RUNNING';
       const rec: TaskRecord = {
         runId: this.run.id,
         id: t.id,
         uuid: t.uuid,
         name: name.slice(0, 128),
         status,
-        statusMessage: ended ? (t.exitCode === 0 ? null : oom ? `The task ran out of memory (${t.memoryGiB} GiB) and was stopped.` : `The task exited with code ${t.exitCode}.`) : final ? 'The task did not finish (the run stopped).' : null,
+        statusMessage: ended
+          ? t.exitCode === 0
+            ? null
+            : oom
+              ? `The task ran out of memory (${t.memoryGiB} GiB) and was stopped.`
+              : `The task exited with code ${t.exitCode}.`
+          : final
+            ? 'The task did not finish (the run stopped).'
+            : t.waiting
+              ? "Waiting for room in the run group (maxCpus, maxGpus)."
+              : null,
         failureReason: oom ? 'OUT_OF_MEMORY_ERROR' : status === 'FAILED' ? 'RUN_TASK_FAILED' : null,
         cpus: t.cpus,
         memory: t.memoryGiB,
@@ -632,7 +691,7 @@ class TaskFollower {
         exitCode: t.exitCode ?? null,
         utilization: t.utilization ?? null,
         creationTime: t.creationTime,
-        startTime: t.startTime,
+        startTime: t.waiting ? null : t.startTime,
         stopTime: t.stopTime ?? (final ? this.d.now() : null),
       };
       const prev = this.known.get(t.id);

@@ -9,7 +9,9 @@ import { submittedJob } from '../db/job-records.js';
 import type { DomainDeps } from '../storage/context.js';
 import { idempotent } from '../storage/idempotency.js';
 import { checkJobRole, type DataLocations } from '../storage/locations.js';
-import type { RunLogLevel, RunRecord, RunRetentionMode, RunStatus, StorageType, TaskRecord } from './entities.js';
+import type { ConfigurationService } from './configurations.js';
+import type { RunGroupService } from './run-groups.js';
+import type { NetworkingMode, RunLogLevel, RunRecord, RunRetentionMode, RunStatus, StorageType, TaskRecord } from './entities.js';
 import type { WorkflowService } from './workflows.js';
 
 export const WORKFLOW_RUN_JOB = 'WorkflowRun';
@@ -60,6 +62,8 @@ export class RunService {
     private readonly d: DomainDeps,
     private readonly workflows: WorkflowService,
     private readonly locations: DataLocations,
+    private readonly runGroups: RunGroupService,
+    private readonly configurations: ConfigurationService,
     private readonly kick: () => void,
   ) {}
 
@@ -72,11 +76,16 @@ export class RunService {
     this.locations.checkForm(i.outputUri);
     const unsupported = (what: string) => new NotImplementedError(`${what} is not supported by OpenOmics yet (see docs/workflows.md).`);
     if (i.cacheId !== undefined || i.cacheBehavior !== undefined) throw unsupported('Call caching (cacheId)');
-    if (i.runGroupId !== undefined) throw unsupported('Run groups (runGroupId)');
-    if (i.networkingMode === 'VPC' || i.configurationName !== undefined) throw unsupported('VPC networking (networkingMode VPC, configurationName)');
     if (i.workflowType === 'READY2RUN') throw unsupported('Ready2Run workflows');
     if (i.workflowOwnerId !== undefined && i.workflowOwnerId !== accountId) throw unsupported('Running a workflow shared by another account');
     const base = i.runId ? await this.record(accountId, i.runId) : undefined;
+    const runGroupId = i.runGroupId ?? base?.runGroupId ?? null;
+    if (runGroupId) await this.runGroups.checkJoinable(accountId, runGroupId);
+    const networkingMode = (i.networkingMode ?? base?.networkingMode ?? 'RESTRICTED') as NetworkingMode;
+    const configurationName = i.configurationName ?? (i.networkingMode === undefined ? base?.configurationName : undefined) ?? null;
+    if (networkingMode === 'VPC' && !configurationName) throw new ValidationError('networkingMode VPC needs a configurationName (CreateConfiguration).');
+    if (networkingMode !== 'VPC' && configurationName) throw new ValidationError('configurationName is for runs with networkingMode VPC.');
+    if (configurationName) await this.configurations.get(accountId, configurationName);
     const workflowId = i.workflowId ?? base?.workflowId;
     if (!workflowId) throw new ValidationError('Give workflowId (or runId, to run a run again).');
     const versionName = i.workflowVersionName ?? base?.workflowVersionName ?? '';
@@ -130,7 +139,11 @@ export class RunService {
         main: wf.main,
         resourceDigests: {},
         sourceRunId: base?.id ?? null,
-        runGroupId: null,
+        runGroupId,
+        batchId: null,
+        workflowOwnerId: null,
+        networkingMode,
+        configurationName,
         creationTime: now,
         startTime: null,
         stopTime: null,
@@ -175,7 +188,6 @@ export class RunService {
   }
 
   async list(accountId: string, q: RunQuery, page: PageRequest): Promise<Page<RunView>> {
-    if (q.runGroupId !== undefined) return { items: [] };
     const res = await this.d.db.runs.list(accountId, q, page);
     return { items: res.items.map((r) => this.view(r)), ...(res.nextToken ? { nextToken: res.nextToken } : {}) };
   }

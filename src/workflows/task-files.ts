@@ -20,6 +20,8 @@ export interface TaskFile {
   cidfile: string | null;
   command: string[];
   creationTime: number;
+  /** Set while the task waits for its run group's room (maxCpus, maxGpus): PENDING, not started. */
+  waiting?: boolean;
   startTime: number;
   stopTime?: number;
   exitCode?: number;
@@ -79,6 +81,19 @@ export function taskEnvironment(run: TaskRunContext, task: { id: string; uuid: s
     AWS_WORKFLOW_TASK_ID: task.id,
     AWS_WORKFLOW_TASK_UUID: task.uuid,
   };
+}
+
+/**
+ * A task in a run group with CPU or GPU limits waits, PENDING, until the run monitor admits it: the monitor
+ * decides against the group's running tasks (in every process) and answers by creating `<id>.go`.
+ */
+export async function awaitAdmission(dir: string, id: string): Promise<void> {
+  const go = join(dir, `${id}.go`);
+  while (!existsSync(go)) await new Promise((r) => setTimeout(r, 100));
+}
+
+export function admitTask(dir: string, id: string): void {
+  writeFileSync(join(dir, `${id}.go`), '');
 }
 
 export function writeTask(dir: string, t: TaskFile): void {

@@ -1,9 +1,10 @@
 /**
  * The container command the workflow engines call (`podman` or `docker` on their PATH is this program).
- * Every `run` becomes a task as HealthOmics runs tasks: no network, CPUs and memory rounded up to whole
+ * Every `run` becomes a task as HealthOmics runs tasks: no network (a VPC-mode run's network otherwise), CPUs and memory rounded up to whole
  * vCPUs and GiB (at least 1 each, spec §4.7), the AWS_WORKFLOW_* variables, a name and labels that let the
  * server find and stop it; its stdout and stderr are copied to the task's log, its CPU and memory use are
- * sampled from its cgroup, and what happened is written to `<tasks dir>/<task id>.json` for the run monitor.
+ * sampled from its cgroup, and what happened is written to `<tasks dir>/<task id>.json` for the run monitor. In a
+ * run group with CPU or GPU limits it first waits, PENDING, for the monitor's admission (`awaitAdmission`).
  * Anything other than `run` goes to the real command unchanged.
  *
  * Runs as its own process (the engine starts it), so it imports only Node's standard library (and
@@ -12,7 +13,7 @@
 import { spawn, spawnSync } from 'node:child_process';
 import { createWriteStream } from 'node:fs';
 import { join } from 'node:path';
-import { newTaskId, taskCgroupParent, taskContainer, taskEnvironment, taskLimits, UsageSampler, writeTask, type TaskFile, type TaskRunContext } from './task-files.js';
+import { awaitAdmission, newTaskId, taskCgroupParent, taskContainer, taskEnvironment, taskLimits, UsageSampler, writeTask, type TaskFile, type TaskRunContext } from './task-files.js';
 
 function env(name: string): string {
   const v = process.env[name];
@@ -81,7 +82,7 @@ async function runTask(args: string[]): Promise<number> {
     'run',
     ...kept,
     `--name=${name}`,
-    '--network=none',
+    `--network=${process.env['OPENOMICS_TASK_NETWORK'] || 'none'}`,
     `--pull=${process.env['OPENOMICS_IMAGE_PULL'] === 'missing' ? 'missing' : 'never'}`,
     `--cpus=${cpus}`,
     `--memory=${memoryGiB}g`,
@@ -92,7 +93,12 @@ async function runTask(args: string[]): Promise<number> {
     image,
     ...command,
   ];
-  const task: TaskFile = { ...ids, image, cpus, memoryGiB, cidfile, command, creationTime: Date.now(), startTime: Date.now() };
+  const creationTime = Date.now();
+  if (process.env['OPENOMICS_TASK_GATE'] === '1') {
+    writeTask(run.tasksDir, { ...ids, image, cpus, memoryGiB, cidfile, command, creationTime, waiting: true, startTime: creationTime });
+    await awaitAdmission(run.tasksDir, ids.id);
+  }
+  const task: TaskFile = { ...ids, image, cpus, memoryGiB, cidfile, command, creationTime, startTime: Date.now() };
   writeTask(run.tasksDir, task);
   const log = createWriteStream(join(run.tasksDir, `${ids.id}.log`));
   const child = spawn(env('OPENOMICS_CONTAINER_COMMAND'), runArgs, { stdio: ['inherit', 'pipe', 'pipe'] });

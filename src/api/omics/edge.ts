@@ -93,7 +93,7 @@ export class OmicsEdge {
         'aws:RequestedRegion': this.opts.services.partition.region,
       };
       await this.opts.identity.authorize(principal, `omics:${op.name}`, impl.resource(input, principal, this.opts.services), context);
-      for (const extra of impl.alsoRequires?.(input) ?? []) await this.opts.identity.authorize(principal, extra.action, extra.resource, context);
+      for (const extra of impl.alsoRequires?.(input, principal, this.opts.services) ?? []) await this.opts.identity.authorize(principal, extra.action, extra.resource, context);
       const host = req.headers.host ?? '127.0.0.1';
       const output = await impl.handle(input, principal, this.opts.services, { baseUrl: `${info.secure ? 'https' : 'http'}://${host}` });
       const out = this.serde.serializeOutput(op, output);

@@ -11,6 +11,8 @@ import type { ArchiveService } from '../../storage/archive.js';
 import type { S3AccessPolicyService } from '../../storage/s3-access-policy.js';
 import type { WorkflowService } from '../../workflows/workflows.js';
 import type { RunService } from '../../workflows/runs.js';
+import type { RunGroupService } from '../../workflows/run-groups.js';
+import type { ConfigurationService } from '../../workflows/configurations.js';
 import type { RunLogService } from '../../workflows/run-logs.js';
 import type { VariantStoreService } from '../../analytics/variant-stores.js';
 import type { VariantImportService } from '../../analytics/variant-imports.js';
@@ -38,6 +40,8 @@ export interface Services {
   references: ReferenceService;
   workflows: WorkflowService;
   runs: RunService;
+  runGroups: RunGroupService;
+  configurations: ConfigurationService;
   runLogs: RunLogService;
   variantStores: VariantStoreService;
   variantImports: VariantImportService;
@@ -64,7 +68,7 @@ export interface Handler<N extends OperationName> {
   resource(input: Input<N>, principal: Principal, s: Services): string;
   handle(input: Input<N>, principal: Principal, s: Services, request: RequestContext): Promise<Output<N>>;
   /** Further permissions the call needs beyond `omics:<Operation>` (StartRun: `iam:PassRole` on its roleArn). */
-  alsoRequires?(input: Input<N>): { action: string; resource: string }[];
+  alsoRequires?(input: Input<N>, principal: Principal, s: Services): { action: string; resource: string }[];
 }
 
 /** Handlers by operation name; an operation's entry can only take its own input and return its own output. */

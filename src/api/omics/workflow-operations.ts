@@ -1,11 +1,13 @@
-import { runArn, workflowArn } from '../../core/arn.js';
+import { configurationArn, runArn, runGroupArn, workflowArn } from '../../core/arn.js';
 import { date, maybeDate, opt, page } from './wire-values.js';
 import type { Principal } from '../../iam/identity.js';
 import type { TaskRecord } from '../../workflows/entities.js';
 import type { RunView } from '../../workflows/runs.js';
+import type { RunGroupView } from '../../workflows/run-groups.js';
+import type { ConfigurationView } from '../../workflows/configurations.js';
 import type { WorkflowView } from '../../workflows/workflows.js';
 import type { OperationTable, Output, Services } from './operation-types.js';
-import type { RunListItem, TaskListItem, WorkflowListItem, WorkflowVersionListItem } from './wire-shapes.js';
+import type { ConfigurationListItem, RunGroupListItem, RunListItem, TaskListItem, WorkflowListItem, WorkflowVersionListItem } from './wire-shapes.js';
 
 /**
  * The workflow operations (host prefix `workflows-`): workflows and versions, runs and tasks. Same shape as
@@ -84,6 +86,101 @@ function taskItem(t: TaskRecord): TaskListItem {
   };
 }
 
+/** A run's configuration as GetRun and StartRun name it (its uuid looked up; absent if it was deleted since). */
+function configurationOf(s: Services, r: RunView) {
+  if (!r.configurationName) return undefined;
+  return { name: r.configurationName, arn: configurationArn(s.partition, r.accountId, r.configurationName) };
+}
+
+function runGroupItem(g: RunGroupView): RunGroupListItem {
+  return { arn: g.arn, id: g.id, name: opt(g.name), maxCpus: opt(g.maxCpus), maxRuns: opt(g.maxRuns), maxDuration: opt(g.maxDuration), maxGpus: opt(g.maxGpus), creationTime: date(g.creationTime) };
+}
+
+function configurationDetail(c: ConfigurationView, tags: Record<string, string>) {
+  return {
+    arn: c.arn,
+    uuid: c.uuid,
+    name: c.name,
+    description: opt(c.description),
+    runConfigurations: { vpcConfig: { securityGroupIds: c.securityGroupIds, subnetIds: c.subnetIds } },
+    status: c.status,
+    creationTime: date(c.creationTime),
+    tags,
+  };
+}
+
+function configurationItem(c: ConfigurationView): ConfigurationListItem {
+  return { arn: c.arn, name: c.name, description: opt(c.description), status: c.status, creationTime: date(c.creationTime) };
+}
+
+/** Run groups (spec §2.6) and configurations (spec §2.10). */
+export const RUN_GROUP_OPERATIONS = {
+  CreateRunGroup: {
+    resource: (_i, p, s) => runGroupArn(s.partition, p.accountId, '*'),
+    handle: async (i, p, s) => {
+      const g = await s.runGroups.create(p.accountId, i);
+      return { arn: g.arn, id: g.id, tags: await s.tags.list(p.accountId, g.arn) };
+    },
+  },
+  GetRunGroup: {
+    resource: (i, p, s) => runGroupArn(s.partition, p.accountId, i.id),
+    handle: async (i, p, s) => {
+      const g = await s.runGroups.get(p.accountId, i.id);
+      return { ...runGroupItem(g), tags: await s.tags.list(p.accountId, g.arn) };
+    },
+  },
+  ListRunGroups: {
+    resource: (_i, p, s) => runGroupArn(s.partition, p.accountId, '*'),
+    handle: async (i, p, s) => {
+      const res = await s.runGroups.list(p.accountId, { ...(i.name ? { name: i.name } : {}) }, page(i));
+      return { items: res.items.map(runGroupItem), nextToken: res.nextToken };
+    },
+  },
+  UpdateRunGroup: {
+    resource: (i, p, s) => runGroupArn(s.partition, p.accountId, i.id),
+    handle: async (i, p, s) => {
+      const { id, ...patch } = i;
+      await s.runGroups.update(p.accountId, id, patch);
+      return {};
+    },
+  },
+  DeleteRunGroup: {
+    resource: (i, p, s) => runGroupArn(s.partition, p.accountId, i.id),
+    handle: async (i, p, s) => {
+      await s.runGroups.delete(p.accountId, i.id);
+      return {};
+    },
+  },
+  CreateConfiguration: {
+    resource: (i, p, s) => configurationArn(s.partition, p.accountId, i.name),
+    handle: async (i, p, s) => {
+      const c = await s.configurations.create(p.accountId, i);
+      return configurationDetail(c, await s.tags.list(p.accountId, c.arn));
+    },
+  },
+  GetConfiguration: {
+    resource: (i, p, s) => configurationArn(s.partition, p.accountId, i.name),
+    handle: async (i, p, s) => {
+      const c = await s.configurations.get(p.accountId, i.name);
+      return configurationDetail(c, await s.tags.list(p.accountId, c.arn));
+    },
+  },
+  ListConfigurations: {
+    resource: (_i, p, s) => configurationArn(s.partition, p.accountId, '*'),
+    handle: async (i, p, s) => {
+      const res = await s.configurations.list(p.accountId, page(i));
+      return { items: res.items.map(configurationItem), nextToken: res.nextToken };
+    },
+  },
+  DeleteConfiguration: {
+    resource: (i, p, s) => configurationArn(s.partition, p.accountId, i.name),
+    handle: async (i, p, s) => {
+      await s.configurations.delete(p.accountId, i.name);
+      return {};
+    },
+  },
+} satisfies OperationTable;
+
 export const WORKFLOW_OPERATIONS = {
   CreateWorkflow: {
     resource: (_i, p, s) => wfArn(p, s, '*'),
@@ -161,11 +258,16 @@ export const WORKFLOW_OPERATIONS = {
   },
   StartRun: {
     resource: (_i, p, s) => runArn(s.partition, p.accountId, '*'),
-    // The run acts with its role: the caller must be allowed to pass it (spec §4.19).
-    alsoRequires: (i) => [{ action: 'iam:PassRole', resource: i.roleArn }],
+    // The run acts with its role: the caller must be allowed to pass it (spec §4.19). StartRun is authorized on
+    // the run, the workflow and the run group together, so a policy can tie a workflow to a run group.
+    alsoRequires: (i, p, s) => [
+      { action: 'iam:PassRole', resource: i.roleArn },
+      ...(i.workflowId ? [{ action: 'omics:StartRun', resource: workflowArn(s.partition, i.workflowOwnerId ?? p.accountId, i.workflowId, i.workflowVersionName) }] : []),
+      ...(i.runGroupId ? [{ action: 'omics:StartRun', resource: runGroupArn(s.partition, p.accountId, i.runGroupId) }] : []),
+    ],
     handle: async (i, p, s) => {
       const r = await s.runs.start(p.accountId, p.arn, i);
-      return { arn: r.arn, id: r.id, status: r.status, tags: await s.tags.list(p.accountId, r.arn), uuid: r.uuid, runOutputUri: r.runOutputUri, networkingMode: 'RESTRICTED' };
+      return { arn: r.arn, id: r.id, status: r.status, tags: await s.tags.list(p.accountId, r.arn), uuid: r.uuid, runOutputUri: r.runOutputUri, networkingMode: r.networkingMode, configuration: configurationOf(s, r) };
     },
   },
   GetRun: {
@@ -192,17 +294,20 @@ export const WORKFLOW_OPERATIONS = {
         logLocation: { runLogStream: `run/${r.id}`, ...(r.status === 'FAILED' ? { engineLogStream: `run/${r.id}/engine` } : {}) },
         runOutputUri: r.runOutputUri,
         workflowUuid: r.workflowUuid,
-        networkingMode: 'RESTRICTED',
+        runGroupId: opt(r.runGroupId),
+        batchId: opt(r.batchId),
+        workflowOwnerId: opt(r.workflowOwnerId),
+        networkingMode: r.networkingMode,
+        configuration: configurationOf(s, r),
       };
     },
   },
   ListRuns: {
     resource: (_i, p, s) => runArn(s.partition, p.accountId, '*'),
     handle: async (i, p, s) => {
-      if (i.batchId !== undefined) return { items: [] };
       const res = await s.runs.list(
         p.accountId,
-        { ...(i.name ? { name: i.name } : {}), ...(i.status ? { status: i.status } : {}), ...(i.runGroupId ? { runGroupId: i.runGroupId } : {}) },
+        { ...(i.name ? { name: i.name } : {}), ...(i.status ? { status: i.status } : {}), ...(i.runGroupId ? { runGroupId: i.runGroupId } : {}), ...(i.batchId ? { batchId: i.batchId } : {}) },
         page(i),
       );
       return { items: res.items.map(runItem), nextToken: res.nextToken };
