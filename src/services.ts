@@ -35,7 +35,7 @@ import { VARIANT_IMPORT_JOB, VariantImportService } from './analytics/variant-im
 import { ANALYTICS_QUERY_JOB, QueryService } from './analytics/queries.js';
 import { ANNOTATION_IMPORT_JOB, AnnotationStoreService } from './analytics/annotation-stores.js';
 import { AnnotationImportService } from './analytics/annotation-imports.js';
-import { ShareService } from './analytics/shares.js';
+import { ShareService } from './shares/shares.js';
 import { CwltoolAdapter, ToilCwlAdapter } from './workflows/engines/cwl.js';
 import { MiniwdlAdapter } from './workflows/engines/miniwdl.js';
 import { NextflowAdapter } from './workflows/engines/nextflow.js';
@@ -127,7 +127,8 @@ export function startServices(
   const wdl = onPath('miniwdl') ? new MiniwdlAdapter() : onPath('toil-wdl-runner') ? new ToilWdlAdapter() : undefined;
   const nextflow = onPath('nextflow') && onPath('unshare') ? new NextflowAdapter() : undefined;
   const engines = (e: WorkflowEngine): EngineAdapter | undefined => (e === 'CWL' ? cwlRunner : e === 'WDL' || e === 'WDL_LENIENT' ? wdl : e === 'NEXTFLOW' ? nextflow : undefined);
-  const workflows = new WorkflowService(deps, locations, (e) => (e === 'CWL' ? cwlValidator : engines(e)), kick, new WorkflowFileLinks(core.db, core.keys));
+  const shares = new ShareService(deps);
+  const workflows = new WorkflowService(deps, locations, (e) => (e === 'CWL' ? cwlValidator : engines(e)), kick, new WorkflowFileLinks(core.db, core.keys), shares);
   const runGroups = new RunGroupService(deps);
   const configurations = new ConfigurationService(deps);
   const runs = new RunService(deps, workflows, locations, runGroups, configurations, () => runRunner.kick());
@@ -157,7 +158,6 @@ export function startServices(
   const variantImports = new VariantImportService(deps, variantStores, references, locations, kick);
   const annotationStores = new AnnotationStoreService(deps, references);
   const annotationImports = new AnnotationImportService(deps, annotationStores, references, locations, kick);
-  const shares = new ShareService(deps);
   const queries = new QueryService(deps, variantStores, annotationStores, shares, locations, kick);
   const services: Services = {
     sequenceStores,

@@ -1,10 +1,10 @@
 // Running many samples as HealthOmics users do: run groups (limits, priority, maxDuration), configurations (VPC-mode
-// task networks), driven by @aws-sdk/client-omics and the AWS CLI against a server running real cwltool runs with
+// task networks), workflows shared between accounts, driven by @aws-sdk/client-omics and the AWS CLI against a server running real cwltool runs with
 // tasks in Podman containers, on SQLite and PostgreSQL.
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { strToU8, zipSync } from 'fflate';
@@ -25,6 +25,13 @@ import {
   ListRunsCommand,
   StartRunCommand,
   UpdateRunGroupCommand,
+  AcceptShareCommand,
+  CreateShareCommand,
+  DeleteShareCommand,
+  DeleteWorkflowCommand,
+  GetShareCommand,
+  ListSharesCommand,
+  TagResourceCommand,
   type GetRunCommandOutput,
   type OmicsClient,
 } from '@aws-sdk/client-omics';
@@ -33,9 +40,10 @@ import { BACKENDS, CLI, spawnServer, type Backend, type SpawnedServer } from './
 import { workflowImage, type WorkflowImage } from './helpers/workflow-image.js';
 
 const ROLE = 'arn:aws:iam::123456789012:role/OmicsWorkflow';
+const PARTNER = '210987654321';
 const RUN_ENDED = (r: { status?: string }) => ['COMPLETED', 'FAILED', 'CANCELLED'].includes(r.status!);
 
-/** A one-task CWL workflow: `sleep <seconds>`, then print `<label>` and the task's network interfaces. */
+/** A one-task CWL workflow: `sleep <seconds>`, then print `<label>`, the task's network interfaces and the `data` file if given. */
 function sleepWorkflow(image: string): Uint8Array {
   const tool = `cwlVersion: v1.2
 class: CommandLineTool
@@ -43,10 +51,11 @@ requirements:
   DockerRequirement: {dockerPull: "${image}"}
   ResourceRequirement: {coresMin: 1, ramMin: 256}
 baseCommand: [sh, -c]
-arguments: ["sleep $0; echo $1; ls /sys/class/net", $(inputs.seconds), $(inputs.label)]
+arguments: ['sleep $0; echo $1; ls /sys/class/net; if [ -n "$2" ]; then cat "$2"; fi', $(inputs.seconds), $(inputs.label)]
 inputs:
   seconds: {type: int, default: 2}
   label: {type: string, default: run}
+  data: {type: File?, inputBinding: {position: 1}}
 stdout: out.txt
 outputs:
   out: {type: stdout}
@@ -64,7 +73,7 @@ before(() => {
 });
 
 for (const backend of BACKENDS) {
-  describe(`run groups and configurations on ${backend}`, () => {
+  describe(`run groups, configurations and shared workflows on ${backend}`, () => {
     let s: SpawnedServer;
     let omics: OmicsClient;
     let exportRoot: string;
@@ -74,13 +83,16 @@ for (const backend of BACKENDS) {
       omics.send(new StartRunCommand({ workflowId, roleArn: ROLE, outputUri: `file://${exportRoot}/out`, requestId: `r-${Math.random()}`, ...extra }));
     before(async () => {
       exportRoot = mkdtempSync(join(tmpdir(), 'openomics-wf2-'));
+      mkdirSync(join(exportRoot, 'partner-in'));
+      mkdirSync(join(exportRoot, 'partner-out'));
       clock = join(exportRoot, 'clock');
       writeFileSync(clock, '0');
       s = await spawnServer({
         backend,
         env: { OPENOMICS_CONTAINERS_CONF: img.containersConf, OPENOMICS_EXPORT_ROOTS: exportRoot, OPENOMICS_CLOCK_OFFSET_FILE: clock, OPENOMICS_CONCURRENT_RUNS: '3',
           // Leases outlast the maxDuration test's two-minute clock jump (else every lease would seem run out).
-          OPENOMICS_JOB_LEASE_SECONDS: '300' },
+          OPENOMICS_JOB_LEASE_SECONDS: '300',
+          OPENOMICS_ACCOUNT_ROOTS: `${PARTNER}=${exportRoot}/partner-in,${exportRoot}/partner-out` },
       });
       omics = omicsClient(s);
       const created = await omics.send(new CreateWorkflowCommand({ name: 'sleep', definitionZip: sleepWorkflow(img.image), requestId: 'sleep' }));
@@ -231,6 +243,54 @@ for (const backend of BACKENDS) {
       const ok = await runner.send(new StartRunCommand({ ...base, runGroupId: group.id, requestId: 'in-group' }));
       await runner.send(new CancelRunCommand({ id: ok.id }));
       assert.equal((await waitRun(omics, ok.id!)).status, 'CANCELLED');
+    });
+
+    it('shares a workflow with another account: accepted, run there on its own data; what a subscriber may not do is refused', async () => {
+      const keys = JSON.parse(execFileSync(process.execPath, [CLI, 'admin', 'account', 'create', PARTNER, '--name', 'partner'], { env: s.env, encoding: 'utf8' })) as { accessKeyId: string; secretAccessKey: string };
+      const partner = omicsClient({ url: s.url, ...keys });
+      const arn = `arn:aws:omics:us-east-1:123456789012:workflow/${workflowId}`;
+      const created = await omics.send(new CreateShareCommand({ resourceArn: arn, principalSubscriber: PARTNER, shareName: 'to-partner' }));
+      assert.equal(created.status, 'PENDING');
+      assert.match(created.shareId!, /^[0-9a-f]{32}-[0-9a-f]{32}$/);
+      // Offered, not accepted: the workflow is not the partner's to see yet.
+      await expectServiceError(partner.send(new GetWorkflowCommand({ id: workflowId, workflowOwnerId: '123456789012' })), 'ResourceNotFoundException');
+      assert.equal((await partner.send(new AcceptShareCommand({ shareId: created.shareId }))).status, 'ACTIVE');
+      const share = (await partner.send(new GetShareCommand({ shareId: created.shareId }))).share!;
+      assert.deepEqual([share.status, share.ownerId, share.principalSubscriber, share.resourceArn, share.resourceId], ['ACTIVE', '123456789012', PARTNER, arn, workflowId]);
+      assert.deepEqual((await partner.send(new ListSharesCommand({ resourceOwner: 'OTHER', filter: { type: ['WORKFLOW'] } }))).shares!.map((x) => x.shareId), [created.shareId]);
+      const seen = await partner.send(new GetWorkflowCommand({ id: workflowId, workflowOwnerId: '123456789012' }));
+      assert.equal(seen.arn, arn);
+      assert.equal(seen.status, 'ACTIVE');
+      // Run in the partner's account, on the partner's data, to the partner's output location.
+      writeFileSync(join(exportRoot, 'partner-in', 'sample.txt'), 'partner data\n');
+      const run = await partner.send(
+        new StartRunCommand({
+          workflowId,
+          workflowOwnerId: '123456789012',
+          roleArn: `arn:aws:iam::${PARTNER}:role/Runs`,
+          outputUri: `file://${exportRoot}/partner-out/`,
+          parameters: { seconds: 0, label: 'partner', data: `file://${exportRoot}/partner-in/sample.txt` },
+          requestId: 'partner-run',
+        }),
+      );
+      assert.match(run.arn!, new RegExp(`:${PARTNER}:run/`));
+      const done = await waitRun(partner, run.id!);
+      assert.equal(done.status, 'COMPLETED', done.statusMessage);
+      assert.equal(done.workflowOwnerId, '123456789012');
+      assert.match(readFileSync(join(exportRoot, 'partner-out', run.id!, run.uuid!, 'out', 'out.txt'), 'utf8'), /partner\n[\s\S]*partner data/);
+      await expectServiceError(omics.send(new GetRunCommand({ id: run.id })), 'ResourceNotFoundException');
+      // What a subscriber may not do: export, re-share, tag; the owner cannot delete a shared workflow.
+      await expectServiceError(partner.send(new GetWorkflowCommand({ id: workflowId, workflowOwnerId: '123456789012', export: ['DEFINITION'] })), 'AccessDeniedException', /cannot be exported/);
+      await expectServiceError(partner.send(new CreateShareCommand({ resourceArn: arn, principalSubscriber: '111122223333' })), 'AccessDeniedException', /cannot share it again/);
+      await expectServiceError(partner.send(new TagResourceCommand({ resourceArn: arn, tags: { mine: 'yes' } })), 'AccessDeniedException', /cannot tag/);
+      await expectServiceError(omics.send(new DeleteWorkflowCommand({ id: workflowId })), 'ConflictException', /shared/);
+      // The subscriber gives the share up: the workflow is gone for it again.
+      await partner.send(new DeleteShareCommand({ shareId: created.shareId }));
+      await expectServiceError(partner.send(new GetWorkflowCommand({ id: workflowId, workflowOwnerId: '123456789012' })), 'ResourceNotFoundException');
+      await expectServiceError(
+        partner.send(new StartRunCommand({ workflowId, workflowOwnerId: '123456789012', roleArn: `arn:aws:iam::${PARTNER}:role/Runs`, outputUri: `file://${exportRoot}/partner-out/`, requestId: 'after' })),
+        'ResourceNotFoundException',
+      );
     });
   });
 }

@@ -106,25 +106,3 @@ export interface QueryExecutionRecord {
   submissionTime: number;
   completionTime: number | null;
 }
-
-export type ShareStatus = 'PENDING' | 'ACTIVATING' | 'ACTIVE' | 'DELETING' | 'DELETED' | 'FAILED';
-export type ShareResourceType = 'VARIANT_STORE' | 'ANNOTATION_STORE' | 'WORKFLOW';
-
-/** A store shared by its owner with another account (spec analytics §2.6, §4.5). */
-export interface ShareRecord {
-  /** Two 32-hex-digit halves joined by '-'. */
-  id: string;
-  ownerId: string;
-  subscriberId: string;
-  resourceArn: string;
-  resourceType: ShareResourceType;
-  /** The shared store's id. */
-  resourceId: string;
-  /** The shared store's name (its table name for the subscriber). */
-  resourceName: string;
-  name: string | null;
-  status: ShareStatus;
-  statusMessage: string | null;
-  creationTime: number;
-  updateTime: number;
-}

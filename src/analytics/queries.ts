@@ -16,7 +16,7 @@ import type { DataLocations, ExportTarget } from '../storage/locations.js';
 import { newStoreDataKey, storeBlobs } from '../storage/store-storage.js';
 import type { AnalyticsFileRecord, QueryExecutionRecord } from './entities.js';
 import type { AnnotationStoreService, AnnotationStoreView } from './annotation-stores.js';
-import type { ShareService } from './shares.js';
+import type { ShareService } from '../shares/shares.js';
 import type { VariantStoreService, VariantStoreView } from './variant-stores.js';
 import { samplesRead } from './sample-pruning.js';
 import { isUnload, parseUnload, unloadCopy } from './unload.js';

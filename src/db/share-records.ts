@@ -1,4 +1,4 @@
-import type { ShareRecord } from '../analytics/entities.js';
+import type { ShareRecord } from '../shares/entities.js';
 import { col, num, rowMapping, type Db } from './rows.js';
 import type { SharesTable } from './schema.js';
 

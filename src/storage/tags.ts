@@ -1,5 +1,5 @@
 import { parseArn } from '../core/arn.js';
-import { NotFoundError, QuotaExceededError, ValidationError } from '../core/errors.js';
+import { AccessDeniedError, NotFoundError, QuotaExceededError, ValidationError } from '../core/errors.js';
 import type { DomainDeps } from './context.js';
 
 /** Checks tags given at creation: at most the per-resource limit, no reserved keys. */
@@ -32,7 +32,12 @@ export class TagService {
     const p = parseArn(arn);
     const notFound = () => new NotFoundError(`Resource ${arn} not found.`);
     if (!p || p.service !== 'omics' || p.partition !== this.d.partition.partition || p.region !== this.d.partition.region) throw notFound();
-    if (p.account !== accountId) throw notFound();
+    if (p.account !== accountId) {
+      // A workflow another account shared with this one is used, never tagged (spec workflows §4.15).
+      const shared = await this.d.db.shares.list('subscriber', accountId, { resourceArns: [arn], statuses: ['ACTIVE'] });
+      if (shared.length) throw new AccessDeniedError(`${arn} is shared with account ${accountId} by its owner; a subscriber cannot tag it.`);
+      throw notFound();
+    }
     const parts = p.resource.split('/');
     if (parts.length === 2 && parts[0] === 'sequenceStore') {
       if (await this.d.db.sequenceStores.get(accountId, parts[1]!)) return;

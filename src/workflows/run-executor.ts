@@ -285,7 +285,8 @@ export class RunExecutor {
   private async prepare(run: RunRecord, dir: string): Promise<EngineLaunch> {
     await rm(dir, { recursive: true, force: true });
     for (const sub of ['definition', 'work/tmp', 'work/tmp-out', 'work/task-logs', 'out', 'tasks', 'inputs', 'bin']) await mkdir(join(dir, sub), { recursive: true, mode: 0o700 });
-    const wf = await this.d.db.workflows.get(run.accountId, run.workflowId, run.workflowVersionName ?? '');
+    // A shared workflow is read from its owner's account (the share was checked at StartRun).
+    const wf = await this.d.db.workflows.get(run.workflowOwnerId ?? run.accountId, run.workflowId, run.workflowVersionName ?? '');
     if (!wf || wf.uuid !== run.workflowUuid) throw new RunFailure('WORKFLOW_RUN_FAILED', `Workflow ${run.workflowId}${run.workflowVersionName ? ` version ${run.workflowVersionName}` : ''} was deleted before the run started.`);
     const files = unzipDefinition(await this.workflows.definition(wf));
     for (const [name, body] of files) {
@@ -587,7 +588,7 @@ export class RunExecutor {
         storageCapacity: r.storageCapacity ?? undefined,
         storageType: r.storageType,
         uuid: r.uuid,
-        workflow: workflowArn(p, r.accountId, r.workflowId, r.workflowVersionName ?? undefined),
+        workflow: workflowArn(p, r.workflowOwnerId ?? r.accountId, r.workflowId, r.workflowVersionName ?? undefined),
         workflowType: 'PRIVATE',
       }),
     );

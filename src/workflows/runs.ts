@@ -77,7 +77,6 @@ export class RunService {
     const unsupported = (what: string) => new NotImplementedError(`${what} is not supported by OpenOmics yet (see docs/workflows.md).`);
     if (i.cacheId !== undefined || i.cacheBehavior !== undefined) throw unsupported('Call caching (cacheId)');
     if (i.workflowType === 'READY2RUN') throw unsupported('Ready2Run workflows');
-    if (i.workflowOwnerId !== undefined && i.workflowOwnerId !== accountId) throw unsupported('Running a workflow shared by another account');
     const base = i.runId ? await this.record(accountId, i.runId) : undefined;
     const runGroupId = i.runGroupId ?? base?.runGroupId ?? null;
     if (runGroupId) await this.runGroups.checkJoinable(accountId, runGroupId);
@@ -89,7 +88,9 @@ export class RunService {
     const workflowId = i.workflowId ?? base?.workflowId;
     if (!workflowId) throw new ValidationError('Give workflowId (or runId, to run a run again).');
     const versionName = i.workflowVersionName ?? base?.workflowVersionName ?? '';
-    const wf = await this.workflows.get(accountId, workflowId, versionName);
+    // A workflow another account shared with this one runs here, on this account's data and role (spec §4.15).
+    const ownerId = (i.workflowOwnerId ?? (i.workflowId === undefined ? base?.workflowOwnerId : undefined) ?? accountId) || accountId;
+    const wf = await this.workflows.getAs(accountId, ownerId, workflowId, versionName);
     if (wf.status !== 'ACTIVE') {
       throw new ValidationError(`${versionName ? `Version ${versionName} of workflow ${workflowId}` : `Workflow ${workflowId}`} is ${wf.status}; runs start only on an ACTIVE workflow${wf.statusMessage ? ` (${wf.statusMessage})` : ''}.`);
     }
@@ -141,7 +142,7 @@ export class RunService {
         sourceRunId: base?.id ?? null,
         runGroupId,
         batchId: null,
-        workflowOwnerId: null,
+        workflowOwnerId: ownerId === accountId ? null : ownerId,
         networkingMode,
         configurationName,
         creationTime: now,

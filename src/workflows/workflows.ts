@@ -10,6 +10,7 @@ import type { Page } from '../core/pagination.js';
 import type { PageRequest } from '../db/query.js';
 import { submittedJob } from '../db/job-records.js';
 import type { JobHandler, GiveUpHandler } from '../jobs/runner.js';
+import type { ShareService } from '../shares/shares.js';
 import type { DomainDeps } from '../storage/context.js';
 import { idempotent } from '../storage/idempotency.js';
 import type { DataLocations } from '../storage/locations.js';
@@ -71,6 +72,7 @@ export class WorkflowService {
     private readonly validators: (engine: WorkflowEngine) => EngineAdapter | undefined,
     private readonly kick: () => void,
     private readonly links: WorkflowFileLinks,
+    private readonly shares: ShareService,
   ) {}
 
   /** A link that opens a workflow's README or definition for a while (served by the edge, api/workflow-files.ts). */
@@ -217,6 +219,16 @@ export class WorkflowService {
     return this.view(await this.record(accountId, id, versionName));
   }
 
+  /**
+   * A workflow (or version) of `ownerId`, for the caller's account: its own, or one the owner shared with it and
+   * it accepted (spec §4.15: every version of a shared workflow is shared). Anything else is not found.
+   */
+  async getAs(accountId: string, ownerId: string | undefined, id: string, versionName: string): Promise<WorkflowView> {
+    if (!ownerId || ownerId === accountId) return this.get(accountId, id, versionName);
+    if (!(await this.shares.grants(accountId, workflowArn(this.d.partition, ownerId, id)))) throw new NotFoundError(`Workflow ${id} of account ${ownerId} not found, or not shared with this account.`);
+    return this.get(ownerId, id, versionName);
+  }
+
   /** The definition zip, as stored (runs unpack it; GetWorkflow exports it). */
   async definition(r: WorkflowRecord): Promise<Buffer> {
     if (!r.definitionKey) throw new NotFoundError(`Workflow ${r.id} has no definition.`);
@@ -270,6 +282,8 @@ export class WorkflowService {
     if (!versionName && (await this.d.db.workflows.countVersions(accountId, id)) > 0) {
       throw new ConflictError(`Workflow ${id} has versions; delete them first.`);
     }
+    const shared = versionName ? [] : await this.shares.holding(this.view(r).arn);
+    if (shared.length) throw new ConflictError(`Workflow ${id} is shared (${shared.map((x) => `${x.id} with ${x.subscriberId}, ${x.status}`).join('; ')}); delete its shares first.`);
     await this.d.db.atomically(async (tx) => {
       await tx.workflows.delete(accountId, id, versionName);
       await tx.tags.deleteAll(this.view(r).arn);

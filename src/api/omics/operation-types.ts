@@ -17,7 +17,7 @@ import type { RunLogService } from '../../workflows/run-logs.js';
 import type { VariantStoreService } from '../../analytics/variant-stores.js';
 import type { VariantImportService } from '../../analytics/variant-imports.js';
 import type { QueryService } from '../../analytics/queries.js';
-import type { ShareService } from '../../analytics/shares.js';
+import type { ShareService } from '../../shares/shares.js';
 import type { AnnotationStoreService } from '../../analytics/annotation-stores.js';
 import type { AnnotationImportService } from '../../analytics/annotation-imports.js';
 import type { OperationShapes } from './wire-shapes.js';

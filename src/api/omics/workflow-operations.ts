@@ -1,4 +1,5 @@
 import { configurationArn, runArn, runGroupArn, workflowArn } from '../../core/arn.js';
+import { AccessDeniedError } from '../../core/errors.js';
 import { date, maybeDate, opt, page } from './wire-values.js';
 import type { Principal } from '../../iam/identity.js';
 import type { TaskRecord } from '../../workflows/entities.js';
@@ -15,8 +16,15 @@ import type { ConfigurationListItem, RunGroupListItem, RunListItem, TaskListItem
  */
 const wfArn = (p: Principal, s: Services, id: string, version?: string) => workflowArn(s.partition, p.accountId, id, version);
 
-/** Links to the README (always, when there is one) and, with export=DEFINITION, the definition zip. */
-async function links(s: Services, w: WorkflowView, exports: string[] | undefined, baseUrl: string) {
+/** A workflow ARN in its owner's account (`workflowOwnerId`: a workflow shared with the caller). */
+const ownedArn = (p: Principal, s: Services, ownerId: string | undefined, id: string, version?: string) => workflowArn(s.partition, ownerId ?? p.accountId, id, version);
+
+/** A workflow's tags, for its owner (a subscriber sees none of the owner's tags). */
+const tagsOf = async (s: Services, p: Principal, w: WorkflowView) => (w.accountId === p.accountId ? s.tags.list(p.accountId, w.arn) : {});
+
+/** Links to the README (always, when there is one) and, with export=DEFINITION, the definition zip (never of a shared workflow, spec §4.15). */
+async function links(s: Services, p: Principal, w: WorkflowView, exports: string[] | undefined, baseUrl: string) {
+  if (exports?.includes('DEFINITION') && w.accountId !== p.accountId) throw new AccessDeniedError(`Workflow ${w.id} is shared with this account by ${w.accountId}; a shared workflow's definition cannot be exported.`);
   const url = async (file: 'README' | 'DEFINITION') => {
     const token = await s.workflows.link(w, file);
     return token ? `${baseUrl}/_openomics/workflow-files/${token}` : undefined;
@@ -190,10 +198,10 @@ export const WORKFLOW_OPERATIONS = {
     },
   },
   GetWorkflow: {
-    resource: (i, p, s) => wfArn(p, s, i.id),
+    resource: (i, p, s) => ownedArn(p, s, i.workflowOwnerId, i.id),
     handle: async (i, p, s, req) => {
-      const w = await s.workflows.get(p.accountId, i.id, '');
-      return { ...workflowDetail(w, await s.tags.list(p.accountId, w.arn)), ...(await links(s, w, i.export, req.baseUrl)), id: w.id, name: opt(w.name) };
+      const w = await s.workflows.getAs(p.accountId, i.workflowOwnerId, i.id, '');
+      return { ...workflowDetail(w, await tagsOf(s, p, w)), ...(await links(s, p, w, i.export, req.baseUrl)), id: w.id, name: opt(w.name) };
     },
   },
   ListWorkflows: {
@@ -228,16 +236,17 @@ export const WORKFLOW_OPERATIONS = {
     },
   },
   GetWorkflowVersion: {
-    resource: (i, p, s) => wfArn(p, s, i.workflowId, i.versionName),
+    resource: (i, p, s) => ownedArn(p, s, i.workflowOwnerId, i.workflowId, i.versionName),
     handle: async (i, p, s, req) => {
-      const w = await s.workflows.get(p.accountId, i.workflowId, i.versionName);
-      return { ...workflowDetail(w, await s.tags.list(p.accountId, w.arn)), ...(await links(s, w, i.export, req.baseUrl)), workflowId: w.id, versionName: w.versionName };
+      const w = await s.workflows.getAs(p.accountId, i.workflowOwnerId, i.workflowId, i.versionName);
+      return { ...workflowDetail(w, await tagsOf(s, p, w)), ...(await links(s, p, w, i.export, req.baseUrl)), workflowId: w.id, versionName: w.versionName };
     },
   },
   ListWorkflowVersions: {
-    resource: (i, p, s) => wfArn(p, s, i.workflowId),
+    resource: (i, p, s) => ownedArn(p, s, i.workflowOwnerId, i.workflowId),
     handle: async (i, p, s) => {
-      const res = await s.workflows.listVersions(p.accountId, i.workflowId, page(i));
+      const owner = (await s.workflows.getAs(p.accountId, i.workflowOwnerId, i.workflowId, '')).accountId;
+      const res = await s.workflows.listVersions(owner, i.workflowId, page(i));
       return { items: res.items.map(versionItem), nextToken: res.nextToken };
     },
   },
