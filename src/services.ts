@@ -28,6 +28,7 @@ import { WORKFLOW_VALIDATION_JOB, WorkflowService } from './workflows/workflows.
 import { RunService, WORKFLOW_RUN_JOB } from './workflows/runs.js';
 import { RunExecutor } from './workflows/run-executor.js';
 import { RunGroupService } from './workflows/run-groups.js';
+import { RUN_BATCH_JOB, RunBatchService } from './workflows/run-batches.js';
 import { ConfigurationService } from './workflows/configurations.js';
 import { RunLogService } from './workflows/run-logs.js';
 import { VariantStoreService } from './analytics/variant-stores.js';
@@ -132,6 +133,7 @@ export function startServices(
   const runGroups = new RunGroupService(deps);
   const configurations = new ConfigurationService(deps);
   const runs = new RunService(deps, workflows, locations, runGroups, configurations, () => runRunner.kick());
+  const runBatches = new RunBatchService(deps, runs, locations, wf.batchSubmitPerSecond, kick);
   mkdirSync(wf.runsDir, { recursive: true, mode: 0o700 });
   const runExecutor = new RunExecutor(
     deps,
@@ -173,6 +175,7 @@ export function startServices(
     runs,
     runGroups,
     configurations,
+    runBatches,
     runLogs: new RunLogService(core.db),
     variantStores,
     variantImports,
@@ -200,6 +203,7 @@ export function startServices(
       [READ_SET_EXPORT_JOB]: { run: readSetJobs.exportHandler(), giveUp: readSetJobs.exportGiveUp() },
       [READ_SET_ACTIVATION_JOB]: { run: archive.activationHandler(), giveUp: archive.activationGiveUp() },
       [WORKFLOW_VALIDATION_JOB]: { run: workflows.validationHandler(), giveUp: workflows.validationGiveUp() },
+      [RUN_BATCH_JOB]: { run: runBatches.handler(), giveUp: runBatches.giveUp(), waitsTurn: true },
       [VARIANT_IMPORT_JOB]: { run: variantImports.handler(), giveUp: variantImports.giveUp() },
       [ANNOTATION_IMPORT_JOB]: { run: annotationImports.handler(), giveUp: annotationImports.giveUp() },
       [ANALYTICS_QUERY_JOB]: { run: queries.handler() },

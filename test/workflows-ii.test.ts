@@ -7,7 +7,6 @@ import { execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { strToU8, zipSync } from 'fflate';
 import {
   CancelRunCommand,
   CreateConfigurationCommand,
@@ -37,31 +36,11 @@ import {
 } from '@aws-sdk/client-omics';
 import { expectServiceError, omicsClient, until } from './helpers/omics.js';
 import { BACKENDS, CLI, spawnServer, type Backend, type SpawnedServer } from './helpers/server.js';
-import { workflowImage, type WorkflowImage } from './helpers/workflow-image.js';
+import { sleepWorkflow, workflowImage, type WorkflowImage } from './helpers/workflow-image.js';
 
 const ROLE = 'arn:aws:iam::123456789012:role/OmicsWorkflow';
 const PARTNER = '210987654321';
 const RUN_ENDED = (r: { status?: string }) => ['COMPLETED', 'FAILED', 'CANCELLED'].includes(r.status!);
-
-/** A one-task CWL workflow: `sleep <seconds>`, then print `<label>`, the task's network interfaces and the `data` file if given. */
-function sleepWorkflow(image: string): Uint8Array {
-  const tool = `cwlVersion: v1.2
-class: CommandLineTool
-requirements:
-  DockerRequirement: {dockerPull: "${image}"}
-  ResourceRequirement: {coresMin: 1, ramMin: 256}
-baseCommand: [sh, -c]
-arguments: ['sleep $0; echo $1; ls /sys/class/net; if [ -n "$2" ]; then cat "$2"; fi', $(inputs.seconds), $(inputs.label)]
-inputs:
-  seconds: {type: int, default: 2}
-  label: {type: string, default: run}
-  data: {type: File?, inputBinding: {position: 1}}
-stdout: out.txt
-outputs:
-  out: {type: stdout}
-`;
-  return zipSync({ 'main.cwl': strToU8(tool) });
-}
 
 async function waitRun(omics: OmicsClient, id: string, ms = 180_000): Promise<GetRunCommandOutput> {
   return until('run ended', () => omics.send(new GetRunCommand({ id })), RUN_ENDED, ms, 300);

@@ -109,6 +109,8 @@ export interface Config {
      * network): default the runtime's own bridge network (`podman`, or Docker's `bridge`). Decision 73.
      */
     vpcNetwork: string;
+    /** Runs a run batch starts per second (spec §2.9: "gradually", at the StartRun rate). */
+    batchSubmitPerSecond: number;
   };
   s3: {
     /** Origins allowed to read through the S3 edge from a browser (CORS); empty: none, ["*"]: any. */
@@ -155,7 +157,7 @@ function nativeChoicesFrom(file: Partial<NativeChoices> | undefined): NativeChoi
   };
 }
 
-/** OPENOMICS_CONTAINER_RUNTIME (podman|docker|none), OPENOMICS_CONTAINER_COMMAND, OPENOMICS_CONTAINERS_CONF, OPENOMICS_IMAGE_PULL (never|missing), OPENOMICS_CWL_RUNNER (cwltool|toil), OPENOMICS_TOIL_BATCH_SYSTEM, OPENOMICS_RUNS_DIR, OPENOMICS_CONCURRENT_RUNS, OPENOMICS_MAX_RUN_SECONDS, OPENOMICS_VPC_NETWORK. */
+/** OPENOMICS_CONTAINER_RUNTIME (podman|docker|none), OPENOMICS_CONTAINER_COMMAND, OPENOMICS_CONTAINERS_CONF, OPENOMICS_IMAGE_PULL (never|missing), OPENOMICS_CWL_RUNNER (cwltool|toil), OPENOMICS_TOIL_BATCH_SYSTEM, OPENOMICS_RUNS_DIR, OPENOMICS_CONCURRENT_RUNS, OPENOMICS_MAX_RUN_SECONDS, OPENOMICS_VPC_NETWORK, OPENOMICS_BATCH_SUBMIT_PER_SECOND. */
 function workflowSettings(file: Partial<Config['workflows']> | undefined, dataDir: string): Config['workflows'] {
   const oneOf = <T extends string>(name: string, allowed: readonly T[], fallback: T): T => {
     const v = env(name);
@@ -177,6 +179,7 @@ function workflowSettings(file: Partial<Config['workflows']> | undefined, dataDi
     concurrentRuns: num(env('OPENOMICS_CONCURRENT_RUNS'), 'OPENOMICS_CONCURRENT_RUNS') ?? file?.concurrentRuns ?? 2,
     maxRunSeconds: num(env('OPENOMICS_MAX_RUN_SECONDS'), 'OPENOMICS_MAX_RUN_SECONDS') ?? file?.maxRunSeconds ?? 604_800,
     vpcNetwork: env('OPENOMICS_VPC_NETWORK') ?? file?.vpcNetwork ?? (runtime === 'docker' ? 'bridge' : 'podman'),
+    batchSubmitPerSecond: Math.max(1, num(env('OPENOMICS_BATCH_SUBMIT_PER_SECOND'), 'OPENOMICS_BATCH_SUBMIT_PER_SECOND') ?? file?.batchSubmitPerSecond ?? 10),
   };
 }
 

@@ -15,6 +15,7 @@ import { KyselyUploadRecords, type UploadRecords } from './upload-records.js';
 import { KyselyWorkflowRecords, type WorkflowRecords } from './workflow-records.js';
 import { KyselyConfigurationRecords, KyselyRunGroupRecords, type ConfigurationRecords, type RunGroupRecords } from './run-group-records.js';
 import { KyselyRunRecords, type RunRecords } from './run-records.js';
+import { KyselyRunBatchRecords, type RunBatchRecords } from './run-batch-records.js';
 import { KyselyLogRecords, type LogRecords } from './log-records.js';
 import { KyselyVariantStoreRecords, type VariantStoreRecords } from './variant-store-records.js';
 import { KyselyQueryExecutionRecords, type QueryExecutionRecords } from './query-execution-records.js';
@@ -51,6 +52,7 @@ export interface MetadataStore {
   readonly runs: RunRecords;
   readonly runGroups: RunGroupRecords;
   readonly configurations: ConfigurationRecords;
+  readonly runBatches: RunBatchRecords;
   readonly logs: LogRecords;
   readonly variantStores: VariantStoreRecords;
   readonly annotationStores: AnnotationStoreRecords;
@@ -104,6 +106,7 @@ export class KyselyMetadataStore implements MetadataStore {
   readonly runs: RunRecords;
   readonly runGroups: RunGroupRecords;
   readonly configurations: ConfigurationRecords;
+  readonly runBatches: RunBatchRecords;
   readonly logs: LogRecords;
   readonly variantStores: VariantStoreRecords;
   readonly annotationStores: AnnotationStoreRecords;
@@ -133,6 +136,7 @@ export class KyselyMetadataStore implements MetadataStore {
     this.runs = new KyselyRunRecords(db);
     this.runGroups = new KyselyRunGroupRecords(db);
     this.configurations = new KyselyConfigurationRecords(db);
+    this.runBatches = new KyselyRunBatchRecords(db);
     this.logs = new KyselyLogRecords(db);
     this.variantStores = new KyselyVariantStoreRecords(db);
     this.queryExecutions = new KyselyQueryExecutionRecords(db);

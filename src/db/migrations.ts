@@ -541,6 +541,48 @@ BEGIN PERFORM pg_notify('${CHANGE_CHANNEL}', TG_TABLE_NAME); RETURN NULL; END $$
       await db.schema.alterTable('runs').addColumn('networking_mode', 'text', (c) => c.notNull().defaultTo('RESTRICTED')).execute();
       await db.schema.createIndex('runs_group_status').on('runs').columns(['account_id', 'run_group_id', 'status']).execute();
       await db.schema.createIndex('runs_status_priority').on('runs').columns(['account_id', 'status', 'priority']).execute();
+      await db.schema.createIndex('runs_batch').on('runs').columns(['account_id', 'batch_id', 'status']).execute();
+      // Run batches and their runs (one row per run setting, with what became of its start, cancel and delete).
+      await db.schema
+        .createTable('run_batches')
+        .addColumn('account_id', 'text', (c) => c.notNull())
+        .addColumn('id', 'text', (c) => c.notNull())
+        .addColumn('uuid', 'text', (c) => c.notNull().unique())
+        .addColumn('name', 'text')
+        .addColumn('status', 'text', (c) => c.notNull())
+        .addColumn('default_run_setting', 'text', (c) => c.notNull())
+        .addColumn('workflow_id', 'text', (c) => c.notNull())
+        .addColumn('run_group_id', 'text')
+        .addColumn('settings_uri', 'text')
+        .addColumn('settings_etag', 'text')
+        .addColumn('total_runs', 'integer')
+        .addColumn('started_by', 'text', (c) => c.notNull())
+        .addColumn('failure_reason', 'text')
+        .addColumn('creation_time', 'bigint', (c) => c.notNull())
+        .addColumn('submitted_time', 'bigint')
+        .addColumn('processed_time', 'bigint')
+        .addColumn('failed_time', 'bigint')
+        .addPrimaryKeyConstraint('run_batches_pk', ['account_id', 'id'])
+        .execute();
+      await db.schema.createIndex('run_batches_list').on('run_batches').columns(['account_id', 'creation_time', 'id']).execute();
+      await db.schema
+        .createTable('run_batch_runs')
+        .addColumn('batch_id', 'text', (c) => c.notNull())
+        .addColumn('seq', 'integer', (c) => c.notNull())
+        .addColumn('run_setting_id', 'text', (c) => c.notNull())
+        .addColumn('setting', 'text', (c) => c.notNull())
+        .addColumn('start_status', 'text')
+        .addColumn('cancel_status', 'text')
+        .addColumn('delete_status', 'text')
+        .addColumn('submission_status', 'text')
+        .addColumn('failure_reason', 'text')
+        .addColumn('failure_message', 'text')
+        .addColumn('run_id', 'text')
+        .addColumn('run_uuid', 'text')
+        .addPrimaryKeyConstraint('run_batch_runs_pk', ['batch_id', 'seq'])
+        .execute();
+      await db.schema.createIndex('run_batch_runs_setting').on('run_batch_runs').columns(['batch_id', 'run_setting_id']).unique().execute();
+      await db.schema.createIndex('run_batch_runs_status').on('run_batch_runs').columns(['batch_id', 'submission_status', 'seq']).execute();
     },
   },
 };

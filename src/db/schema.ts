@@ -174,6 +174,8 @@ export interface Database {
   run_tasks: RunTasksTable;
   run_groups: RunGroupsTable;
   run_configurations: RunConfigurationsTable;
+  run_batches: RunBatchesTable;
+  run_batch_runs: RunBatchRunsTable;
   log_events: LogEventsTable;
   variant_stores: VariantStoresTable;
   annotation_stores: AnnotationStoresTable;
@@ -282,6 +284,41 @@ export interface RunConfigurationsTable {
   subnet_ids: string; // JSON
   status: string;
   creation_time: number;
+}
+
+export interface RunBatchesTable {
+  account_id: string;
+  id: string;
+  uuid: string;
+  name: string | null;
+  status: string;
+  default_run_setting: string; // JSON
+  workflow_id: string;
+  run_group_id: string | null;
+  settings_uri: string | null;
+  settings_etag: string | null;
+  total_runs: number | null;
+  started_by: string;
+  failure_reason: string | null;
+  creation_time: number;
+  submitted_time: number | null;
+  processed_time: number | null;
+  failed_time: number | null;
+}
+
+export interface RunBatchRunsTable {
+  batch_id: string;
+  seq: number;
+  run_setting_id: string;
+  setting: string; // JSON
+  start_status: string | null;
+  cancel_status: string | null;
+  delete_status: string | null;
+  submission_status: string | null;
+  failure_reason: string | null;
+  failure_message: string | null;
+  run_id: string | null;
+  run_uuid: string | null;
 }
 
 export interface RunTasksTable {

@@ -124,6 +124,85 @@ export interface ConfigurationRecord {
   creationTime: number;
 }
 
+export type BatchStatus = 'CREATING' | 'PENDING' | 'SUBMITTING' | 'INPROGRESS' | 'STOPPING' | 'CANCELLED' | 'FAILED' | 'PROCESSED' | 'RUNS_DELETING' | 'RUNS_DELETED';
+
+/** StartRunBatch's defaultRunSetting, as the API gives it (merged with each run's own setting). */
+export interface DefaultRunSetting {
+  workflowId: string;
+  workflowType?: string;
+  roleArn: string;
+  name?: string;
+  cacheId?: string;
+  cacheBehavior?: string;
+  runGroupId?: string;
+  priority?: number;
+  parameters?: unknown;
+  storageCapacity?: number;
+  outputUri?: string;
+  logLevel?: RunLogLevel;
+  runTags?: Record<string, string>;
+  retentionMode?: RunRetentionMode;
+  storageType?: StorageType;
+  workflowOwnerId?: string;
+  outputBucketOwnerId?: string;
+  workflowVersionName?: string;
+  networkingMode?: string;
+  configurationName?: string;
+}
+
+/** One run of a batch as given (inlineSettings, or an entry of the s3UriSettings file). */
+export interface InlineRunSetting {
+  runSettingId: string;
+  name?: string;
+  outputUri?: string;
+  priority?: number;
+  parameters?: unknown;
+  outputBucketOwnerId?: string;
+  runTags?: Record<string, string>;
+}
+
+/** A run batch (spec §2.9): many runs of one workflow, submitted gradually by the `RunBatch` job. */
+export interface RunBatchRecord {
+  accountId: string;
+  id: string;
+  uuid: string;
+  name: string | null;
+  status: BatchStatus;
+  defaultRunSetting: DefaultRunSetting;
+  /** Where the run settings come from when they were not given inline (s3UriSettings). */
+  settingsUri: string | null;
+  /** The settings file's ETag (or MD5) when the batch started: a changed file fails the batch. */
+  settingsEtag: string | null;
+  totalRuns: number | null;
+  startedBy: string;
+  failureReason: string | null;
+  creationTime: number;
+  submittedTime: number | null;
+  processedTime: number | null;
+  failedTime: number | null;
+}
+
+export type BatchStartStatus = 'SUCCESS' | 'FAILED';
+export type BatchSubmissionStatus = BatchStartStatus | 'CANCEL_SUCCESS' | 'CANCEL_FAILED' | 'DELETE_SUCCESS' | 'DELETE_FAILED';
+
+/** One run of a batch: its setting, and what became of its start (and of its cancel and delete, if asked). */
+export interface BatchRunRecord {
+  batchId: string;
+  /** Its place in the batch's settings (0-based). */
+  seq: number;
+  runSettingId: string;
+  setting: InlineRunSetting;
+  startStatus: BatchStartStatus | null;
+  cancelStatus: 'CANCEL_SUCCESS' | 'CANCEL_FAILED' | null;
+  deleteStatus: 'DELETE_SUCCESS' | 'DELETE_FAILED' | null;
+  /** The latest of the three (ListRunsInBatch's submissionStatus); null while the start is pending. */
+  submissionStatus: BatchSubmissionStatus | null;
+  failureReason: string | null;
+  failureMessage: string | null;
+  runId: string | null;
+  runUuid: string | null;
+}
+
 export interface TaskUtilization {
   cpusAverage?: number;
   cpusMaximum?: number;

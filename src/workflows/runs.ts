@@ -71,7 +71,15 @@ export class RunService {
     return { ...r, arn: runArn(this.d.partition, r.accountId, r.id) };
   }
 
-  async start(accountId: string, startedBy: string, i: StartRunInput): Promise<RunView> {
+  /** What StartRunBatch checks once for all its runs: the workflow (own, or shared and accepted) is ACTIVE, the run group exists. */
+  async checkRunnable(accountId: string, i: { workflowId: string; workflowOwnerId?: string; workflowVersionName?: string; runGroupId?: string; roleArn: string }): Promise<void> {
+    checkJobRole(i.roleArn, accountId);
+    const wf = await this.workflows.getAs(accountId, i.workflowOwnerId, i.workflowId, i.workflowVersionName ?? '');
+    if (wf.status !== 'ACTIVE') throw new ValidationError(`Workflow ${i.workflowId} is ${wf.status}; runs start only on an ACTIVE workflow.`);
+    if (i.runGroupId) await this.runGroups.checkJoinable(accountId, i.runGroupId);
+  }
+
+  async start(accountId: string, startedBy: string, i: StartRunInput, opts: { batchId?: string } = {}): Promise<RunView> {
     checkJobRole(i.roleArn, accountId);
     this.locations.checkForm(i.outputUri);
     const unsupported = (what: string) => new NotImplementedError(`${what} is not supported by OpenOmics yet (see docs/workflows.md).`);
@@ -141,7 +149,7 @@ export class RunService {
         resourceDigests: {},
         sourceRunId: base?.id ?? null,
         runGroupId,
-        batchId: null,
+        batchId: opts.batchId ?? null,
         workflowOwnerId: ownerId === accountId ? null : ownerId,
         networkingMode,
         configurationName,

@@ -3,6 +3,7 @@ import { createHash } from 'node:crypto';
 import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
+import { strToU8, zipSync } from 'fflate';
 
 /**
  * The task image of the workflow tests, built offline: Debian's busybox-static plus samtools and bash (Toil's
@@ -71,4 +72,24 @@ export function workflowImage(): WorkflowImage {
 export function runContainers(img: WorkflowImage, runUuid: string): string[] {
   const out = execFileSync('podman', ['ps', '-a', '-q', '--filter', `label=openomics.run=${runUuid}`], { env: { ...process.env, CONTAINERS_CONF: img.containersConf }, encoding: 'utf8' });
   return out.split('\n').filter(Boolean);
+}
+
+/** A one-task CWL workflow: `sleep <seconds>`, then print `<label>`, the task's network interfaces and the `data` file if given. */
+export function sleepWorkflow(image: string): Uint8Array {
+  const tool = `cwlVersion: v1.2
+class: CommandLineTool
+requirements:
+  DockerRequirement: {dockerPull: "${image}"}
+  ResourceRequirement: {coresMin: 1, ramMin: 256}
+baseCommand: [sh, -c]
+arguments: ['sleep $0; echo $1; ls /sys/class/net; if [ -n "$2" ]; then cat "$2"; fi', $(inputs.seconds), $(inputs.label)]
+inputs:
+  seconds: {type: int, default: 2}
+  label: {type: string, default: run}
+  data: {type: File?, inputBinding: {position: 1}}
+stdout: out.txt
+outputs:
+  out: {type: stdout}
+`;
+  return zipSync({ 'main.cwl': strToU8(tool) });
 }

@@ -23,6 +23,11 @@ const BY_KIND: Record<ErrorKind, { status: number; code: string }> = {
   Unavailable: { status: 503, code: 'InternalServerException' },
 };
 
+/** The wire error code of a domain error kind, for errors reported inside a result (a batch run's submission failure). */
+export function wireErrorCode(kind: string): string {
+  return (BY_KIND as Record<string, { code: string } | undefined>)[kind]?.code ?? kind;
+}
+
 export function toWireError(err: unknown, requestId: string): { wire: WireError; internal: boolean } {
   if (err instanceof AuthenticationError) return { wire: { status: 403, code: err.code, message: err.message }, internal: false };
   if (err instanceof OpenOmicsError) {

@@ -13,6 +13,7 @@ import type { WorkflowService } from '../../workflows/workflows.js';
 import type { RunService } from '../../workflows/runs.js';
 import type { RunGroupService } from '../../workflows/run-groups.js';
 import type { ConfigurationService } from '../../workflows/configurations.js';
+import type { RunBatchService } from '../../workflows/run-batches.js';
 import type { RunLogService } from '../../workflows/run-logs.js';
 import type { VariantStoreService } from '../../analytics/variant-stores.js';
 import type { VariantImportService } from '../../analytics/variant-imports.js';
@@ -42,6 +43,7 @@ export interface Services {
   runs: RunService;
   runGroups: RunGroupService;
   configurations: ConfigurationService;
+  runBatches: RunBatchService;
   runLogs: RunLogService;
   variantStores: VariantStoreService;
   variantImports: VariantImportService;

@@ -1,4 +1,4 @@
-import { configurationArn, runArn, runGroupArn, workflowArn } from '../../core/arn.js';
+import { configurationArn, runArn, runBatchArn, runGroupArn, workflowArn } from '../../core/arn.js';
 import { AccessDeniedError } from '../../core/errors.js';
 import { date, maybeDate, opt, page } from './wire-values.js';
 import type { Principal } from '../../iam/identity.js';
@@ -6,9 +6,12 @@ import type { TaskRecord } from '../../workflows/entities.js';
 import type { RunView } from '../../workflows/runs.js';
 import type { RunGroupView } from '../../workflows/run-groups.js';
 import type { ConfigurationView } from '../../workflows/configurations.js';
+import type { RunBatchSummary, RunBatchView } from '../../workflows/run-batches.js';
+import type { BatchRunRecord } from '../../workflows/entities.js';
+import { wireErrorCode } from './errors.js';
 import type { WorkflowView } from '../../workflows/workflows.js';
 import type { OperationTable, Output, Services } from './operation-types.js';
-import type { ConfigurationListItem, RunGroupListItem, RunListItem, TaskListItem, WorkflowListItem, WorkflowVersionListItem } from './wire-shapes.js';
+import type { BatchListItem, ConfigurationListItem, RunBatchListItem, RunGroupListItem, RunListItem, TaskListItem, WorkflowListItem, WorkflowVersionListItem } from './wire-shapes.js';
 
 /**
  * The workflow operations (host prefix `workflows-`): workflows and versions, runs and tasks. Same shape as
@@ -76,6 +79,7 @@ function runItem(r: RunView): RunListItem {
     stopTime: maybeDate(r.stopTime),
     storageType: r.storageType,
     workflowVersionName: opt(r.workflowVersionName),
+    batchId: opt(r.batchId),
   };
 }
 
@@ -184,6 +188,122 @@ export const RUN_GROUP_OPERATIONS = {
     resource: (i, p, s) => configurationArn(s.partition, p.accountId, i.name),
     handle: async (i, p, s) => {
       await s.configurations.delete(p.accountId, i.name);
+      return {};
+    },
+  },
+} satisfies OperationTable;
+
+const batchArn = (p: Principal, s: Services, id: string) => runBatchArn(s.partition, p.accountId, id);
+
+function batchItem(b: RunBatchView): BatchListItem {
+  return { id: b.id, name: opt(b.name), status: b.status, createdAt: date(b.creationTime), totalRuns: opt(b.totalRuns), workflowId: b.defaultRunSetting.workflowId };
+}
+
+function batchDetail(b: RunBatchView, sum: RunBatchSummary, tags: Record<string, string>) {
+  const n = (m: Record<string, number>, k: string) => m[k] ?? 0;
+  return {
+    id: b.id,
+    arn: b.arn,
+    uuid: b.uuid,
+    name: opt(b.name),
+    status: b.status,
+    tags,
+    totalRuns: opt(b.totalRuns),
+    defaultRunSetting: b.defaultRunSetting as Output<'GetBatch'>['defaultRunSetting'],
+    submissionSummary: {
+      successfulStartSubmissionCount: n(sum.submissions.start, 'SUCCESS'),
+      failedStartSubmissionCount: n(sum.submissions.start, 'FAILED'),
+      pendingStartSubmissionCount: n(sum.submissions.start, 'PENDING'),
+      successfulCancelSubmissionCount: n(sum.submissions.cancel, 'CANCEL_SUCCESS'),
+      failedCancelSubmissionCount: n(sum.submissions.cancel, 'CANCEL_FAILED'),
+      successfulDeleteSubmissionCount: n(sum.submissions.delete, 'DELETE_SUCCESS'),
+      failedDeleteSubmissionCount: n(sum.submissions.delete, 'DELETE_FAILED'),
+    },
+    runSummary: {
+      pendingRunCount: n(sum.runs, 'PENDING'),
+      startingRunCount: n(sum.runs, 'STARTING'),
+      runningRunCount: n(sum.runs, 'RUNNING'),
+      stoppingRunCount: n(sum.runs, 'STOPPING'),
+      completedRunCount: n(sum.runs, 'COMPLETED'),
+      deletedRunCount: n(sum.submissions.delete, 'DELETE_SUCCESS'),
+      failedRunCount: n(sum.runs, 'FAILED'),
+      cancelledRunCount: n(sum.runs, 'CANCELLED'),
+    },
+    creationTime: date(b.creationTime),
+    submittedTime: maybeDate(b.submittedTime),
+    processedTime: maybeDate(b.processedTime),
+    failedTime: maybeDate(b.failedTime),
+    failureReason: opt(b.failureReason),
+  };
+}
+
+function batchRunItem(s: Services, p: Principal, r: BatchRunRecord): RunBatchListItem {
+  return {
+    runSettingId: r.runSettingId,
+    runId: opt(r.runId),
+    runInternalUuid: opt(r.runUuid),
+    runArn: r.runId ? runArn(s.partition, p.accountId, r.runId) : undefined,
+    submissionStatus: opt(r.submissionStatus),
+    submissionFailureReason: r.failureReason ? wireErrorCode(r.failureReason) : undefined,
+    submissionFailureMessage: opt(r.failureMessage),
+  };
+}
+
+/** Run batches (spec §2.9). StartRunBatch needs what StartRun needs of each of its runs. */
+export const RUN_BATCH_OPERATIONS = {
+  StartRunBatch: {
+    resource: (_i, p, s) => batchArn(p, s, '*'),
+    alsoRequires: (i, p, s) => [
+      { action: 'omics:StartRun', resource: runArn(s.partition, p.accountId, '*') },
+      { action: 'iam:PassRole', resource: i.defaultRunSetting.roleArn },
+      { action: 'omics:StartRun', resource: workflowArn(s.partition, i.defaultRunSetting.workflowOwnerId ?? p.accountId, i.defaultRunSetting.workflowId, i.defaultRunSetting.workflowVersionName) },
+      ...(i.defaultRunSetting.runGroupId ? [{ action: 'omics:StartRun', resource: runGroupArn(s.partition, p.accountId, i.defaultRunSetting.runGroupId) }] : []),
+    ],
+    handle: async (i, p, s) => {
+      const b = await s.runBatches.start(p.accountId, p.arn, i);
+      return { id: b.id, arn: b.arn, status: b.status, uuid: b.uuid, tags: await s.tags.list(p.accountId, b.arn) };
+    },
+  },
+  GetBatch: {
+    resource: (i, p, s) => batchArn(p, s, i.batchId),
+    handle: async (i, p, s) => {
+      const b = await s.runBatches.get(p.accountId, i.batchId);
+      return batchDetail(b, await s.runBatches.summary(b), await s.tags.list(p.accountId, b.arn));
+    },
+  },
+  ListBatch: {
+    resource: (_i, p, s) => batchArn(p, s, '*'),
+    handle: async (i, p, s) => {
+      const res = await s.runBatches.list(p.accountId, { status: i.status, name: i.name, runGroupId: i.runGroupId }, page({ maxResults: i.maxItems, startingToken: i.startingToken }));
+      return { items: res.items.map(batchItem), nextToken: res.nextToken };
+    },
+  },
+  ListRunsInBatch: {
+    resource: (i, p, s) => batchArn(p, s, i.batchId),
+    handle: async (i, p, s) => {
+      const { maxResults, nextToken } = page({ maxResults: i.maxItems, startingToken: i.startingToken });
+      const res = await s.runBatches.listRuns(p.accountId, i.batchId, { submissionStatus: i.submissionStatus, runSettingId: i.runSettingId, runId: i.runId }, { maxResults, ...(nextToken ? { nextToken } : {}) });
+      return { runs: res.items.map((r) => batchRunItem(s, p, r)), nextToken: res.nextToken };
+    },
+  },
+  CancelRunBatch: {
+    resource: (i, p, s) => batchArn(p, s, i.batchId),
+    handle: async (i, p, s) => {
+      await s.runBatches.cancel(p.accountId, i.batchId);
+      return {};
+    },
+  },
+  DeleteRunBatch: {
+    resource: (i, p, s) => batchArn(p, s, i.batchId),
+    handle: async (i, p, s) => {
+      await s.runBatches.deleteRuns(p.accountId, i.batchId);
+      return {};
+    },
+  },
+  DeleteBatch: {
+    resource: (i, p, s) => batchArn(p, s, i.batchId),
+    handle: async (i, p, s) => {
+      await s.runBatches.delete(p.accountId, i.batchId);
       return {};
     },
   },
@@ -304,7 +424,6 @@ export const WORKFLOW_OPERATIONS = {
         runOutputUri: r.runOutputUri,
         workflowUuid: r.workflowUuid,
         runGroupId: opt(r.runGroupId),
-        batchId: opt(r.batchId),
         workflowOwnerId: opt(r.workflowOwnerId),
         networkingMode: r.networkingMode,
         configuration: configurationOf(s, r),
