@@ -29,6 +29,7 @@ import { RunService, WORKFLOW_RUN_JOB } from './workflows/runs.js';
 import { RunExecutor } from './workflows/run-executor.js';
 import { RunGroupService } from './workflows/run-groups.js';
 import { RUN_BATCH_JOB, RunBatchService } from './workflows/run-batches.js';
+import { EventDelivery } from './events/event-delivery.js';
 import { ConfigurationService } from './workflows/configurations.js';
 import { RunLogService } from './workflows/run-logs.js';
 import { VariantStoreService } from './analytics/variant-stores.js';
@@ -154,6 +155,7 @@ export function startServices(
       region: config.region,
     },
     log.child({ component: 'runs' }),
+    (accountId, batchId) => runBatches.runEnded(accountId, batchId),
   );
   // Analytics: variant stores, their rows written by import jobs (bcftools and DuckDB).
   const variantStores = new VariantStoreService(deps, references);
@@ -225,12 +227,19 @@ export function startServices(
     kinds: { [WORKFLOW_RUN_JOB]: { run: runExecutor.handler(), giveUp: runExecutor.giveUp(), waitsTurn: true } },
     describeError: describeAttemptError,
   });
+  const eventDelivery = new EventDelivery(
+    core.db,
+    core.partition,
+    { webhooks: config.events.webhooks, maxAttempts: config.events.maxAttempts, retentionMs: config.events.retentionHours * 3_600_000 },
+    log.child({ component: 'events' }),
+  );
   const accessLogs = new AccessLogService(core.db, locations, log.child({ component: 's3-access-log' }), config.s3.accessLogFlushMs);
   accessLogs.start();
   const timers: NodeJS.Timeout[] = [];
   if (opts.runJobs) {
     runner.start();
     runRunner.start();
+    eventDelivery.start();
     const every = (ms: number, what: string, fn: () => Promise<unknown>) => {
       const t = setInterval(() => fn().catch((err) => log.error({ err }, `${what} failed`)), ms);
       t.unref();
@@ -268,6 +277,7 @@ export function startServices(
       await accessLogs.close();
       await runner.stop();
       await runRunner.stop();
+      await eventDelivery.stop();
       rmSync(deps.scratchDir, { recursive: true, force: true });
     },
   };

@@ -112,6 +112,15 @@ export interface Config {
     /** Runs a run batch starts per second (spec §2.9: "gradually", at the StartRun rate). */
     batchSubmitPerSecond: number;
   };
+  /** Status-change events (EventBridge-shaped) delivered to HTTP webhooks, decision 75. */
+  events: {
+    /** Receivers: each gets every event (of `accounts`, if given), in order, at least once; `secret` signs them. */
+    webhooks: { url: string; secret?: string; accounts?: string[] }[];
+    /** Deliveries of one event tried before it is dead-lettered. */
+    maxAttempts: number;
+    /** Hours events are kept once every webhook has had them. */
+    retentionHours: number;
+  };
   s3: {
     /** Origins allowed to read through the S3 edge from a browser (CORS); empty: none, ["*"]: any. */
     corsOrigins: string[];
@@ -122,7 +131,7 @@ export interface Config {
   };
 }
 
-export type ConfigOverrides = Partial<Omit<Config, 'tls' |  'blob' | 'keys' | 'quotas' | 'importRoots' | 'exportRoots' | 'accountRoots' | 'archive' | 's3' | 'workflows'>> & { configFile?: string; tlsCert?: string; tlsKey?: string };
+export type ConfigOverrides = Partial<Omit<Config, 'tls' |  'blob' | 'keys' | 'quotas' | 'importRoots' | 'exportRoots' | 'accountRoots' | 'archive' | 's3' | 'workflows' | 'events'>> & { configFile?: string; tlsCert?: string; tlsKey?: string };
 
 /** `account=importRoot,exportRoot;account=...` (either side may be empty; several roots of a kind joined by ':'). */
 function parseAccountRoots(v: string): Record<string, { importRoots: string[]; exportRoots: string[] }> {
@@ -180,6 +189,25 @@ function workflowSettings(file: Partial<Config['workflows']> | undefined, dataDi
     maxRunSeconds: num(env('OPENOMICS_MAX_RUN_SECONDS'), 'OPENOMICS_MAX_RUN_SECONDS') ?? file?.maxRunSeconds ?? 604_800,
     vpcNetwork: env('OPENOMICS_VPC_NETWORK') ?? file?.vpcNetwork ?? (runtime === 'docker' ? 'bridge' : 'podman'),
     batchSubmitPerSecond: Math.max(1, num(env('OPENOMICS_BATCH_SUBMIT_PER_SECOND'), 'OPENOMICS_BATCH_SUBMIT_PER_SECOND') ?? file?.batchSubmitPerSecond ?? 10),
+  };
+}
+
+/** OPENOMICS_EVENT_WEBHOOKS (a JSON array of {url, secret?, accounts?}), OPENOMICS_EVENT_MAX_ATTEMPTS, OPENOMICS_EVENT_RETENTION_HOURS. */
+function eventSettings(file: Partial<Config['events']> | undefined): Config['events'] {
+  let webhooks = file?.webhooks ?? [];
+  const fromEnv = env('OPENOMICS_EVENT_WEBHOOKS');
+  if (fromEnv) {
+    try {
+      webhooks = JSON.parse(fromEnv) as Config['events']['webhooks'];
+    } catch {
+      throw new Error('OPENOMICS_EVENT_WEBHOOKS must be a JSON array of {"url": ..., "secret": ..., "accounts": [...]}');
+    }
+  }
+  if (!Array.isArray(webhooks) || webhooks.some((w) => !w || typeof w.url !== 'string' || !/^https?:\/\//.test(w.url))) throw new Error('events.webhooks: each needs an http(s) url');
+  return {
+    webhooks,
+    maxAttempts: Math.max(1, num(env('OPENOMICS_EVENT_MAX_ATTEMPTS'), 'OPENOMICS_EVENT_MAX_ATTEMPTS') ?? file?.maxAttempts ?? 20),
+    retentionHours: num(env('OPENOMICS_EVENT_RETENTION_HOURS'), 'OPENOMICS_EVENT_RETENTION_HOURS') ?? file?.retentionHours ?? 24,
   };
 }
 
@@ -268,6 +296,7 @@ export function loadConfig(flags: ConfigOverrides = {}): Config {
       storageClass: env('OPENOMICS_COLD_STORAGE_CLASS') ?? fromFile.archive?.storageClass ?? 'GLACIER_IR',
     },
     workflows: workflowSettings(fromFile.workflows, dataDir),
+    events: eventSettings(fromFile.events),
     s3: {
       accessLogFlushMs: (num(env('OPENOMICS_S3_ACCESS_LOG_FLUSH_SECONDS'), 'OPENOMICS_S3_ACCESS_LOG_FLUSH_SECONDS') ?? 60) * 1000,
       corsOrigins: (env('OPENOMICS_S3_CORS_ORIGINS')?.split(',').map((o) => o.trim()).filter(Boolean) ?? fromFile.s3?.corsOrigins ?? []),

@@ -16,6 +16,7 @@ import { KyselyWorkflowRecords, type WorkflowRecords } from './workflow-records.
 import { KyselyConfigurationRecords, KyselyRunGroupRecords, type ConfigurationRecords, type RunGroupRecords } from './run-group-records.js';
 import { KyselyRunRecords, type RunRecords } from './run-records.js';
 import { KyselyRunBatchRecords, type RunBatchRecords } from './run-batch-records.js';
+import { KyselyEventRecords, type EventRecords } from './event-records.js';
 import { KyselyLogRecords, type LogRecords } from './log-records.js';
 import { KyselyVariantStoreRecords, type VariantStoreRecords } from './variant-store-records.js';
 import { KyselyQueryExecutionRecords, type QueryExecutionRecords } from './query-execution-records.js';
@@ -53,6 +54,7 @@ export interface MetadataStore {
   readonly runGroups: RunGroupRecords;
   readonly configurations: ConfigurationRecords;
   readonly runBatches: RunBatchRecords;
+  readonly events: EventRecords;
   readonly logs: LogRecords;
   readonly variantStores: VariantStoreRecords;
   readonly annotationStores: AnnotationStoreRecords;
@@ -107,6 +109,7 @@ export class KyselyMetadataStore implements MetadataStore {
   readonly runGroups: RunGroupRecords;
   readonly configurations: ConfigurationRecords;
   readonly runBatches: RunBatchRecords;
+  readonly events: EventRecords;
   readonly logs: LogRecords;
   readonly variantStores: VariantStoreRecords;
   readonly annotationStores: AnnotationStoreRecords;
@@ -137,6 +140,7 @@ export class KyselyMetadataStore implements MetadataStore {
     this.runGroups = new KyselyRunGroupRecords(db);
     this.configurations = new KyselyConfigurationRecords(db);
     this.runBatches = new KyselyRunBatchRecords(db);
+    this.events = new KyselyEventRecords(db);
     this.logs = new KyselyLogRecords(db);
     this.variantStores = new KyselyVariantStoreRecords(db);
     this.queryExecutions = new KyselyQueryExecutionRecords(db);

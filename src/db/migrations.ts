@@ -585,7 +585,99 @@ BEGIN PERFORM pg_notify('${CHANGE_CHANNEL}', TG_TABLE_NAME); RETURN NULL; END $$
       await db.schema.createIndex('run_batch_runs_status').on('run_batch_runs').columns(['batch_id', 'submission_status', 'seq']).execute();
     },
   },
+  '0012_events': {
+    async up(db: Kysely<any>) {
+      // The event outbox (decision 75): triggers record every status change of the tables events are about, in
+      // the transaction that makes it, whichever code path and process made it; events/ delivers them in order.
+      const pg = db.getExecutor().adapter instanceof PostgresAdapter;
+      await db.schema
+        .createTable('events')
+        .addColumn('seq', pg ? 'bigserial' : 'integer', (c) => (pg ? c.primaryKey() : c.primaryKey().autoIncrement()))
+        .addColumn('account_id', 'text', (c) => c.notNull())
+        .addColumn('source', 'text', (c) => c.notNull())
+        .addColumn('status', 'text', (c) => c.notNull())
+        .addColumn('record', 'text', (c) => c.notNull())
+        .addColumn('time', 'bigint', (c) => c.notNull())
+        .execute();
+      await db.schema
+        .createTable('event_deliveries')
+        .addColumn('webhook', 'text', (c) => c.primaryKey())
+        .addColumn('delivered_seq', 'bigint', (c) => c.notNull())
+        .addColumn('attempts', 'integer', (c) => c.notNull())
+        .addColumn('next_attempt_at', 'bigint', (c) => c.notNull())
+        .addColumn('last_error', 'text')
+        .execute();
+      await db.schema
+        .createTable('event_dead_letters')
+        .addColumn('webhook', 'text', (c) => c.notNull())
+        .addColumn('seq', 'bigint', (c) => c.notNull())
+        .addColumn('envelope', 'text', (c) => c.notNull())
+        .addColumn('error', 'text', (c) => c.notNull())
+        .addColumn('time', 'bigint', (c) => c.notNull())
+        .addPrimaryKeyConstraint('event_dead_letters_pk', ['webhook', 'seq'])
+        .execute();
+      for (const source of EVENT_SOURCES) {
+        for (const op of ['INSERT', 'UPDATE', 'DELETE'] as const) {
+          if (!source.on.includes(op)) continue;
+          const row = op === 'DELETE' ? 'OLD' : 'NEW';
+          const status = op === 'DELETE' ? "'DELETED'" : 'NEW.status';
+          const record = (pg ? 'json_build_object(' : 'json_object(') + Object.entries(source.columns).map(([k, c]) => `'${k}', ${row}.${c}`).join(', ') + ')' + (pg ? '::text' : '');
+          const now = pg ? '(extract(epoch from clock_timestamp()) * 1000)::bigint' : "CAST((julianday('now') - 2440587.5) * 86400000 AS INTEGER)";
+          const inserts = source.accounts
+            .map((a) => `INSERT INTO events (account_id, source, status, record, time) VALUES (${a.replaceAll('R.', `${row}.`)}, '${source.table}', ${status}, ${record}, ${now});`)
+            .join(' ');
+          const when = source.when?.replaceAll('R.', `${row}.`);
+          // PostgreSQL allows no subquery in a trigger's WHEN: the row condition goes in the function instead.
+          const conditions = [op === 'UPDATE' ? (pg ? 'OLD.status IS DISTINCT FROM NEW.status' : 'OLD.status IS NOT NEW.status') : '', pg ? '' : (when ?? '')].filter(Boolean);
+          const name = `events_${source.table}_${op.toLowerCase()}`;
+          const event = op === 'UPDATE' ? 'UPDATE OF status' : op;
+          if (pg) {
+            const body = when ? `IF ${when} THEN ${inserts} END IF;` : inserts;
+            await sql.raw(`CREATE OR REPLACE FUNCTION ${name}() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN ${body} RETURN NULL; END $$`).execute(db);
+            await sql.raw(`CREATE TRIGGER ${name} AFTER ${event} ON "${source.table}" FOR EACH ROW ${conditions.length ? `WHEN (${conditions.join(' AND ')})` : ''} EXECUTE FUNCTION ${name}()`).execute(db);
+          } else {
+            await sql.raw(`CREATE TRIGGER ${name} AFTER ${event} ON "${source.table}" ${conditions.length ? `WHEN ${conditions.join(' AND ')}` : ''} BEGIN ${inserts} END`).execute(db);
+          }
+        }
+      }
+    },
+  },
 };
+
+/**
+ * What the event triggers of migration 0012 record: per table, the account(s) an event goes to (SQL over the row
+ * `R.`), the row's columns kept with it (enough to describe the event after the row is gone), which changes count.
+ */
+const EVENT_SOURCES: { table: string; accounts: string[]; columns: Record<string, string>; on: ('INSERT' | 'UPDATE' | 'DELETE')[]; when?: string }[] = [
+  {
+    table: 'runs',
+    accounts: ['R.account_id'],
+    columns: { id: 'id', uuid: 'uuid', name: 'name', runOutputUri: 'run_output_uri', workflowId: 'workflow_id', workflowOwnerId: 'workflow_owner_id' },
+    on: ['INSERT', 'UPDATE'],
+  },
+  {
+    table: 'run_tasks',
+    accounts: ['(SELECT account_id FROM runs WHERE runs.id = R.run_id LIMIT 1)'],
+    columns: { runId: 'run_id', id: 'id' },
+    on: ['INSERT', 'UPDATE'],
+    when: 'EXISTS (SELECT 1 FROM runs WHERE runs.id = R.run_id)',
+  },
+  { table: 'workflows', accounts: ['R.account_id'], columns: { id: 'id', versionName: 'version_name', name: 'name' }, on: ['UPDATE', 'DELETE'] },
+  {
+    table: 'shares',
+    accounts: ['R.owner_id', 'R.subscriber_id'],
+    columns: { id: 'id', ownerId: 'owner_id', subscriberId: 'subscriber_id', resourceArn: 'resource_arn', resourceType: 'resource_type', name: 'name' },
+    on: ['INSERT', 'UPDATE', 'DELETE'],
+  },
+  { table: 'read_sets', accounts: ['R.account_id'], columns: { id: 'id', sequenceStoreId: 'sequence_store_id' }, on: ['INSERT', 'UPDATE'] },
+  {
+    table: 'jobs',
+    accounts: ['R.account_id'],
+    columns: { id: 'id', kind: 'kind', storeId: 'store_id' },
+    on: ['INSERT', 'UPDATE'],
+    when: "R.kind IN ('ReadSetImport', 'ReadSetExport', 'ReadSetActivation', 'ReferenceImport', 'VariantImport', 'AnnotationImport')",
+  },
+];
 
 export const migrationProvider: MigrationProvider = {
   async getMigrations() {

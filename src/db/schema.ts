@@ -1,3 +1,4 @@
+import type { Generated } from 'kysely';
 /** Kysely table types. Times are epoch milliseconds; JSON columns are text. */
 export interface AccountsTable {
   id: string;
@@ -176,6 +177,9 @@ export interface Database {
   run_configurations: RunConfigurationsTable;
   run_batches: RunBatchesTable;
   run_batch_runs: RunBatchRunsTable;
+  events: EventsTable;
+  event_deliveries: EventDeliveriesTable;
+  event_dead_letters: EventDeadLettersTable;
   log_events: LogEventsTable;
   variant_stores: VariantStoresTable;
   annotation_stores: AnnotationStoresTable;
@@ -284,6 +288,31 @@ export interface RunConfigurationsTable {
   subnet_ids: string; // JSON
   status: string;
   creation_time: number;
+}
+
+export interface EventsTable {
+  seq: Generated<number>;
+  account_id: string;
+  source: string;
+  status: string;
+  record: string; // JSON
+  time: number;
+}
+
+export interface EventDeliveriesTable {
+  webhook: string;
+  delivered_seq: number;
+  attempts: number;
+  next_attempt_at: number;
+  last_error: string | null;
+}
+
+export interface EventDeadLettersTable {
+  webhook: string;
+  seq: number;
+  envelope: string; // JSON
+  error: string;
+  time: number;
 }
 
 export interface RunBatchesTable {

@@ -48,9 +48,6 @@ export const HOLDING = ['PENDING', 'ACTIVATING', 'ACTIVE'];
  * resource; a resource in any share cannot be deleted by its owner (or, for stores, ends its shares with it).
  */
 export class ShareService {
-  /** Told of every share status change (the event bus); set by the composition root. */
-  onStatusChange: (s: ShareRecord) => void = () => undefined;
-
   constructor(private readonly d: DomainDeps) {}
 
   /** The resource a share ARN names, in the caller's account. */
@@ -92,7 +89,6 @@ export class ShareService {
       updateTime: now,
     };
     await this.d.db.shares.insert(rec);
-    this.onStatusChange(rec);
     return rec;
   }
 
@@ -109,19 +105,14 @@ export class ShareService {
     if (s.subscriberId !== accountId) throw new ValidationError(`Share ${id} is offered to ${s.subscriberId}; only that account can accept it.`);
     if (s.status === 'ACTIVE') return s;
     if (s.status !== 'PENDING') throw new ConflictError(`Share ${id} is ${s.status}.`);
-    for (const status of ['ACTIVATING', 'ACTIVE'] as const) {
-      await this.d.db.shares.update(id, { status, updateTime: this.d.now() });
-      this.onStatusChange(await this.get(accountId, id));
-    }
+    for (const status of ['ACTIVATING', 'ACTIVE'] as const) await this.d.db.shares.update(id, { status, updateTime: this.d.now() });
     return this.get(accountId, id);
   }
 
-  /** The owner revokes, the subscriber gives up: the share is gone either way (DELETING, then DELETED). */
+  /** The owner revokes, the subscriber gives up: the share is gone either way (its event says DELETED). */
   async delete(accountId: string, id: string): Promise<void> {
-    const s = await this.get(accountId, id);
-    this.onStatusChange({ ...s, status: 'DELETING', updateTime: this.d.now() });
+    await this.get(accountId, id);
     await this.d.db.shares.delete(id);
-    this.onStatusChange({ ...s, status: 'DELETED', updateTime: this.d.now() });
   }
 
   list(accountId: string, owner: 'SELF' | 'OTHER', q: ShareQuery): Promise<ShareRecord[]> {

@@ -85,6 +85,8 @@ export class RunExecutor {
     private readonly runGroups: RunGroupService,
     private readonly s: RunSettings,
     private readonly log: Logger,
+    /** Told when a run of a batch has ended (the batch may be PROCESSED now). */
+    private readonly batchRunEnded: (accountId: string, batchId: string) => Promise<void> = async () => undefined,
   ) {}
 
   handler(): DeferringJobHandler<RunPayload> {
@@ -92,7 +94,10 @@ export class RunExecutor {
       const done = { status: 'COMPLETED' as const, statusMessage: null, payload: {} };
       const run = await this.d.db.runs.get(job.accountId, job.storeId);
       await this.stopLeftovers(job.payload, run?.uuid);
-      if (!run || !ACTIVE_RUN_STATUSES.includes(run.status)) return done;
+      if (!run || !ACTIVE_RUN_STATUSES.includes(run.status)) {
+        if (run?.batchId) await this.batchRunEnded(run.accountId, run.batchId);
+        return done;
+      }
       if (run.status === 'PENDING') {
         // Its turn by priority, and room in its run group: else it waits, PENDING, saying why.
         const admission = await this.runGroups.admitRun(run);
@@ -109,6 +114,7 @@ export class RunExecutor {
       } finally {
         await rm(dir, { recursive: true, force: true }).catch(() => undefined);
       }
+      if (run.batchId) await this.batchRunEnded(run.accountId, run.batchId);
       // An attempt that lost its lease leaves the run to the next attempt: the job is not this attempt's to end.
       if (ctx.signal.aborted) throw ctx.signal.reason;
       return done;
