@@ -29,6 +29,7 @@ import { RunService, WORKFLOW_RUN_JOB } from './workflows/runs.js';
 import { RunExecutor } from './workflows/run-executor.js';
 import { RunGroupService } from './workflows/run-groups.js';
 import { RUN_BATCH_JOB, RunBatchService } from './workflows/run-batches.js';
+import { RunCacheService } from './workflows/run-caches.js';
 import { EventDelivery } from './events/event-delivery.js';
 import { ConfigurationService } from './workflows/configurations.js';
 import { RunLogService } from './workflows/run-logs.js';
@@ -133,7 +134,8 @@ export function startServices(
   const workflows = new WorkflowService(deps, locations, (e) => (e === 'CWL' ? cwlValidator : engines(e)), kick, new WorkflowFileLinks(core.db, core.keys), shares);
   const runGroups = new RunGroupService(deps);
   const configurations = new ConfigurationService(deps);
-  const runs = new RunService(deps, workflows, locations, runGroups, configurations, () => runRunner.kick());
+  const runCaches = new RunCacheService(deps, locations);
+  const runs = new RunService(deps, workflows, locations, runGroups, configurations, runCaches, () => runRunner.kick());
   const runBatches = new RunBatchService(deps, runs, locations, wf.batchSubmitPerSecond, kick);
   mkdirSync(wf.runsDir, { recursive: true, mode: 0o700 });
   const runExecutor = new RunExecutor(
@@ -143,6 +145,7 @@ export function startServices(
     new OmicsStorageUris(deps),
     engines,
     runGroups,
+    runCaches,
     {
       runsDir: wf.runsDir,
       containers: wf.containerRuntime,
@@ -178,6 +181,7 @@ export function startServices(
     runGroups,
     configurations,
     runBatches,
+    runCaches,
     runLogs: new RunLogService(core.db),
     variantStores,
     variantImports,

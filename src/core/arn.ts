@@ -53,6 +53,9 @@ export function runArn(p: Partition, account: string, id: string): string {
 export function runGroupArn(p: Partition, account: string, id: string): string {
   return `arn:${p.partition}:omics:${p.region}:${account}:runGroup/${id}`;
 }
+export function runCacheArn(p: Partition, account: string, id: string): string {
+  return `arn:${p.partition}:omics:${p.region}:${account}:runCache/${id}`;
+}
 export function runBatchArn(p: Partition, account: string, id: string): string {
   return `arn:${p.partition}:omics:${p.region}:${account}:runBatch/${id}`;
 }

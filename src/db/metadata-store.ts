@@ -17,6 +17,7 @@ import { KyselyConfigurationRecords, KyselyRunGroupRecords, type ConfigurationRe
 import { KyselyRunRecords, type RunRecords } from './run-records.js';
 import { KyselyRunBatchRecords, type RunBatchRecords } from './run-batch-records.js';
 import { KyselyEventRecords, type EventRecords } from './event-records.js';
+import { KyselyRunCacheRecords, type RunCacheRecords } from './run-cache-records.js';
 import { KyselyLogRecords, type LogRecords } from './log-records.js';
 import { KyselyVariantStoreRecords, type VariantStoreRecords } from './variant-store-records.js';
 import { KyselyQueryExecutionRecords, type QueryExecutionRecords } from './query-execution-records.js';
@@ -55,6 +56,7 @@ export interface MetadataStore {
   readonly configurations: ConfigurationRecords;
   readonly runBatches: RunBatchRecords;
   readonly events: EventRecords;
+  readonly runCaches: RunCacheRecords;
   readonly logs: LogRecords;
   readonly variantStores: VariantStoreRecords;
   readonly annotationStores: AnnotationStoreRecords;
@@ -110,6 +112,7 @@ export class KyselyMetadataStore implements MetadataStore {
   readonly configurations: ConfigurationRecords;
   readonly runBatches: RunBatchRecords;
   readonly events: EventRecords;
+  readonly runCaches: RunCacheRecords;
   readonly logs: LogRecords;
   readonly variantStores: VariantStoreRecords;
   readonly annotationStores: AnnotationStoreRecords;
@@ -141,6 +144,7 @@ export class KyselyMetadataStore implements MetadataStore {
     this.configurations = new KyselyConfigurationRecords(db);
     this.runBatches = new KyselyRunBatchRecords(db);
     this.events = new KyselyEventRecords(db);
+    this.runCaches = new KyselyRunCacheRecords(db);
     this.logs = new KyselyLogRecords(db);
     this.variantStores = new KyselyVariantStoreRecords(db);
     this.queryExecutions = new KyselyQueryExecutionRecords(db);

@@ -642,6 +642,39 @@ BEGIN PERFORM pg_notify('${CHANGE_CHANNEL}', TG_TABLE_NAME); RETURN NULL; END $$
       }
     },
   },
+  '0013_run_caches': {
+    async up(db: Kysely<any>) {
+      // Run caches, the index of their entries (by task cache key), and what runs and tasks record of them.
+      await db.schema
+        .createTable('run_caches')
+        .addColumn('account_id', 'text', (c) => c.notNull())
+        .addColumn('id', 'text', (c) => c.notNull())
+        .addColumn('uuid', 'text', (c) => c.notNull().unique())
+        .addColumn('name', 'text')
+        .addColumn('description', 'text')
+        .addColumn('cache_s3_location', 'text', (c) => c.notNull())
+        .addColumn('cache_bucket_owner_id', 'text', (c) => c.notNull())
+        .addColumn('cache_behavior', 'text', (c) => c.notNull())
+        .addColumn('status', 'text', (c) => c.notNull())
+        .addColumn('creation_time', 'bigint', (c) => c.notNull())
+        .addPrimaryKeyConstraint('run_caches_pk', ['account_id', 'id'])
+        .execute();
+      await db.schema
+        .createTable('run_cache_entries')
+        .addColumn('cache_id', 'text', (c) => c.notNull())
+        .addColumn('cache_key', 'text', (c) => c.notNull())
+        .addColumn('entry_uri', 'text', (c) => c.notNull())
+        .addColumn('entry_uuid', 'text', (c) => c.notNull().primaryKey())
+        .addColumn('run_id', 'text', (c) => c.notNull())
+        .addColumn('task_id', 'text', (c) => c.notNull())
+        .addColumn('creation_time', 'bigint', (c) => c.notNull())
+        .execute();
+      await db.schema.createIndex('run_cache_entries_key').on('run_cache_entries').columns(['cache_id', 'cache_key', 'creation_time']).execute();
+      for (const column of ['cache_id', 'cache_behavior']) await db.schema.alterTable('runs').addColumn(column, 'text').execute();
+      await db.schema.alterTable('run_tasks').addColumn('cache_hit', 'integer', (c) => c.notNull().defaultTo(0)).execute();
+      await db.schema.alterTable('run_tasks').addColumn('cache_s3_uri', 'text').execute();
+    },
+  },
 };
 
 /**

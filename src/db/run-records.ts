@@ -11,6 +11,7 @@ export interface RunQuery {
   runGroupId?: string;
   batchId?: string;
   configurationName?: string;
+  cacheId?: string;
   /** Only runs that have not ended (PENDING, STARTING, RUNNING, STOPPING). */
   active?: boolean;
 }
@@ -75,6 +76,8 @@ const runRows = rowMapping<RunRecord, RunsTable>({
   workflowOwnerId: col('workflow_owner_id'),
   networkingMode: col('networking_mode'),
   configurationName: col('configuration_name'),
+  cacheId: col('cache_id'),
+  cacheBehavior: col('cache_behavior'),
   creationTime: num('creation_time'),
   startTime: num('start_time'),
   stopTime: num('stop_time'),
@@ -95,6 +98,8 @@ const taskRows = rowMapping<TaskRecord, RunTasksTable>({
   imageDigest: col('image_digest'),
   exitCode: num('exit_code'),
   utilization: json('utilization'),
+  cacheHit: { column: 'cache_hit', read: (v) => v === 1 || v === true, write: (v) => (v ? 1 : 0) },
+  cacheS3Uri: col('cache_s3_uri'),
   creationTime: num('creation_time'),
   startTime: num('start_time'),
   stopTime: num('stop_time'),
@@ -129,6 +134,7 @@ export class KyselyRunRecords implements RunRecords {
     if (q.runGroupId !== undefined) query = query.where('run_group_id', '=', q.runGroupId);
     if (q.batchId !== undefined) query = query.where('batch_id', '=', q.batchId);
     if (q.configurationName !== undefined) query = query.where('configuration_name', '=', q.configurationName);
+    if (q.cacheId !== undefined) query = query.where('cache_id', '=', q.cacheId);
     if (q.active) query = query.where('status', 'in', ACTIVE);
     const found = await keyset(query, decodeNextToken(page.nextToken), page.maxResults).execute();
     return pageOf(found.map(runRows.fromRow), page.maxResults);

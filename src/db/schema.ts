@@ -176,6 +176,8 @@ export interface Database {
   run_groups: RunGroupsTable;
   run_configurations: RunConfigurationsTable;
   run_batches: RunBatchesTable;
+  run_caches: RunCachesTable;
+  run_cache_entries: RunCacheEntriesTable;
   run_batch_runs: RunBatchRunsTable;
   events: EventsTable;
   event_deliveries: EventDeliveriesTable;
@@ -262,6 +264,8 @@ export interface RunsTable {
   workflow_owner_id: string | null;
   networking_mode: string;
   configuration_name: string | null;
+  cache_id: string | null;
+  cache_behavior: string | null;
   creation_time: number;
   start_time: number | null;
   stop_time: number | null;
@@ -287,6 +291,29 @@ export interface RunConfigurationsTable {
   security_group_ids: string; // JSON
   subnet_ids: string; // JSON
   status: string;
+  creation_time: number;
+}
+
+export interface RunCachesTable {
+  account_id: string;
+  id: string;
+  uuid: string;
+  name: string | null;
+  description: string | null;
+  cache_s3_location: string;
+  cache_bucket_owner_id: string;
+  cache_behavior: string;
+  status: string;
+  creation_time: number;
+}
+
+export interface RunCacheEntriesTable {
+  cache_id: string;
+  cache_key: string;
+  entry_uri: string;
+  entry_uuid: string;
+  run_id: string;
+  task_id: string;
   creation_time: number;
 }
 
@@ -365,6 +392,8 @@ export interface RunTasksTable {
   image_digest: string | null;
   exit_code: number | null;
   utilization: string | null; // JSON
+  cache_hit: number; // 0 | 1
+  cache_s3_uri: string | null;
   creation_time: number;
   start_time: number | null;
   stop_time: number | null;

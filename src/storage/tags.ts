@@ -55,6 +55,8 @@ export class TagService {
       if (await this.d.db.runs.get(accountId, parts[1]!)) return;
     } else if (parts.length === 2 && parts[0] === 'runGroup') {
       if (await this.d.db.runGroups.get(accountId, parts[1]!)) return;
+    } else if (parts.length === 2 && parts[0] === 'runCache') {
+      if (await this.d.db.runCaches.get(accountId, parts[1]!)) return;
     } else if (parts.length === 2 && parts[0] === 'runBatch') {
       if (await this.d.db.runBatches.get(accountId, parts[1]!)) return;
     } else if (parts.length === 2 && parts[0] === 'configuration') {

@@ -86,12 +86,42 @@ export interface RunRecord {
   networkingMode: NetworkingMode;
   /** The configuration named at StartRun (networkingMode VPC). */
   configurationName: string | null;
+  /** The run cache its tasks use (StartRun cacheId), and when entries are written. */
+  cacheId: string | null;
+  cacheBehavior: CacheBehavior | null;
   creationTime: number;
   startTime: number | null;
   stopTime: number | null;
 }
 
 export type NetworkingMode = 'RESTRICTED' | 'VPC';
+export type CacheBehavior = 'CACHE_ON_FAILURE' | 'CACHE_ALWAYS';
+
+/** A run cache (spec §2.7, §4.14): where task results are kept and reused from, across runs and workflows. */
+export interface RunCacheRecord {
+  accountId: string;
+  id: string;
+  uuid: string;
+  name: string | null;
+  description: string | null;
+  cacheS3Location: string;
+  cacheBucketOwnerId: string;
+  cacheBehavior: CacheBehavior;
+  status: 'ACTIVE' | 'DELETED' | 'FAILED';
+  creationTime: number;
+}
+
+/** One task's results kept in a run cache: found by the task's cache key, read from its folder under the cache location. */
+export interface RunCacheEntryRecord {
+  cacheId: string;
+  cacheKey: string;
+  /** `<cacheS3Location>/<cache uuid>/<runId>/<taskId>/<entry uuid>` */
+  entryUri: string;
+  entryUuid: string;
+  runId: string;
+  taskId: string;
+  creationTime: number;
+}
 
 /**
  * A run group (spec §2.6, §4.11): limits over the runs started in it — concurrent runs, concurrent vCPUs and
@@ -227,6 +257,9 @@ export interface TaskRecord {
   imageDigest: string | null;
   exitCode: number | null;
   utilization: TaskUtilization | null;
+  /** Its results came from the run cache (the task was not run), at this entry. */
+  cacheHit: boolean;
+  cacheS3Uri: string | null;
   creationTime: number;
   startTime: number | null;
   stopTime: number | null;

@@ -19,8 +19,9 @@ import type { RunRecord, RunStatus, TaskRecord, WorkflowEngine } from './entitie
 import { runCommand, stripAnsi, type EngineAdapter, type EngineLaunch, type EngineOutputValue } from './engines/engine.js';
 import { LogStreamWriter, logStreams } from './run-logs.js';
 import { ACTIVE_RUN_STATUSES, type RunPayload } from './runs.js';
-import { admitTask, releaseCgroup, type TaskFile, type TaskRunContext } from './task-files.js';
+import { admitTask, answerCache, releaseCgroup, type TaskFile, type TaskRunContext } from './task-files.js';
 import type { RunGroupService } from './run-groups.js';
+import type { RunCacheService } from './run-caches.js';
 import type { WorkflowService } from './workflows.js';
 
 /** How this deployment runs workflows (config.workflows). */
@@ -83,6 +84,7 @@ export class RunExecutor {
     private readonly omicsUris: OmicsStorageUris,
     private readonly engines: (engine: WorkflowEngine) => EngineAdapter | undefined,
     private readonly runGroups: RunGroupService,
+    private readonly runCaches: RunCacheService,
     private readonly s: RunSettings,
     private readonly log: Logger,
     /** Told when a run of a batch has ended (the batch may be PROCESSED now). */
@@ -210,6 +212,7 @@ export class RunExecutor {
         ...(engine.env?.(launch) ?? {}),
         ...(containerApi?.env ?? {}),
         ...(gated ? { OPENOMICS_TASK_GATE: '1' } : {}),
+        ...(run.cacheId ? { OPENOMICS_TASK_CACHE: '1' } : {}),
         ...(run.networkingMode === 'VPC' ? { OPENOMICS_TASK_NETWORK: this.s.vpcNetwork } : {}),
       };
       const child = spawn(command, args, { cwd: launch.workDir, env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
@@ -261,6 +264,7 @@ export class RunExecutor {
       for (const name of engine.unreportedOutputs?.(launch, outputs) ?? []) say(`Output ${name} is not reported: ${engine.name} does not report it (docs/workflows.md)`);
       await this.export(run, outputs, join(dir, 'engine.log'), engine);
       say(`Outputs exported to ${run.runOutputUri}`);
+      await this.cacheResults(run, tasks, 'COMPLETED', say);
       await move('COMPLETED', { stopTime: now(), statusMessage: null });
     } catch (e) {
       if (lost.aborted) throw lost.reason;
@@ -279,6 +283,7 @@ export class RunExecutor {
           .then((t) => t.write('logs/engine.log', Readable.from([engineLog])))
           .catch(() => undefined);
       }
+      await this.cacheResults(run, tasks, failure.reason, say);
       await move('FAILED', { failureReason: failure.reason, statusMessage: failure.message.slice(0, 1000), stopTime: now() });
     } finally {
       await containerApi?.close();
@@ -390,6 +395,7 @@ export class RunExecutor {
       OPENOMICS_REGION: t.region,
       OPENOMICS_TASK_CGROUP_PARENT: t.cgroupParent ?? '',
       OPENOMICS_IMAGE_PULL: this.s.pullImages ? 'missing' : 'never',
+      OPENOMICS_MONITOR_PID: String(process.pid),
     };
   }
 
@@ -402,6 +408,26 @@ export class RunExecutor {
     return text;
   }
 
+  /**
+   * The export phase's cache entries (spec §4.14): every task that succeeded here (not one replayed from the
+   * cache), when the behavior asks for this outcome — CACHE_ALWAYS for any run, CACHE_ON_FAILURE for failed runs
+   * — and never after a timeout, a failed export, a full disk, or before any task completed. A failure to write
+   * is said in the run log; it never changes the run's outcome.
+   */
+  private async cacheResults(run: RunRecord, tasks: TaskFollower, outcome: string, say: (m: string) => void): Promise<void> {
+    if (!run.cacheId) return;
+    if (outcome === 'COMPLETED' ? run.cacheBehavior !== 'CACHE_ALWAYS' : ['RUN_TIMED_OUT', 'EXPORT_FAILED', 'FILE_SYSTEM_OUT_OF_SPACE'].includes(outcome)) return;
+    for (const t of tasks.files.values()) {
+      if (!t.cacheKey || !t.snapshot || t.exitCode !== 0 || t.cacheHit) continue;
+      try {
+        const entry = await this.runCaches.write(run, t.id, t.cacheKey, t.snapshot, t.workDir ?? '');
+        say(`Task ${t.id} cached at ${entry}`);
+      } catch (e) {
+        say(`Task ${t.id} could not be cached: ${(e as Error).message}`);
+      }
+    }
+  }
+
   /** The longest the run may take: the deployment's limit, or its run group's maxDuration if shorter (read each time: UpdateRunGroup applies). */
   private async timeLimit(run: RunRecord): Promise<{ ms: number; byGroup: boolean }> {
     const group = await this.runGroups.maxDurationMs(run);
@@ -412,11 +438,17 @@ export class RunExecutor {
   private async follow(run: RunRecord, engine: EngineAdapter, child: ChildProcess, exited: Promise<number>, tasks: TaskFollower, engineLog: () => string, lost: AbortSignal): Promise<number | 'cancelled' | 'lost' | 'timeout'> {
     const started = run.startTime ?? this.d.now();
     for (;;) {
-      const code = await Promise.race([exited, new Promise<undefined>((r) => setTimeout(r, tasks.waiting().length ? TASK_ADMISSION_POLL_MS : CANCEL_POLL_MS))]);
+      const fast = tasks.waiting().length > 0 || run.cacheId !== null;
+      const code = await Promise.race([exited, new Promise<undefined>((r) => setTimeout(r, fast ? TASK_ADMISSION_POLL_MS : CANCEL_POLL_MS))]);
       if (code !== undefined) return code;
       await tasks.sync(engine.taskNames(engineLog()), false);
       for (const t of tasks.waiting()) {
         if (await this.runGroups.admitTask(run, t.id, t.cpus, t.gpus)) tasks.admit(t.id);
+      }
+      for (const q of await tasks.cacheRequests()) {
+        // A lookup that fails (the bucket unreachable) is a miss: the cache never fails a run (spec §4.14).
+        const hit = await this.runCaches.lookup(run, q.taskId, q.key, join(tasks.folder, `${q.taskId}.restore`)).catch(() => undefined);
+        answerCache(tasks.folder, q.taskId, hit ? { hit: true, entryUri: hit.entryUri, dir: hit.dir } : { hit: false });
       }
       const current = await this.d.db.runs.get(run.accountId, run.id);
       const timedOut = this.d.now() > started + (await this.timeLimit(run)).ms;
@@ -632,13 +664,29 @@ class TaskFollower {
   private readonly known = new Map<string, TaskRecord>();
   private readonly logs = new Map<string, { writer: LogStreamWriter; offset: number }>();
   private readonly admitted = new Set<string>();
+  /** Each task's file as last read (what the cache keeps of it). */
+  readonly files = new Map<string, TaskFile>();
+  private readonly asked = new Set<string>();
 
   constructor(
     private readonly d: DomainDeps,
     private readonly run: RunRecord,
-    private readonly folder: string,
+    readonly folder: string,
     private readonly logOn: boolean,
   ) {}
+
+  /** Tasks asking the run cache for their results, not yet answered. */
+  async cacheRequests(): Promise<{ taskId: string; key: string }[]> {
+    const names = (await readdir(this.folder).catch(() => [] as string[])).filter((f) => f.endsWith('.cache-request'));
+    const out: { taskId: string; key: string }[] = [];
+    for (const n of names) {
+      const taskId = n.slice(0, -'.cache-request'.length);
+      if (this.asked.has(taskId)) continue;
+      this.asked.add(taskId);
+      out.push({ taskId, key: (JSON.parse(await readFile(join(this.folder, n), 'utf8')) as { key: string }).key });
+    }
+    return out;
+  }
 
   all(): TaskRecord[] {
     return [...this.known.values()];
@@ -697,10 +745,13 @@ class TaskFollower {
         imageDigest: t.imageDigest ?? null,
         exitCode: t.exitCode ?? null,
         utilization: t.utilization ?? null,
+        cacheHit: t.cacheHit === true,
+        cacheS3Uri: t.cacheS3Uri ?? null,
         creationTime: t.creationTime,
         startTime: t.waiting ? null : t.startTime,
         stopTime: t.stopTime ?? (final ? this.d.now() : null),
       };
+      this.files.set(t.id, t);
       const prev = this.known.get(t.id);
       if (!prev) await this.d.db.runs.putTask(rec);
       else if (prev.status !== rec.status || prev.name !== rec.name) await this.d.db.runs.updateTask(this.run.id, t.id, rec);

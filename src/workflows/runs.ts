@@ -11,7 +11,8 @@ import { idempotent } from '../storage/idempotency.js';
 import { checkJobRole, type DataLocations } from '../storage/locations.js';
 import type { ConfigurationService } from './configurations.js';
 import type { RunGroupService } from './run-groups.js';
-import type { NetworkingMode, RunLogLevel, RunRecord, RunRetentionMode, RunStatus, StorageType, TaskRecord } from './entities.js';
+import type { RunCacheService } from './run-caches.js';
+import type { CacheBehavior, NetworkingMode, RunLogLevel, RunRecord, RunRetentionMode, RunStatus, StorageType, TaskRecord } from './entities.js';
 import type { WorkflowService } from './workflows.js';
 
 export const WORKFLOW_RUN_JOB = 'WorkflowRun';
@@ -64,6 +65,7 @@ export class RunService {
     private readonly locations: DataLocations,
     private readonly runGroups: RunGroupService,
     private readonly configurations: ConfigurationService,
+    private readonly runCaches: RunCacheService,
     private readonly kick: () => void,
   ) {}
 
@@ -83,7 +85,7 @@ export class RunService {
     checkJobRole(i.roleArn, accountId);
     this.locations.checkForm(i.outputUri);
     const unsupported = (what: string) => new NotImplementedError(`${what} is not supported by OpenOmics yet (see docs/workflows.md).`);
-    if (i.cacheId !== undefined || i.cacheBehavior !== undefined) throw unsupported('Call caching (cacheId)');
+    if (i.cacheBehavior !== undefined && i.cacheId === undefined) throw new ValidationError('cacheBehavior needs a cacheId.');
     if (i.workflowType === 'READY2RUN') throw unsupported('Ready2Run workflows');
     const base = i.runId ? await this.record(accountId, i.runId) : undefined;
     const runGroupId = i.runGroupId ?? base?.runGroupId ?? null;
@@ -93,6 +95,8 @@ export class RunService {
     if (networkingMode === 'VPC' && !configurationName) throw new ValidationError('networkingMode VPC needs a configurationName (CreateConfiguration).');
     if (networkingMode !== 'VPC' && configurationName) throw new ValidationError('configurationName is for runs with networkingMode VPC.');
     if (configurationName) await this.configurations.get(accountId, configurationName);
+    const cacheId = i.cacheId ?? base?.cacheId ?? null;
+    const cache = cacheId ? await this.runCaches.forRun(accountId, cacheId, (i.cacheBehavior ?? base?.cacheBehavior ?? undefined) as CacheBehavior | undefined) : undefined;
     const workflowId = i.workflowId ?? base?.workflowId;
     if (!workflowId) throw new ValidationError('Give workflowId (or runId, to run a run again).');
     const versionName = i.workflowVersionName ?? base?.workflowVersionName ?? '';
@@ -153,6 +157,8 @@ export class RunService {
         workflowOwnerId: ownerId === accountId ? null : ownerId,
         networkingMode,
         configurationName,
+        cacheId: cache?.cacheId ?? null,
+        cacheBehavior: cache?.cacheBehavior ?? null,
         creationTime: now,
         startTime: null,
         stopTime: null,

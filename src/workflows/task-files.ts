@@ -5,8 +5,8 @@
  * Also the task's limits and environment as HealthOmics sets them, and its CPU and memory use sampled from its
  * cgroup. Imports only Node's standard library: the task shim runs as its own small process.
  */
-import { randomInt, randomUUID } from 'node:crypto';
-import { existsSync, readdirSync, type Dirent, readFileSync, renameSync, rmdirSync, writeFileSync } from 'node:fs';
+import { createHash, randomInt, randomUUID } from 'node:crypto';
+import { copyFileSync, createReadStream, existsSync, linkSync, mkdirSync, readdirSync, type Dirent, readFileSync, renameSync, rmdirSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 export interface TaskFile {
@@ -28,6 +28,13 @@ export interface TaskFile {
   oomKilled?: boolean;
   imageDigest?: string | null;
   utilization?: { cpusAverage: number; cpusMaximum: number; memoryAverageGiB: number; memoryMaximumGiB: number; runningSeconds: number };
+  /** Run-cache runs: the task's cache key; on a hit, the entry it came from (the task did not run). */
+  cacheKey?: string;
+  cacheHit?: boolean;
+  cacheS3Uri?: string;
+  /** Where the task's results were kept for the cache (`out/<n>/…`, `stdout`, `stderr`), and its container working folder. */
+  snapshot?: string;
+  workDir?: string;
 }
 
 /** The run a task belongs to, as the run executor hands it to the task starters. */
@@ -88,8 +95,25 @@ export function taskEnvironment(run: TaskRunContext, task: { id: string; uuid: s
  * decides against the group's running tasks (in every process) and answers by creating `<id>.go`.
  */
 export async function awaitAdmission(dir: string, id: string): Promise<void> {
-  const go = join(dir, `${id}.go`);
-  while (!existsSync(go)) await new Promise((r) => setTimeout(r, 100));
+  await waitFor(join(dir, `${id}.go`));
+}
+
+/**
+ * Waits for the run monitor to create `path`; fails if the monitor's process is gone (a server stopped or killed
+ * mid-run: the task must not wait forever; the run's next attempt starts again).
+ */
+async function waitFor(path: string): Promise<void> {
+  const monitor = Number(process.env['OPENOMICS_MONITOR_PID'] ?? 0);
+  for (let n = 0; !existsSync(path); n++) {
+    if (monitor && n % 10 === 0) {
+      try {
+        process.kill(monitor, 0);
+      } catch {
+        throw new Error(`the run monitor (process ${monitor}) is gone`);
+      }
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
 }
 
 export function admitTask(dir: string, id: string): void {
@@ -248,5 +272,152 @@ export class UsageSampler {
   /** Removes the task's cgroup parent (`releaseCgroup`). */
   release(): Promise<void> {
     return this.parentCgroup ? releaseCgroup(this.parentCgroup) : Promise.resolve();
+  }
+}
+
+/** A bind mount of a container command (`--mount=type=bind,source=…,target=…[,readonly]` or `-v src:dst[:ro]`). */
+export interface TaskMount {
+  source: string;
+  target: string;
+  readonly: boolean;
+}
+
+/** The bind mounts among a `run`'s options. */
+export function taskMounts(options: string[]): TaskMount[] {
+  const mounts: TaskMount[] = [];
+  for (let i = 0; i < options.length; i++) {
+    const o = options[i]!;
+    const value = (name: string) => (o.startsWith(`${name}=`) ? o.slice(name.length + 1) : o === name ? options[++i] : undefined);
+    const mount = value('--mount');
+    if (mount !== undefined) {
+      const fields = Object.fromEntries(
+        csvFields(mount).map((f) => {
+          const eq = f.indexOf('=');
+          return eq < 0 ? [f, 'true'] : [f.slice(0, eq), f.slice(eq + 1)];
+        }),
+      );
+      const source = fields['source'] ?? fields['src'];
+      const target = fields['target'] ?? fields['destination'] ?? fields['dst'];
+      if (source && target && (fields['type'] ?? 'bind') === 'bind') mounts.push({ source, target, readonly: fields['readonly'] === 'true' || fields['ro'] === 'true' });
+      continue;
+    }
+    const volume = value('-v') ?? value('--volume');
+    if (volume !== undefined) {
+      const [source, target, opts] = volume.split(':');
+      if (source && target) mounts.push({ source, target, readonly: (opts ?? '').split(',').includes('ro') });
+    }
+  }
+  return mounts;
+}
+
+/** The fields of one CSV line (Docker's `--mount` value: a field with a comma is quoted). */
+function csvFields(line: string): string[] {
+  const out: string[] = [];
+  let cur = '';
+  let quoted = false;
+  for (let i = 0; i < line.length; i++) {
+    const c = line[i]!;
+    if (quoted) {
+      if (c === '"' && line[i + 1] === '"') {
+        cur += '"';
+        i++;
+      } else if (c === '"') quoted = false;
+      else cur += c;
+    } else if (c === '"') quoted = true;
+    else if (c === ',') {
+      out.push(cur);
+      cur = '';
+    } else cur += c;
+  }
+  out.push(cur);
+  return out;
+}
+
+/** SHA-256 of a file's bytes, or of a folder's files (their relative paths, sizes and contents, in order). */
+export async function contentDigest(path: string): Promise<string> {
+  const h = createHash('sha256');
+  const add = async (p: string, rel: string): Promise<void> => {
+    const st = statSync(p);
+    if (st.isDirectory()) {
+      for (const name of readdirSync(p).sort()) await add(join(p, name), rel ? `${rel}/${name}` : name);
+      return;
+    }
+    h.update(`${rel}\0${st.size}\0`);
+    for await (const chunk of createReadStream(p)) h.update(chunk as Buffer);
+  };
+  await add(path, '');
+  return h.digest('hex');
+}
+
+/**
+ * A task's cache key (spec §4.14): the command as the engine rendered it for this task — its arguments,
+ * environment and working folder, each mount's container path replaced by what it holds (an input's content
+ * digest, the n-th output folder, the scratch folder), so the engine's random staging paths do not matter — and
+ * the image digest, vCPUs, memory and GPUs.
+ */
+export async function taskCacheKey(t: { imageDigest: string; command: string[]; env: string[]; workdir: string | undefined; mounts: TaskMount[]; scratch: string | undefined; cpus: number; memoryGiB: number; gpus: number }): Promise<{ key: string; outputs: TaskMount[] }> {
+  const tokens: [string, string][] = [];
+  const outputs: TaskMount[] = [];
+  for (const m of t.mounts) {
+    if (m.readonly) tokens.push([m.target, `<in:${await contentDigest(m.source)}>`]);
+    else if (m.target === t.scratch) tokens.push([m.target, '<scratch>']);
+    else {
+      tokens.push([m.target, `<out:${outputs.length}>`]);
+      outputs.push(m);
+    }
+  }
+  tokens.sort((a, b) => b[0].length - a[0].length);
+  const norm = (s: string) => tokens.reduce((acc, [from, to]) => acc.split(from).join(to), s);
+  const material = {
+    version: 1,
+    image: t.imageDigest,
+    command: t.command.map(norm),
+    env: t.env.map(norm).sort(),
+    workdir: t.workdir === undefined ? null : norm(t.workdir),
+    outputs: outputs.length,
+    cpus: t.cpus,
+    memoryGiB: t.memoryGiB,
+    gpus: t.gpus,
+  };
+  return { key: createHash('sha256').update(JSON.stringify(material)).digest('hex'), outputs };
+}
+
+/** What the run monitor answers a task asking the run cache (`<id>.cache-answer`). */
+export interface CacheAnswer {
+  hit: boolean;
+  /** The entry's folder URI (the task's cacheS3Uri). */
+  entryUri?: string;
+  /** Where the entry's files were copied (`out/<n>/…`, `stdout`, `stderr`). */
+  dir?: string;
+}
+
+/** Asks the run monitor for a cache entry of `key` and waits for its answer. */
+export async function askCache(dir: string, id: string, key: string): Promise<CacheAnswer> {
+  writeFileSync(join(dir, `${id}.cache-request.tmp`), JSON.stringify({ key }));
+  renameSync(join(dir, `${id}.cache-request.tmp`), join(dir, `${id}.cache-request`));
+  const answer = join(dir, `${id}.cache-answer`);
+  await waitFor(answer);
+  return JSON.parse(readFileSync(answer, 'utf8')) as CacheAnswer;
+}
+
+export function answerCache(dir: string, id: string, a: CacheAnswer): void {
+  writeFileSync(join(dir, `${id}.cache-answer.tmp`), JSON.stringify(a));
+  renameSync(join(dir, `${id}.cache-answer.tmp`), join(dir, `${id}.cache-answer`));
+}
+
+/** Copies a folder's contents into another (hard links where the file system allows: a snapshot costs no space). */
+export function linkTree(from: string, to: string): void {
+  mkdirSync(to, { recursive: true });
+  for (const e of readdirSync(from, { withFileTypes: true })) {
+    const src = join(from, e.name);
+    const dest = join(to, e.name);
+    if (e.isDirectory()) linkTree(src, dest);
+    else if (e.isFile()) {
+      try {
+        linkSync(src, dest);
+      } catch {
+        copyFileSync(src, dest);
+      }
+    }
   }
 }

@@ -11,9 +11,9 @@
  * task-files.ts, which does too).
  */
 import { spawn, spawnSync } from 'node:child_process';
-import { createWriteStream } from 'node:fs';
+import { cpSync, createWriteStream, existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { awaitAdmission, newTaskId, taskCgroupParent, taskContainer, taskEnvironment, taskLimits, UsageSampler, writeTask, type TaskFile, type TaskRunContext } from './task-files.js';
+import { askCache, awaitAdmission, linkTree, newTaskId, taskCacheKey, taskMounts, type TaskMount, taskCgroupParent, taskContainer, taskEnvironment, taskLimits, UsageSampler, writeTask, type TaskFile, type TaskRunContext } from './task-files.js';
 
 function env(name: string): string {
   const v = process.env[name];
@@ -98,17 +98,33 @@ async function runTask(args: string[]): Promise<number> {
     writeTask(run.tasksDir, { ...ids, image, cpus, memoryGiB, cidfile, command, creationTime, waiting: true, startTime: creationTime });
     await awaitAdmission(run.tasksDir, ids.id);
   }
+  // A run with a cache: the task's key, and the monitor asked for an entry; on a hit the task is not run.
+  let cache: { key: string; outputs: TaskMount[]; workDir: string | undefined } | undefined;
+  if (process.env['OPENOMICS_TASK_CACHE'] === '1') {
+    const inspected = real(['image', 'inspect', '--format', '{{.Digest}} {{.Id}}', image]).stdout.trim().split(' ');
+    const envs = options.flatMap((o, i) => (o.startsWith('--env=') ? [o.slice(6)] : o === '--env' || o === '-e' ? [options[i + 1]!] : []));
+    const workDir = optionValue(options, '--workdir') ?? optionValue(options, '-w');
+    const scratch = envs.find((e) => e.startsWith('TMPDIR='))?.slice(7);
+    const { key, outputs } = await taskCacheKey({ imageDigest: inspected.filter(Boolean).join(' '), command, env: envs, workdir: workDir, mounts: taskMounts(options), scratch, cpus, memoryGiB, gpus: 0 });
+    cache = { key, outputs, workDir };
+    const answer = await askCache(run.tasksDir, ids.id, key);
+    if (answer.hit && answer.dir) return replayCached(run, { ...ids, image, cpus, memoryGiB, cidfile, command, creationTime, startTime: Date.now(), cacheKey: key }, answer.dir, answer.entryUri!, outputs);
+  }
   const task: TaskFile = { ...ids, image, cpus, memoryGiB, cidfile, command, creationTime, startTime: Date.now() };
   writeTask(run.tasksDir, task);
   const log = createWriteStream(join(run.tasksDir, `${ids.id}.log`));
+  const out = cache && createWriteStream(join(run.tasksDir, `${ids.id}.stdout`));
+  const err = cache && createWriteStream(join(run.tasksDir, `${ids.id}.stderr`));
   const child = spawn(env('OPENOMICS_CONTAINER_COMMAND'), runArgs, { stdio: ['inherit', 'pipe', 'pipe'] });
   child.stdout.on('data', (b: Buffer) => {
     process.stdout.write(b);
     log.write(b);
+    out?.write(b);
   });
   child.stderr.on('data', (b: Buffer) => {
     process.stderr.write(b);
     log.write(b);
+    err?.write(b);
   });
   const usage = new UsageSampler(() => {
     const r = real(['inspect', '--format', '{{.State.CgroupPath}}', name]);
@@ -116,13 +132,45 @@ async function runTask(args: string[]): Promise<number> {
   }, parent);
   const code: number = await new Promise((resolve) => child.on('close', (c, sig) => resolve(c ?? (sig ? 128 : 1))));
   await new Promise((r) => log.end(r));
+  if (out && err) await Promise.all([new Promise((r) => out.end(r)), new Promise((r) => err.end(r))]);
   const state = real(['inspect', '--format', '{{.State.OOMKilled}} {{.State.ExitCode}}', name]).stdout.trim().split(' ');
   const digest = real(['image', 'inspect', '--format', '{{.Digest}}', image]).stdout.trim();
   real(['rm', '-f', name]);
   const exitCode = state[1] !== undefined && state[1] !== '' ? Number(state[1]) : code;
-  writeTask(run.tasksDir, usage.finish(task, exitCode, state[0] === 'true', digest));
+  // What the cache would keep of a task that succeeded, kept now: the engine moves its files on afterwards.
+  const results = cache && exitCode === 0 ? snapshot(run, ids.id, cache.outputs) : undefined;
+  const finished = usage.finish(task, exitCode, state[0] === 'true', digest);
+  writeTask(run.tasksDir, { ...finished, ...(cache ? { cacheKey: cache.key, ...(cache.workDir ? { workDir: cache.workDir } : {}) } : {}), ...(results ? { snapshot: results } : {}) });
   await usage.release();
   return code;
+}
+
+/** The task's results as a cache entry holds them: each output folder under `out/<n>/`, its stdout and stderr. */
+function snapshot(run: TaskRunContext, id: string, outputs: TaskMount[]): string {
+  const dir = join(run.tasksDir, `${id}.snapshot`);
+  outputs.forEach((m, n) => linkTree(m.source, join(dir, 'out', String(n))));
+  for (const stream of ['stdout', 'stderr']) cpSync(join(run.tasksDir, `${id}.${stream}`), join(dir, stream));
+  return dir;
+}
+
+/** A cache hit: the entry's files put where the task would have written them, its output replayed; nothing runs. */
+function replayCached(run: TaskRunContext, task: TaskFile, dir: string, entryUri: string, outputs: TaskMount[]): number {
+  outputs.forEach((m, n) => {
+    const from = join(dir, 'out', String(n));
+    if (existsSync(from)) cpSync(from, m.source, { recursive: true });
+  });
+  const stdout = existsSync(join(dir, 'stdout')) ? readFileSync(join(dir, 'stdout')) : Buffer.alloc(0);
+  const stderr = existsSync(join(dir, 'stderr')) ? readFileSync(join(dir, 'stderr')) : Buffer.alloc(0);
+  process.stdout.write(stdout);
+  process.stderr.write(stderr);
+  const log = Buffer.concat([Buffer.from(`Results from the run cache: ${entryUri}\n`), stdout, stderr]);
+  writeFileSync(join(run.tasksDir, `${task.id}.log`), log);
+  // The engine may wait for the container id file (cwltool's memory monitor polls for it until it appears).
+  if (task.cidfile) writeFileSync(task.cidfile, `openomics-cache-hit-${task.id}\n`);
+  const now = Date.now();
+  writeTask(run.tasksDir, { ...task, startTime: now, stopTime: now, exitCode: 0, cacheHit: true, cacheS3Uri: entryUri });
+  rmSync(dir, { recursive: true, force: true });
+  return 0;
 }
 
 const argv = process.argv.slice(2);

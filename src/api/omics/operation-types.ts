@@ -14,6 +14,7 @@ import type { RunService } from '../../workflows/runs.js';
 import type { RunGroupService } from '../../workflows/run-groups.js';
 import type { ConfigurationService } from '../../workflows/configurations.js';
 import type { RunBatchService } from '../../workflows/run-batches.js';
+import type { RunCacheService } from '../../workflows/run-caches.js';
 import type { RunLogService } from '../../workflows/run-logs.js';
 import type { VariantStoreService } from '../../analytics/variant-stores.js';
 import type { VariantImportService } from '../../analytics/variant-imports.js';
@@ -44,6 +45,7 @@ export interface Services {
   runGroups: RunGroupService;
   configurations: ConfigurationService;
   runBatches: RunBatchService;
+  runCaches: RunCacheService;
   runLogs: RunLogService;
   variantStores: VariantStoreService;
   variantImports: VariantImportService;

@@ -4,7 +4,7 @@ import type { Principal } from '../../iam/identity.js';
 import type { SequenceStoreView } from '../../storage/sequence-stores.js';
 import type { ReferenceStoreView } from '../../storage/reference-stores.js';
 import { DATA_OPERATIONS } from './data-operations.js';
-import { RUN_BATCH_OPERATIONS, RUN_GROUP_OPERATIONS, WORKFLOW_OPERATIONS } from './workflow-operations.js';
+import { RUN_BATCH_OPERATIONS, RUN_CACHE_OPERATIONS, RUN_GROUP_OPERATIONS, WORKFLOW_OPERATIONS } from './workflow-operations.js';
 import { ANALYTICS_OPERATIONS, ANNOTATION_OPERATIONS, SHARE_OPERATIONS } from './analytics-operations.js';
 import type { Handler, OperationName, OperationTable, Services } from './operation-types.js';
 import type { GetSequenceStoreResponse, ReferenceStoreDetail, SequenceStoreDetail } from './wire-shapes.js';
@@ -138,7 +138,7 @@ const STORE_OPERATIONS = {
   },
 } satisfies OperationTable;
 
-export const OPERATIONS: OperationTable = { ...STORE_OPERATIONS, ...DATA_OPERATIONS, ...WORKFLOW_OPERATIONS, ...RUN_GROUP_OPERATIONS, ...RUN_BATCH_OPERATIONS, ...ANALYTICS_OPERATIONS, ...ANNOTATION_OPERATIONS, ...SHARE_OPERATIONS };
+export const OPERATIONS: OperationTable = { ...STORE_OPERATIONS, ...DATA_OPERATIONS, ...WORKFLOW_OPERATIONS, ...RUN_GROUP_OPERATIONS, ...RUN_BATCH_OPERATIONS, ...RUN_CACHE_OPERATIONS, ...ANALYTICS_OPERATIONS, ...ANNOTATION_OPERATIONS, ...SHARE_OPERATIONS };
 
 /** A handler as the edge calls it: with the input the serde parsed and validated against the operation's model shape. */
 export interface WireHandler {

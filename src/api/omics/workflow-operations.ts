@@ -1,4 +1,4 @@
-import { configurationArn, runArn, runBatchArn, runGroupArn, workflowArn } from '../../core/arn.js';
+import { configurationArn, runArn, runBatchArn, runCacheArn, runGroupArn, workflowArn } from '../../core/arn.js';
 import { AccessDeniedError } from '../../core/errors.js';
 import { date, maybeDate, opt, page } from './wire-values.js';
 import type { Principal } from '../../iam/identity.js';
@@ -7,11 +7,12 @@ import type { RunView } from '../../workflows/runs.js';
 import type { RunGroupView } from '../../workflows/run-groups.js';
 import type { ConfigurationView } from '../../workflows/configurations.js';
 import type { RunBatchSummary, RunBatchView } from '../../workflows/run-batches.js';
+import type { RunCacheView } from '../../workflows/run-caches.js';
 import type { BatchRunRecord } from '../../workflows/entities.js';
 import { wireErrorCode } from './errors.js';
 import type { WorkflowView } from '../../workflows/workflows.js';
 import type { OperationTable, Output, Services } from './operation-types.js';
-import type { BatchListItem, ConfigurationListItem, RunBatchListItem, RunGroupListItem, RunListItem, TaskListItem, WorkflowListItem, WorkflowVersionListItem } from './wire-shapes.js';
+import type { BatchListItem, ConfigurationListItem, RunBatchListItem, RunCacheListItem, RunGroupListItem, RunListItem, TaskListItem, WorkflowListItem, WorkflowVersionListItem } from './wire-shapes.js';
 
 /**
  * The workflow operations (host prefix `workflows-`): workflows and versions, runs and tasks. Same shape as
@@ -91,7 +92,8 @@ function taskItem(t: TaskRecord): TaskListItem {
     cpus: t.cpus,
     memory: t.memory,
     gpus: t.gpus,
-    cacheHit: false,
+    cacheHit: t.cacheHit,
+    cacheS3Uri: opt(t.cacheS3Uri),
     creationTime: date(t.creationTime),
     startTime: maybeDate(t.startTime),
     stopTime: maybeDate(t.stopTime),
@@ -248,6 +250,50 @@ function batchRunItem(s: Services, p: Principal, r: BatchRunRecord): RunBatchLis
     submissionFailureMessage: opt(r.failureMessage),
   };
 }
+
+function runCacheItem(c: RunCacheView): RunCacheListItem {
+  return { arn: c.arn, id: c.id, name: opt(c.name), status: c.status, cacheBehavior: c.cacheBehavior, cacheS3Uri: c.cacheS3Location, creationTime: date(c.creationTime) };
+}
+
+/** Run caches (spec §2.7). */
+export const RUN_CACHE_OPERATIONS = {
+  CreateRunCache: {
+    resource: (_i, p, s) => runCacheArn(s.partition, p.accountId, '*'),
+    handle: async (i, p, s) => {
+      const c = await s.runCaches.create(p.accountId, i);
+      return { arn: c.arn, id: c.id, status: c.status, tags: await s.tags.list(p.accountId, c.arn) };
+    },
+  },
+  GetRunCache: {
+    resource: (i, p, s) => runCacheArn(s.partition, p.accountId, i.id),
+    handle: async (i, p, s) => {
+      const c = await s.runCaches.get(p.accountId, i.id);
+      return { ...runCacheItem(c), description: opt(c.description), cacheBucketOwnerId: c.cacheBucketOwnerId, tags: await s.tags.list(p.accountId, c.arn) };
+    },
+  },
+  ListRunCaches: {
+    resource: (_i, p, s) => runCacheArn(s.partition, p.accountId, '*'),
+    handle: async (i, p, s) => {
+      const res = await s.runCaches.list(p.accountId, {}, page(i));
+      return { items: res.items.map(runCacheItem), nextToken: res.nextToken };
+    },
+  },
+  UpdateRunCache: {
+    resource: (i, p, s) => runCacheArn(s.partition, p.accountId, i.id),
+    handle: async (i, p, s) => {
+      const { id, ...patch } = i;
+      await s.runCaches.update(p.accountId, id, patch);
+      return {};
+    },
+  },
+  DeleteRunCache: {
+    resource: (i, p, s) => runCacheArn(s.partition, p.accountId, i.id),
+    handle: async (i, p, s) => {
+      await s.runCaches.delete(p.accountId, i.id);
+      return {};
+    },
+  },
+} satisfies OperationTable;
 
 /** Run batches (spec §2.9). StartRunBatch needs what StartRun needs of each of its runs. */
 export const RUN_BATCH_OPERATIONS = {
@@ -424,6 +470,8 @@ export const WORKFLOW_OPERATIONS = {
         runOutputUri: r.runOutputUri,
         workflowUuid: r.workflowUuid,
         runGroupId: opt(r.runGroupId),
+        cacheId: opt(r.cacheId),
+        cacheBehavior: opt(r.cacheBehavior),
         workflowOwnerId: opt(r.workflowOwnerId),
         networkingMode: r.networkingMode,
         configuration: configurationOf(s, r),
