@@ -105,8 +105,11 @@ for (const backend of BACKENDS) {
       assert.match(tooLong, /length less than or equal to 127/);
       await awsFails(['create-sequence-store', '--name', 'x', '--propagated-set-level-tags', 'a', 'b', 'c', 'd', 'e', 'f'], 'ValidationException');
       await awsFails(['get-sequence-store', '--id', 'abcdefghij'], 'ValidationException');
-      const ns = await awsFails(['list-run-groups'], 'NotSupportedOperationException');
-      assert.match(ns, /ListRunGroups/);
+      const ns = await awsFails(
+        ['start-run', '--workflow-type', 'READY2RUN', '--workflow-id', '1234567', '--role-arn', 'arn:aws:iam::123456789012:role/R', '--output-uri', 's3://b/o', '--request-id', 'r2r'],
+        'NotSupportedOperationException',
+      );
+      assert.match(ns, /Ready2Run/);
     });
 
     it('rejects a wrong secret from the CLI', async () => {

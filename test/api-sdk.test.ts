@@ -5,6 +5,7 @@ import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
 import {
+  StartRunCommand,
   OmicsClient,
   CreateSequenceStoreCommand,
   GetSequenceStoreCommand,
@@ -18,7 +19,6 @@ import {
   TagResourceCommand,
   UntagResourceCommand,
   ListTagsForResourceCommand,
-  ListRunGroupsCommand,
   paginateListSequenceStores,
 } from '@aws-sdk/client-omics';
 import { BACKENDS, CLI, PG_URL, spawnServer, type Backend, type SpawnedServer } from './helpers/server.js';
@@ -233,12 +233,12 @@ for (const backend of BACKENDS) {
       await expectError(omics.send(new TagResourceCommand({ resourceArn: arn, tags: many })), 'ServiceQuotaExceededException', 402, /at most 50/);
     });
 
-    it('answers operations that are not built yet with NotSupportedOperationException naming them', async () => {
+    it('answers an option that is not built (Ready2Run) with NotSupportedOperationException naming it', async () => {
       await expectError(
-        omics.send(new ListRunGroupsCommand({})),
+        omics.send(new StartRunCommand({ workflowType: 'READY2RUN', workflowId: '1234567', roleArn: 'arn:aws:iam::123456789012:role/R', outputUri: 's3://b/o', requestId: 'r2r' })),
         'NotSupportedOperationException',
         405,
-        /ListRunGroups/,
+        /Ready2Run/,
       );
     });
 

@@ -43,10 +43,11 @@ describe('the request listener in-process (inject)', () => {
     assert.match(message, /at 'eTagAlgorithmFamily' failed to satisfy constraint: Member must satisfy enum value set/);
   });
 
-  it('answers an operation of the model it does not implement with NotSupportedOperationException naming it', async () => {
-    const r = await s.inject({ method: 'GET', path: '/runGroup', credentials: creds });
+  it('answers an option it does not build (Ready2Run) with NotSupportedOperationException naming it', async () => {
+    const body = JSON.stringify({ workflowType: 'READY2RUN', workflowId: '1234567', roleArn: 'arn:aws:iam::123456789012:role/R', outputUri: 's3://b/o', requestId: 'r2r' });
+    const r = await s.inject({ method: 'POST', path: '/run', body, credentials: creds });
     assert.equal(r.status, 405);
     assert.equal(r.headers['x-amzn-errortype'], 'NotSupportedOperationException');
-    assert.match((JSON.parse(r.body) as { message: string }).message, /ListRunGroups/);
+    assert.match((JSON.parse(r.body) as { message: string }).message, /Ready2Run/);
   });
 });

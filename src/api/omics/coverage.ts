@@ -25,8 +25,9 @@ export function coverageTable(): string {
     '     src/api/omics/operations.ts. Do not edit by hand; test/coverage-table.test.ts checks it. -->',
     '',
     `OpenOmics implements **${implemented} of the ${ops.length} operations** of the omics service model`,
-    `(apiVersion ${model.metadata.apiVersion}). Every other operation answers HTTP 405`,
-    '`NotSupportedOperationException` with a message naming the operation.',
+    `(apiVersion ${model.metadata.apiVersion}). An operation not listed as implemented, and an option not built`,
+    '(Ready2Run workflows, workflow definitions from Git repositories, `containerRegistryMapUri`), answers HTTP 405',
+    '`NotSupportedOperationException` with a message naming it; docs/workflows.md says what differs.',
     '',
   ];
   for (const [prefix, area] of Object.entries(AREAS)) {
