@@ -25,7 +25,7 @@ import { importReference, jobFinished, omicsClient, until } from './helpers/omic
 import { BACKENDS, CLI, spawnServer, type SpawnedServer } from './helpers/server.js';
 import { freePort } from './helpers/moto.js';
 import { tinyCorpus } from './helpers/corpus.js';
-import { sleepWorkflow, workflowImage, type WorkflowImage } from './helpers/workflow-image.js';
+import { activeWorkflow, sleepWorkflow, workflowImage, type WorkflowImage } from './helpers/workflow-image.js';
 
 const ROLE = 'arn:aws:iam::123456789012:role/OmicsWorkflow';
 const SECRET = 'webhook-secret';
@@ -97,9 +97,7 @@ for (const backend of BACKENDS) {
     });
 
     it('delivers a workflow check and every status change of a run and its task, in order, signed', async () => {
-      const created = await omics.send(new CreateWorkflowCommand({ name: 'sleep', definitionZip: sleepWorkflow(img.image), requestId: 'sleep' }));
-      await until('workflow', () => omics.send(new GetWorkflowCommand({ id: created.id })), (w) => w.status !== 'CREATING', 120_000, 250);
-      workflowId = created.id!;
+      workflowId = await activeWorkflow(omics, 'sleep', sleepWorkflow(img.image));
       const run = await omics.send(new StartRunCommand({ workflowId, roleArn: ROLE, outputUri: `file://${root}/out`, name: 'evented', parameters: { seconds: 0 }, requestId: 'r1' }));
       await until('run events', async () => receiver.of('Run Status Change', (e) => e.detail['runId'] === run.id), (es) => es.some((e) => e.detail['status'] === 'COMPLETED'), 120_000, 250);
       const runEvents = receiver.of('Run Status Change', (e) => e.detail['runId'] === run.id);

@@ -3,19 +3,17 @@
 // cancelling mid-batch, deleting the batch's runs and the batch, on SQLite and PostgreSQL.
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync, spawnSync } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CreateBucketCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import {
   CancelRunBatchCommand,
-  CreateWorkflowCommand,
   DeleteBatchCommand,
   DeleteRunBatchCommand,
   GetBatchCommand,
   GetRunCommand,
-  GetWorkflowCommand,
   ListBatchCommand,
   ListRunsCommand,
   ListRunsInBatchCommand,
@@ -24,9 +22,9 @@ import {
   type OmicsClient,
 } from '@aws-sdk/client-omics';
 import { expectServiceError, omicsClient, until } from './helpers/omics.js';
-import { BACKENDS, CLI, spawnServer, type SpawnedServer } from './helpers/server.js';
-import { MOTO_CREDENTIALS, startMoto, type Moto } from './helpers/moto.js';
-import { sleepWorkflow, workflowImage, type WorkflowImage } from './helpers/workflow-image.js';
+import { BACKENDS, spawnServer, type SpawnedServer } from './helpers/server.js';
+import { MOTO_CREDENTIALS, addMotoConnection, startMoto, type Moto } from './helpers/moto.js';
+import { activeWorkflow, sleepWorkflow, workflowImage, type WorkflowImage } from './helpers/workflow-image.js';
 
 const ROLE = 'arn:aws:iam::123456789012:role/OmicsWorkflow';
 const BATCH_ENDED = (b: GetBatchCommandOutput) => ['PROCESSED', 'FAILED', 'CANCELLED', 'RUNS_DELETED'].includes(b.status!);
@@ -63,16 +61,9 @@ for (const backend of BACKENDS) {
       exportRoot = mkdtempSync(join(tmpdir(), 'openomics-batch-'));
       // Four runs a second, so the submission is seen to be gradual; three runs at once.
       s = await spawnServer({ backend, env: { OPENOMICS_CONTAINERS_CONF: img.containersConf, OPENOMICS_EXPORT_ROOTS: exportRoot, OPENOMICS_BATCH_SUBMIT_PER_SECOND: '4', OPENOMICS_CONCURRENT_RUNS: '3' } });
-      const add = spawnSync(process.execPath, [CLI, 'admin', 'connection', 'add', 'settings', '--bucket', 'batch-settings', '--region', 'us-east-1', '--endpoint', moto.endpoint, '--access-key-id', 'testing', '--secret-access-key', 'testing'], {
-        env: s.env,
-        encoding: 'utf8',
-      });
-      assert.equal(add.status, 0, add.stderr);
+      addMotoConnection(s.env, 'settings', 'batch-settings', moto);
       omics = omicsClient(s);
-      const created = await omics.send(new CreateWorkflowCommand({ name: 'sleep', definitionZip: sleepWorkflow(img.image), requestId: 'sleep' }));
-      const wf = await until('workflow', () => omics.send(new GetWorkflowCommand({ id: created.id })), (w) => w.status !== 'CREATING', 120_000, 250);
-      assert.equal(wf.status, 'ACTIVE', wf.statusMessage);
-      workflowId = wf.id!;
+      workflowId = await activeWorkflow(omics, 'sleep', sleepWorkflow(img.image));
     });
     after(async () => {
       await s?.stop();

@@ -12,11 +12,9 @@ import { CreateBucketCommand, DeleteObjectCommand, GetObjectCommand, ListObjects
 import { CloudWatchLogsClient, GetLogEventsCommand } from '@aws-sdk/client-cloudwatch-logs';
 import {
   CreateRunCacheCommand,
-  CreateWorkflowCommand,
   DeleteRunCacheCommand,
   GetRunCacheCommand,
   GetRunCommand,
-  GetWorkflowCommand,
   ListRunCachesCommand,
   ListRunTasksCommand,
   StartRunCommand,
@@ -25,9 +23,9 @@ import {
   type OmicsClient,
 } from '@aws-sdk/client-omics';
 import { expectServiceError, omicsClient, until } from './helpers/omics.js';
-import { BACKENDS, CLI, spawnServer, type SpawnedServer } from './helpers/server.js';
-import { MOTO_CREDENTIALS, startMoto, type Moto } from './helpers/moto.js';
-import { workflowImage, type WorkflowImage } from './helpers/workflow-image.js';
+import { BACKENDS, spawnServer, type SpawnedServer } from './helpers/server.js';
+import { MOTO_CREDENTIALS, addMotoConnection, startMoto, type Moto } from './helpers/moto.js';
+import { activeWorkflow, workflowImage, type WorkflowImage } from './helpers/workflow-image.js';
 
 const ROLE = 'arn:aws:iam::123456789012:role/OmicsWorkflow';
 
@@ -114,12 +112,9 @@ for (const backend of BACKENDS) {
       writeFileSync(join(root, 'in', 'a2.txt'), 'one\ntwo\nthree\nfour\n');
       writeFileSync(join(root, 'in', 'b.txt'), 'bytes of b\n');
       s = await spawnServer({ backend, env: { OPENOMICS_CONTAINERS_CONF: img.containersConf, OPENOMICS_IMPORT_ROOTS: join(root, 'in'), OPENOMICS_EXPORT_ROOTS: join(root, 'out') } });
-      execFileSync(process.execPath, [CLI, 'admin', 'connection', 'add', 'cache', '--bucket', 'run-cache', '--region', 'us-east-1', '--endpoint', moto.endpoint, '--access-key-id', 'testing', '--secret-access-key', 'testing'], { env: s.env });
+      addMotoConnection(s.env, 'cache', 'run-cache', moto);
       omics = omicsClient(s);
-      const created = await omics.send(new CreateWorkflowCommand({ name: 'three', definitionZip: threeTasks(img.image), requestId: 'three' }));
-      const wf = await until('workflow', () => omics.send(new GetWorkflowCommand({ id: created.id })), (w) => w.status !== 'CREATING', 120_000, 250);
-      assert.equal(wf.status, 'ACTIVE', wf.statusMessage);
-      workflowId = wf.id!;
+      workflowId = await activeWorkflow(omics, 'three', threeTasks(img.image));
     });
     after(async () => {
       await s?.stop();

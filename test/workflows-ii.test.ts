@@ -36,7 +36,7 @@ import {
 } from '@aws-sdk/client-omics';
 import { expectServiceError, omicsClient, until } from './helpers/omics.js';
 import { BACKENDS, CLI, spawnServer, type Backend, type SpawnedServer } from './helpers/server.js';
-import { sleepWorkflow, workflowImage, type WorkflowImage } from './helpers/workflow-image.js';
+import { activeWorkflow, sleepWorkflow, workflowImage, type WorkflowImage } from './helpers/workflow-image.js';
 
 const ROLE = 'arn:aws:iam::123456789012:role/OmicsWorkflow';
 const PARTNER = '210987654321';
@@ -74,10 +74,7 @@ for (const backend of BACKENDS) {
           OPENOMICS_ACCOUNT_ROOTS: `${PARTNER}=${exportRoot}/partner-in,${exportRoot}/partner-out` },
       });
       omics = omicsClient(s);
-      const created = await omics.send(new CreateWorkflowCommand({ name: 'sleep', definitionZip: sleepWorkflow(img.image), requestId: 'sleep' }));
-      const wf = await until('workflow', () => omics.send(new GetWorkflowCommand({ id: created.id })), (w) => w.status !== 'CREATING', 120_000, 250);
-      assert.equal(wf.status, 'ACTIVE', wf.statusMessage);
-      workflowId = wf.id!;
+      workflowId = await activeWorkflow(omics, 'sleep', sleepWorkflow(img.image));
     });
     after(async () => {
       await s?.stop();

@@ -156,10 +156,11 @@ export interface ConfigurationRecord {
 
 export type BatchStatus = 'CREATING' | 'PENDING' | 'SUBMITTING' | 'INPROGRESS' | 'STOPPING' | 'CANCELLED' | 'FAILED' | 'PROCESSED' | 'RUNS_DELETING' | 'RUNS_DELETED';
 
-/** StartRunBatch's defaultRunSetting, as the API gives it (merged with each run's own setting). */
-export interface DefaultRunSetting {
-  workflowId: string;
+/** StartRun's input (spec §2.4). */
+export interface StartRunInput {
+  workflowId?: string;
   workflowType?: string;
+  runId?: string;
   roleArn: string;
   name?: string;
   cacheId?: string;
@@ -168,17 +169,25 @@ export interface DefaultRunSetting {
   priority?: number;
   parameters?: unknown;
   storageCapacity?: number;
-  outputUri?: string;
+  outputUri: string;
   logLevel?: RunLogLevel;
-  runTags?: Record<string, string>;
+  tags?: Record<string, string>;
+  requestId: string;
   retentionMode?: RunRetentionMode;
   storageType?: StorageType;
   workflowOwnerId?: string;
-  outputBucketOwnerId?: string;
   workflowVersionName?: string;
   networkingMode?: string;
   configurationName?: string;
 }
+
+/** StartRunBatch's defaultRunSetting: StartRun's settings, merged with each run's own (which win). */
+export type DefaultRunSetting = Omit<StartRunInput, 'workflowId' | 'runId' | 'outputUri' | 'tags' | 'requestId'> & {
+  workflowId: string;
+  outputUri?: string;
+  runTags?: Record<string, string>;
+  outputBucketOwnerId?: string;
+};
 
 /** One run of a batch as given (inlineSettings, or an entry of the s3UriSettings file). */
 export interface InlineRunSetting {

@@ -12,7 +12,9 @@ import { checkJobRole, type DataLocations } from '../storage/locations.js';
 import type { ConfigurationService } from './configurations.js';
 import type { RunGroupService } from './run-groups.js';
 import type { RunCacheService } from './run-caches.js';
-import type { CacheBehavior, NetworkingMode, RunLogLevel, RunRecord, RunRetentionMode, RunStatus, StorageType, TaskRecord } from './entities.js';
+import type { CacheBehavior, NetworkingMode, RunRecord, RunStatus, StartRunInput, TaskRecord } from './entities.js';
+
+export type { StartRunInput } from './entities.js';
 import type { WorkflowService } from './workflows.js';
 
 export const WORKFLOW_RUN_JOB = 'WorkflowRun';
@@ -20,29 +22,6 @@ export const WORKFLOW_RUN_JOB = 'WorkflowRun';
 export const MAX_PARAMETER_BYTES = 50_000;
 export const ACTIVE_RUN_STATUSES: RunStatus[] = ['PENDING', 'STARTING', 'RUNNING', 'STOPPING'];
 
-export interface StartRunInput {
-  workflowId?: string;
-  workflowType?: string;
-  runId?: string;
-  roleArn: string;
-  name?: string;
-  cacheId?: string;
-  cacheBehavior?: string;
-  runGroupId?: string;
-  priority?: number;
-  parameters?: unknown;
-  storageCapacity?: number;
-  outputUri: string;
-  logLevel?: RunLogLevel;
-  tags?: Record<string, string>;
-  requestId: string;
-  retentionMode?: RunRetentionMode;
-  storageType?: StorageType;
-  workflowOwnerId?: string;
-  workflowVersionName?: string;
-  networkingMode?: string;
-  configurationName?: string;
-}
 
 export interface RunView extends RunRecord {
   arn: string;

@@ -1,4 +1,5 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { CLI } from './server.js';
 import { createServer } from 'node:net';
 
 export interface Moto {
@@ -47,3 +48,8 @@ export async function startMoto(): Promise<Moto> {
 }
 
 export const MOTO_CREDENTIALS = { accessKeyId: 'testing', secretAccessKey: 'testing' };
+
+/** `openomics admin connection add <name>`: the server reaches `bucket` of this moto through a storage connection. */
+export function addMotoConnection(env: NodeJS.ProcessEnv, name: string, bucket: string, moto: Moto): void {
+  execFileSync(process.execPath, [CLI, 'admin', 'connection', 'add', name, '--bucket', bucket, '--region', 'us-east-1', '--endpoint', moto.endpoint, '--access-key-id', 'testing', '--secret-access-key', 'testing'], { env });
+}

@@ -3,7 +3,10 @@ import { createHash } from 'node:crypto';
 import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
+import assert from 'node:assert/strict';
 import { strToU8, zipSync } from 'fflate';
+import { CreateWorkflowCommand, GetWorkflowCommand, type OmicsClient } from '@aws-sdk/client-omics';
+import { until } from './omics.js';
 
 /**
  * The task image of the workflow tests, built offline: Debian's busybox-static plus samtools and bash (Toil's
@@ -92,4 +95,12 @@ outputs:
   out: {type: stdout}
 `;
   return zipSync({ 'main.cwl': strToU8(tool) });
+}
+
+/** Registers a workflow and waits for its check: the workflow, ACTIVE (an assertion fails otherwise). */
+export async function activeWorkflow(omics: OmicsClient, name: string, zip: Uint8Array): Promise<string> {
+  const created = await omics.send(new CreateWorkflowCommand({ name, definitionZip: zip, requestId: name }));
+  const wf = await until('workflow', () => omics.send(new GetWorkflowCommand({ id: created.id })), (w) => w.status !== 'CREATING', 120_000, 250);
+  assert.equal(wf.status, 'ACTIVE', wf.statusMessage);
+  return wf.id!;
 }
