@@ -13,9 +13,9 @@ import type { ConfigurationService } from './configurations.js';
 import type { RunGroupService } from './run-groups.js';
 import type { RunCacheService } from './run-caches.js';
 import type { CacheBehavior, NetworkingMode, RunRecord, RunStatus, StartRunInput, TaskRecord } from './entities.js';
+import type { WorkflowService } from './workflows.js';
 
 export type { StartRunInput } from './entities.js';
-import type { WorkflowService } from './workflows.js';
 
 export const WORKFLOW_RUN_JOB = 'WorkflowRun';
 /** Run parameters up to 50,000 bytes of JSON (spec §4.5). */
@@ -80,7 +80,7 @@ export class RunService {
     if (!workflowId) throw new ValidationError('Give workflowId (or runId, to run a run again).');
     const versionName = i.workflowVersionName ?? base?.workflowVersionName ?? '';
     // A workflow another account shared with this one runs here, on this account's data and role (spec §4.15).
-    const ownerId = (i.workflowOwnerId ?? (i.workflowId === undefined ? base?.workflowOwnerId : undefined) ?? accountId) || accountId;
+    const ownerId = i.workflowOwnerId ?? (i.workflowId === undefined ? base?.workflowOwnerId : null) ?? accountId;
     const wf = await this.workflows.getAs(accountId, ownerId, workflowId, versionName);
     if (wf.status !== 'ACTIVE') {
       throw new ValidationError(`${versionName ? `Version ${versionName} of workflow ${workflowId}` : `Workflow ${workflowId}`} is ${wf.status}; runs start only on an ACTIVE workflow${wf.statusMessage ? ` (${wf.statusMessage})` : ''}.`);
