@@ -201,6 +201,66 @@ for (const backend of BACKENDS) {
       assert.ok(Object.values(await tasksOf(fourth.id!)).every((t) => !t.cacheHit));
     });
 
+    it('CACHE_ON_FAILURE keeps what a failed run completed: the rerun takes it from the cache and runs only what failed', async () => {
+      const failing = zipSync({
+        'main.cwl': strToU8(`cwlVersion: v1.2
+class: Workflow
+inputs:
+  a: File
+outputs:
+  out: {type: File, outputSource: bad/out}
+steps:
+  ok:
+    run: ok.cwl
+    in: {a: a}
+    out: [out]
+  bad:
+    run: bad.cwl
+    in: {c: ok/out}
+    out: [out]
+`),
+        'ok.cwl': strToU8(`cwlVersion: v1.2
+class: CommandLineTool
+requirements:
+  DockerRequirement: {dockerPull: "${img.image}"}
+baseCommand: [sh, -c, 'wc -l < "$0"']
+arguments: [$(inputs.a.path)]
+inputs:
+  a: File
+stdout: lines.txt
+outputs:
+  out: {type: stdout}
+`),
+        'bad.cwl': strToU8(`cwlVersion: v1.2
+class: CommandLineTool
+requirements:
+  DockerRequirement: {dockerPull: "${img.image}"}
+baseCommand: [sh, -c, 'cat "$0"; exit 3']
+arguments: [$(inputs.c.path)]
+inputs:
+  c: File
+stdout: never.txt
+outputs:
+  out: {type: stdout}
+`),
+      });
+      const failingId = await activeWorkflow(omics, 'failing', failing);
+      const cache = await omics.send(new CreateRunCacheCommand({ cacheS3Location: 's3://run-cache/failures', requestId: 'c-fail' }));
+      const start = async (requestId: string) => {
+        const r = await omics.send(new StartRunCommand({ workflowId: failingId, roleArn: ROLE, outputUri: `file://${root}/out`, parameters: { a: `file://${root}/in/a.txt` }, cacheId: cache.id, requestId }));
+        return until('run', () => omics.send(new GetRunCommand({ id: r.id })), (x) => ['COMPLETED', 'FAILED'].includes(x.status!), 180_000, 300);
+      };
+      const first = await start('fail-1');
+      assert.equal(first.status, 'FAILED');
+      assert.equal(first.failureReason, 'RUN_TASK_FAILED');
+      const manifests = ((await s3.send(new ListObjectsV2Command({ Bucket: 'run-cache', Prefix: 'failures/' }))).Contents ?? []).filter((o) => o.Key!.endsWith('.json'));
+      assert.equal(manifests.length, 1, 'the task that completed is cached; the one that failed is not');
+      const second = await start('fail-2');
+      assert.equal(second.status, 'FAILED');
+      const tasks = (await omics.send(new ListRunTasksCommand({ id: second.id }))).items!;
+      assert.deepEqual(tasks.map((t) => [t.status, t.cacheHit]).sort(), [['COMPLETED', true], ['FAILED', false]]);
+    });
+
     it('CACHE_ON_FAILURE writes nothing for a run that completes', async () => {
       const cache = await omics.send(new CreateRunCacheCommand({ cacheS3Location: 's3://run-cache/on-failure', requestId: 'c3' }));
       const r = await run(cache.id, 'a.txt');

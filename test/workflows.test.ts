@@ -397,7 +397,9 @@ for (const backend of BACKENDS) {
       await expectServiceError(start({ bam: f.bamUri, bai: f.baiUri, region: f.region }, { workflowVersionName: 'nope' }), 'ResourceNotFoundException');
       await expectServiceError(start({ bam: f.bamUri, bai: f.baiUri, region: f.region }, { roleArn: 'arn:aws:iam::999999999999:role/Other' }), 'AccessDeniedException');
       await expectServiceError(start({ bam: f.bamUri, bai: f.baiUri, region: f.region }, { outputUri: 'ftp://host/x' }), 'ValidationException');
-      await expectServiceError(start({ bam: f.bamUri, bai: f.baiUri, region: f.region }, { cacheId: '1234567' }), 'NotSupportedOperationException');
+      await expectServiceError(start({ bam: f.bamUri, bai: f.baiUri, region: f.region }, { cacheId: '1234567' }), 'ResourceNotFoundException', /Run cache 1234567/);
+      await expectServiceError(start({ bam: f.bamUri, bai: f.baiUri, region: f.region }, { cacheBehavior: 'CACHE_ALWAYS' }), 'ValidationException', /cacheId/);
+      await expectServiceError(start({ bam: f.bamUri, bai: f.baiUri, region: f.region }, { workflowType: 'READY2RUN' }), 'NotSupportedOperationException', /Ready2Run/);
     });
 
     it('StartRun needs iam:PassRole on its role as well as omics:StartRun (identity policies of IAM users)', async () => {
