@@ -29,9 +29,9 @@ import { activeWorkflow, workflowImage, type WorkflowImage } from './helpers/wor
 
 const ROLE = 'arn:aws:iam::123456789012:role/OmicsWorkflow';
 
-/** count (lines of a) → report (of the count); other (bytes of b) apart. */
-function threeTasks(image: string): Uint8Array {
-  const tool = (name: string, script: string, input: string) => `cwlVersion: v1.2
+/** A one-step CWL tool: `sh -c SCRIPT <path of input>`, stdout to `<name>.txt`. */
+function shellTool(image: string, name: string, script: string, input: string): string {
+  return `cwlVersion: v1.2
 class: CommandLineTool
 requirements:
   DockerRequirement: {dockerPull: "${image}"}
@@ -43,6 +43,11 @@ stdout: ${name}.txt
 outputs:
   out: {type: stdout}
 `;
+}
+
+/** count (lines of a) → report (of the count); other (bytes of b) apart. */
+function threeTasks(image: string): Uint8Array {
+  const tool = (name: string, script: string, input: string) => shellTool(image, name, script, input);
   const main = `cwlVersion: v1.2
 class: Workflow
 inputs:
@@ -219,30 +224,8 @@ steps:
     in: {c: ok/out}
     out: [out]
 `),
-        'ok.cwl': strToU8(`cwlVersion: v1.2
-class: CommandLineTool
-requirements:
-  DockerRequirement: {dockerPull: "${img.image}"}
-baseCommand: [sh, -c, 'wc -l < "$0"']
-arguments: [$(inputs.a.path)]
-inputs:
-  a: File
-stdout: lines.txt
-outputs:
-  out: {type: stdout}
-`),
-        'bad.cwl': strToU8(`cwlVersion: v1.2
-class: CommandLineTool
-requirements:
-  DockerRequirement: {dockerPull: "${img.image}"}
-baseCommand: [sh, -c, 'cat "$0"; exit 3']
-arguments: [$(inputs.c.path)]
-inputs:
-  c: File
-stdout: never.txt
-outputs:
-  out: {type: stdout}
-`),
+        'ok.cwl': strToU8(shellTool(img.image, 'lines', 'wc -l < "$0"', 'a')),
+        'bad.cwl': strToU8(shellTool(img.image, 'never', 'cat "$0"; exit 3', 'c')),
       });
       const failingId = await activeWorkflow(omics, 'failing', failing);
       const cache = await omics.send(new CreateRunCacheCommand({ cacheS3Location: 's3://run-cache/failures', requestId: 'c-fail' }));

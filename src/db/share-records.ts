@@ -18,6 +18,8 @@ export interface ShareRecords {
   list(side: 'owner' | 'subscriber', accountId: string, q: ShareQuery): Promise<ShareRecord[]>;
   /** Shares of one resource (any status). */
   ofResource(resourceArn: string): Promise<ShareRecord[]>;
+  /** Whether another account's resource is shared with `subscriberId` and accepted (ACTIVE): what lets it use it. */
+  grants(subscriberId: string, resourceArn: string): Promise<boolean>;
 }
 
 const rows = rowMapping<ShareRecord, SharesTable>({
@@ -62,5 +64,8 @@ export class KyselyShareRecords implements ShareRecords {
   }
   async ofResource(resourceArn: string): Promise<ShareRecord[]> {
     return (await this.db.selectFrom('shares').selectAll().where('resource_arn', '=', resourceArn).execute()).map(rows.fromRow);
+  }
+  async grants(subscriberId: string, resourceArn: string): Promise<boolean> {
+    return (await this.list('subscriber', subscriberId, { resourceArns: [resourceArn], statuses: ['ACTIVE'] })).length > 0;
   }
 }

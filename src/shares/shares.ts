@@ -34,8 +34,6 @@ const SHAREABLE: Record<string, Shareable> = {
   },
 };
 
-/** Shares that give the subscriber access (PENDING ones do not yet). */
-const GRANTING = ['ACTIVE'];
 /** Shares that hold the resource: it cannot be deleted while one is offered or accepted. */
 export const HOLDING = ['PENDING', 'ACTIVATING', 'ACTIVE'];
 
@@ -121,12 +119,12 @@ export class ShareService {
 
   /** Stores shared with the account and accepted: what its queries may read besides its own. */
   async accepted(accountId: string): Promise<ShareRecord[]> {
-    return this.d.db.shares.list('subscriber', accountId, { statuses: GRANTING });
+    return this.d.db.shares.list('subscriber', accountId, { statuses: ['ACTIVE'] });
   }
 
   /** Whether `resourceArn` (another account's) is shared with the account and accepted. */
   async grants(accountId: string, resourceArn: string): Promise<boolean> {
-    return (await this.d.db.shares.list('subscriber', accountId, { resourceArns: [resourceArn], statuses: GRANTING })).length > 0;
+    return this.d.db.shares.grants(accountId, resourceArn);
   }
 
   /** Shares that hold a resource (offered or accepted): its owner may not delete it while there are any. */

@@ -34,8 +34,7 @@ export class TagService {
     if (!p || p.service !== 'omics' || p.partition !== this.d.partition.partition || p.region !== this.d.partition.region) throw notFound();
     if (p.account !== accountId) {
       // A workflow another account shared with this one is used, never tagged (spec workflows §4.15).
-      const shared = await this.d.db.shares.list('subscriber', accountId, { resourceArns: [arn], statuses: ['ACTIVE'] });
-      if (shared.length) throw new AccessDeniedError(`${arn} is shared with account ${accountId} by its owner; a subscriber cannot tag it.`);
+      if (await this.d.db.shares.grants(accountId, arn)) throw new AccessDeniedError(`${arn} is shared with account ${accountId} by its owner; a subscriber cannot tag it.`);
       throw notFound();
     }
     const parts = p.resource.split('/');

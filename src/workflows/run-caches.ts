@@ -1,8 +1,9 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { createReadStream, createWriteStream } from 'node:fs';
-import { mkdir, readdir } from 'node:fs/promises';
+import { mkdir } from 'node:fs/promises';
 import { dirname, join, relative } from 'node:path';
-import { Readable } from 'node:stream';
+import { Readable, Transform } from 'node:stream';
+import { buffer } from 'node:stream/consumers';
 import { pipeline } from 'node:stream/promises';
 import { runCacheArn, taskArn } from '../core/arn.js';
 import { ConflictError, NotFoundError, QuotaExceededError, ValidationError } from '../core/errors.js';
@@ -15,6 +16,7 @@ import type { DataLocations } from '../storage/locations.js';
 import { checkNewTags } from '../storage/tags.js';
 import type { CacheBehavior, RunCacheRecord, RunRecord } from './entities.js';
 import { LogStreamWriter } from './run-logs.js';
+import { walkFiles } from './task-files.js';
 
 /** Run caches per account (spec §5.2). */
 const MAX_RUN_CACHES = 1000;
@@ -170,11 +172,17 @@ export class RunCacheService {
     const entryUri = `${c.cacheS3Location}/${c.uuid}/${run.id}/${taskId}/${entryUuid}`;
     const target = await this.locations.target(entryUri, { accountId: run.accountId, roleArn: run.roleArn });
     const files: EntryManifest['files'] = [];
-    for (const path of await walk(dir)) {
+    for (const path of await walkFiles(dir)) {
       const rel = relative(dir, path);
-      await target.write(rel, createReadStream(path));
+      // The ETag (MD5) is taken on the way to the bucket: each file is read once.
       const md5 = createHash('md5');
-      for await (const chunk of createReadStream(path)) md5.update(chunk as Buffer);
+      const hashed = new Transform({
+        transform(chunk: Buffer, _e, cb) {
+          md5.update(chunk);
+          cb(null, chunk);
+        },
+      });
+      await target.write(rel, createReadStream(path).pipe(hashed));
       files.push({ name: rel.split('/').pop()!, path: rel, etag: md5.digest('hex') });
     }
     const manifest: EntryManifest = {
@@ -194,20 +202,4 @@ export class RunCacheService {
     await log.flush();
     return entryUri;
   }
-}
-
-async function walk(dir: string): Promise<string[]> {
-  const out: string[] = [];
-  for (const e of await readdir(dir, { withFileTypes: true }).catch(() => [])) {
-    const p = join(dir, e.name);
-    if (e.isDirectory()) out.push(...(await walk(p)));
-    else if (e.isFile()) out.push(p);
-  }
-  return out.sort();
-}
-
-async function buffer(s: Readable): Promise<Buffer> {
-  const parts: Buffer[] = [];
-  for await (const c of s) parts.push(c as Buffer);
-  return Buffer.concat(parts);
 }

@@ -19,7 +19,7 @@ import type { RunRecord, RunStatus, TaskRecord, WorkflowEngine } from './entitie
 import { runCommand, stripAnsi, type EngineAdapter, type EngineLaunch, type EngineOutputValue } from './engines/engine.js';
 import { LogStreamWriter, logStreams } from './run-logs.js';
 import { ACTIVE_RUN_STATUSES, type RunPayload } from './runs.js';
-import { admitTask, answerCache, releaseCgroup, type TaskFile, type TaskRunContext } from './task-files.js';
+import { admitTask, answerCache, releaseCgroup, walkFiles, type TaskFile, type TaskRunContext } from './task-files.js';
 import type { RunGroupService } from './run-groups.js';
 import type { RunCacheService } from './run-caches.js';
 import type { WorkflowService } from './workflows.js';
@@ -809,15 +809,6 @@ function lastLines(text: string, n: number): string {
     .slice(0, 600);
 }
 
-async function walkFiles(dir: string): Promise<string[]> {
-  const out: string[] = [];
-  for (const e of await readdir(dir, { withFileTypes: true })) {
-    const p = join(dir, e.name);
-    if (e.isDirectory()) out.push(...(await walkFiles(p)));
-    else if (e.isFile()) out.push(p);
-  }
-  return out;
-}
 
 /** Whether a Docker-compatible API answers `_ping` on the socket within the time given. */
 async function answers(socketPath: string, withinMs: number): Promise<boolean> {

@@ -7,6 +7,7 @@
  */
 import { createHash, randomInt, randomUUID } from 'node:crypto';
 import { copyFileSync, createReadStream, existsSync, linkSync, mkdirSync, readdirSync, type Dirent, readFileSync, renameSync, rmdirSync, statSync, writeFileSync } from 'node:fs';
+import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 
 export interface TaskFile {
@@ -420,4 +421,15 @@ export function linkTree(from: string, to: string): void {
       }
     }
   }
+}
+
+/** Every file under a folder (recursively), in name order. */
+export async function walkFiles(dir: string): Promise<string[]> {
+  const out: string[] = [];
+  for (const e of await readdir(dir, { withFileTypes: true }).catch(() => [])) {
+    const p = join(dir, e.name);
+    if (e.isDirectory()) out.push(...(await walkFiles(p)));
+    else if (e.isFile()) out.push(p);
+  }
+  return out.sort();
 }
