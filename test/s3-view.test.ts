@@ -8,6 +8,7 @@ import { createHash, createHmac, randomInt } from 'node:crypto';
 import { copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { crc32 } from 'node:zlib';
 import {
   S3Client,
   ListObjectsV2Command,
@@ -151,6 +152,42 @@ describe('S3 view of read sets', () => {
     await assert.rejects(s3.send(new GetObjectCommand({ Bucket: alias, Key: bamKey, IfMatch: '"nope"' })), (e: Error) => e.name === 'PreconditionFailed');
     const same = await s3.send(new GetObjectCommand({ Bucket: alias, Key: bamKey, IfMatch: head.ETag, Range: 'bytes=0-3' }));
     assert.deepEqual([...(await bytes(same.Body))], [0x1f, 0x8b, 0x08, 0x04]);
+  });
+
+  it("answers a whole object's CRC32 when asked (checksum mode), as S3 does, and the SDKs and the AWS CLI check it", async () => {
+    const bam = readFileSync(join(corpus, 'sample.bam'));
+    const crc = Buffer.alloc(4);
+    crc.writeUInt32BE(crc32(bam));
+    const expected = crc.toString('base64');
+    const whole = await s3.send(new GetObjectCommand({ Bucket: alias, Key: bamKey, ChecksumMode: 'ENABLED' }));
+    assert.equal(whole.ChecksumCRC32, expected);
+    assert.equal(whole.ChecksumType, 'FULL_OBJECT');
+    assert.ok((await bytes(whole.Body)).equals(bam)); // the SDK compares its own CRC32 of the body as it reads
+    assert.equal((await s3.send(new HeadObjectCommand({ Bucket: alias, Key: bamKey, ChecksumMode: 'ENABLED' }))).ChecksumCRC32, expected);
+    const ranged = await s3.send(new GetObjectCommand({ Bucket: alias, Key: bamKey, ChecksumMode: 'ENABLED', Range: 'bytes=0-99' }));
+    assert.equal(ranged.ChecksumCRC32, undefined, 'a range has no checksum of its own');
+    await bytes(ranged.Body);
+    const raw = await sendRaw({
+      endpoint: s.url,
+      method: 'GET',
+      path: `/${alias}/${bamKey.split('/').map(encodeURIComponent).join('/')}`,
+      headers: { 'x-amz-content-sha256': 'UNSIGNED-PAYLOAD' },
+      credentials: { accessKeyId: s.accessKeyId, secretAccessKey: s.secretAccessKey },
+      service: 's3',
+    });
+    assert.equal(raw.status, 200);
+    assert.equal(raw.headers['x-amz-checksum-crc32'], undefined, 'only a caller that asks gets it');
+    const dir = mkdtempSync(join(tmpdir(), 'openomics-crc-'));
+    try {
+      const out = execFileSync('aws', ['--endpoint-url', s.url, 's3api', 'get-object', '--bucket', alias, '--key', bamKey, '--checksum-mode', 'ENABLED', join(dir, 'x.bam')], {
+        encoding: 'utf8',
+        env: { PATH: process.env['PATH'], HOME: process.env['HOME'], AWS_ACCESS_KEY_ID: s.accessKeyId, AWS_SECRET_ACCESS_KEY: s.secretAccessKey, AWS_DEFAULT_REGION: 'us-east-1', AWS_CONFIG_FILE: '/dev/null', AWS_SHARED_CREDENTIALS_FILE: '/dev/null' },
+      });
+      assert.equal(JSON.parse(out).ChecksumCRC32, expected);
+      assert.ok(readFileSync(join(dir, 'x.bam')).equals(bam));
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('reports tags, refuses writes and unknown keys/buckets in S3 error format', async () => {

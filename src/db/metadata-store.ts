@@ -1,6 +1,7 @@
 import { Migrator, sql, type Kysely } from 'kysely';
 import type { Database } from './schema.js';
 import { migrationProvider } from './migrations.js';
+import { oncePerRequest } from '../core/activity.js';
 import { KyselyAccessLogRecords, type AccessLogRecords } from './access-log-records.js';
 import { KyselyConnectionRecords, type ConnectionRecords } from './connection-records.js';
 import { KyselyIdempotencyRecords, type IdempotencyRecords } from './idempotency-records.js';
@@ -74,8 +75,9 @@ export interface MetadataStore {
   atomically<T>(fn: (tx: DataTransaction) => Promise<T>): Promise<T>;
 
   /**
-   * A number, read without I/O, that changes once a change to a cached table (stores, read sets, tags,
-   * identities) is committed by any process: what a cache of those rows checks on every lookup.
+   * A number that changes once a change to a cached table (stores, read sets, tags, identities) is committed by
+   * any process: what a cache of those rows checks on every lookup. Read once per request (a SELECT of one row on
+   * SQLite, a counter on PostgreSQL), however many lookups the request makes.
    */
   generation(): number;
 }
@@ -153,8 +155,11 @@ export class KyselyMetadataStore implements MetadataStore {
     this.shares = new KyselyShareRecords(db);
   }
 
+  /** Read once per request (the S3 view's and the identities' caches both ask): a request sees one state. */
+  private readonly requestGeneration = oncePerRequest(() => this.changes.current());
+
   generation(): number {
-    return this.changes.current();
+    return this.requestGeneration();
   }
 
   async atomically<T>(fn: (tx: DataTransaction) => Promise<T>): Promise<T> {

@@ -3,7 +3,6 @@ import { AccessDeniedError, AuthenticationError, NotFoundError, ValidationError 
 import { newAccessKeyId, newSecretAccessKey } from '../core/ids.js';
 import type { MetadataStore } from '../db/metadata-store.js';
 import type { SecretBox } from '../keys/secret-box.js';
-import { oncePerRequest } from '../core/activity.js';
 import { GenerationCache } from '../core/bounded-cache.js';
 import { evaluate, parsePolicy, type PolicyDocument, type RequestContext } from './policy.js';
 
@@ -33,7 +32,7 @@ const ACCOUNT_ID = /^\d{12}$/;
  */
 export class IdentityService {
   /** Keys as loaded, trusted while the metadata's change generation stands (any write to an identity table moves it). */
-  private readonly keys = new GenerationCache<string, CachedKey | undefined>(oncePerRequest(() => this.db.generation()));
+  private readonly keys = new GenerationCache<string, CachedKey | undefined>(() => this.db.generation());
 
   constructor(
     private readonly db: MetadataStore,

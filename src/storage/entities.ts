@@ -68,6 +68,12 @@ export interface StoredFile {
   name: string;
   contentLength: number;
   partSize: number;
+  /**
+   * S3's full-object CRC32 of the file's bytes (base64 of the big-endian value), taken as they were stored; what
+   * the S3 view answers `x-amz-checksum-crc32` with and `openomics download` checks. Absent for files stored
+   * before it was recorded.
+   */
+  crc32?: string;
 }
 
 export interface ReadSetFiles {

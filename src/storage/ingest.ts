@@ -1,4 +1,5 @@
 import { Readable } from 'node:stream';
+import { crc32 } from 'node:zlib';
 import { concatBlobs, type BlobStore } from '../blob/blob-store.js';
 import type { JobRecord } from '../db/job-records.js';
 import type { EtagFamily } from '../formats/hashing.js';
@@ -11,7 +12,7 @@ import { storedFile } from './read-set-files.js';
 import { isContentError, statusMessageOf } from './job-errors.js';
 import type { ReferenceService } from './references.js';
 import { blobKeys, storeBlobs } from './store-storage.js';
-import { teeIntoBlob, writeUnderLease, type WriteLease } from './tee.js';
+import { s3Crc32, teeIntoBlob, writeUnderLease, type StoredBytes, type WriteLease } from './tee.js';
 
 export const READ_SET_INGEST_JOB = 'ReadSetUploadIngest';
 
@@ -48,7 +49,7 @@ export async function storeAndInspect(
   sources: { source1: IngestSource; source2?: IngestSource },
   opts: { etagFamily: EtagFamily; reference?: { name: string; length: number; md5: string }[]; cram?: { referenceFasta: string; scratchDir: string } },
   lease?: WriteLease,
-): Promise<{ inspection: ReadSetInspection; sizes: { source1: number; source2?: number; index?: number } }> {
+): Promise<{ inspection: ReadSetInspection; stored: { source1: StoredBytes; source2?: StoredBytes; index?: StoredBytes } }> {
   const keys = {
     source1: blobKeys.readSetFile(storeId, readSetId, 'source1'),
     source2: blobKeys.readSetFile(storeId, readSetId, 'source2'),
@@ -64,9 +65,12 @@ export async function storeAndInspect(
     const s2 = sources.source2 ? named(sources.source2, keys.source2) : undefined;
     const inspection = await inspectReadSet(fileType, { source1: s1, ...(s2 ? { source2: s2 } : {}) }, opts);
     const [a, b] = await Promise.all(tees.map((t) => t.finish()));
-    let index: number | undefined;
-    if (inspection.index) index = (await blobs.put(keys.index, Readable.from([inspection.index.bytes]))).size;
-    return { inspection, sizes: { source1: a!.size, ...(b ? { source2: b.size } : {}), ...(index !== undefined ? { index } : {}) } };
+    let index: StoredBytes | undefined;
+    if (inspection.index) {
+      const bytes = inspection.index.bytes;
+      index = { size: (await blobs.put(keys.index, Readable.from([bytes]))).size, crc32: s3Crc32(crc32(bytes)) };
+    }
+    return { inspection, stored: { source1: a!, ...(b ? { source2: b } : {}), ...(index ? { index } : {}) } };
   });
 }
 
@@ -125,7 +129,7 @@ export function readSetIngestJob(
       const reference = rs.referenceArn ? await references.sequencesOf(job.accountId, rs.referenceArn) : undefined;
       const fasta = rs.fileType === 'CRAM' && rs.referenceArn ? await references.decryptedFasta(job.accountId, rs.referenceArn) : undefined;
       const cram = fasta ? { referenceFasta: fasta.path, scratchDir: d.scratchDir } : undefined;
-      const { inspection, sizes } = await storeAndInspect(
+      const { inspection, stored } = await storeAndInspect(
         blobs,
         job.storeId,
         rs.id,
@@ -138,11 +142,9 @@ export function readSetIngestJob(
         ctx,
       ).finally(() => fasta?.remove()); // the plaintext reference goes as soon as the decoding is over
       const files = {
-        source1: { ...rs.files.source1!, contentLength: sizes.source1 },
-        ...(rs.files.source2 && sizes.source2 !== undefined ? { source2: { ...rs.files.source2, contentLength: sizes.source2 } } : {}),
-        ...(sizes.index !== undefined
-          ? { index: storedFile(blobKeys.readSetFile(job.storeId, rs.id, 'index'), indexName(rs.files.source1!.name, inspection), sizes.index) }
-          : {}),
+        source1: { ...rs.files.source1!, contentLength: stored.source1.size, crc32: stored.source1.crc32 },
+        ...(rs.files.source2 && stored.source2 ? { source2: { ...rs.files.source2, contentLength: stored.source2.size, crc32: stored.source2.crc32 } } : {}),
+        ...(stored.index ? { index: storedFile(blobKeys.readSetFile(job.storeId, rs.id, 'index'), indexName(rs.files.source1!.name, inspection), stored.index) } : {}),
       };
       const now = d.now();
       await ctx.fenced((tx) => tx.readSets.update(

@@ -1,6 +1,7 @@
 import { RangeNotSatisfiableError, ValidationError } from '../core/errors.js';
 import type { ReadSetFiles, StoredFile } from './entities.js';
 import { blobKeys } from './store-storage.js';
+import type { StoredBytes } from './tee.js';
 
 /**
  * Download part size of stored files (GetReadSet / GetReference `partNumber`):
@@ -22,8 +23,10 @@ export function uploadFileNames(fileType: string, readSetName: string): { source
   return { source1: `${base}.${fileType === 'CRAM' ? 'cram' : 'bam'}`, source2: '' };
 }
 
-export function storedFile(blobKey: string, name: string, contentLength: number): StoredFile {
-  return { blobKey, name, contentLength, partSize: DOWNLOAD_PART_SIZE };
+/** A read set file: planned (its length known, e.g. from upload parts) or stored (length and checksum as written). */
+export function storedFile(blobKey: string, name: string, size: number | StoredBytes): StoredFile {
+  if (typeof size === 'number') return { blobKey, name, contentLength: size, partSize: DOWNLOAD_PART_SIZE };
+  return { blobKey, name, contentLength: size.size, partSize: DOWNLOAD_PART_SIZE, crc32: size.crc32 };
 }
 
 /** The files a direct upload will become (sizes known from its parts). */

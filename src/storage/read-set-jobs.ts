@@ -147,7 +147,7 @@ export class ReadSetJobService {
           const blobs = storeBlobs(this.d, store.dataKey);
           // A CRAM decodes against its reference, decrypted for this item only.
           const fasta = item.sourceFileType === 'CRAM' && item.referenceArn ? await this.references.decryptedFasta(job.accountId, item.referenceArn) : undefined;
-          const { inspection, sizes } = await storeAndInspect(
+          const { inspection, stored } = await storeAndInspect(
             blobs,
             job.storeId,
             id,
@@ -178,11 +178,9 @@ export class ReadSetJobService {
             sequenceInformation: { ...inspection.sequenceInformation, ...(item.generatedFrom ? { generatedFrom: item.generatedFrom } : {}) },
             etag: inspection.etag,
             files: {
-              source1: storedFile(blobKeys.readSetFile(job.storeId, id, 'source1'), names.source1, sizes.source1),
-              ...(names.source2 && sizes.source2 !== undefined
-                ? { source2: storedFile(blobKeys.readSetFile(job.storeId, id, 'source2'), names.source2, sizes.source2) }
-                : {}),
-              ...(sizes.index !== undefined ? { index: storedFile(blobKeys.readSetFile(job.storeId, id, 'index'), indexName(names.source1, inspection), sizes.index) } : {}),
+              source1: storedFile(blobKeys.readSetFile(job.storeId, id, 'source1'), names.source1, stored.source1),
+              ...(names.source2 && stored.source2 ? { source2: storedFile(blobKeys.readSetFile(job.storeId, id, 'source2'), names.source2, stored.source2) } : {}),
+              ...(stored.index ? { index: storedFile(blobKeys.readSetFile(job.storeId, id, 'index'), indexName(names.source1, inspection), stored.index) } : {}),
             },
             creationTime: now,
             updateTime: now,

@@ -8,7 +8,6 @@ import type { DomainDeps } from './context.js';
 import { storeBlobs } from './store-storage.js';
 import { BlobNotFoundError } from '../blob/blob-store.js';
 import { GenerationCache } from '../core/bounded-cache.js';
-import { oncePerRequest } from '../core/activity.js';
 
 /**
  * The S3 view of read sets (spec §3): each sequence store is a read-only
@@ -27,6 +26,8 @@ export interface S3Object {
   /** Bitwise-identity ETag of the stored bytes (not the semantic read set ETag): stable while the bytes are. */
   etag: string;
   storageClass: 'STANDARD';
+  /** S3's full-object CRC32 of the bytes (base64), when it was recorded as they were stored. */
+  crc32?: string;
 }
 
 export interface ObjectTarget {
@@ -64,7 +65,7 @@ export class S3ViewService {
   private readonly readSetTags: GenerationCache<string, Record<string, string>>;
 
   constructor(private readonly d: DomainDeps) {
-    const generation = oncePerRequest(() => d.db.generation());
+    const generation = () => d.db.generation();
     this.stores = new GenerationCache(generation);
     this.readSets = new GenerationCache(generation);
     this.readSetTags = new GenerationCache(generation);
@@ -102,7 +103,7 @@ export class S3ViewService {
     // Multipart-style (`<hex>-1`), as the service's objects have: S3 tools must not take it for the
     // MD5 of the bytes (rclone verifies a plain 32-hex ETag as one). Stable while the stored bytes are.
     const etag = `${createHash('md5').update(`${f.blobKey}\n${f.contentLength}\n${rs.creationTime}`).digest('hex')}-1`;
-    return { key, size: f.contentLength, lastModified: rs.updateTime, etag, storageClass: 'STANDARD' };
+    return { key, size: f.contentLength, lastModified: rs.updateTime, etag, storageClass: 'STANDARD', ...(f.crc32 ? { crc32: f.crc32 } : {}) };
   }
 
   /**

@@ -1,4 +1,5 @@
 import { PassThrough, type Readable } from 'node:stream';
+import { crc32 } from 'node:zlib';
 import type { BlobStore } from '../blob/blob-store.js';
 
 /**
@@ -9,10 +10,23 @@ import type { BlobStore } from '../blob/blob-store.js';
 export interface BlobTee {
   /** The chunks, for the reader. */
   data: AsyncIterable<Buffer>;
-  /** Reads whatever the reader left unread, then waits until the blob is stored. */
-  finish(): Promise<{ size: number }>;
+  /** Reads whatever the reader left unread, then waits until the blob is stored: its size and checksum. */
+  finish(): Promise<StoredBytes>;
   /** Stops: the blob is not stored. */
   abort(err: Error): Promise<void>;
+}
+
+/** What a stored file is: its length and S3's full-object CRC32 of its bytes (`s3Crc32`). */
+export interface StoredBytes {
+  size: number;
+  crc32: string;
+}
+
+/** A CRC32 as S3 writes it in `x-amz-checksum-crc32`: the big-endian value in base64. */
+export function s3Crc32(value: number): string {
+  const b = Buffer.alloc(4);
+  b.writeUInt32BE(value >>> 0);
+  return b.toString('base64');
 }
 
 export function teeIntoBlob(source: Readable, blobs: BlobStore, key: string): BlobTee {
@@ -36,10 +50,12 @@ export function teeIntoBlob(source: Readable, blobs: BlobStore, key: string): Bl
       sink.once('drain', done);
       sink.once('close', closed);
     });
+  let crc = 0; // of every byte written, in order: the blob's content is exactly these chunks
   const data = (async function* () {
     for await (const c of source) {
       const chunk = c as Buffer;
       if (sink.destroyed) throw new Error('the blob write stopped');
+      crc = crc32(chunk, crc);
       if (!sink.write(chunk)) await waitDrain();
       yield chunk;
     }
@@ -49,7 +65,8 @@ export function teeIntoBlob(source: Readable, blobs: BlobStore, key: string): Bl
     data,
     async finish() {
       for (let r = await data.next(); !r.done; r = await data.next());
-      return stored;
+      const { size } = await stored;
+      return { size, crc32: s3Crc32(crc) };
     },
     async abort(err: Error) {
       sink.destroy(err);

@@ -251,7 +251,7 @@ export class S3Edge {
 
   private async getObject(c: S3Call, head: boolean): Promise<void> {
     const { target } = await this.o.access.readObject(c.principal, c.store, c.key, 's3:GetObject', c.signatureVersion);
-    await this.object(c.req, c.res, c.info, c.store, target.object, head, (r) => this.o.view.open(target, r));
+    await this.object(c.req, c.res, c.info, c.query, c.store, target.object, head, (r) => this.o.view.open(target, r));
   }
 
   private async list(res: ServerResponse, info: S3Info, store: SequenceStoreRecord, bucket: string, q: Map<string, string>, v2: boolean): Promise<void> {
@@ -290,6 +290,7 @@ export class S3Edge {
     req: IncomingMessage,
     res: ServerResponse,
     info: S3Info,
+    query: Map<string, string>,
     store: SequenceStoreRecord,
     o: S3Object,
     head: boolean,
@@ -329,7 +330,15 @@ export class S3Edge {
     if (range) {
       headers['content-range'] = `bytes ${range.start}-${range.end}/${o.size}`;
       headers['content-length'] = range.end - range.start + 1;
-    } else headers['content-length'] = o.size;
+    } else {
+      headers['content-length'] = o.size;
+      // The whole object's checksum, to a caller that asks (header, or a presigned URL's query), as S3 answers it:
+      // SDKs and the AWS CLI then check the bytes they received against it.
+      if (o.crc32 && checksumModeEnabled(req, query)) {
+        headers['x-amz-checksum-crc32'] = o.crc32;
+        headers['x-amz-checksum-type'] = 'FULL_OBJECT';
+      }
+    }
     const status = range ? 206 : 200;
     // setHeader (not writeHead's object) so the access log can read what was sent.
     const send = () => {
@@ -379,6 +388,12 @@ export class S3Edge {
     res.setHeader('content-length', buf.length);
     res.end(buf);
   }
+}
+
+/** `x-amz-checksum-mode: ENABLED`, as a header or (presigned URLs carry it there) in the query. */
+function checksumModeEnabled(req: IncomingMessage, query: Map<string, string>): boolean {
+  const v = req.headers['x-amz-checksum-mode'] ?? query.get('x-amz-checksum-mode');
+  return typeof v === 'string' && v.toUpperCase() === 'ENABLED';
 }
 
 /** Policy condition keys for an object: its tags as s3:ExistingObjectTag/<key>, and the signature version. */
