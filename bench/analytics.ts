@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { AthenaClient, GetQueryExecutionCommand, GetQueryResultsCommand, StartQueryExecutionCommand } from '@aws-sdk/client-athena';
 import { CreateReferenceStoreCommand, CreateVariantStoreCommand, GetVariantImportJobCommand, StartVariantImportJobCommand } from '@aws-sdk/client-omics';
-import { spawnServer } from '../test/helpers/server.js';
+import { spawnBenchServer } from './server.js';
 import { importReference, omicsClient, until } from '../test/helpers/omics.js';
 import { benchCorpus } from './corpus.js';
 
@@ -70,7 +70,7 @@ const mb = statSync(vcf).size / 1e6;
 const bcftoolsImport: number[] = [];
 for (let i = 0; i < REPS; i++) bcftoolsImport.push(timed(() => execFileSync('bcftools', ['view', '--threads', '2', '-Ob', '-o', join(work, 'cohort.bcf'), vcf])));
 
-const s = await spawnServer({ env: { OPENOMICS_IMPORT_ROOTS: work }, keepLogs: false });
+const s = await spawnBenchServer({ env: { OPENOMICS_IMPORT_ROOTS: work }, keepLogs: false });
 const imports: number[] = [];
 let peakRss = 0;
 // 'SELECT 1' reads no store: the client's own floor (SDK, polling every 20 ms, a query job's start) in this run.

@@ -10,7 +10,8 @@ import { join } from 'node:path';
 import { SignatureV4 } from '@smithy/signature-v4';
 import { Sha256 } from '@aws-crypto/sha256-js';
 import { OmicsClient, CreateSequenceStoreCommand, ListSequenceStoresCommand } from '@aws-sdk/client-omics';
-import { spawnServer, type SpawnedServer } from '../test/helpers/server.js';
+import { type SpawnedServer } from '../test/helpers/server.js';
+import { spawnBenchServer } from './server.js';
 import { startNginx } from './nginx.js';
 import { requireWrk, wrkRuns, type WrkResult } from './wrk.js';
 import { median, spread } from './stats.js';
@@ -41,7 +42,7 @@ const work = mkdtempSync(join(tmpdir(), 'openomics-cpbench-'));
 const post = join(work, 'post.lua');
 writeFileSync(post, `wrk.method = "POST"\nwrk.body = "{}"\n`);
 const nginx = await startNginx(work);
-let server: SpawnedServer = await spawnServer({ keepLogs: false, env: { OPENOMICS_MAX_SEQUENCE_STORES: '100', OPENOMICS_PROCESSES: String(PROCESSES[0]) } });
+let server: SpawnedServer = await spawnBenchServer({ keepLogs: false, env: { OPENOMICS_MAX_SEQUENCE_STORES: '100', OPENOMICS_PROCESSES: String(PROCESSES[0]) } });
 try {
   const creds = { accessKeyId: server.accessKeyId, secretAccessKey: server.secretAccessKey };
   const omics = new OmicsClient({ endpoint: server.url, region: 'us-east-1', credentials: creds, disableHostPrefix: true });
@@ -60,7 +61,7 @@ try {
   for (const [i, n] of PROCESSES.entries()) {
     if (i > 0) {
       await server.kill(); // the data stays: the next group serves the same stores
-      server = await spawnServer({ keepLogs: false, dataDir: server.dataDir, env: { OPENOMICS_MAX_SEQUENCE_STORES: '100', OPENOMICS_PROCESSES: String(n) } });
+      server = await spawnBenchServer({ keepLogs: false, dataDir: server.dataDir, env: { OPENOMICS_MAX_SEQUENCE_STORES: '100', OPENOMICS_PROCESSES: String(n) } });
     }
     ours.push(await measure(server));
   }

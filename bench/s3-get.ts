@@ -18,7 +18,7 @@ import {
   GetReadSetImportJobCommand,
   GetReadSetMetadataCommand,
 } from '@aws-sdk/client-omics';
-import { spawnServer } from '../test/helpers/server.js';
+import { spawnBenchServer } from './server.js';
 import { omicsClient, until, jobFinished } from '../test/helpers/omics.js';
 import { benchCorpus } from './corpus.js';
 import { startNginx } from './nginx.js';
@@ -48,7 +48,7 @@ end
 requireWrk();
 // nginx first: if it is missing, nothing else has been started (and left running).
 const nginx = await startNginx(work);
-let s = await spawnServer({ keepLogs: false, env: { OPENOMICS_IMPORT_ROOTS: work, OPENOMICS_PROCESSES: String(PROCESSES[0]) } });
+let s = await spawnBenchServer({ keepLogs: false, env: { OPENOMICS_IMPORT_ROOTS: work, OPENOMICS_PROCESSES: String(PROCESSES[0]) } });
 try {
   const omics = omicsClient(s);
   const storeId = (await omics.send(new CreateSequenceStoreCommand({ name: 'bench' }))).id!;
@@ -86,7 +86,7 @@ try {
   for (const [i, n] of PROCESSES.entries()) {
     if (i > 0) {
       await s.kill(); // the data stays: the next group serves the same read set
-      s = await spawnServer({ keepLogs: false, dataDir: s.dataDir, env: { OPENOMICS_IMPORT_ROOTS: work, OPENOMICS_PROCESSES: String(n) } });
+      s = await spawnBenchServer({ keepLogs: false, dataDir: s.dataDir, env: { OPENOMICS_IMPORT_ROOTS: work, OPENOMICS_PROCESSES: String(n) } });
     }
     ours.push(measure(await presign()));
   }

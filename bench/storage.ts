@@ -22,7 +22,8 @@ import {
   GetReadSetMetadataCommand,
   ListReadSetsCommand,
 } from '@aws-sdk/client-omics';
-import { spawnServer, type SpawnedServer } from '../test/helpers/server.js';
+import { type SpawnedServer } from '../test/helpers/server.js';
+import { spawnBenchServer } from './server.js';
 import { startMoto, MOTO_CREDENTIALS } from '../test/helpers/moto.js';
 import { openMetadataStore } from '../src/db/open.js';
 import { readSetRecord } from '../test/helpers/records.js';
@@ -43,7 +44,7 @@ const seconds = (t0: bigint) => Number(process.hrtime.bigint() - t0) / 1e9;
 async function uploadBench(file: string): Promise<string[]> {
   const size = statSync(file).size;
   const mb = size / 1e6;
-  const s = await spawnServer({ keepLogs: false });
+  const s = await spawnBenchServer({ keepLogs: false });
   const moto = await startMoto();
   const dir = mkdtempSync(join(tmpdir(), 'openomics-bench-'));
   try {
@@ -138,7 +139,7 @@ async function uploadCompletion(omics: OmicsClient, storeId: string, i: number):
 }
 
 async function listBench(backend: 'sqlite' | 'postgres'): Promise<string[]> {
-  const s = await spawnServer({ backend, keepLogs: false, env: { OPENOMICS_MAX_SEQUENCE_STORES: '200' } });
+  const s = await spawnBenchServer({ backend, keepLogs: false, env: { OPENOMICS_MAX_SEQUENCE_STORES: '200' } });
   try {
     const omics = client(s);
     const time = async (fn: () => Promise<unknown>) => {

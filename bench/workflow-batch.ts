@@ -11,7 +11,8 @@ import { join } from 'node:path';
 import { strToU8, zipSync } from 'fflate';
 import { CreateBucketCommand, S3Client } from '@aws-sdk/client-s3';
 import { CreateRunCacheCommand, CreateWorkflowCommand, GetBatchCommand, GetWorkflowCommand, StartRunBatchCommand, type OmicsClient } from '@aws-sdk/client-omics';
-import { CLI, spawnServer } from '../test/helpers/server.js';
+import { CLI } from '../test/helpers/server.js';
+import { spawnBenchServer } from './server.js';
 import { omicsClient, until } from '../test/helpers/omics.js';
 import { MOTO_CREDENTIALS, startMoto } from '../test/helpers/moto.js';
 import { workflowImage } from '../test/helpers/workflow-image.js';
@@ -67,7 +68,7 @@ const direct = median(directRuns);
 const moto = await startMoto();
 const s3 = new S3Client({ endpoint: moto.endpoint, region: 'us-east-1', forcePathStyle: true, credentials: MOTO_CREDENTIALS });
 await s3.send(new CreateBucketCommand({ Bucket: 'bench-cache' }));
-const s = await spawnServer({ env: { OPENOMICS_CONTAINERS_CONF: img.containersConf, OPENOMICS_EXPORT_ROOTS: work, OPENOMICS_CONCURRENT_RUNS: String(CONCURRENCY) }, keepLogs: false });
+const s = await spawnBenchServer({ env: { OPENOMICS_CONTAINERS_CONF: img.containersConf, OPENOMICS_EXPORT_ROOTS: work, OPENOMICS_CONCURRENT_RUNS: String(CONCURRENCY) }, keepLogs: false });
 const passes = new Map<string, { seconds: number[]; completed: number[] }>();
 try {
   execFileSync(process.execPath, [CLI, 'admin', 'connection', 'add', 'cache', '--bucket', 'bench-cache', '--region', 'us-east-1', '--endpoint', moto.endpoint, '--access-key-id', 'testing', '--secret-access-key', 'testing'], { env: s.env });

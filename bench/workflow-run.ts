@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { strToU8, zipSync } from 'fflate';
 import { CreateWorkflowCommand, GetRunCommand, GetWorkflowCommand, StartRunCommand } from '@aws-sdk/client-omics';
-import { spawnServer } from '../test/helpers/server.js';
+import { spawnBenchServer } from './server.js';
 import { omicsClient, until } from '../test/helpers/omics.js';
 import { workflowImage } from '../test/helpers/workflow-image.js';
 import { median } from './stats.js';
@@ -89,7 +89,7 @@ try {
   service.kill('SIGTERM');
 }
 
-const s = await spawnServer({ env: { OPENOMICS_CONTAINERS_CONF: img.containersConf, OPENOMICS_EXPORT_ROOTS: work }, keepLogs: false });
+const s = await spawnBenchServer({ env: { OPENOMICS_CONTAINERS_CONF: img.containersConf, OPENOMICS_EXPORT_ROOTS: work }, keepLogs: false });
 const served: number[] = [];
 const servedWdl: number[] = [];
 try {

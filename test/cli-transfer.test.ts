@@ -91,7 +91,7 @@ describe('openomics upload / download (transfer manager)', () => {
       assert.equal(got.status, 0, got.stderr);
       assert.ok(readFileSync(join(dir, `${file}.fq.gz`)).equals(readFileSync(src)), file);
       const result = JSON.parse(got.stdout.trim());
-      assert.equal(result.verified, 'FASTQ_MD5up', 'the ETag was recomputed from the download');
+      assert.equal(result.verified, 'CRC32', "checked against the CRC32 the server took as it stored the file");
       assert.equal(result.via, 's3', 'ranged GETs of the S3 view (the owner may read it)');
       assert.equal(result.pieces, Math.ceil(readFileSync(src).length / (8 << 20)));
     }
@@ -99,6 +99,7 @@ describe('openomics upload / download (transfer manager)', () => {
     const byParts = cli(['download', '--sequence-store-id', storeId, '--id', out.readSetId, '--file', 'SOURCE2', '--via', 'parts', '--to', join(dir, 'parts.fq.gz')]);
     assert.equal(byParts.status, 0, byParts.stderr);
     assert.equal(JSON.parse(byParts.stdout.trim()).via, 'parts');
+    assert.equal(JSON.parse(byParts.stdout.trim()).verified, 'FASTQ_MD5up', 'by parts (no S3 view asked), the ETag is recomputed');
     assert.ok(readFileSync(join(dir, 'parts.fq.gz')).equals(readFileSync(r2)));
     // A caller the store's S3 access policy does not let read falls back to parts (auto), or fails (--via s3).
     const apArn = `arn:aws:s3:us-east-1:123456789012:accesspoint/123456789012-${storeId}`;
@@ -125,6 +126,18 @@ describe('openomics upload / download (transfer manager)', () => {
     assert.match(resumedDl.stderr, /resuming: 1 of 1 pieces already here/);
     assert.ok(readFileSync(target).equals(readFileSync(r1)));
     assert.equal(existsSync(`${target}.openomics-download`), false, 'the part record goes once the file is complete');
+    // A piece that is wrong on disk (here: a resume record vouching for a damaged first piece) fails the check, and
+    // the next run fetches the file whole.
+    const damaged = Buffer.from(readFileSync(r1));
+    damaged[1000] ^= 0xff;
+    writeFileSync(target, damaged);
+    writeFileSync(`${target}.openomics-download`, JSON.stringify({ identity: `${storeId}/${out.readSetId}/source1/${damaged.length}/104857600/s3:${8 << 20}`, parts: [1] }));
+    const bad = cli(['download', '--sequence-store-id', storeId, '--id', out.readSetId, '--to', target]);
+    assert.equal(bad.status, 1, bad.stderr);
+    assert.match(bad.stderr, /the downloaded bytes do not match the read set file's CRC32 .*run the command again/);
+    const again = cli(['download', '--sequence-store-id', storeId, '--id', out.readSetId, '--to', target]);
+    assert.equal(again.status, 0, again.stderr);
+    assert.ok(readFileSync(target).equals(readFileSync(r1)));
     const piped = cli(['download', '--sequence-store-id', storeId, '--id', out.readSetId, '--to', '-']);
     assert.equal(piped.status, 0);
     assert.equal(Buffer.from(piped.stdout, 'utf8').length > 0, true);

@@ -116,3 +116,37 @@ describe('the CLI resolves its region like the AWS CLI', () => {
     }
   });
 });
+
+describe('openomics download finds credentials like the AWS CLI, without loading the SDK for static keys', () => {
+  it('takes a named profile over the environment, then the environment, then the default profile; other profiles go to the SDK', async () => {
+    const { mkdtempSync, writeFileSync, rmSync } = await import('node:fs');
+    const { join } = await import('node:path');
+    const { tmpdir } = await import('node:os');
+    const { resolveCredentials, staticProfileKeys } = await import('../src/cli/signed-http.js');
+    const dir = mkdtempSync(join(tmpdir(), 'oo-awscreds-'));
+    const saved = { ...process.env };
+    try {
+      const file = join(dir, 'credentials');
+      writeFileSync(
+        file,
+        '[default]\naws_access_key_id = AKIDDEFAULT\naws_secret_access_key = s-default\n\n[lab]\naws_access_key_id=AKIDLAB\naws_secret_access_key=s-lab\naws_session_token = tok\n\n' +
+          '[role]\nrole_arn = arn:aws:iam::123456789012:role/r\nsource_profile = lab\n',
+      );
+      process.env['AWS_SHARED_CREDENTIALS_FILE'] = file;
+      process.env['AWS_ACCESS_KEY_ID'] = 'AKIDENV';
+      process.env['AWS_SECRET_ACCESS_KEY'] = 's-env';
+      delete process.env['AWS_SESSION_TOKEN'];
+      assert.deepEqual(staticProfileKeys(file, 'lab'), { accessKeyId: 'AKIDLAB', secretAccessKey: 's-lab', sessionToken: 'tok' });
+      assert.equal(staticProfileKeys(file, 'role'), undefined, 'an assumed role is not static');
+      assert.equal(staticProfileKeys(file, 'absent'), undefined);
+      assert.deepEqual(await resolveCredentials({ profile: 'lab' }), { accessKeyId: 'AKIDLAB', secretAccessKey: 's-lab', sessionToken: 'tok' });
+      assert.deepEqual(await resolveCredentials({}), { accessKeyId: 'AKIDENV', secretAccessKey: 's-env' });
+      delete process.env['AWS_ACCESS_KEY_ID'];
+      assert.deepEqual(await resolveCredentials({}), { accessKeyId: 'AKIDDEFAULT', secretAccessKey: 's-default' });
+      assert.equal(typeof (await resolveCredentials({ profile: 'role' })), 'function', "the SDK's provider resolves an assumed role");
+    } finally {
+      process.env = saved;
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});

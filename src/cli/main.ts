@@ -1,11 +1,5 @@
 #!/usr/bin/env node
 import { Command, Option } from 'commander';
-import { adminCommand } from './admin.js';
-import { transferCommands } from './transfer.js';
-import { importCommand } from './sample-sheet.js';
-import { browseCommands } from './browse.js';
-import { logsCommand } from './logs.js';
-import { queryCommand } from './query.js';
 
 const program = new Command('openomics').description('OpenOmics: a self-hostable server that speaks the AWS HealthOmics API');
 
@@ -55,14 +49,41 @@ program
     });
   });
 
-program.addCommand(adminCommand());
-for (const c of transferCommands()) program.addCommand(c);
-program.addCommand(importCommand());
-program.addCommand(logsCommand());
-program.addCommand(queryCommand());
-for (const c of browseCommands()) program.addCommand(c);
+/**
+ * The other commands, by the module that defines them. Only the module of the command being run is loaded (the
+ * AWS SDK clients they use take ~0.1 s each to load: `openomics download` should not pay for Athena's); help and
+ * an unknown command load them all.
+ */
+const commandModules: Record<string, () => Promise<Command[]>> = {
+  admin: async () => [(await import('./admin.js')).adminCommand()],
+  upload: async () => (await import('./transfer.js')).transferCommands(),
+  download: async () => [(await import('./download.js')).downloadCommand()],
+  import: async () => [(await import('./sample-sheet.js')).importCommand()],
+  logs: async () => [(await import('./logs.js')).logsCommand()],
+  query: async () => [(await import('./query.js')).queryCommand()],
+  ls: async () => (await import('./browse.js')).browseCommands(),
+  presign: async () => (await import('./browse.js')).browseCommands(),
+  status: async () => (await import('./browse.js')).browseCommands(),
+  export: async () => (await import('./browse.js')).browseCommands(),
+};
 
-program.parseAsync(process.argv).catch((e: Error) => {
+async function main(): Promise<void> {
+  const name = process.argv[2];
+  if (name !== 'serve' && name !== 'worker') {
+    const loaders = name !== undefined && commandModules[name] ? [commandModules[name]] : [...new Set(Object.values(commandModules))];
+    const added = new Set<string>();
+    for (const commands of await Promise.all(loaders.map((load) => load()))) {
+      for (const c of commands) {
+        if (added.has(c.name())) continue; // ls, presign, status and export come together
+        added.add(c.name());
+        program.addCommand(c);
+      }
+    }
+  }
+  await program.parseAsync(process.argv);
+}
+
+main().catch((e: Error) => {
   process.stderr.write(`openomics: ${e.message}\n`);
   process.exit(1);
 });
