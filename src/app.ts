@@ -1,6 +1,7 @@
 import { chmodSync, closeSync, existsSync, mkdirSync, openSync, readFileSync, writeFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
+import { availableParallelism } from 'node:os';
 import type { Config } from './config/config.js';
 import { openMetadataStore } from './db/open.js';
 import { checkDeployment } from './deployment-check.js';
@@ -117,7 +118,9 @@ export async function openCore(config: Config, log?: Logger): Promise<Core> {
             : {}),
         })
       : undefined;
-  const blobs: BlobStore = new CountedBlobStore(s3Blobs('') ?? new LocalBlobStore(join(config.dataDir, 'blobs')), 'hot');
+  // One server process per core (the default): small reads stay on each process's event loop (decision 78).
+  const smallReadsOnLoop = config.processes >= availableParallelism();
+  const blobs: BlobStore = new CountedBlobStore(s3Blobs('') ?? new LocalBlobStore(join(config.dataDir, 'blobs'), smallReadsOnLoop), 'hot');
   const coldBlobs: BlobStore = new CountedBlobStore(
     s3Blobs('cold/', config.archive.storageClass) ?? new LocalBlobStore(config.archive.coldDir ?? join(config.dataDir, 'cold-blobs')),
     'cold',

@@ -43,8 +43,10 @@ const s3Store = (prefix: string) =>
 
 const IMPLEMENTATIONS: [string, () => BlobStore][] = [
   ['local', () => new LocalBlobStore(join(dir, 'plain'))],
+  ['local, small reads on the event loop', () => new LocalBlobStore(join(dir, 'plain-loop'), true)],
   ['s3', () => s3Store('plain/')],
   ['encrypted(local)', () => new EncryptedBlobStore(new LocalBlobStore(join(dir, 'enc')), DATA_KEY)],
+  ['encrypted(local, small reads on the event loop)', () => new EncryptedBlobStore(new LocalBlobStore(join(dir, 'enc-loop'), true), DATA_KEY)],
   ['encrypted(s3)', () => new EncryptedBlobStore(s3Store('enc/'), DATA_KEY)],
 ];
 

@@ -45,7 +45,8 @@ describe('openomics serve --processes 2', () => {
     it(`${backend}: both processes serve one port; a policy, a key or a read set changed through one is seen by the other at once; a dead process is replaced`, async () => {
       const root = mkdtempSync(join(tmpdir(), 'openomics-processes-'));
       copyFileSync(join(tinyCorpus(), 'reads_R1.fastq.gz'), join(root, 'r1.fastq.gz'));
-      const s = await spawnServer({ backend, env: { OPENOMICS_PROCESSES: '2', OPENOMICS_IMPORT_ROOTS: root } });
+      // Debug: a line per S3 request says which process served it.
+      const s = await spawnServer({ backend, env: { OPENOMICS_PROCESSES: '2', OPENOMICS_IMPORT_ROOTS: root, OPENOMICS_LOG_LEVEL: 'debug' } });
       try {
         const pids = childPids(s.child.pid!);
         assert.equal(pids.length, 2, 'two server processes under the first');

@@ -113,6 +113,7 @@ export async function createRequestListener(core: Core, log: Logger): Promise<Re
       s3Bytes.inc({ operation: op }, bytes);
     },
     ...(config.s3.baseDomain ? { baseDomain: config.s3.baseDomain } : {}),
+    log,
   });
 
   const logsEdge = new LogsEdge({
@@ -145,7 +146,17 @@ export async function createRequestListener(core: Core, log: Logger): Promise<Re
       return;
     }
     if (await ops.handle(req, res, rawPath)) return;
-    const info = { requestId, rawPath, rawQuery, log: log.child({ requestId }), secure: config.tls !== undefined };
+    // The request's own log, made when first written to (most S3 reads never write a line).
+    let requestLog: Logger | undefined;
+    const info = {
+      requestId,
+      rawPath,
+      rawQuery,
+      get log(): Logger {
+        return (requestLog ??= log.child({ requestId }));
+      },
+      secure: config.tls !== undefined,
+    };
     // The SigV4 scope names the service; otherwise (unsigned, SigV2, or a malformed signature, which the
     // owning edge reports) the path decides: Omics routes are never valid bucket names.
     let signedFor: string | undefined;

@@ -37,6 +37,12 @@ export interface S3EdgeOptions {
   onAccess?: (store: SequenceStoreRecord, entry: AccessLogEntry) => void;
   /** Every finished S3 request, for metrics: its operation, status, duration and the body bytes it sent. */
   onOperation?: (operation: string, status: number, seconds: number, bytesSent: number) => void;
+  /**
+   * The process's log: a line per request at debug level (a range-reading client makes thousands a second; at
+   * info that line cost a third of a GET's CPU, decision 78). Denials are warnings and failures errors, in the
+   * request's own log. Per-request records for users are the stores' S3 access logs.
+   */
+  log: Logger;
 }
 
 interface S3Info {
@@ -217,7 +223,7 @@ export class S3Edge {
       if (e.status === 403) info.log.warn({ operation: op, code: e.code, reason: (err as Error).message, principal: principal?.arn }, 's3 request denied');
       this.error(res, info, req.method === 'HEAD', e);
     } finally {
-      info.log.info({ service: 's3', operation: op, status: res.statusCode, principal: principal?.arn, bytes: res.getHeader('content-length') }, 's3 request');
+      this.o.log.debug({ requestId: info.requestId, service: 's3', operation: op, status: res.statusCode, principal: principal?.arn, bytes: res.getHeader('content-length') }, 's3 request');
     }
   }
 
