@@ -3,7 +3,9 @@
 // The load generator is wrk (Debian, native, 1 thread), not this process: nginx's numbers are the client's
 // ceiling in the same run. 64 KiB random ranges (a Lua script picks them) at 1 and 16 connections, with p99
 // latency, and whole-object GETs at 1 connection; every figure the median of REPS runs of BENCH_SECONDS (min–max).
-// Ours runs as one server process, then as the default group (`--processes`, one per core) on the same data.
+// Ours runs as one server process and as the default group (`--processes`, one per core), both up at once on the
+// same data; the targets take turns within each repetition (ours, ours, nginx, then again), so a drift of the
+// machine's speed over the minutes of the run falls on all of them alike.
 // npm run bench:s3        (REPS=3 BENCH_SECONDS=5 BENCH_FILE=<an unaligned BAM> BENCH_PROCESSES=1,2)
 import { execFileSync } from 'node:child_process';
 import { copyFileSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
@@ -19,10 +21,11 @@ import {
   GetReadSetMetadataCommand,
 } from '@aws-sdk/client-omics';
 import { spawnBenchServer } from './server.js';
+import type { SpawnedServer } from '../test/helpers/server.js';
 import { omicsClient, until, jobFinished } from '../test/helpers/omics.js';
 import { benchCorpus } from './corpus.js';
 import { startNginx } from './nginx.js';
-import { requireWrk, wrkRuns, type WrkResult } from './wrk.js';
+import { requireWrk, wrk, type WrkResult } from './wrk.js';
 import { median, spread } from './stats.js';
 
 const SECONDS = Number(process.env['BENCH_SECONDS'] ?? 5);
@@ -48,8 +51,10 @@ end
 requireWrk();
 // nginx first: if it is missing, nothing else has been started (and left running).
 const nginx = await startNginx(work);
-let s = await spawnBenchServer({ keepLogs: false, env: { OPENOMICS_IMPORT_ROOTS: work, OPENOMICS_PROCESSES: String(PROCESSES[0]) } });
+const servers: SpawnedServer[] = [];
 try {
+  servers.push(await spawnBenchServer({ env: { OPENOMICS_IMPORT_ROOTS: work, OPENOMICS_PROCESSES: String(PROCESSES[0]) } }));
+  const s = servers[0]!;
   const omics = omicsClient(s);
   const storeId = (await omics.send(new CreateSequenceStoreCommand({ name: 'bench' }))).id!;
   // An unaligned BAM imports without a reference.
@@ -66,8 +71,10 @@ try {
   const meta = await omics.send(new GetReadSetMetadataCommand({ sequenceStoreId: storeId, id: done.sources![0]!.readSetId }));
   const alias = /^s3:\/\/([^/]+)\//.exec((await omics.send(new GetSequenceStoreCommand({ id: storeId }))).s3Access!.s3Uri!)![1]!;
   const key = meta.files!.source1!.s3Access!.s3Uri!.replace(`s3://${alias}/`, '');
-  const presign = async () => {
-    const ours = new S3Client({ endpoint: s.url, region: 'us-east-1', forcePathStyle: true, credentials: { accessKeyId: s.accessKeyId, secretAccessKey: s.secretAccessKey } });
+  // The other groups serve the same data (one database, one blob folder) at the same time.
+  for (const n of PROCESSES.slice(1)) servers.push(await spawnBenchServer({ dataDir: s.dataDir, env: { OPENOMICS_IMPORT_ROOTS: work, OPENOMICS_PROCESSES: String(n) } }));
+  const presign = async (server: SpawnedServer) => {
+    const ours = new S3Client({ endpoint: server.url, region: 'us-east-1', forcePathStyle: true, credentials: { accessKeyId: s.accessKeyId, secretAccessKey: s.secretAccessKey } });
     const url = await getSignedUrl(ours, new GetObjectCommand({ Bucket: alias, Key: key }), { expiresIn: 3600 });
     // The object is the file: a whole GET of ours has nginx's length.
     const head = await fetch(url, { headers: { range: 'bytes=0-0' } });
@@ -75,22 +82,20 @@ try {
     await head.arrayBuffer();
     return url;
   };
-  const runs = (url: string, connections: number, withScript: boolean) => wrkRuns(url, { connections, seconds: SECONDS, ...(withScript ? { script } : {}) }, REPS);
-  type Measures = Record<string, WrkResult[]>;
-  const measure = (url: string): Measures => ({
-    c1: runs(url, 1, true),
-    c16: runs(url, 16, true),
-    whole: runs(url, 1, false),
-  });
-  const ours: Measures[] = [];
-  for (const [i, n] of PROCESSES.entries()) {
-    if (i > 0) {
-      await s.kill(); // the data stays: the next group serves the same read set
-      s = await spawnBenchServer({ keepLogs: false, dataDir: s.dataDir, env: { OPENOMICS_IMPORT_ROOTS: work, OPENOMICS_PROCESSES: String(n) } });
-    }
-    ours.push(measure(await presign()));
+  const targets = [...(await Promise.all(servers.map(presign))), `${nginx.url}/sample.bam`];
+  type Measures = Record<'c1' | 'c16' | 'whole', WrkResult[]>;
+  const results: Measures[] = targets.map(() => ({ c1: [], c16: [], whole: [] }));
+  const settings = {
+    c1: { connections: 1, seconds: SECONDS, script },
+    c16: { connections: 16, seconds: SECONDS, script },
+    whole: { connections: 1, seconds: SECONDS },
+  };
+  for (const url of targets) wrk(url, { connections: 4, seconds: SECONDS, script }); // warm-up: JIT, thread pools, page cache
+  for (let rep = 0; rep < REPS; rep++) {
+    for (const m of ['c1', 'c16', 'whole'] as const) targets.forEach((url, i) => results[i]![m].push(wrk(url, settings[m])));
   }
-  const reference = measure(`${nginx.url}/sample.bam`);
+  const ours = results.slice(0, -1);
+  const reference = results[results.length - 1]!;
   const rps = (x: WrkResult[]) => x.map((y) => y.requestsPerSecond);
   const p99 = (x: WrkResult[]) => x.map((y) => y.p99Ms);
   const gbs = (x: WrkResult[]) => x.map((y) => y.bytesPerSecond / 1e9);
@@ -107,7 +112,6 @@ try {
   console.log(row('whole object, 1 conn (GB/s)', 'whole', gbs, 2));
 } finally {
   nginx.stop();
-  await s.stop();
-  rmSync(s.dataDir, { recursive: true, force: true });
+  for (const server of servers.reverse()) await server.stop(); // the first owns the data folder: it goes last
   rmSync(work, { recursive: true, force: true });
 }
