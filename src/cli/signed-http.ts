@@ -1,11 +1,11 @@
 import { createHash, createHmac, type Hash, type Hmac } from 'node:crypto';
-import { existsSync, readFileSync } from 'node:fs';
 import { Agent as HttpAgent, request as httpRequest, type IncomingMessage } from 'node:http';
 import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { SignatureV4 } from '@smithy/signature-v4';
 import type { AwsCredentialIdentity, AwsCredentialIdentityProvider } from '@smithy/types';
+import { sharedFileSection } from './transfer-common.js';
 
 /**
  * Signed GETs with the AWS SDK's own signer (@smithy/signature-v4) over node:http, for the commands that must
@@ -38,20 +38,9 @@ class NodeSha256 {
   }
 }
 
-/** The keys of `profile` in an INI credentials file, if it holds static ones. */
+/** The keys of `profile` in a shared credentials file, if it holds static ones. */
 export function staticProfileKeys(file: string, profile: string): AwsCredentialIdentity | undefined {
-  if (!existsSync(file)) return undefined;
-  let inSection = false;
-  const kv: Record<string, string> = {};
-  for (const raw of readFileSync(file, 'utf8').split(/\r?\n/)) {
-    const line = raw.trim();
-    const section = /^\[\s*(.+?)\s*\]$/.exec(line);
-    if (section) inSection = section[1] === profile;
-    else if (inSection) {
-      const m = /^([\w.-]+)\s*=\s*(.*)$/.exec(line);
-      if (m) kv[m[1]!.toLowerCase()] = m[2]!.trim();
-    }
-  }
+  const kv = sharedFileSection(file, [profile]) ?? {};
   // A profile that assumes a role, asks a process or names a source is not static: the SDK resolves it.
   if (!kv['aws_access_key_id'] || !kv['aws_secret_access_key'] || kv['role_arn'] || kv['credential_process'] || kv['source_profile']) return undefined;
   return {

@@ -36,24 +36,33 @@ export function connectionTarget(o: Conn): { region: string; endpoint?: string; 
 }
 
 /**
+ * The keys and values of an AWS shared file's sections named `names` (the first of them wins a key; names are
+ * lower-cased keys), as the AWS CLI reads `config` and `credentials`; undefined when the file is missing.
+ */
+export function sharedFileSection(file: string, names: string[]): Record<string, string> | undefined {
+  if (!existsSync(file)) return undefined;
+  const out: Record<string, string> = {};
+  let inSection = false;
+  for (const raw of readFileSync(file, 'utf8').split(/\r?\n/)) {
+    const line = raw.trim();
+    const section = /^\[\s*(.+?)\s*\]$/.exec(line);
+    if (section) inSection = names.includes(section[1]!);
+    else if (inSection) {
+      const kv = /^([\w.-]+)\s*=\s*(.*)$/.exec(line);
+      if (kv) out[kv[1]!.toLowerCase()] ??= kv[2]!.trim();
+    }
+  }
+  return out;
+}
+
+/**
  * The region of `profile` (or `default`) in the shared config file, as the AWS CLI reads it: `~/.aws/config`
  * or AWS_CONFIG_FILE, sections `[default]` and `[profile name]`.
  */
 export function profileRegion(profile = 'default'): string | undefined {
   const file = process.env['AWS_CONFIG_FILE'] ?? join(homedir(), '.aws', 'config');
-  if (!existsSync(file)) return undefined;
-  const want = profile === 'default' ? ['default', 'profile default'] : [`profile ${profile}`];
-  let inSection = false;
-  for (const raw of readFileSync(file, 'utf8').split(/\r?\n/)) {
-    const line = raw.trim();
-    const section = /^\[\s*(.+?)\s*\]$/.exec(line);
-    if (section) inSection = want.includes(section[1]!);
-    else if (inSection) {
-      const kv = /^region\s*=\s*(\S+)/.exec(line);
-      if (kv) return kv[1];
-    }
-  }
-  return undefined;
+  const region = sharedFileSection(file, profile === 'default' ? ['default', 'profile default'] : [`profile ${profile}`])?.['region'];
+  return region || undefined;
 }
 
 /** "100MiB", "64KiB", "1048576" -> bytes. */
