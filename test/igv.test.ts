@@ -3,7 +3,6 @@
 // igv 3.7.3 is pinned: 3.8.x fails to instantiate its CRAM codec WebAssembly in Chromium 156 (decoding error).
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import { copyFileSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
@@ -22,17 +21,11 @@ import {
 import { ROOT, spawnServer, type SpawnedServer } from './helpers/server.js';
 import { omicsClient, until, jobFinished, importReference } from './helpers/omics.js';
 import { tinyCorpus } from './helpers/corpus.js';
+import { launchChromium, skipChromium } from './helpers/chromium.js';
 
-const CHROMIUM = '/usr/bin/chromium';
 const ROLE = 'arn:aws:iam::123456789012:role/OmicsImport';
 
-/** The reason this test cannot run here, or false (a guard test checks it runs in CI). */
-export function skipIgv(): string | false {
-  if (spawnSync(CHROMIUM, ['--version']).status !== 0) return 'Debian chromium is not installed';
-  return false;
-}
-
-describe('igv.js in headless Chromium over presigned S3-view URLs', { skip: skipIgv() }, () => {
+describe('igv.js in headless Chromium over presigned S3-view URLs', { skip: skipChromium() }, () => {
   let s: SpawnedServer;
   let page: Server;
   let root: string;
@@ -105,11 +98,7 @@ describe('igv.js in headless Chromium over presigned S3-view URLs', { skip: skip
   });
 
   it('draws reads of a BAM and a CRAM (and nothing for a URL that is refused)', async () => {
-    const { chromium } = await import('playwright-core');
-    const browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
-    });
+    const browser = await launchChromium();
     try {
       const tab = await browser.newPage({ viewport: { width: 1100, height: 900 } });
       const errors: string[] = [];
@@ -171,6 +160,6 @@ describe('igv.js in headless Chromium over presigned S3-view URLs', { skip: skip
 
 describe('guard: the igv.js test runs in CI', () => {
   it('has chromium in CI (.ci/run installs it)', () => {
-    if (process.env['CI']) assert.equal(skipIgv(), false, `the igv.js test would be skipped in CI: ${String(skipIgv())}`);
+    if (process.env['CI']) assert.equal(skipChromium(), false, `the igv.js test would be skipped in CI: ${String(skipChromium())}`);
   });
 });

@@ -17,6 +17,7 @@ import { startServices } from '../services.js';
 import { LogsEdge } from '../api/logs/edge.js';
 import { AthenaEdge } from '../api/athena/edge.js';
 import { serveWorkflowFile, WORKFLOW_FILES_PATH } from '../api/workflow-files.js';
+import { serveConsole } from './console-files.js';
 import { S3Edge } from '../api/s3/edge.js';
 import { S3Authorizer } from '../storage/s3-authorization.js';
 import { AuthenticationError } from '../core/errors.js';
@@ -141,6 +142,7 @@ export async function createRequestListener(core: Core, log: Logger): Promise<Re
     const q = url.indexOf('?');
     const rawPath = q < 0 ? url : url.slice(0, q);
     const rawQuery = q < 0 ? '' : url.slice(q + 1);
+    if (serveConsole(req, res, rawPath)) return; // the web console's static files (/console/)
     if (rawPath.startsWith(WORKFLOW_FILES_PATH)) {
       await serveWorkflowFile(req, res, rawPath, services.workflows);
       return;

@@ -1,0 +1,58 @@
+import { render } from 'preact';
+import { useEffect, useMemo, useState } from 'preact/hooks';
+import { clearSession, clientsFor, loadSession, type Session } from './session.js';
+import { SignIn } from './pages/SignIn.js';
+import { Stores } from './pages/Stores.js';
+import { ReadSets } from './pages/ReadSets.js';
+import { ReadSet } from './pages/ReadSet.js';
+import { Viewer } from './pages/Viewer.js';
+
+/** The page a location hash names: `#/`, `#/stores/<id>`, `#/stores/<id>/readsets/<id>[/view]`. */
+function route(hash: string): string[] {
+  return hash.replace(/^#\/?/, '').split('?')[0]!.split('/').filter(Boolean);
+}
+
+function App() {
+  const [session, setSession] = useState<Session | undefined>(loadSession);
+  const [hash, setHash] = useState(window.location.hash);
+  const [notice, setNotice] = useState<string>();
+  useEffect(() => {
+    const on = () => setHash(window.location.hash);
+    window.addEventListener('hashchange', on);
+    return () => window.removeEventListener('hashchange', on);
+  }, []);
+  const clients = useMemo(() => (session ? clientsFor(session) : undefined), [session]);
+  if (!session || !clients) return <SignIn onSignedIn={setSession} notice={notice} />;
+  const signOut = (why?: string) => {
+    clearSession();
+    setNotice(why);
+    setSession(undefined);
+  };
+  const r = route(hash);
+  let page;
+  if (r[0] === 'stores' && r[1] && r[2] === 'readsets' && r[3] && r[4] === 'view') page = <Viewer clients={clients} storeId={r[1]} id={r[3]} />;
+  else if (r[0] === 'stores' && r[1] && r[2] === 'readsets' && r[3]) page = <ReadSet clients={clients} storeId={r[1]} id={r[3]} />;
+  else if (r[0] === 'stores' && r[1]) page = <ReadSets clients={clients} storeId={r[1]} />;
+  else page = <Stores clients={clients} />;
+  return (
+    <>
+      <header>
+        <a class="brand" href="#/">
+          OpenOmics
+        </a>
+        <nav aria-label="Main">
+          <a href="#/">Sequence stores</a>
+        </nav>
+        <span class="who" title="Signed in with this access key">
+          {session.accessKeyId}
+        </span>
+        <button type="button" class="small" onClick={() => signOut()}>
+          Sign out
+        </button>
+      </header>
+      {page}
+    </>
+  );
+}
+
+render(<App />, document.getElementById('app')!);

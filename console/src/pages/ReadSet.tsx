@@ -1,0 +1,124 @@
+import { useState } from 'preact/hooks';
+import { GetReadSetMetadataCommand, type FileInformation } from '@aws-sdk/client-omics';
+import { describeError, type Clients } from '../session.js';
+import { presign } from '../s3-links.js';
+import { Copyable, ErrorNote, Page, bytes, useLoad, when } from '../ui.js';
+
+function FileRow({ clients, name, f }: { clients: Clients; name: string; f: FileInformation }) {
+  const [link, setLink] = useState<string>();
+  const [error, setError] = useState<string>();
+  const uri = f.s3Access?.s3Uri;
+  return (
+    <tr>
+      <td>{name}</td>
+      <td>{bytes(f.contentLength)}</td>
+      <td>{uri ? <Copyable value={uri} label={`${name} S3 URI`} /> : null}</td>
+      <td>
+        {uri ? (
+          <button
+            type="button"
+            class="small"
+            onClick={() => {
+              setError(undefined);
+              presign(clients, uri).then(setLink, (e: unknown) => setError(describeError(e).message));
+            }}
+          >
+            Presigned URL (1 hour)
+          </button>
+        ) : null}
+        {link ? <Copyable value={link} label={`${name} presigned URL`} /> : null}
+        <ErrorNote text={error} />
+      </td>
+    </tr>
+  );
+}
+
+export function ReadSet({ clients, storeId, id }: { clients: Clients; storeId: string; id: string }) {
+  const m = useLoad(() => clients.omics.send(new GetReadSetMetadataCommand({ sequenceStoreId: storeId, id })), [clients, storeId, id]);
+  const r = m.value;
+  const viewable = r && r.status === 'ACTIVE' && (r.fileType === 'BAM' || r.fileType === 'CRAM') && r.referenceArn;
+  return (
+    <Page title={r ? `Read set ${r.name || r.id}` : 'Read set'}>
+      <p>
+        <a href={`#/stores/${storeId}`}>← Store {storeId}</a>
+      </p>
+      <ErrorNote text={m.error} />
+      {r ? (
+        <>
+          <dl class="facts">
+            <dt>ID</dt>
+            <dd>
+              <Copyable value={r.id!} label="read set ID" />
+            </dd>
+            <dt>Status</dt>
+            <dd>
+              {r.status}
+              {r.statusMessage ? ` — ${r.statusMessage}` : ''}
+            </dd>
+            <dt>Type</dt>
+            <dd>{r.fileType}</dd>
+            <dt>Subject / sample</dt>
+            <dd>
+              {r.subjectId} / {r.sampleId}
+            </dd>
+            <dt>Created</dt>
+            <dd>{when(r.creationTime)}</dd>
+            {r.referenceArn ? (
+              <>
+                <dt>Reference</dt>
+                <dd>
+                  <Copyable value={r.referenceArn} label="reference ARN" />
+                </dd>
+              </>
+            ) : null}
+            {r.sequenceInformation ? (
+              <>
+                <dt>Reads / bases</dt>
+                <dd>
+                  {r.sequenceInformation.totalReadCount?.toLocaleString()} / {r.sequenceInformation.totalBaseCount?.toLocaleString()}
+                </dd>
+              </>
+            ) : null}
+            {r.etag ? (
+              <>
+                <dt>ETag ({r.etag.algorithm})</dt>
+                <dd>
+                  <code>{r.etag.source1}</code>
+                  {r.etag.source2 ? (
+                    <>
+                      {' '}
+                      <code>{r.etag.source2}</code>
+                    </>
+                  ) : null}
+                </dd>
+              </>
+            ) : null}
+          </dl>
+          {viewable ? (
+            <p>
+              <a class="button" href={`#/stores/${storeId}/readsets/${id}/view`}>
+                View reads
+              </a>
+            </p>
+          ) : null}
+          <h2>Files</h2>
+          <table>
+            <thead>
+              <tr>
+                <th scope="col">File</th>
+                <th scope="col">Size</th>
+                <th scope="col">S3 URI</th>
+                <th scope="col">Link</th>
+              </tr>
+            </thead>
+            <tbody>
+              {(['source1', 'source2', 'index'] as const).map((k) => (r.files?.[k] ? <FileRow key={k} clients={clients} name={k} f={r.files[k]} /> : null))}
+            </tbody>
+          </table>
+        </>
+      ) : m.loading ? (
+        <p>Loading…</p>
+      ) : null}
+    </Page>
+  );
+}

@@ -1,0 +1,61 @@
+import { OmicsClient } from '@aws-sdk/client-omics';
+import { S3Client } from '@aws-sdk/client-s3';
+
+/**
+ * Who is signed in: an access key of the server's own IAM (no second auth system). Kept in sessionStorage: it
+ * lives as long as the tab, and every request is signed with it in the browser (SigV4, the AWS SDK's signer).
+ */
+export interface Session {
+  accessKeyId: string;
+  secretAccessKey: string;
+  sessionToken?: string;
+  region: string;
+}
+
+const KEY = 'openomics.console.session';
+
+export function loadSession(): Session | undefined {
+  const raw = sessionStorage.getItem(KEY);
+  if (!raw) return undefined;
+  try {
+    return JSON.parse(raw) as Session;
+  } catch {
+    return undefined;
+  }
+}
+
+export function saveSession(s: Session): void {
+  sessionStorage.setItem(KEY, JSON.stringify(s));
+}
+
+export function clearSession(): void {
+  sessionStorage.removeItem(KEY);
+}
+
+export interface Clients {
+  omics: OmicsClient;
+  s3: S3Client;
+}
+
+/** The public API of the server that served this page, signed with the session's key. */
+export function clientsFor(s: Session): Clients {
+  const credentials = { accessKeyId: s.accessKeyId, secretAccessKey: s.secretAccessKey, ...(s.sessionToken ? { sessionToken: s.sessionToken } : {}) };
+  const endpoint = window.location.origin;
+  return {
+    omics: new OmicsClient({ endpoint, region: s.region, credentials, disableHostPrefix: true, maxAttempts: 2 }),
+    s3: new S3Client({ endpoint, region: s.region, credentials, forcePathStyle: true, maxAttempts: 2 }),
+  };
+}
+
+/** An API error as a sentence for the page: what went wrong and, where it helps, what to do. */
+export function describeError(e: unknown): { message: string; signedOut?: boolean } {
+  const err = e as Error & { $metadata?: { httpStatusCode?: number } };
+  const name = err?.name ?? '';
+  if (['UnrecognizedClientException', 'InvalidSignatureException', 'SignatureDoesNotMatch', 'InvalidAccessKeyId', 'InvalidClientTokenId'].includes(name)) {
+    return { message: 'The access key ID or the secret access key is not right. Check both and sign in again.', signedOut: true };
+  }
+  if (name === 'ExpiredTokenException' || name === 'ExpiredToken') return { message: 'Your session has expired. Sign in again.', signedOut: true };
+  if (name === 'AccessDeniedException' || name === 'AccessDenied') return { message: `You are signed in, but not allowed to do this: ${err.message}` };
+  if (err instanceof TypeError && /fetch|network/i.test(err.message)) return { message: 'The server cannot be reached. Check that it is running, then try again.' };
+  return { message: `${name || 'Error'}: ${err?.message ?? String(e)}` };
+}

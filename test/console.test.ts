@@ -1,0 +1,197 @@
+// The web console (console/, served at /console/) in headless Debian Chromium driven by playwright-core, against a
+// spawned server: sign in (a wrong secret first), stores (create one through the form), a store's read sets
+// (filters), a read set (files, a presigned URL that works), and igv.js drawing the reads of a BAM in the region
+// asked for, checked from the canvas pixels. Screenshots of each page go to OPENOMICS_CONSOLE_SCREENSHOTS when set
+// (docs/console/ is made that way). Also the static files' edge: redirects, methods, no path tricks, headers.
+import { describe, it, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { request } from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import {
+  CreateSequenceStoreCommand,
+  CreateReferenceStoreCommand,
+  StartReadSetImportJobCommand,
+  GetReadSetImportJobCommand,
+  ListSequenceStoresCommand,
+} from '@aws-sdk/client-omics';
+import { spawnServer, type SpawnedServer } from './helpers/server.js';
+import { omicsClient, until, jobFinished, importReference } from './helpers/omics.js';
+import { tinyCorpus } from './helpers/corpus.js';
+import { launchChromium, skipChromium } from './helpers/chromium.js';
+
+const ROLE = 'arn:aws:iam::123456789012:role/OmicsImport';
+
+/** A GET of a raw path (not normalised by a URL parser): status, headers, body. */
+function rawGet(base: string, path: string, method = 'GET'): Promise<{ status: number; headers: Record<string, string | string[] | undefined>; body: string }> {
+  const u = new URL(base);
+  return new Promise((resolve, reject) => {
+    const req = request({ host: u.hostname, port: u.port, path, method }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks).toString('utf8') }));
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+describe('the web console in headless Chromium', { skip: skipChromium() }, () => {
+  let s: SpawnedServer;
+  let root: string;
+  let shots: string;
+  let storeId: string;
+  let readSetId: string;
+
+  before(async () => {
+    const corpus = tinyCorpus();
+    root = mkdtempSync(join(tmpdir(), 'openomics-console-'));
+    shots = process.env['OPENOMICS_CONSOLE_SCREENSHOTS'] ?? join(root, 'shots');
+    mkdirSync(shots, { recursive: true });
+    for (const f of ['ref.fa', 'sample.bam']) copyFileSync(join(corpus, f), join(root, f));
+    s = await spawnServer({ env: { OPENOMICS_IMPORT_ROOTS: root } });
+    const omics = omicsClient(s);
+    storeId = (await omics.send(new CreateSequenceStoreCommand({ name: 'lab', description: 'sequencing runs' }))).id!;
+    const refStoreId = (await omics.send(new CreateReferenceStoreCommand({ name: 'refs' }))).id!;
+    const referenceArn = await importReference(omics, refStoreId, `file://${root}/ref.fa`);
+    const job = await omics.send(
+      new StartReadSetImportJobCommand({
+        sequenceStoreId: storeId,
+        roleArn: ROLE,
+        sources: [{ sourceFileType: 'BAM', subjectId: 'patient-7', sampleId: 'tumour', name: 'run-42', referenceArn, sourceFiles: { source1: `file://${root}/sample.bam` } }],
+      }),
+    );
+    const done = await until('import', () => omics.send(new GetReadSetImportJobCommand({ sequenceStoreId: storeId, id: job.id })), jobFinished);
+    assert.equal(done.status, 'COMPLETED', JSON.stringify(done.sources));
+    readSetId = done.sources![0]!.readSetId!;
+  });
+  after(async () => {
+    await s?.stop();
+    if (!process.env['KEEP_CONSOLE_TEST']) rmSync(root, { recursive: true, force: true });
+  });
+
+  it('serves its files under /console/ only, with a content security policy, and nothing outside its folder', async () => {
+    const redirect = await rawGet(s.url, '/console');
+    assert.equal(redirect.status, 308);
+    assert.equal(redirect.headers['location'], '/console/');
+    const page = await rawGet(s.url, '/console/');
+    assert.equal(page.status, 200);
+    assert.match(String(page.headers['content-type']), /^text\/html/);
+    assert.match(String(page.headers['content-security-policy']), /default-src 'self'/);
+    assert.match(page.body, /<script type="module" src="\.\/app\.js">/);
+    assert.equal((await rawGet(s.url, '/console/app.js')).status, 200);
+    for (const trick of ['/console/../package.json', '/console/%2e%2e/package.json', '/console/..%2f..%2fpackage.json', '/console/%00', '/console/app.js.LEGAL.txt/../../../src/app.ts']) {
+      assert.equal((await rawGet(s.url, trick)).status === 200, false, trick);
+    }
+    assert.equal((await rawGet(s.url, '/console/app.js', 'POST')).status, 405);
+    assert.equal((await rawGet(s.url, '/console/nope.js')).status, 404);
+  });
+
+  it('signs in, lists and creates stores, filters read sets, presigns a file and draws reads in igv.js', async () => {
+    const browser = await launchChromium();
+    try {
+      const tab = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+      const errors: string[] = [];
+      tab.on('pageerror', (e) => errors.push(String(e)));
+      const started = Date.now();
+      await tab.goto(`${s.url}/console/`);
+      await tab.getByLabel('Access key ID').waitFor();
+      const interactive = Date.now() - started;
+      await tab.screenshot({ path: join(shots, 'sign-in.png') });
+
+      // A wrong secret: a clear message, still on the sign-in page.
+      await tab.getByLabel('Access key ID').fill(s.accessKeyId);
+      await tab.getByLabel('Secret access key').fill('not-the-secret');
+      await tab.getByRole('button', { name: 'Sign in' }).click();
+      await tab.getByRole('alert').filter({ hasText: 'is not right' }).waitFor();
+
+      await tab.getByLabel('Secret access key').fill(s.secretAccessKey);
+      await tab.getByRole('button', { name: 'Sign in' }).click();
+      await tab.getByRole('heading', { name: 'Sequence stores' }).waitFor();
+      await tab.getByRole('link', { name: 'lab' }).waitFor();
+      assert.equal(await tab.evaluate(() => JSON.stringify(sessionStorage).includes('not-the-secret')), false);
+
+      // A store made through the form exists for the API too.
+      await tab.getByLabel('Name').fill('made-in-the-browser');
+      await tab.getByRole('button', { name: 'Create store' }).click();
+      await tab.getByRole('link', { name: 'made-in-the-browser' }).waitFor();
+      const names = (await omicsClient(s).send(new ListSequenceStoresCommand({}))).sequenceStores!.map((x) => x.name);
+      assert.ok(names.includes('made-in-the-browser'), names.join(','));
+      await tab.screenshot({ path: join(shots, 'stores.png') });
+
+      // The store's read sets, filtered.
+      await tab.getByRole('link', { name: 'lab' }).click();
+      await tab.getByRole('link', { name: 'run-42' }).waitFor();
+      await tab.screenshot({ path: join(shots, 'read-sets.png') });
+      await tab.getByLabel('Sample').fill('normal');
+      await tab.getByRole('button', { name: 'Filter' }).click();
+      await tab.getByText('No read sets match.').waitFor();
+      await tab.getByLabel('Sample').fill('tumour');
+      await tab.getByRole('button', { name: 'Filter' }).click();
+      await tab.getByRole('link', { name: 'run-42' }).click();
+
+      // The read set: its files, and a presigned URL that serves the BAM.
+      await tab.getByRole('heading', { name: 'Read set run-42' }).waitFor();
+      await tab.getByRole('row', { name: /source1/ }).getByRole('button', { name: /Presigned URL/ }).click();
+      const url = await tab.locator('td code', { hasText: 'X-Amz-Signature' }).first().textContent();
+      const got = Buffer.from(await (await fetch(url!)).arrayBuffer());
+      assert.ok(got.equals(readFileSync(join(root, 'sample.bam'))), 'the presigned URL serves the file');
+      await tab.screenshot({ path: join(shots, 'read-set.png') });
+
+      // igv.js: the reads of the region asked for are drawn.
+      await tab.getByRole('link', { name: 'View reads' }).click();
+      await tab.getByRole('button', { name: 'Go' }).and(tab.locator(':enabled')).waitFor(); // igv.js is up
+      await tab.getByLabel('Region or sequence name').fill('chr1:2000-2600');
+      await tab.getByRole('button', { name: 'Go' }).click();
+      // igv.js's own locus box (in its shadow root; Playwright's locators pierce it) shows the region asked for.
+      for (let i = 0; i < 40; i++) {
+        const shown = await tab.locator('.igv input').evaluateAll((els) => els.map((e) => (e as HTMLInputElement).value));
+        if (shown.includes('chr1:2,000-2,600')) break;
+        assert.ok(i < 39, `igv.js shows ${shown.join(', ')}`);
+        await new Promise((r) => setTimeout(r, 250));
+      }
+      let drawn = 0;
+      for (let i = 0; i < 40 && drawn < 5000; i++) {
+        await new Promise((r) => setTimeout(r, 250));
+        drawn = await tab.evaluate(() => {
+          // igv.js 3 draws inside a shadow root of its own: walk into every open one under the viewer.
+          const canvases: HTMLCanvasElement[] = [];
+          const walk = (node: Element | ShadowRoot) => {
+            if (node instanceof Element && node.shadowRoot) walk(node.shadowRoot);
+            for (const el of Array.from(node.querySelectorAll('*'))) {
+              if (el instanceof HTMLCanvasElement) canvases.push(el);
+              if (el.shadowRoot) walk(el.shadowRoot);
+            }
+          };
+          walk(document.querySelector('.igv')!);
+          (window as unknown as { canvasCount: number }).canvasCount = canvases.length;
+          let n = 0;
+          for (const c of canvases) {
+            if (!c.width || !c.height) continue;
+            const d = c.getContext('2d')!.getImageData(0, 0, c.width, c.height).data;
+            for (let p = 0; p < d.length; p += 4) if (d[p + 3]! > 0 && (d[p]! < 240 || d[p + 1]! < 240 || d[p + 2]! < 240)) n++;
+          }
+          return n;
+        });
+      }
+      await tab.screenshot({ path: join(shots, 'viewer.png') });
+      const canvases = await tab.evaluate(() => (window as unknown as { canvasCount: number }).canvasCount);
+      assert.ok(drawn > 5000, `reads drawn: ${drawn} pixels in ${canvases} canvases; page errors: ${errors.join(' | ')}`);
+
+      await tab.getByRole('button', { name: 'Sign out' }).click();
+      await tab.getByLabel('Access key ID').waitFor();
+      assert.equal(await tab.evaluate(() => sessionStorage.length), 0, 'nothing kept after signing out');
+      assert.deepEqual(errors, [], 'no page errors');
+      assert.ok(interactive < 5000, `the sign-in page took ${interactive} ms`);
+    } finally {
+      await browser.close();
+    }
+  });
+});
+
+describe('guard: the console test runs in CI', () => {
+  it('has chromium in CI (.ci/run installs it)', () => {
+    if (process.env['CI']) assert.equal(skipChromium(), false, `the console test would be skipped in CI: ${String(skipChromium())}`);
+  });
+});

@@ -1,0 +1,19 @@
+import { spawnSync } from 'node:child_process';
+
+/** Debian's Chromium, which the browser tests (igv.js, the console) drive through playwright-core. */
+export const CHROMIUM = '/usr/bin/chromium';
+
+/** Flags of a headless run with nothing reaching out to the network. */
+export const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'];
+
+/** The reason a browser test cannot run here, or false (guard tests check they run in CI). */
+export function skipChromium(): string | false {
+  if (spawnSync(CHROMIUM, ['--version']).status !== 0) return 'Debian chromium is not installed';
+  return false;
+}
+
+/** Debian's Chromium, headless, through playwright-core. */
+export async function launchChromium(): Promise<import('playwright-core').Browser> {
+  const { chromium } = await import('playwright-core');
+  return chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
+}
