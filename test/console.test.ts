@@ -15,8 +15,11 @@ import {
   StartReadSetImportJobCommand,
   GetReadSetImportJobCommand,
   ListSequenceStoresCommand,
+  GetReadSetMetadataCommand,
 } from '@aws-sdk/client-omics';
-import { spawnServer, type SpawnedServer } from './helpers/server.js';
+import { S3Client, GetObjectCommand } from '@aws-sdk/client-s3';
+import { execFileSync } from 'node:child_process';
+import { CLI, spawnServer, type SpawnedServer } from './helpers/server.js';
 import { omicsClient, until, jobFinished, importReference } from './helpers/omics.js';
 import { tinyCorpus } from './helpers/corpus.js';
 import { launchChromium, skipChromium } from './helpers/chromium.js';
@@ -43,13 +46,14 @@ describe('the web console in headless Chromium', { skip: skipChromium() }, () =>
   let shots: string;
   let storeId: string;
   let readSetId: string;
+  let otherReadSetId: string;
 
   before(async () => {
     const corpus = tinyCorpus();
     root = mkdtempSync(join(tmpdir(), 'openomics-console-'));
     shots = process.env['OPENOMICS_CONSOLE_SCREENSHOTS'] ?? join(root, 'shots');
     mkdirSync(shots, { recursive: true });
-    for (const f of ['ref.fa', 'sample.bam']) copyFileSync(join(corpus, f), join(root, f));
+    for (const f of ['ref.fa', 'sample.bam', 'reads_R1.fastq.gz']) copyFileSync(join(corpus, f), join(root, f));
     s = await spawnServer({ env: { OPENOMICS_IMPORT_ROOTS: root } });
     const omics = omicsClient(s);
     storeId = (await omics.send(new CreateSequenceStoreCommand({ name: 'lab', description: 'sequencing runs' }))).id!;
@@ -59,12 +63,16 @@ describe('the web console in headless Chromium', { skip: skipChromium() }, () =>
       new StartReadSetImportJobCommand({
         sequenceStoreId: storeId,
         roleArn: ROLE,
-        sources: [{ sourceFileType: 'BAM', subjectId: 'patient-7', sampleId: 'tumour', name: 'run-42', referenceArn, sourceFiles: { source1: `file://${root}/sample.bam` } }],
+        sources: [
+          { sourceFileType: 'BAM', subjectId: 'patient-7', sampleId: 'tumour', name: 'run-42', referenceArn, sourceFiles: { source1: `file://${root}/sample.bam` } },
+          { sourceFileType: 'FASTQ', subjectId: 'patient-7', sampleId: 'normal', name: 'run-43', sourceFiles: { source1: `file://${root}/reads_R1.fastq.gz` } },
+        ],
       }),
     );
     const done = await until('import', () => omics.send(new GetReadSetImportJobCommand({ sequenceStoreId: storeId, id: job.id })), jobFinished);
     assert.equal(done.status, 'COMPLETED', JSON.stringify(done.sources));
     readSetId = done.sources![0]!.readSetId!;
+    otherReadSetId = done.sources![1]!.readSetId!;
   });
   after(async () => {
     await s?.stop();
@@ -124,11 +132,47 @@ describe('the web console in headless Chromium', { skip: skipChromium() }, () =>
       await tab.getByRole('link', { name: 'lab' }).click();
       await tab.getByRole('link', { name: 'run-42' }).waitFor();
       await tab.screenshot({ path: join(shots, 'read-sets.png') });
-      await tab.getByLabel('Sample').fill('normal');
+
+      // The store's S3 access policy: an unsupported element is named; a template grants a partner account one
+      // sample's read sets, and S3 then serves the partner that sample's file and not the other's.
+      await tab.getByText('S3 access policy and sharing').click();
+      const editor = tab.getByLabel('Policy document (JSON)');
+      await tab.waitForFunction(() => (document.querySelector('textarea') as HTMLTextAreaElement | null)?.value.includes('arn:aws:iam::123456789012:root'));
+      const original = await editor.inputValue();
+      const broken = JSON.parse(original) as { Statement: Record<string, unknown>[] };
+      broken.Statement[0] = { ...broken.Statement[0], NotAction: 's3:PutObject' };
+      delete broken.Statement[0]!['Action'];
+      await editor.fill(JSON.stringify(broken, null, 2));
+      await tab.getByRole('button', { name: 'Save policy' }).click();
+      await tab.getByRole('alert').filter({ hasText: 'NotAction' }).waitFor();
+      await editor.fill(original);
+      await tab.getByLabel('Grant read access to (account ID or principal ARN)').fill('210987654321');
+      await tab.getByLabel('Grant for').selectOption('sample');
+      await tab.getByLabel('Read set IDs or sample ID').fill('tumour');
+      await tab.getByRole('button', { name: 'Add to the policy' }).click();
+      await tab.getByRole('button', { name: 'Save policy' }).click();
+      await tab.getByRole('status').filter({ hasText: 'Saved.' }).waitFor();
+      await tab.screenshot({ path: join(shots, 'access-policy.png'), fullPage: true });
+      const partner = JSON.parse(execFileSync(process.execPath, [CLI, 'admin', 'account', 'create', '210987654321', '--name', 'partner'], { env: s.env, encoding: 'utf8' })) as {
+        accessKeyId: string;
+        secretAccessKey: string;
+      };
+      const theirs = new S3Client({ endpoint: s.url, region: 'us-east-1', forcePathStyle: true, credentials: partner, maxAttempts: 1 });
+      const objectOf = async (id: string) => {
+        const m = await omicsClient(s).send(new GetReadSetMetadataCommand({ sequenceStoreId: storeId, id }));
+        const [, bucket, key] = /^s3:\/\/([^/]+)\/(.+)$/.exec(m.files!.source1!.s3Access!.s3Uri!)!;
+        return { Bucket: bucket!, Key: key! };
+      };
+      const mine = await theirs.send(new GetObjectCommand(await objectOf(readSetId)));
+      assert.ok(Buffer.from(await mine.Body!.transformToByteArray()).equals(readFileSync(join(root, 'sample.bam'))), "the partner reads the granted sample's file");
+      await assert.rejects(theirs.send(new GetObjectCommand(await objectOf(otherReadSetId))), (e: Error) => e.name === 'AccessDenied', "and not another sample's");
+      await tab.getByLabel('Sample', { exact: true }).fill('nobody');
       await tab.getByRole('button', { name: 'Filter' }).click();
       await tab.getByText('No read sets match.').waitFor();
-      await tab.getByLabel('Sample').fill('tumour');
+      await tab.getByLabel('Sample', { exact: true }).fill('tumour');
       await tab.getByRole('button', { name: 'Filter' }).click();
+      await tab.getByRole('link', { name: 'run-42' }).waitFor();
+      assert.equal(await tab.getByRole('link', { name: 'run-43' }).count(), 0, "the other sample's read set is filtered out");
       await tab.getByRole('link', { name: 'run-42' }).click();
 
       // The read set: its files, and a presigned URL that serves the BAM.

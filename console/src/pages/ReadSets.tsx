@@ -2,6 +2,7 @@ import { useState } from 'preact/hooks';
 import { GetSequenceStoreCommand, ListReadSetsCommand, type ReadSetFilter } from '@aws-sdk/client-omics';
 import type { Clients } from '../session.js';
 import { Copyable, ErrorNote, Page, useLoad, when } from '../ui.js';
+import { AccessPolicy } from './AccessPolicy.js';
 
 const STATUSES = ['', 'ACTIVE', 'ARCHIVED', 'ACTIVATING', 'PROCESSING_UPLOAD', 'UPLOAD_FAILED', 'DELETING', 'DELETED'];
 
@@ -66,6 +67,12 @@ export function ReadSets({ clients, storeId }: { clients: Clients; storeId: stri
             </>
           ) : null}
         </dl>
+      ) : null}
+      {s?.s3Access?.s3AccessPointArn && s.arn ? (
+        <details>
+          <summary>S3 access policy and sharing</summary>
+          <AccessPolicy clients={clients} accessPointArn={s.s3Access.s3AccessPointArn} accountId={s.arn.split(':')[4]!} storeId={s.id!} />
+        </details>
       ) : null}
       <h2>Read sets</h2>
       <form class="inline" onSubmit={applyFilter} aria-label="Filter read sets">
