@@ -166,6 +166,19 @@ describe('the web console in headless Chromium', { skip: skipChromium() }, () =>
       const mine = await theirs.send(new GetObjectCommand(await objectOf(readSetId)));
       assert.ok(Buffer.from(await mine.Body!.transformToByteArray()).equals(readFileSync(join(root, 'sample.bam'))), "the partner reads the granted sample's file");
       await assert.rejects(theirs.send(new GetObjectCommand(await objectOf(otherReadSetId))), (e: Error) => e.name === 'AccessDenied', "and not another sample's");
+      // An import job followed to COMPLETED on the jobs page (it refreshes itself while a job runs).
+      const job = await omicsClient(s).send(
+        new StartReadSetImportJobCommand({
+          sequenceStoreId: storeId,
+          roleArn: ROLE,
+          sources: [{ sourceFileType: 'FASTQ', subjectId: 'patient-8', sampleId: 'later', name: 'run-44', sourceFiles: { source1: `file://${root}/reads_R1.fastq.gz` } }],
+        }),
+      );
+      await tab.getByRole('link', { name: 'Import, export and activation jobs' }).click();
+      await tab.getByRole('row').filter({ hasText: job.id! }).filter({ hasText: 'COMPLETED' }).waitFor();
+      await tab.screenshot({ path: join(shots, 'jobs.png') });
+      await tab.goBack();
+
       await tab.getByLabel('Sample', { exact: true }).fill('nobody');
       await tab.getByRole('button', { name: 'Filter' }).click();
       await tab.getByText('No read sets match.').waitFor();

@@ -6,8 +6,9 @@ import { Stores } from './pages/Stores.js';
 import { ReadSets } from './pages/ReadSets.js';
 import { ReadSet } from './pages/ReadSet.js';
 import { Viewer } from './pages/Viewer.js';
+import { Jobs } from './pages/Jobs.js';
 
-/** The page a location hash names: `#/`, `#/stores/<id>`, `#/stores/<id>/readsets/<id>[/view]`. */
+/** The page a location hash names: `#/`, `#/stores/<id>[/jobs]`, `#/stores/<id>/readsets/<id>[/view]`. */
 function route(hash: string): string[] {
   return hash.replace(/^#\/?/, '').split('?')[0]!.split('/').filter(Boolean);
 }
@@ -32,6 +33,7 @@ function App() {
   let page;
   if (r[0] === 'stores' && r[1] && r[2] === 'readsets' && r[3] && r[4] === 'view') page = <Viewer clients={clients} storeId={r[1]} id={r[3]} />;
   else if (r[0] === 'stores' && r[1] && r[2] === 'readsets' && r[3]) page = <ReadSet clients={clients} storeId={r[1]} id={r[3]} />;
+  else if (r[0] === 'stores' && r[1] && r[2] === 'jobs') page = <Jobs clients={clients} storeId={r[1]} />;
   else if (r[0] === 'stores' && r[1]) page = <ReadSets clients={clients} storeId={r[1]} />;
   else page = <Stores clients={clients} />;
   return (

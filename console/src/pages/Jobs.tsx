@@ -1,0 +1,93 @@
+import { useEffect, useState } from 'preact/hooks';
+import { ListReadSetActivationJobsCommand, ListReadSetExportJobsCommand, ListReadSetImportJobsCommand } from '@aws-sdk/client-omics';
+import { describeError, type Clients } from '../session.js';
+import { ErrorNote, Page, when } from '../ui.js';
+
+interface JobRow {
+  kind: 'Import' | 'Export' | 'Activation';
+  id: string;
+  status: string;
+  creationTime?: Date;
+  completionTime?: Date;
+}
+
+const DONE = new Set(['COMPLETED', 'COMPLETED_WITH_FAILURES', 'FAILED', 'CANCELLED']);
+
+async function storeJobs(c: Clients, sequenceStoreId: string): Promise<JobRow[]> {
+  const [imports, exports, activations] = await Promise.all([
+    c.omics.send(new ListReadSetImportJobsCommand({ sequenceStoreId, maxResults: 100 })),
+    c.omics.send(new ListReadSetExportJobsCommand({ sequenceStoreId, maxResults: 100 })),
+    c.omics.send(new ListReadSetActivationJobsCommand({ sequenceStoreId, maxResults: 100 })),
+  ]);
+  const rows: JobRow[] = [
+    ...(imports.importJobs ?? []).map((j) => ({ kind: 'Import' as const, id: j.id!, status: j.status!, creationTime: j.creationTime, completionTime: j.completionTime })),
+    ...(exports.exportJobs ?? []).map((j) => ({ kind: 'Export' as const, id: j.id!, status: j.status!, creationTime: j.creationTime, completionTime: j.completionTime })),
+    ...(activations.activationJobs ?? []).map((j) => ({ kind: 'Activation' as const, id: j.id!, status: j.status!, creationTime: j.creationTime, completionTime: j.completionTime })),
+  ];
+  return rows.sort((a, b) => (b.creationTime?.getTime() ?? 0) - (a.creationTime?.getTime() ?? 0));
+}
+
+/** A store's import, export and activation jobs, newest first, refreshed every two seconds while any is running. */
+export function Jobs({ clients, storeId }: { clients: Clients; storeId: string }) {
+  const [rows, setRows] = useState<JobRow[]>();
+  const [error, setError] = useState<string>();
+  useEffect(() => {
+    let live = true;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const poll = () => {
+      storeJobs(clients, storeId).then(
+        (r) => {
+          if (!live) return;
+          setRows(r);
+          setError(undefined);
+          if (r.some((j) => !DONE.has(j.status))) timer = setTimeout(poll, 2000);
+        },
+        (e: unknown) => {
+          if (!live) return;
+          setError(describeError(e).message);
+          timer = setTimeout(poll, 5000); // a server away for a moment: try again
+        },
+      );
+    };
+    poll();
+    return () => {
+      live = false;
+      clearTimeout(timer);
+    };
+  }, [clients, storeId]);
+  return (
+    <Page title="Jobs">
+      <p>
+        <a href={`#/stores/${storeId}`}>← Store {storeId}</a>
+      </p>
+      <ErrorNote text={error} />
+      {rows === undefined ? <p>Loading…</p> : rows.length === 0 ? <p>No jobs in this store.</p> : null}
+      {rows && rows.length > 0 ? (
+        <table aria-live="polite">
+          <thead>
+            <tr>
+              <th scope="col">Kind</th>
+              <th scope="col">ID</th>
+              <th scope="col">Status</th>
+              <th scope="col">Created</th>
+              <th scope="col">Completed</th>
+            </tr>
+          </thead>
+          <tbody>
+            {rows.map((j) => (
+              <tr key={`${j.kind}-${j.id}`}>
+                <td>{j.kind}</td>
+                <td>
+                  <code>{j.id}</code>
+                </td>
+                <td>{j.status}</td>
+                <td>{when(j.creationTime)}</td>
+                <td>{when(j.completionTime)}</td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      ) : null}
+    </Page>
+  );
+}
