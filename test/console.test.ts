@@ -13,14 +13,13 @@ import {
   CreateSequenceStoreCommand,
   CreateReferenceStoreCommand,
   StartReadSetImportJobCommand,
-  GetReadSetImportJobCommand,
   ListSequenceStoresCommand,
   GetReadSetMetadataCommand,
 } from '@aws-sdk/client-omics';
 import { S3Client, GetObjectCommand } from '@aws-sdk/client-s3';
 import { execFileSync } from 'node:child_process';
 import { CLI, spawnServer, type SpawnedServer } from './helpers/server.js';
-import { omicsClient, until, jobFinished, importReference } from './helpers/omics.js';
+import { omicsClient, importReference, importReadSets } from './helpers/omics.js';
 import { tinyCorpus } from './helpers/corpus.js';
 import { launchChromium, skipChromium } from './helpers/chromium.js';
 
@@ -59,20 +58,10 @@ describe('the web console in headless Chromium', { skip: skipChromium() }, () =>
     storeId = (await omics.send(new CreateSequenceStoreCommand({ name: 'lab', description: 'sequencing runs' }))).id!;
     const refStoreId = (await omics.send(new CreateReferenceStoreCommand({ name: 'refs' }))).id!;
     const referenceArn = await importReference(omics, refStoreId, `file://${root}/ref.fa`);
-    const job = await omics.send(
-      new StartReadSetImportJobCommand({
-        sequenceStoreId: storeId,
-        roleArn: ROLE,
-        sources: [
-          { sourceFileType: 'BAM', subjectId: 'patient-7', sampleId: 'tumour', name: 'run-42', referenceArn, sourceFiles: { source1: `file://${root}/sample.bam` } },
-          { sourceFileType: 'FASTQ', subjectId: 'patient-7', sampleId: 'normal', name: 'run-43', sourceFiles: { source1: `file://${root}/reads_R1.fastq.gz` } },
-        ],
-      }),
-    );
-    const done = await until('import', () => omics.send(new GetReadSetImportJobCommand({ sequenceStoreId: storeId, id: job.id })), jobFinished);
-    assert.equal(done.status, 'COMPLETED', JSON.stringify(done.sources));
-    readSetId = done.sources![0]!.readSetId!;
-    otherReadSetId = done.sources![1]!.readSetId!;
+    [readSetId, otherReadSetId] = (await importReadSets(omics, storeId, [
+      { sourceFileType: 'BAM', subjectId: 'patient-7', sampleId: 'tumour', name: 'run-42', referenceArn, sourceFiles: { source1: `file://${root}/sample.bam` } },
+      { sourceFileType: 'FASTQ', subjectId: 'patient-7', sampleId: 'normal', name: 'run-43', sourceFiles: { source1: `file://${root}/reads_R1.fastq.gz` } },
+    ])) as [string, string];
   });
   after(async () => {
     await s?.stop();

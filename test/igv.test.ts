@@ -14,16 +14,13 @@ import {
   CreateSequenceStoreCommand,
   GetSequenceStoreCommand,
   CreateReferenceStoreCommand,
-  StartReadSetImportJobCommand,
-  GetReadSetImportJobCommand,
   GetReadSetMetadataCommand,
 } from '@aws-sdk/client-omics';
 import { ROOT, spawnServer, type SpawnedServer } from './helpers/server.js';
-import { omicsClient, until, jobFinished, importReference } from './helpers/omics.js';
+import { omicsClient, importReference, importReadSets } from './helpers/omics.js';
 import { tinyCorpus } from './helpers/corpus.js';
 import { launchChromium, skipChromium } from './helpers/chromium.js';
 
-const ROLE = 'arn:aws:iam::123456789012:role/OmicsImport';
 
 describe('igv.js in headless Chromium over presigned S3-view URLs', { skip: skipChromium() }, () => {
   let s: SpawnedServer;
@@ -66,25 +63,14 @@ describe('igv.js in headless Chromium over presigned S3-view URLs', { skip: skip
     const alias = /^s3:\/\/([^/]+)\//.exec((await omics.send(new GetSequenceStoreCommand({ id: storeId }))).s3Access!.s3Uri!)![1]!;
     const refStoreId = (await omics.send(new CreateReferenceStoreCommand({ name: 'refs' }))).id!;
     const referenceArn = await importReference(omics, refStoreId, `file://${root}/ref.fa`);
-    const job = await omics.send(
-      new StartReadSetImportJobCommand({
-        sequenceStoreId: storeId,
-        roleArn: ROLE,
-        sources: (['BAM', 'CRAM'] as const).map((t) => ({
-          sourceFileType: t,
-          subjectId: 's',
-          sampleId: 'm',
-          name: t,
-          referenceArn,
-          sourceFiles: { source1: `file://${root}/sample.${t.toLowerCase()}` },
-        })),
-      }),
+    const readSetIds = await importReadSets(
+      omics,
+      storeId,
+      (['BAM', 'CRAM'] as const).map((t) => ({ sourceFileType: t, subjectId: 's', sampleId: 'm', name: t, referenceArn, sourceFiles: { source1: `file://${root}/sample.${t.toLowerCase()}` } })),
     );
-    const done = await until('import', () => omics.send(new GetReadSetImportJobCommand({ sequenceStoreId: storeId, id: job.id })), jobFinished);
-    assert.equal(done.status, 'COMPLETED', JSON.stringify(done.sources));
     const s3 = new S3Client({ endpoint: s.url, region: 'us-east-1', forcePathStyle: true, credentials: { accessKeyId: s.accessKeyId, secretAccessKey: s.secretAccessKey } });
     for (const [i, name] of ['bam', 'cram'].entries()) {
-      const m = await omics.send(new GetReadSetMetadataCommand({ sequenceStoreId: storeId, id: done.sources![i]!.readSetId }));
+      const m = await omics.send(new GetReadSetMetadataCommand({ sequenceStoreId: storeId, id: readSetIds[i]! }));
       for (const [which, f] of [['url', m.files!.source1!], ['index', m.files!.index!]] as const) {
         const key = f.s3Access!.s3Uri!.replace(`s3://${alias}/`, '');
         urls[`${name}-${which}`] = await getSignedUrl(s3, new GetObjectCommand({ Bucket: alias, Key: key }), { expiresIn: 600 });

@@ -25,8 +25,6 @@ import {
   CreateSequenceStoreCommand,
   GetSequenceStoreCommand,
   CreateReferenceStoreCommand,
-  StartReadSetImportJobCommand,
-  GetReadSetImportJobCommand,
   GetReadSetMetadataCommand,
   GetS3AccessPolicyCommand,
   PutS3AccessPolicyCommand,
@@ -37,11 +35,10 @@ import { CLI, spawnServer, type SpawnedServer } from './helpers/server.js';
 import { sendRaw } from './helpers/signing.js';
 import { openMetadataStore } from '../src/db/open.js';
 import { readSetRecord } from './helpers/records.js';
-import { omicsClient, until, jobFinished, importReference } from './helpers/omics.js';
+import { omicsClient, until, importReference, importReadSets } from './helpers/omics.js';
 import { SAMTOOLS_ENV, tinyCorpus } from './helpers/corpus.js';
 
 const run = promisify(execFile);
-const ROLE = 'arn:aws:iam::123456789012:role/OmicsImport';
 
 describe('S3 view of read sets', () => {
   let s: SpawnedServer;
@@ -69,20 +66,12 @@ describe('S3 view of read sets', () => {
     alias = /^s3:\/\/([^/]+)\//.exec((await omics.send(new GetSequenceStoreCommand({ id: storeId }))).s3Access!.s3Uri!)![1]!;
     const refStoreId = (await omics.send(new CreateReferenceStoreCommand({ name: 'refs' }))).id!;
     const referenceArn = await importReference(omics, refStoreId, `file://${root}/ref.fa`);
-    const job = await omics.send(
-      new StartReadSetImportJobCommand({
-        sequenceStoreId: storeId,
-        roleArn: ROLE,
-        sources: [
-          { sourceFileType: 'BAM', subjectId: 'subj-1', sampleId: 'samp-1', name: 'bam', referenceArn, sourceFiles: { source1: `file://${root}/sample.bam` }, tags: { project: 'p7', other: 'x' } },
-          { sourceFileType: 'FASTQ', subjectId: 'subj-2', sampleId: 'samp-2', name: 'fq', sourceFiles: { source1: `file://${root}/reads_R1.fastq.gz`, source2: `file://${root}/reads_R2.fastq.gz` } },
-        ],
-      }),
-    );
-    const done = await until('import', () => omics.send(new GetReadSetImportJobCommand({ sequenceStoreId: storeId, id: job.id })), jobFinished);
-    assert.equal(done.status, 'COMPLETED', JSON.stringify(done.sources));
-    const bamMeta = await omics.send(new GetReadSetMetadataCommand({ sequenceStoreId: storeId, id: done.sources![0]!.readSetId }));
-    const fqMeta = await omics.send(new GetReadSetMetadataCommand({ sequenceStoreId: storeId, id: done.sources![1]!.readSetId }));
+    const [bamId, fqId] = await importReadSets(omics, storeId, [
+      { sourceFileType: 'BAM', subjectId: 'subj-1', sampleId: 'samp-1', name: 'bam', referenceArn, sourceFiles: { source1: `file://${root}/sample.bam` }, tags: { project: 'p7', other: 'x' } },
+      { sourceFileType: 'FASTQ', subjectId: 'subj-2', sampleId: 'samp-2', name: 'fq', sourceFiles: { source1: `file://${root}/reads_R1.fastq.gz`, source2: `file://${root}/reads_R2.fastq.gz` } },
+    ]);
+    const bamMeta = await omics.send(new GetReadSetMetadataCommand({ sequenceStoreId: storeId, id: bamId }));
+    const fqMeta = await omics.send(new GetReadSetMetadataCommand({ sequenceStoreId: storeId, id: fqId }));
     bamKey = bamMeta.files!.source1!.s3Access!.s3Uri!.replace(`s3://${alias}/`, '');
     fastqKey = fqMeta.files!.source1!.s3Access!.s3Uri!.replace(`s3://${alias}/`, '');
     s3 = s3For(s.accessKeyId, s.secretAccessKey);

@@ -5,6 +5,7 @@ import type { Readable } from 'node:stream';
 import { crc32 } from 'node:zlib';
 import { Command } from 'commander';
 import { EXIT } from './exit-codes.js';
+import { checksumHeaderValue } from '../core/checksums.js';
 import { MIB, Progress, conn, connectionTarget, withRetries, type Conn } from './transfer-common.js';
 import { SignedHttp, resolveCredentials } from './signed-http.js';
 
@@ -129,9 +130,7 @@ async function fileCrc32(path: string): Promise<string> {
   } finally {
     await file.close();
   }
-  const b = Buffer.alloc(4);
-  b.writeUInt32BE(c >>> 0);
-  return b.toString('base64');
+  return checksumHeaderValue(c);
 }
 
 export async function download(o: DownloadOptions): Promise<number> {

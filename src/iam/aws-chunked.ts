@@ -3,6 +3,7 @@ import { crc32 } from 'node:zlib';
 import { Transform, type TransformCallback } from 'node:stream';
 import { Crc32c } from '@aws-crypto/crc32c';
 import { AuthenticationError, ValidationError } from '../core/errors.js';
+import { checksumHeaderValue } from '../core/checksums.js';
 import { EMPTY_SHA256 } from './sigv4.js';
 
 /**
@@ -55,22 +56,14 @@ function checksummer(name: string): Checksummer | undefined {
       let c = 0;
       return {
         update: (b) => (c = crc32(b, c)),
-        digest: () => {
-          const out = Buffer.alloc(4);
-          out.writeUInt32BE(c >>> 0);
-          return out.toString('base64');
-        },
+        digest: () => checksumHeaderValue(c),
       };
     }
     case 'x-amz-checksum-crc32c': {
       const h = new Crc32c();
       return {
         update: (b) => void h.update(b),
-        digest: () => {
-          const out = Buffer.alloc(4);
-          out.writeUInt32BE(h.digest() >>> 0);
-          return out.toString('base64');
-        },
+        digest: () => checksumHeaderValue(h.digest()),
       };
     }
     case 'x-amz-checksum-sha1':

@@ -12,7 +12,8 @@ import { storedFile } from './read-set-files.js';
 import { isContentError, statusMessageOf } from './job-errors.js';
 import type { ReferenceService } from './references.js';
 import { blobKeys, storeBlobs } from './store-storage.js';
-import { s3Crc32, teeIntoBlob, writeUnderLease, type StoredBytes, type WriteLease } from './tee.js';
+import { teeIntoBlob, writeUnderLease, type StoredBytes, type WriteLease } from './tee.js';
+import { checksumHeaderValue } from '../core/checksums.js';
 
 export const READ_SET_INGEST_JOB = 'ReadSetUploadIngest';
 
@@ -68,7 +69,7 @@ export async function storeAndInspect(
     let index: StoredBytes | undefined;
     if (inspection.index) {
       const bytes = inspection.index.bytes;
-      index = { size: (await blobs.put(keys.index, Readable.from([bytes]))).size, crc32: s3Crc32(crc32(bytes)) };
+      index = { size: (await blobs.put(keys.index, Readable.from([bytes]))).size, crc32: checksumHeaderValue(crc32(bytes)) };
     }
     return { inspection, stored: { source1: a!, ...(b ? { source2: b } : {}), ...(index ? { index } : {}) } };
   });

@@ -1,5 +1,6 @@
 import { PassThrough, type Readable } from 'node:stream';
 import { crc32 } from 'node:zlib';
+import { checksumHeaderValue } from '../core/checksums.js';
 import type { BlobStore } from '../blob/blob-store.js';
 
 /**
@@ -16,17 +17,10 @@ export interface BlobTee {
   abort(err: Error): Promise<void>;
 }
 
-/** What a stored file is: its length and S3's full-object CRC32 of its bytes (`s3Crc32`). */
+/** What a stored file is: its length and S3's full-object CRC32 of its bytes (base64, `checksumHeaderValue`). */
 export interface StoredBytes {
   size: number;
   crc32: string;
-}
-
-/** A CRC32 as S3 writes it in `x-amz-checksum-crc32`: the big-endian value in base64. */
-export function s3Crc32(value: number): string {
-  const b = Buffer.alloc(4);
-  b.writeUInt32BE(value >>> 0);
-  return b.toString('base64');
 }
 
 export function teeIntoBlob(source: Readable, blobs: BlobStore, key: string): BlobTee {
@@ -66,7 +60,7 @@ export function teeIntoBlob(source: Readable, blobs: BlobStore, key: string): Bl
     async finish() {
       for (let r = await data.next(); !r.done; r = await data.next());
       const { size } = await stored;
-      return { size, crc32: s3Crc32(crc) };
+      return { size, crc32: checksumHeaderValue(crc) };
     },
     async abort(err: Error) {
       sink.destroy(err);

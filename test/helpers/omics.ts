@@ -1,5 +1,12 @@
 import assert from 'node:assert/strict';
-import { OmicsClient, StartReferenceImportJobCommand, GetReferenceImportJobCommand } from '@aws-sdk/client-omics';
+import {
+  OmicsClient,
+  StartReferenceImportJobCommand,
+  GetReferenceImportJobCommand,
+  StartReadSetImportJobCommand,
+  GetReadSetImportJobCommand,
+  type StartReadSetImportJobSourceItem,
+} from '@aws-sdk/client-omics';
 import type { SpawnedServer } from './server.js';
 
 /** An Omics client for a spawned server, signed with its root key, no retries (tests see every error). */
@@ -35,6 +42,14 @@ export async function importReference(omics: OmicsClient, referenceStoreId: stri
   const done = await until('reference import', () => omics.send(new GetReferenceImportJobCommand({ referenceStoreId, id: job.id })), jobFinished);
   assert.equal(done.status, 'COMPLETED', JSON.stringify(done.sources));
   return `arn:aws:omics:us-east-1:123456789012:referenceStore/${referenceStoreId}/reference/${done.sources![0]!.referenceId}`;
+}
+
+/** Imports read sets into a sequence store in one job, checks it completed, and returns their IDs in source order. */
+export async function importReadSets(omics: OmicsClient, sequenceStoreId: string, sources: StartReadSetImportJobSourceItem[]): Promise<string[]> {
+  const job = await omics.send(new StartReadSetImportJobCommand({ sequenceStoreId, roleArn: 'arn:aws:iam::123456789012:role/OmicsImport', sources }));
+  const done = await until('import', () => omics.send(new GetReadSetImportJobCommand({ sequenceStoreId, id: job.id })), jobFinished);
+  assert.equal(done.status, 'COMPLETED', JSON.stringify(done.sources));
+  return done.sources!.map((x) => x.readSetId!);
 }
 
 /** Asserts that `p` fails with the named service error (and message). */
