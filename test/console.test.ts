@@ -15,6 +15,7 @@ import {
   StartReadSetImportJobCommand,
   ListSequenceStoresCommand,
   GetReadSetMetadataCommand,
+  GetSequenceStoreCommand,
 } from '@aws-sdk/client-omics';
 import { S3Client, GetObjectCommand } from '@aws-sdk/client-s3';
 import { execFileSync } from 'node:child_process';
@@ -155,6 +156,27 @@ describe('the web console in headless Chromium', { skip: skipChromium() }, () =>
       const mine = await theirs.send(new GetObjectCommand(await objectOf(readSetId)));
       assert.ok(Buffer.from(await mine.Body!.transformToByteArray()).equals(readFileSync(join(root, 'sample.bam'))), "the partner reads the granted sample's file");
       await assert.rejects(theirs.send(new GetObjectCommand(await objectOf(otherReadSetId))), (e: Error) => e.name === 'AccessDenied', "and not another sample's");
+      // The partner signs in to the console (in a browser context of their own) and sees that read set only.
+      const storeUri = (await omicsClient(s).send(new GetSequenceStoreCommand({ id: storeId }))).s3Access!.s3Uri!;
+      const partnerContext = await browser.newContext();
+      try {
+        const theirTab = await partnerContext.newPage();
+        await theirTab.goto(`${s.url}/console/#/shared`);
+        await theirTab.getByLabel('Access key ID').fill(partner.accessKeyId);
+        await theirTab.getByLabel('Secret access key').fill(partner.secretAccessKey);
+        await theirTab.getByRole('button', { name: 'Sign in' }).click();
+        await theirTab.getByLabel('Store S3 URI').fill(storeUri);
+        await theirTab.getByRole('button', { name: 'Open' }).click();
+        await theirTab.getByRole('heading', { name: `Read set ${readSetId} · sample tumour · subject patient-7` }).waitFor();
+        await theirTab.getByText('1 read set shared with you; the store holds 1 more that you may not read.').waitFor();
+        assert.equal(await theirTab.getByText(otherReadSetId).count(), 0, "the other sample's read set is not shown");
+        await theirTab.getByRole('region', { name: `Read set ${readSetId}` }).getByRole('button', { name: /Presigned URL/ }).first().click();
+        const shared = await theirTab.locator('td code', { hasText: 'X-Amz-Signature' }).first().textContent();
+        assert.equal((await fetch(shared!)).status, 200, "the partner's presigned URL serves the file");
+        await theirTab.screenshot({ path: join(shots, 'shared.png'), fullPage: true });
+      } finally {
+        await partnerContext.close();
+      }
       // An import job followed to COMPLETED on the jobs page (it refreshes itself while a job runs).
       const job = await omicsClient(s).send(
         new StartReadSetImportJobCommand({

@@ -1,14 +1,16 @@
 import { render } from 'preact';
 import { useEffect, useMemo, useState } from 'preact/hooks';
-import { clearSession, clientsFor, loadSession, type Session } from './session.js';
+import { clearSession, clientsFor, loadSession, SIGNED_OUT_EVENT, type Session } from './session.js';
 import { SignIn } from './pages/SignIn.js';
 import { Stores } from './pages/Stores.js';
 import { ReadSets } from './pages/ReadSets.js';
 import { ReadSet } from './pages/ReadSet.js';
 import { Viewer } from './pages/Viewer.js';
 import { Jobs } from './pages/Jobs.js';
+import { Upload } from './pages/Upload.js';
+import { Shared } from './pages/Shared.js';
 
-/** The page a location hash names: `#/`, `#/stores/<id>[/jobs]`, `#/stores/<id>/readsets/<id>[/view]`. */
+/** The page a location hash names: `#/`, `#/shared`, `#/stores/<id>[/jobs|/upload]`, `#/stores/<id>/readsets/<id>[/view]`. */
 function route(hash: string): string[] {
   return hash.replace(/^#\/?/, '').split('?')[0]!.split('/').filter(Boolean);
 }
@@ -23,17 +25,25 @@ function App() {
     return () => window.removeEventListener('hashchange', on);
   }, []);
   const clients = useMemo(() => (session ? clientsFor(session) : undefined), [session]);
-  if (!session || !clients) return <SignIn onSignedIn={setSession} notice={notice} />;
   const signOut = (why?: string) => {
     clearSession();
     setNotice(why);
     setSession(undefined);
   };
+  // A page whose request finds the key wrong or expired (rotated, deleted, a session token run out) signs out.
+  useEffect(() => {
+    const on = (e: Event) => signOut((e as CustomEvent<string>).detail);
+    window.addEventListener(SIGNED_OUT_EVENT, on);
+    return () => window.removeEventListener(SIGNED_OUT_EVENT, on);
+  }, []);
+  if (!session || !clients) return <SignIn onSignedIn={setSession} notice={notice} />;
   const r = route(hash);
   let page;
   if (r[0] === 'stores' && r[1] && r[2] === 'readsets' && r[3] && r[4] === 'view') page = <Viewer clients={clients} storeId={r[1]} id={r[3]} />;
   else if (r[0] === 'stores' && r[1] && r[2] === 'readsets' && r[3]) page = <ReadSet clients={clients} storeId={r[1]} id={r[3]} />;
   else if (r[0] === 'stores' && r[1] && r[2] === 'jobs') page = <Jobs clients={clients} storeId={r[1]} />;
+  else if (r[0] === 'stores' && r[1] && r[2] === 'upload') page = <Upload clients={clients} accessKeyId={session.accessKeyId} storeId={r[1]} />;
+  else if (r[0] === 'shared') page = <Shared clients={clients} />;
   else if (r[0] === 'stores' && r[1]) page = <ReadSets clients={clients} storeId={r[1]} />;
   else page = <Stores clients={clients} />;
   return (
@@ -44,6 +54,7 @@ function App() {
         </a>
         <nav aria-label="Main">
           <a href="#/">Sequence stores</a>
+          <a href="#/shared">Shared with me</a>
         </nav>
         <span class="who" title="Signed in with this access key">
           {session.accessKeyId}

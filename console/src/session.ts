@@ -47,12 +47,15 @@ export function clientsFor(s: Session): Clients {
   };
 }
 
+/** Dispatched on window (detail: the message) when a request finds the session's key wrong or expired. */
+export const SIGNED_OUT_EVENT = 'openomics:signed-out';
+
 /** An API error as a sentence for the page: what went wrong and, where it helps, what to do. */
 export function describeError(e: unknown): { message: string; signedOut?: boolean } {
   const err = e as Error & { $metadata?: { httpStatusCode?: number } };
   const name = err?.name ?? '';
   if (['UnrecognizedClientException', 'InvalidSignatureException', 'SignatureDoesNotMatch', 'InvalidAccessKeyId', 'InvalidClientTokenId'].includes(name)) {
-    return { message: 'The access key ID or the secret access key is not right. Check both and sign in again.', signedOut: true };
+    return { message: 'The access key is not accepted: its ID or secret is not right, or it was deactivated or deleted. Check both and sign in again.', signedOut: true };
   }
   if (name === 'ExpiredTokenException' || name === 'ExpiredToken') return { message: 'Your session has expired. Sign in again.', signedOut: true };
   if (name === 'AccessDeniedException' || name === 'AccessDenied') return { message: `You are signed in, but not allowed to do this: ${err.message}` };

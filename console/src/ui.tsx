@@ -1,6 +1,6 @@
 import type { ComponentChildren } from 'preact';
 import { useEffect, useState } from 'preact/hooks';
-import { describeError } from './session.js';
+import { describeError, SIGNED_OUT_EVENT } from './session.js';
 
 /** A value loaded from the API: what the page shows while it loads, and the error in words if it fails. */
 export function useLoad<T>(load: () => Promise<T>, deps: unknown[]): { value?: T; error?: string; loading: boolean; reload: () => void } {
@@ -11,7 +11,11 @@ export function useLoad<T>(load: () => Promise<T>, deps: unknown[]): { value?: T
     setState((s) => ({ ...s, loading: true }));
     load().then(
       (value) => live && setState({ value, loading: false }),
-      (e: unknown) => live && setState({ error: describeError(e).message, loading: false }),
+      (e: unknown) => {
+        const d = describeError(e);
+        if (d.signedOut) window.dispatchEvent(new CustomEvent(SIGNED_OUT_EVENT, { detail: d.message }));
+        if (live) setState({ error: d.message, loading: false });
+      },
     );
     return () => {
       live = false;

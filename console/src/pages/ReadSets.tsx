@@ -35,7 +35,8 @@ export function ReadSets({ clients, storeId }: { clients: Clients; storeId: stri
   return (
     <Page title={s ? `Store ${s.name || s.id}` : 'Store'}>
       <p>
-        <a href="#/">← All stores</a> · <a href={`#/stores/${storeId}/jobs`}>Import, export and activation jobs</a>
+        <a href="#/">← All stores</a> · <a href={`#/stores/${storeId}/jobs`}>Import, export and activation jobs</a> ·{' '}
+        <a href={`#/stores/${storeId}/upload`}>Upload read sets</a>
       </p>
       <ErrorNote text={store.error} />
       {s ? (

@@ -1,0 +1,249 @@
+// Uploads through the web console in headless Debian Chromium (playwright-core) against a spawned server: a FASTQ
+// pair chosen with the file picker and a BAM dropped on the page reach ACTIVE with the bytes they were given; an
+// upload interrupted by a reload resumes when its file is chosen again, sending only the parts the server lacks;
+// an upload whose server goes away pauses with a clear message and finishes after the server is back; a key
+// deactivated mid-session signs the page out with a message.
+import { describe, it, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { execFileSync } from 'node:child_process';
+import { CreateSequenceStoreCommand, CreateReferenceStoreCommand, GetReadSetMetadataCommand, ListReadSetsCommand, type ReadSetListItem } from '@aws-sdk/client-omics';
+import type { Page, Request, Route } from 'playwright-core';
+import { CLI, spawnServer, type SpawnedServer } from './helpers/server.js';
+import { omicsClient, importReference } from './helpers/omics.js';
+import { tinyCorpus } from './helpers/corpus.js';
+import { launchChromium, skipChromium } from './helpers/chromium.js';
+
+/** A FASTQ of `reads` 100-base reads (about 230 bytes each), the same bytes for the same seed. */
+function syntheticFastq(reads: number, seed: number): Buffer {
+  let x = seed;
+  const rnd = () => ((x = (x * 1103515245 + 12345) & 0x7fffffff) >> 16) & 3;
+  const lines: string[] = [];
+  for (let i = 0; i < reads; i++) {
+    let seq = '';
+    for (let j = 0; j < 100; j++) seq += 'ACGT'[rnd()];
+    lines.push(`@synthetic.${seed}.${i} length=100`, seq, '+', 'I'.repeat(100));
+  }
+  return Buffer.from(lines.join('\n') + '\n');
+}
+
+const isPart = (u: string) => /\/upload\/\d+\/part\?/.test(u);
+const partNumberOf = (u: string) => Number(new URL(u).searchParams.get('partNumber'));
+
+describe('uploads in the web console (headless Chromium)', { skip: skipChromium() }, () => {
+  let s: SpawnedServer;
+  let root: string;
+  let dataDir: string;
+  let shots: string;
+  let storeId: string;
+
+  before(async () => {
+    const corpus = tinyCorpus();
+    root = mkdtempSync(join(tmpdir(), 'openomics-console-upload-'));
+    dataDir = join(root, 'data');
+    mkdirSync(dataDir);
+    shots = process.env['OPENOMICS_CONSOLE_SCREENSHOTS'] ?? join(root, 'shots');
+    mkdirSync(shots, { recursive: true });
+    for (const f of ['ref.fa', 'sample.bam', 'reads_R1.fastq.gz', 'reads_R2.fastq.gz']) copyFileSync(join(corpus, f), join(root, f));
+    writeFileSync(join(root, 'big_run.fastq'), syntheticFastq(20_000, 7)); // ~4.6 MB: 5 parts of 1 MiB
+    writeFileSync(join(root, 'other_run.fastq'), syntheticFastq(20_000, 11));
+    s = await spawnServer({ dataDir, env: { OPENOMICS_IMPORT_ROOTS: root } });
+    const omics = omicsClient(s);
+    storeId = (await omics.send(new CreateSequenceStoreCommand({ name: 'uploads' }))).id!;
+    const refStoreId = (await omics.send(new CreateReferenceStoreCommand({ name: 'refs' }))).id!;
+    await importReference(omics, refStoreId, `file://${root}/ref.fa`, 'tiny-genome');
+  });
+  after(async () => {
+    await s?.stop();
+    rmSync(root, { recursive: true, force: true });
+  });
+
+  const signIn = async (tab: Page) => {
+    await tab.goto(`${s.url}/console/#/stores/${storeId}/upload`);
+    await tab.getByLabel('Access key ID').fill(s.accessKeyId);
+    await tab.getByLabel('Secret access key').fill(s.secretAccessKey);
+    await tab.getByRole('button', { name: 'Sign in' }).click();
+    await tab.getByRole('heading', { name: 'Upload read sets' }).waitFor();
+  };
+  const readSetNamed = async (name: string): Promise<ReadSetListItem> => {
+    const list = await omicsClient(s).send(new ListReadSetsCommand({ sequenceStoreId: storeId, filter: { name } }));
+    assert.equal(list.readSets?.length, 1, `one read set named ${name}`);
+    return list.readSets[0]!;
+  };
+  const fill = async (tab: Page, subject: string, sample: string, partMiB?: number) => {
+    await tab.getByLabel('Subject ID').fill(subject);
+    await tab.getByLabel('Sample ID').fill(sample);
+    if (partMiB) {
+      await tab.getByText('Advanced').click();
+      await tab.getByLabel(/^Part size/).fill(String(partMiB));
+    }
+  };
+  const active = (tab: Page, name: string) => tab.getByRole('listitem', { name: `Upload ${name}` }).getByRole('status').filter({ hasText: 'ACTIVE' });
+
+  it('uploads a FASTQ pair from the file picker and a dropped BAM, both to ACTIVE with their bytes', async () => {
+    const browser = await launchChromium();
+    try {
+      const tab = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+      const errors: string[] = [];
+      tab.on('pageerror', (e) => errors.push(String(e)));
+      await signIn(tab);
+
+      await tab.getByLabel('choose files').setInputFiles([join(root, 'reads_R2.fastq.gz'), join(root, 'reads_R1.fastq.gz')]);
+      assert.equal(await tab.getByLabel('File type').inputValue(), 'FASTQ');
+      assert.equal(await tab.getByLabel('Read set name').inputValue(), 'reads', 'named after the files, without _R1');
+      await fill(tab, 'patient-1', 'blood');
+      await tab.getByRole('button', { name: 'Upload', exact: true }).click();
+      await active(tab, 'reads').waitFor({ timeout: 60_000 });
+
+      // A BAM dropped on the page (a DataTransfer made in the page from the file's bytes), with its reference.
+      const bam = readFileSync(join(root, 'sample.bam'));
+      const dropped = await tab.evaluateHandle((b64) => {
+        const dt = new DataTransfer();
+        dt.items.add(new File([Uint8Array.from(atob(b64), (c) => c.charCodeAt(0))], 'tumour-run.bam'));
+        return dt;
+      }, bam.toString('base64'));
+      await tab.locator('.dropzone').dispatchEvent('drop', { dataTransfer: dropped });
+      assert.equal(await tab.getByLabel('File type').inputValue(), 'BAM');
+      await fill(tab, 'patient-1', 'tumour');
+      await tab.getByLabel('Reference').selectOption({ label: 'tiny-genome (refs)' });
+      await tab.getByRole('button', { name: 'Upload', exact: true }).click();
+      await active(tab, 'tumour-run').waitFor({ timeout: 60_000 });
+      await tab.screenshot({ path: join(shots, 'upload.png'), fullPage: true });
+
+      const omics = omicsClient(s);
+      const pair = await omics.send(new GetReadSetMetadataCommand({ sequenceStoreId: storeId, id: (await readSetNamed('reads')).id }));
+      assert.equal(pair.status, 'ACTIVE');
+      assert.equal(pair.fileType, 'FASTQ');
+      assert.equal(pair.sampleId, 'blood');
+      assert.equal(pair.files?.source1?.contentLength, readFileSync(join(root, 'reads_R1.fastq.gz')).length, 'R1 is source1');
+      assert.equal(pair.files?.source2?.contentLength, readFileSync(join(root, 'reads_R2.fastq.gz')).length, 'R2 is source2');
+      const tumour = await omics.send(new GetReadSetMetadataCommand({ sequenceStoreId: storeId, id: (await readSetNamed('tumour-run')).id }));
+      assert.equal(tumour.status, 'ACTIVE');
+      assert.match(tumour.referenceArn ?? '', /referenceStore\/\d+\/reference\/\d+$/);
+      assert.equal(tumour.files?.source1?.contentLength, bam.length);
+      const reads = Number(execFileSync('samtools', ['view', '-c', join(root, 'sample.bam')], { encoding: 'utf8' }).trim());
+      assert.equal(tumour.sequenceInformation?.totalReadCount, reads, 'as many reads as samtools counts');
+
+      // The page links to the read set it made.
+      await tab.getByRole('listitem', { name: 'Upload tumour-run' }).getByRole('link', { name: 'Open the read set' }).click();
+      await tab.getByRole('heading', { name: 'Read set tumour-run' }).waitFor();
+      assert.deepEqual(errors, []);
+    } finally {
+      await browser.close();
+    }
+  });
+
+  it('resumes an upload interrupted by a reload, sending only the parts the server lacks', async () => {
+    const browser = await launchChromium();
+    try {
+      const tab = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+      await signIn(tab);
+      // Part 3 is held back (never reaches the server) until the page is reloaded under it.
+      let held: Route | undefined;
+      await tab.route(
+        (u) => isPart(u.href) && partNumberOf(u.href) === 3,
+        (route) => {
+          held = route;
+        },
+      );
+      const sent: number[] = [];
+      const onRequest = (r: Request) => {
+        if (isPart(r.url())) sent.push(partNumberOf(r.url()));
+      };
+      tab.on('request', onRequest);
+      await tab.getByLabel('choose files').setInputFiles(join(root, 'big_run.fastq'));
+      await fill(tab, 'patient-2', 'saliva', 1);
+      await tab.getByRole('button', { name: 'Upload', exact: true }).click();
+      // Parts 1, 2, 4 and 5 arrive; 3 hangs.
+      await tab.waitForFunction(() => {
+        const p = document.querySelector('progress');
+        return p !== null && p.max > 0 && p.value >= p.max - 1024 * 1024;
+      });
+      assert.ok(held, 'part 3 was held');
+      await tab.screenshot({ path: join(shots, 'upload-progress.png') });
+
+      await tab.reload();
+      await held!.abort().catch(() => undefined); // the reload already cancelled it
+      await tab.unrouteAll({ behavior: 'ignoreErrors' });
+      sent.length = 0;
+      const interrupted = tab.getByLabel('Interrupted upload big_run');
+      await interrupted.waitFor();
+      await tab.screenshot({ path: join(shots, 'upload-resume.png') });
+      // Another file is refused, by name.
+      await interrupted.getByLabel(/Choose the same file/).setInputFiles(join(root, 'other_run.fastq'));
+      await interrupted.getByRole('alert').filter({ hasText: 'big_run.fastq' }).waitFor();
+      await interrupted.getByLabel(/Choose the same file/).setInputFiles(join(root, 'big_run.fastq'));
+      await active(tab, 'big_run').waitFor({ timeout: 60_000 });
+      assert.deepEqual(sent, [3], 'only the missing part is sent again');
+      tab.off('request', onRequest);
+
+      const rs = await omicsClient(s).send(new GetReadSetMetadataCommand({ sequenceStoreId: storeId, id: (await readSetNamed('big_run')).id }));
+      assert.equal(rs.files?.source1?.contentLength, readFileSync(join(root, 'big_run.fastq')).length);
+      assert.equal(rs.sequenceInformation?.totalReadCount, 20_000);
+      assert.equal(await tab.evaluate(() => localStorage.getItem('openomics.console.uploads')), '{}', 'a finished upload is forgotten');
+    } finally {
+      await browser.close();
+    }
+  });
+
+  it('pauses with a clear message when the server goes away mid-upload, and finishes once it is back', async () => {
+    const browser = await launchChromium();
+    try {
+      const tab = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+      await signIn(tab);
+      let held: Route | undefined;
+      await tab.route(
+        (u) => isPart(u.href) && partNumberOf(u.href) === 2,
+        (route) => {
+          held = route;
+        },
+      );
+      await tab.getByLabel('choose files').setInputFiles(join(root, 'other_run.fastq'));
+      await fill(tab, 'patient-3', 'skin', 1);
+      await tab.getByRole('button', { name: 'Upload', exact: true }).click();
+      await tab.waitForFunction(() => {
+        const p = document.querySelector('progress');
+        return p !== null && p.max > 0 && p.value >= p.max - 1024 * 1024; // all but part 2
+      });
+      assert.ok(held);
+      const port = new URL(s.url).port;
+      await s.kill(); // the server goes away (its data stays)
+      await held!.continue().catch(() => undefined); // part 2 now meets a closed port
+      await tab.unrouteAll({ behavior: 'ignoreErrors' });
+      const item = tab.getByRole('listitem', { name: 'Upload other_run' });
+      await item.getByRole('status').filter({ hasText: 'cannot be reached' }).waitFor({ timeout: 30_000 });
+      assert.match((await item.getByRole('status').textContent()) ?? '', /kept on the server/);
+
+      s = await spawnServer({ dataDir, env: { OPENOMICS_IMPORT_ROOTS: root, OPENOMICS_PORT: port } });
+      await item.getByRole('button', { name: 'Resume' }).click();
+      await active(tab, 'other_run').waitFor({ timeout: 60_000 });
+      const rs = await omicsClient(s).send(new GetReadSetMetadataCommand({ sequenceStoreId: storeId, id: (await readSetNamed('other_run')).id }));
+      assert.equal(rs.files?.source1?.contentLength, readFileSync(join(root, 'other_run.fastq')).length);
+      assert.equal(rs.sequenceInformation?.totalReadCount, 20_000);
+    } finally {
+      await browser.close();
+    }
+  });
+
+  it('signs the page out with a message when its access key is deactivated mid-session', async () => {
+    const browser = await launchChromium();
+    try {
+      const user = JSON.parse(execFileSync(process.execPath, [CLI, 'admin', 'access-key', 'create'], { env: s.env, encoding: 'utf8' })) as { accessKeyId: string; secretAccessKey: string };
+      const tab = await browser.newPage();
+      await tab.goto(`${s.url}/console/`);
+      await tab.getByLabel('Access key ID').fill(user.accessKeyId);
+      await tab.getByLabel('Secret access key').fill(user.secretAccessKey);
+      await tab.getByRole('button', { name: 'Sign in' }).click();
+      await tab.getByRole('link', { name: 'uploads' }).waitFor();
+      execFileSync(process.execPath, [CLI, 'admin', 'access-key', 'deactivate', user.accessKeyId], { env: s.env });
+      await tab.getByRole('link', { name: 'uploads' }).click();
+      await tab.getByRole('alert').filter({ hasText: 'sign in again' }).waitFor();
+      await tab.getByLabel('Access key ID').waitFor();
+      assert.equal(await tab.evaluate(() => sessionStorage.length), 0, 'the dead key is not kept');
+    } finally {
+      await browser.close();
+    }
+  });
+});
