@@ -2,14 +2,22 @@
 // pair chosen with the file picker and a BAM dropped on the page reach ACTIVE with the bytes they were given; an
 // upload interrupted by a reload resumes when its file is chosen again, sending only the parts the server lacks;
 // an upload whose server goes away pauses with a clear message and finishes after the server is back; a key
-// deactivated mid-session signs the page out with a message.
+// deactivated mid-session signs the page out with a message. Then the store's page: its settings saved, read sets
+// sorted, one deleted after a confirmation, and archived ones activated from the list and followed on the jobs page.
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execFileSync } from 'node:child_process';
-import { CreateSequenceStoreCommand, CreateReferenceStoreCommand, GetReadSetMetadataCommand, ListReadSetsCommand, type ReadSetListItem } from '@aws-sdk/client-omics';
+import {
+  CreateSequenceStoreCommand,
+  CreateReferenceStoreCommand,
+  GetReadSetMetadataCommand,
+  GetSequenceStoreCommand,
+  ListReadSetsCommand,
+  type ReadSetListItem,
+} from '@aws-sdk/client-omics';
 import type { Page, Request, Route } from 'playwright-core';
 import { CLI, spawnServer, type SpawnedServer } from './helpers/server.js';
 import { omicsClient, importReference } from './helpers/omics.js';
@@ -38,6 +46,8 @@ describe('uploads in the web console (headless Chromium)', { skip: skipChromium(
   let dataDir: string;
   let shots: string;
   let storeId: string;
+  let env: Record<string, string>;
+  let clock: string;
 
   before(async () => {
     const corpus = tinyCorpus();
@@ -49,7 +59,10 @@ describe('uploads in the web console (headless Chromium)', { skip: skipChromium(
     for (const f of ['ref.fa', 'sample.bam', 'reads_R1.fastq.gz', 'reads_R2.fastq.gz']) copyFileSync(join(corpus, f), join(root, f));
     writeFileSync(join(root, 'big_run.fastq'), syntheticFastq(20_000, 7)); // ~4.6 MB: 5 parts of 1 MiB
     writeFileSync(join(root, 'other_run.fastq'), syntheticFastq(20_000, 11));
-    s = await spawnServer({ dataDir, env: { OPENOMICS_IMPORT_ROOTS: root } });
+    clock = join(root, 'clock-offset');
+    writeFileSync(clock, '0');
+    env = { OPENOMICS_IMPORT_ROOTS: root, OPENOMICS_CLOCK_OFFSET_FILE: clock, OPENOMICS_ARCHIVE_SWEEP_SECONDS: '1' };
+    s = await spawnServer({ dataDir, env });
     const omics = omicsClient(s);
     storeId = (await omics.send(new CreateSequenceStoreCommand({ name: 'uploads' }))).id!;
     const refStoreId = (await omics.send(new CreateReferenceStoreCommand({ name: 'refs' }))).id!;
@@ -216,7 +229,7 @@ describe('uploads in the web console (headless Chromium)', { skip: skipChromium(
       await item.getByRole('status').filter({ hasText: 'cannot be reached' }).waitFor({ timeout: 30_000 });
       assert.match((await item.getByRole('status').textContent()) ?? '', /kept on the server/);
 
-      s = await spawnServer({ dataDir, env: { OPENOMICS_IMPORT_ROOTS: root, OPENOMICS_PORT: port } });
+      s = await spawnServer({ dataDir, env: { ...env, OPENOMICS_PORT: port } });
       await item.getByRole('button', { name: 'Resume' }).click();
       await active(tab, 'other_run').waitFor({ timeout: 60_000 });
       const rs = await omicsClient(s).send(new GetReadSetMetadataCommand({ sequenceStoreId: storeId, id: (await readSetNamed('other_run')).id }));
@@ -242,6 +255,66 @@ describe('uploads in the web console (headless Chromium)', { skip: skipChromium(
       await tab.getByRole('alert').filter({ hasText: 'sign in again' }).waitFor();
       await tab.getByLabel('Access key ID').waitFor();
       assert.equal(await tab.evaluate(() => sessionStorage.length), 0, 'the dead key is not kept');
+    } finally {
+      await browser.close();
+    }
+  });
+
+  it("saves the store's settings, sorts its read sets, deletes one after asking, and activates archived ones", async () => {
+    const browser = await launchChromium();
+    try {
+      const tab = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+      await signIn(tab);
+      await tab.goto(`${s.url}/console/#/stores/${storeId}`);
+      await tab.getByRole('link', { name: 'tumour-run' }).waitFor();
+
+      await tab.getByText('Settings', { exact: true }).click();
+      const settings = tab.getByRole('form', { name: 'Store settings' });
+      await settings.getByLabel('Description').fill('uploads from the lab bench');
+      await settings.getByLabel(/^Tags propagated/).fill('project, site');
+      await settings.getByRole('button', { name: 'Save settings' }).click();
+      await settings.getByRole('status').filter({ hasText: 'Saved.' }).waitFor();
+      const store = await omicsClient(s).send(new GetSequenceStoreCommand({ id: storeId }));
+      assert.equal(store.description, 'uploads from the lab bench');
+      assert.deepEqual(store.propagatedSetLevelTags, ['project', 'site']);
+
+      const names = async () => (await tab.locator('tbody tr td:nth-child(2) a').allTextContents()).filter(Boolean);
+      await tab.getByRole('button', { name: 'Name' }).click();
+      assert.deepEqual(await names(), ['big_run', 'other_run', 'reads', 'tumour-run']);
+      await tab.getByRole('button', { name: /^Name/ }).click();
+      assert.deepEqual(await names(), ['tumour-run', 'reads', 'other_run', 'big_run']);
+
+      // Delete asks first; Cancel keeps the read set, Delete removes it.
+      const reads = (await readSetNamed('reads')).id!;
+      await tab.getByLabel('Select reads').check();
+      await tab.getByRole('button', { name: 'Delete selected…' }).click();
+      const dialog = tab.getByRole('dialog', { name: 'Delete selected…' });
+      await dialog.getByText('Delete 1 read set (reads)?').waitFor();
+      await dialog.getByRole('button', { name: 'Cancel' }).click();
+      assert.equal((await omicsClient(s).send(new GetReadSetMetadataCommand({ sequenceStoreId: storeId, id: reads }))).status, 'ACTIVE');
+      await tab.getByRole('button', { name: 'Delete selected…' }).click();
+      await dialog.getByRole('button', { name: 'Delete', exact: true }).click();
+      await tab.getByRole('status').filter({ hasText: 'Deleted 1 read set.' }).waitFor();
+      await tab.getByRole('link', { name: 'reads', exact: true }).waitFor({ state: 'detached' });
+      await assert.rejects(omicsClient(s).send(new GetReadSetMetadataCommand({ sequenceStoreId: storeId, id: reads })), (e: Error) => e.name === 'ResourceNotFoundException');
+
+      // Thirty-one days later the idle read sets are archived; activated from the list, they are ACTIVE again.
+      writeFileSync(clock, String(31 * 24 * 3600 * 1000));
+      const tumour = (await readSetNamed('tumour-run')).id!;
+      for (let i = 0; (await omicsClient(s).send(new GetReadSetMetadataCommand({ sequenceStoreId: storeId, id: tumour }))).status !== 'ARCHIVED'; i++) {
+        assert.ok(i < 100, 'archived within 20 s');
+        await new Promise((r) => setTimeout(r, 200));
+      }
+      await tab.getByLabel('Status').selectOption('ARCHIVED');
+      await tab.getByRole('button', { name: 'Filter' }).click();
+      await tab.getByRole('row', { name: /tumour-run/ }).filter({ hasText: 'ARCHIVED' }).waitFor();
+      await tab.getByLabel('Select tumour-run').check();
+      await tab.getByRole('button', { name: 'Activate selected' }).click();
+      await tab.getByRole('status').filter({ hasText: 'Activation job' }).waitFor();
+      await tab.screenshot({ path: join(shots, 'read-set-actions.png') });
+      await tab.getByRole('link', { name: 'Follow it on the jobs page' }).click();
+      await tab.getByRole('row').filter({ hasText: 'Activation' }).filter({ hasText: 'COMPLETED' }).waitFor({ timeout: 30_000 });
+      assert.equal((await omicsClient(s).send(new GetReadSetMetadataCommand({ sequenceStoreId: storeId, id: tumour }))).status, 'ACTIVE');
     } finally {
       await browser.close();
     }

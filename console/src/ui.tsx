@@ -1,5 +1,5 @@
 import type { ComponentChildren } from 'preact';
-import { useEffect, useState } from 'preact/hooks';
+import { useEffect, useRef, useState } from 'preact/hooks';
 import { describeError, SIGNED_OUT_EVENT } from './session.js';
 
 /** A value loaded from the API: what the page shows while it loads, and the error in words if it fails. */
@@ -77,3 +77,36 @@ export const bytes = (n: number | undefined) => {
 };
 
 export const when = (d: Date | undefined) => (d ? d.toISOString().replace('T', ' ').slice(0, 19) : '');
+
+/**
+ * A button that asks first: a modal dialog (the browser's own <dialog>: focus kept inside, Escape cancels) saying
+ * what will happen; `onConfirm` runs only on the dialog's confirm button.
+ */
+export function ConfirmButton({ label, question, confirm, onConfirm, disabled }: { label: string; question: string; confirm: string; onConfirm: () => void; disabled?: boolean }) {
+  const dialog = useRef<HTMLDialogElement>(null);
+  return (
+    <>
+      <button type="button" class="danger" disabled={disabled} onClick={() => dialog.current?.showModal()}>
+        {label}
+      </button>
+      <dialog ref={dialog} aria-label={label}>
+        <p>{question}</p>
+        <div class="dialog-buttons">
+          <button type="button" class="small" onClick={() => dialog.current?.close()}>
+            Cancel
+          </button>
+          <button
+            type="button"
+            class="danger"
+            onClick={() => {
+              dialog.current?.close();
+              onConfirm();
+            }}
+          >
+            {confirm}
+          </button>
+        </div>
+      </dialog>
+    </>
+  );
+}

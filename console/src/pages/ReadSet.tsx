@@ -1,8 +1,8 @@
 import { useState } from 'preact/hooks';
-import { GetReadSetMetadataCommand, type FileInformation } from '@aws-sdk/client-omics';
+import { BatchDeleteReadSetCommand, GetReadSetMetadataCommand, StartReadSetActivationJobCommand, type FileInformation } from '@aws-sdk/client-omics';
 import { describeError, type Clients } from '../session.js';
 import { presign } from '../s3-links.js';
-import { Copyable, ErrorNote, Page, bytes, useLoad, when } from '../ui.js';
+import { ConfirmButton, Copyable, ErrorNote, Page, bytes, useLoad, when } from '../ui.js';
 
 function FileRow({ clients, name, f }: { clients: Clients; name: string; f: FileInformation }) {
   const [link, setLink] = useState<string>();
@@ -37,6 +37,24 @@ export function ReadSet({ clients, storeId, id }: { clients: Clients; storeId: s
   const m = useLoad(() => clients.omics.send(new GetReadSetMetadataCommand({ sequenceStoreId: storeId, id })), [clients, storeId, id]);
   const r = m.value;
   const viewable = r && r.status === 'ACTIVE' && (r.fileType === 'BAM' || r.fileType === 'CRAM') && r.referenceArn;
+  const [note, setNote] = useState<{ text: string; error?: boolean }>();
+  const activate = () =>
+    clients.omics.send(new StartReadSetActivationJobCommand({ sequenceStoreId: storeId, sources: [{ readSetId: id }] })).then(
+      (j) => {
+        setNote({ text: `Activation job ${j.id} started.` });
+        m.reload();
+      },
+      (e: unknown) => setNote({ text: describeError(e).message, error: true }),
+    );
+  const remove = () =>
+    clients.omics.send(new BatchDeleteReadSetCommand({ sequenceStoreId: storeId, ids: [id] })).then(
+      (out) => {
+        const failed = out.errors?.[0];
+        if (failed) setNote({ text: `Not deleted: ${failed.message ?? failed.code}`, error: true });
+        else window.location.hash = `#/stores/${storeId}`;
+      },
+      (e: unknown) => setNote({ text: describeError(e).message, error: true }),
+    );
   return (
     <Page title={r ? `Read set ${r.name || r.id}` : 'Read set'}>
       <p>
@@ -94,11 +112,27 @@ export function ReadSet({ clients, storeId, id }: { clients: Clients; storeId: s
               </>
             ) : null}
           </dl>
-          {viewable ? (
-            <p>
+          <div class="actions">
+            {viewable ? (
               <a class="button" href={`#/stores/${storeId}/readsets/${id}/view`}>
                 View reads
               </a>
+            ) : null}
+            {r.status === 'ARCHIVED' ? (
+              <button type="button" onClick={() => void activate()}>
+                Activate
+              </button>
+            ) : null}
+            <ConfirmButton
+              label="Delete…"
+              question={`Delete read set ${r.name || r.id}? Its files are removed; this cannot be undone.`}
+              confirm="Delete"
+              onConfirm={() => void remove()}
+            />
+          </div>
+          {note ? (
+            <p class={note.error ? 'error' : 'ok'} role={note.error ? 'alert' : 'status'}>
+              {note.text}
             </p>
           ) : null}
           <h2>Files</h2>
