@@ -186,7 +186,11 @@ describe('the web console in headless Chromium', { skip: skipChromium() }, () =>
         }),
       );
       await tab.getByRole('link', { name: 'Import, export and activation jobs' }).click();
-      await tab.getByRole('row').filter({ hasText: job.id! }).filter({ hasText: 'COMPLETED' }).waitFor();
+      const jobRow = tab.getByRole('row').filter({ hasText: job.id! }).filter({ hasText: 'COMPLETED' });
+      await jobRow.waitFor();
+      await jobRow.getByRole('button', { name: 'Details' }).click();
+      await tab.getByLabel(`Details of job ${job.id}`).getByRole('link', { name: /run-44/ }).waitFor();
+      assert.match((await tab.getByLabel(`Details of job ${job.id}`).textContent()) ?? '', /reads_R1\.fastq\.gz: FINISHED/);
       await tab.screenshot({ path: join(shots, 'jobs.png') });
       await tab.goBack();
 
@@ -246,6 +250,26 @@ describe('the web console in headless Chromium', { skip: skipChromium() }, () =>
       await tab.screenshot({ path: join(shots, 'viewer.png') });
       const canvases = await tab.evaluate(() => (window as unknown as { canvasCount: number }).canvasCount);
       assert.ok(drawn > 5000, `reads drawn: ${drawn} pixels in ${canvases} canvases; page errors: ${errors.join(' | ')}`);
+
+      // Reference stores: the store and its reference; a FASTA imported through the form, and a failed import's reason.
+      await tab.getByRole('link', { name: 'References' }).click();
+      await tab.getByRole('link', { name: 'refs' }).click();
+      await tab.getByRole('row', { name: /tiny/ }).filter({ hasText: 'ACTIVE' }).waitFor();
+      const importForm = tab.getByRole('form', { name: 'Import a reference' });
+      await importForm.getByLabel(/^Source FASTA/).fill(`file://${root}/ref.fa`);
+      await importForm.getByLabel('Reference name').fill('from-the-form');
+      await importForm.getByLabel('Service role ARN').fill(ROLE);
+      await importForm.getByRole('button', { name: 'Start import' }).click();
+      await tab.getByRole('row', { name: /from-the-form/ }).filter({ hasText: 'ACTIVE' }).waitFor({ timeout: 30_000 });
+      await importForm.getByLabel(/^Source FASTA/).fill(`file://${root}/missing.fa`);
+      await importForm.getByLabel('Reference name').fill('missing');
+      await importForm.getByLabel('Service role ARN').fill(ROLE);
+      await importForm.getByRole('button', { name: 'Start import' }).click();
+      const failedJob = tab.getByRole('row').filter({ hasText: 'FAILED' }).first();
+      await failedJob.waitFor({ timeout: 30_000 });
+      await failedJob.getByRole('button', { name: 'Details' }).click();
+      await tab.locator('.job-detail').filter({ hasText: 'missing.fa' }).filter({ hasText: 'FAILED' }).waitFor();
+      await tab.screenshot({ path: join(shots, 'references.png'), fullPage: true });
 
       await tab.getByRole('button', { name: 'Sign out' }).click();
       await tab.getByLabel('Access key ID').waitFor();

@@ -9,8 +9,9 @@ import { Viewer } from './pages/Viewer.js';
 import { Jobs } from './pages/Jobs.js';
 import { Upload } from './pages/Upload.js';
 import { Shared } from './pages/Shared.js';
+import { ReferenceStore, ReferenceStores } from './pages/References.js';
 
-/** The page a location hash names: `#/`, `#/shared`, `#/stores/<id>[/jobs|/upload]`, `#/stores/<id>/readsets/<id>[/view]`. */
+/** The page a location hash names: `#/`, `#/shared`, `#/references[/<id>]`, `#/stores/<id>[/jobs|/upload]`, `#/stores/<id>/readsets/<id>[/view]`. */
 function route(hash: string): string[] {
   return hash.replace(/^#\/?/, '').split('?')[0]!.split('/').filter(Boolean);
 }
@@ -44,6 +45,8 @@ function App() {
   else if (r[0] === 'stores' && r[1] && r[2] === 'jobs') page = <Jobs clients={clients} storeId={r[1]} />;
   else if (r[0] === 'stores' && r[1] && r[2] === 'upload') page = <Upload clients={clients} accessKeyId={session.accessKeyId} storeId={r[1]} />;
   else if (r[0] === 'shared') page = <Shared clients={clients} />;
+  else if (r[0] === 'references' && r[1]) page = <ReferenceStore clients={clients} storeId={r[1]} />;
+  else if (r[0] === 'references') page = <ReferenceStores clients={clients} />;
   else if (r[0] === 'stores' && r[1]) page = <ReadSets clients={clients} storeId={r[1]} />;
   else page = <Stores clients={clients} />;
   return (
@@ -54,6 +57,7 @@ function App() {
         </a>
         <nav aria-label="Main">
           <a href="#/">Sequence stores</a>
+          <a href="#/references">References</a>
           <a href="#/shared">Shared with me</a>
         </nav>
         <span class="who" title="Signed in with this access key">

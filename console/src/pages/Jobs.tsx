@@ -2,6 +2,7 @@ import { useEffect, useState } from 'preact/hooks';
 import { ListReadSetActivationJobsCommand, ListReadSetExportJobsCommand, ListReadSetImportJobsCommand } from '@aws-sdk/client-omics';
 import { describeError, type Clients } from '../session.js';
 import { ErrorNote, Page, when } from '../ui.js';
+import { JobDetails } from './JobDetails.js';
 
 interface JobRow {
   kind: 'Import' | 'Export' | 'Activation';
@@ -78,7 +79,7 @@ export function Jobs({ clients, storeId }: { clients: Clients; storeId: string }
               <tr key={`${j.kind}-${j.id}`}>
                 <td>{j.kind}</td>
                 <td>
-                  <code>{j.id}</code>
+                  <code>{j.id}</code> <JobDetails clients={clients} kind={j.kind} storeId={storeId} id={j.id} />
                 </td>
                 <td>{j.status}</td>
                 <td>{when(j.creationTime)}</td>
