@@ -10,8 +10,10 @@ import { Jobs } from './pages/Jobs.js';
 import { Upload } from './pages/Upload.js';
 import { Shared } from './pages/Shared.js';
 import { ReferenceStore, ReferenceStores } from './pages/References.js';
+import { Workflow, Workflows } from './pages/Workflows.js';
+import { Run, Runs } from './pages/Runs.js';
 
-/** The page a location hash names: `#/`, `#/shared`, `#/references[/<id>]`, `#/stores/<id>[/jobs|/upload]`, `#/stores/<id>/readsets/<id>[/view]`. */
+/** The page a location hash names: `#/`, `#/shared`, `#/references[/<id>]`, `#/workflows[/<id>]`, `#/runs[/<id>]`, `#/stores/<id>[/jobs|/upload]`, `#/stores/<id>/readsets/<id>[/view]`. */
 function route(hash: string): string[] {
   return hash.replace(/^#\/?/, '').split('?')[0]!.split('/').filter(Boolean);
 }
@@ -47,6 +49,10 @@ function App() {
   else if (r[0] === 'shared') page = <Shared clients={clients} />;
   else if (r[0] === 'references' && r[1]) page = <ReferenceStore clients={clients} storeId={r[1]} />;
   else if (r[0] === 'references') page = <ReferenceStores clients={clients} />;
+  else if (r[0] === 'workflows' && r[1]) page = <Workflow clients={clients} id={r[1]} />;
+  else if (r[0] === 'workflows') page = <Workflows clients={clients} />;
+  else if (r[0] === 'runs' && r[1]) page = <Run clients={clients} id={r[1]} />;
+  else if (r[0] === 'runs') page = <Runs clients={clients} />;
   else if (r[0] === 'stores' && r[1]) page = <ReadSets clients={clients} storeId={r[1]} />;
   else page = <Stores clients={clients} />;
   return (
@@ -58,6 +64,8 @@ function App() {
         <nav aria-label="Main">
           <a href="#/">Sequence stores</a>
           <a href="#/references">References</a>
+          <a href="#/workflows">Workflows</a>
+          <a href="#/runs">Runs</a>
           <a href="#/shared">Shared with me</a>
         </nav>
         <span class="who" title="Signed in with this access key">

@@ -1,5 +1,7 @@
 import { OmicsClient } from '@aws-sdk/client-omics';
 import { S3Client } from '@aws-sdk/client-s3';
+import type { CloudWatchLogsClient } from '@aws-sdk/client-cloudwatch-logs';
+import type { AthenaClient } from '@aws-sdk/client-athena';
 
 /**
  * Who is signed in: an access key of the server's own IAM (no second auth system). Kept in sessionStorage: it
@@ -35,15 +37,23 @@ export function clearSession(): void {
 export interface Clients {
   omics: OmicsClient;
   s3: S3Client;
+  /** The CloudWatch Logs subset (run and task logs), loaded by the pages that read logs. */
+  logs(): Promise<CloudWatchLogsClient>;
+  /** The Athena subset (SQL over variant and annotation stores), loaded by the analytics page. */
+  athena(): Promise<AthenaClient>;
 }
 
 /** The public API of the server that served this page, signed with the session's key. */
 export function clientsFor(s: Session): Clients {
   const credentials = { accessKeyId: s.accessKeyId, secretAccessKey: s.secretAccessKey, ...(s.sessionToken ? { sessionToken: s.sessionToken } : {}) };
   const endpoint = window.location.origin;
+  let logs: Promise<CloudWatchLogsClient> | undefined;
+  let athena: Promise<AthenaClient> | undefined;
   return {
     omics: new OmicsClient({ endpoint, region: s.region, credentials, disableHostPrefix: true, maxAttempts: 2 }),
     s3: new S3Client({ endpoint, region: s.region, credentials, forcePathStyle: true, maxAttempts: 2 }),
+    logs: () => (logs ??= import('@aws-sdk/client-cloudwatch-logs').then((m) => new m.CloudWatchLogsClient({ endpoint, region: s.region, credentials, maxAttempts: 2 }))),
+    athena: () => (athena ??= import('@aws-sdk/client-athena').then((m) => new m.AthenaClient({ endpoint, region: s.region, credentials, maxAttempts: 2 }))),
   };
 }
 

@@ -24,6 +24,46 @@ export function useLoad<T>(load: () => Promise<T>, deps: unknown[]): { value?: T
   return { ...state, reload: () => setTick((t) => t + 1) };
 }
 
+/**
+ * A value loaded from the API and loaded again every `everyMs` while `again(value)` says it is still changing (a job
+ * running, a workflow being checked), and after a failure (a server away for a moment) every 5 s.
+ */
+export function usePolling<T>(
+  load: () => Promise<T>,
+  again: (value: T) => boolean,
+  deps: unknown[],
+  everyMs = 2000,
+): { value?: T; error?: string; loading: boolean; reload: () => void } {
+  const [state, setState] = useState<{ value?: T; error?: string; loading: boolean }>({ loading: true });
+  const [tick, setTick] = useState(0);
+  useEffect(() => {
+    let live = true;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const poll = () => {
+      load().then(
+        (value) => {
+          if (!live) return;
+          setState({ value, loading: false });
+          if (again(value)) timer = setTimeout(poll, everyMs);
+        },
+        (e: unknown) => {
+          if (!live) return;
+          const d = describeError(e);
+          if (d.signedOut) window.dispatchEvent(new CustomEvent(SIGNED_OUT_EVENT, { detail: d.message }));
+          else timer = setTimeout(poll, 5000);
+          setState((s) => ({ ...s, error: d.message, loading: false }));
+        },
+      );
+    };
+    poll();
+    return () => {
+      live = false;
+      clearTimeout(timer);
+    };
+  }, [...deps, tick]);
+  return { ...state, reload: () => setTick((t) => t + 1) };
+}
+
 export function ErrorNote({ text }: { text?: string }) {
   return text ? (
     <p class="error" role="alert">

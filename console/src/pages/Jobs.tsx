@@ -1,7 +1,6 @@
-import { useEffect, useState } from 'preact/hooks';
 import { ListReadSetActivationJobsCommand, ListReadSetExportJobsCommand, ListReadSetImportJobsCommand } from '@aws-sdk/client-omics';
-import { describeError, type Clients } from '../session.js';
-import { ErrorNote, Page, when } from '../ui.js';
+import type { Clients } from '../session.js';
+import { ErrorNote, Page, usePolling, when } from '../ui.js';
 import { JobDetails } from './JobDetails.js';
 
 interface JobRow {
@@ -30,32 +29,9 @@ async function storeJobs(c: Clients, sequenceStoreId: string): Promise<JobRow[]>
 
 /** A store's import, export and activation jobs, newest first, refreshed every two seconds while any is running. */
 export function Jobs({ clients, storeId }: { clients: Clients; storeId: string }) {
-  const [rows, setRows] = useState<JobRow[]>();
-  const [error, setError] = useState<string>();
-  useEffect(() => {
-    let live = true;
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    const poll = () => {
-      storeJobs(clients, storeId).then(
-        (r) => {
-          if (!live) return;
-          setRows(r);
-          setError(undefined);
-          if (r.some((j) => !DONE.has(j.status))) timer = setTimeout(poll, 2000);
-        },
-        (e: unknown) => {
-          if (!live) return;
-          setError(describeError(e).message);
-          timer = setTimeout(poll, 5000); // a server away for a moment: try again
-        },
-      );
-    };
-    poll();
-    return () => {
-      live = false;
-      clearTimeout(timer);
-    };
-  }, [clients, storeId]);
+  const jobs = usePolling(() => storeJobs(clients, storeId), (r) => r.some((j) => !DONE.has(j.status)), [clients, storeId]);
+  const rows = jobs.value;
+  const error = jobs.error;
   return (
     <Page title="Jobs">
       <p>

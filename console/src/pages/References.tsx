@@ -1,16 +1,15 @@
-import { useEffect, useState } from 'preact/hooks';
+import { useState } from 'preact/hooks';
 import {
   CreateReferenceStoreCommand,
   ListReferenceImportJobsCommand,
   ListReferencesCommand,
   ListReferenceStoresCommand,
   StartReferenceImportJobCommand,
-  type ImportReferenceJobItem,
   type ReferenceListItem,
   type ReferenceStoreDetail,
 } from '@aws-sdk/client-omics';
 import { describeError, type Clients } from '../session.js';
-import { Copyable, ErrorNote, Page, useLoad, when } from '../ui.js';
+import { Copyable, ErrorNote, Page, useLoad, usePolling, when } from '../ui.js';
 import { JobDetails } from './JobDetails.js';
 
 const DONE = new Set(['COMPLETED', 'COMPLETED_WITH_FAILURES', 'FAILED', 'CANCELLED']);
@@ -97,43 +96,25 @@ export function ReferenceStores({ clients }: { clients: Clients }) {
 
 /** A reference store's references, and FASTA imports into it followed while they run. */
 export function ReferenceStore({ clients, storeId }: { clients: Clients; storeId: string }) {
-  const [refs, setRefs] = useState<ReferenceListItem[]>();
-  const [jobs, setJobs] = useState<ImportReferenceJobItem[]>();
-  const [error, setError] = useState<string>();
-  const [importError, setImportError] = useState<string>();
-  const [tick, setTick] = useState(0);
-  useEffect(() => {
-    let live = true;
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    const poll = () => {
-      Promise.all([
+  const state = usePolling(
+    async () => {
+      const [references, j] = await Promise.all([
         allPages<ReferenceListItem>(async (t) => {
           const p = await clients.omics.send(new ListReferencesCommand({ referenceStoreId: storeId, maxResults: 100, ...(t ? { nextToken: t } : {}) }));
           return { items: p.references, ...(p.nextToken ? { nextToken: p.nextToken } : {}) };
         }),
         clients.omics.send(new ListReferenceImportJobsCommand({ referenceStoreId: storeId, maxResults: 50 })),
-      ]).then(
-        ([r, j]) => {
-          if (!live) return;
-          setRefs(r);
-          const list = [...(j.importJobs ?? [])].sort((a, b) => (b.creationTime?.getTime() ?? 0) - (a.creationTime?.getTime() ?? 0));
-          setJobs(list);
-          setError(undefined);
-          if (list.some((x) => !DONE.has(x.status!))) timer = setTimeout(poll, 2000);
-        },
-        (e: unknown) => {
-          if (!live) return;
-          setError(describeError(e).message);
-          timer = setTimeout(poll, 5000);
-        },
-      );
-    };
-    poll();
-    return () => {
-      live = false;
-      clearTimeout(timer);
-    };
-  }, [clients, storeId, tick]);
+      ]);
+      const jobs = [...(j.importJobs ?? [])].sort((a, b) => (b.creationTime?.getTime() ?? 0) - (a.creationTime?.getTime() ?? 0));
+      return { references, jobs };
+    },
+    (v) => v.jobs.some((x) => !DONE.has(x.status!)),
+    [clients, storeId],
+  );
+  const refs = state.value?.references;
+  const jobs = state.value?.jobs;
+  const error = state.error;
+  const [importError, setImportError] = useState<string>();
   const startImport = async (e: Event) => {
     e.preventDefault();
     const form = e.currentTarget as HTMLFormElement;
@@ -145,7 +126,7 @@ export function ReferenceStore({ clients, storeId }: { clients: Clients; storeId
         new StartReferenceImportJobCommand({ referenceStoreId: storeId, roleArn: v('roleArn'), sources: [{ sourceFile: v('sourceFile'), name: v('name') }] }),
       );
       form.reset();
-      setTick((t) => t + 1);
+      state.reload();
     } catch (err) {
       setImportError(describeError(err).message);
     }
