@@ -12,8 +12,9 @@ import { Shared } from './pages/Shared.js';
 import { ReferenceStore, ReferenceStores } from './pages/References.js';
 import { Workflow, Workflows } from './pages/Workflows.js';
 import { Run, Runs } from './pages/Runs.js';
+import { Analytics } from './pages/Analytics.js';
 
-/** The page a location hash names: `#/`, `#/shared`, `#/references[/<id>]`, `#/workflows[/<id>]`, `#/runs[/<id>]`, `#/stores/<id>[/jobs|/upload]`, `#/stores/<id>/readsets/<id>[/view]`. */
+/** The page a location hash names: `#/`, `#/shared`, `#/references[/<id>]`, `#/workflows[/<id>]`, `#/runs[/<id>]`, `#/analytics`, `#/stores/<id>[/jobs|/upload]`, `#/stores/<id>/readsets/<id>[/view]`. */
 function route(hash: string): string[] {
   return hash.replace(/^#\/?/, '').split('?')[0]!.split('/').filter(Boolean);
 }
@@ -53,6 +54,7 @@ function App() {
   else if (r[0] === 'workflows') page = <Workflows clients={clients} />;
   else if (r[0] === 'runs' && r[1]) page = <Run clients={clients} id={r[1]} />;
   else if (r[0] === 'runs') page = <Runs clients={clients} />;
+  else if (r[0] === 'analytics') page = <Analytics clients={clients} />;
   else if (r[0] === 'stores' && r[1]) page = <ReadSets clients={clients} storeId={r[1]} />;
   else page = <Stores clients={clients} />;
   return (
@@ -66,6 +68,7 @@ function App() {
           <a href="#/references">References</a>
           <a href="#/workflows">Workflows</a>
           <a href="#/runs">Runs</a>
+          <a href="#/analytics">Analytics</a>
           <a href="#/shared">Shared with me</a>
         </nav>
         <span class="who" title="Signed in with this access key">

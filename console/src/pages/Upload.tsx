@@ -1,7 +1,8 @@
 import { useEffect, useRef, useState } from 'preact/hooks';
-import { ListReadSetUploadPartsCommand, ListReferenceStoresCommand, ListReferencesCommand, type FileType } from '@aws-sdk/client-omics';
+import { ListReadSetUploadPartsCommand, type FileType } from '@aws-sdk/client-omics';
 import { describeError, type Clients } from '../session.js';
 import { ErrorNote, Page, bytes, useLoad } from '../ui.js';
+import { allReferences } from '../references.js';
 import {
   abandonUpload,
   fileTypeOf,
@@ -24,21 +25,6 @@ interface Run {
   message?: string;
   readSetId?: string;
   controller?: AbortController;
-}
-
-/** References of the account (every reference store), for the picker: CRAM needs one, BAM may name one. */
-async function allReferences(c: Clients): Promise<{ arn: string; label: string }[]> {
-  const out: { arn: string; label: string }[] = [];
-  const stores = await c.omics.send(new ListReferenceStoresCommand({ maxResults: 50 }));
-  for (const s of stores.referenceStores ?? []) {
-    let nextToken: string | undefined;
-    do {
-      const page = await c.omics.send(new ListReferencesCommand({ referenceStoreId: s.id!, maxResults: 100, ...(nextToken ? { nextToken } : {}) }));
-      for (const r of page.references ?? []) if (r.status === 'ACTIVE') out.push({ arn: r.arn!, label: `${r.name ?? r.id} (${s.name ?? s.id})` });
-      nextToken = page.nextToken;
-    } while (nextToken && out.length < 1000);
-  }
-  return out;
 }
 
 const seconds = (s: number) => (s < 90 ? `${Math.ceil(s)} s` : s < 5400 ? `${Math.round(s / 60)} min` : `${(s / 3600).toFixed(1)} h`);
