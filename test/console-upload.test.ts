@@ -23,6 +23,7 @@ import { CLI, spawnServer, type SpawnedServer } from './helpers/server.js';
 import { omicsClient, importReference } from './helpers/omics.js';
 import { tinyCorpus } from './helpers/corpus.js';
 import { launchChromium, skipChromium } from './helpers/chromium.js';
+import { recordPage } from './helpers/axe.js';
 
 /** A FASTQ of `reads` 100-base reads (about 230 bytes each), the same bytes for the same seed. */
 function syntheticFastq(reads: number, seed: number): Buffer {
@@ -123,7 +124,7 @@ describe('uploads in the web console (headless Chromium)', { skip: skipChromium(
       await tab.getByLabel('Reference').selectOption({ label: 'tiny-genome (refs)' });
       await tab.getByRole('button', { name: 'Upload', exact: true }).click();
       await active(tab, 'tumour-run').waitFor({ timeout: 60_000 });
-      await tab.screenshot({ path: join(shots, 'upload.png'), fullPage: true });
+      await recordPage(tab, shots, 'upload', true);
 
       const omics = omicsClient(s);
       const pair = await omics.send(new GetReadSetMetadataCommand({ sequenceStoreId: storeId, id: (await readSetNamed('reads')).id }));
@@ -175,7 +176,7 @@ describe('uploads in the web console (headless Chromium)', { skip: skipChromium(
         return p !== null && p.max > 0 && p.value >= p.max - 1024 * 1024;
       });
       assert.ok(held, 'part 3 was held');
-      await tab.screenshot({ path: join(shots, 'upload-progress.png') });
+      await recordPage(tab, shots, 'upload-progress');
 
       await tab.reload();
       await held!.abort().catch(() => undefined); // the reload already cancelled it
@@ -183,7 +184,7 @@ describe('uploads in the web console (headless Chromium)', { skip: skipChromium(
       sent.length = 0;
       const interrupted = tab.getByLabel('Interrupted upload big_run');
       await interrupted.waitFor();
-      await tab.screenshot({ path: join(shots, 'upload-resume.png') });
+      await recordPage(tab, shots, 'upload-resume');
       // Another file is refused, by name.
       await interrupted.getByLabel(/Choose the same file/).setInputFiles(join(root, 'other_run.fastq'));
       await interrupted.getByRole('alert').filter({ hasText: 'big_run.fastq' }).waitFor();
@@ -311,7 +312,7 @@ describe('uploads in the web console (headless Chromium)', { skip: skipChromium(
       await tab.getByLabel('Select tumour-run').check();
       await tab.getByRole('button', { name: 'Activate selected' }).click();
       await tab.getByRole('status').filter({ hasText: 'Activation job' }).waitFor();
-      await tab.screenshot({ path: join(shots, 'read-set-actions.png') });
+      await recordPage(tab, shots, 'read-set-actions');
       await tab.getByRole('link', { name: 'Follow it on the jobs page' }).click();
       await tab.getByRole('row').filter({ hasText: 'Activation' }).filter({ hasText: 'COMPLETED' }).waitFor({ timeout: 30_000 });
       assert.equal((await omicsClient(s).send(new GetReadSetMetadataCommand({ sequenceStoreId: storeId, id: tumour }))).status, 'ACTIVE');

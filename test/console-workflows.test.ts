@@ -12,6 +12,7 @@ import { GetRunCommand } from '@aws-sdk/client-omics';
 import { spawnServer, type SpawnedServer } from './helpers/server.js';
 import { omicsClient } from './helpers/omics.js';
 import { launchChromium, skipChromium } from './helpers/chromium.js';
+import { recordPage } from './helpers/axe.js';
 import { workflowImage } from './helpers/workflow-image.js';
 
 const ROLE = 'arn:aws:iam::123456789012:role/OmicsWorkflow';
@@ -76,7 +77,7 @@ outputs:
       // The list refreshes itself while the definitions are checked by cwltool.
       await tab.getByRole('row', { name: /greet/ }).filter({ hasText: 'ACTIVE' }).waitFor({ timeout: 120_000 });
       await tab.getByRole('row', { name: /broken/ }).filter({ hasText: 'FAILED' }).waitFor({ timeout: 120_000 });
-      await tab.screenshot({ path: join(shots, 'workflows.png') });
+      await recordPage(tab, shots, 'workflows');
       await tab.getByRole('link', { name: 'broken' }).click();
       await tab.getByText(/^FAILED — .*main\.cwl/).waitFor();
       assert.equal(await tab.getByRole('form', { name: 'Start a run' }).count(), 0, 'no run form for a FAILED workflow');
@@ -108,7 +109,7 @@ outputs:
       await log.waitFor();
       await tab.getByRole('button', { name: 'Show run log' }).click();
       await tab.locator('pre.log').filter({ hasText: 'COMPLETED' }).first().waitFor();
-      await tab.screenshot({ path: join(shots, 'run.png'), fullPage: true });
+      await recordPage(tab, shots, 'run', true);
       assert.ok(existsSync(join(exportRoot, 'out', runId)), 'outputs under the output URI');
       assert.equal(readFileSync(join(exportRoot, 'out', runId, run.uuid!, 'out', 'out.txt'), 'utf8').trim(), String('from the console\n'.length));
 

@@ -23,6 +23,7 @@ import { CLI, spawnServer, type SpawnedServer } from './helpers/server.js';
 import { omicsClient, importReference, importReadSets } from './helpers/omics.js';
 import { tinyCorpus } from './helpers/corpus.js';
 import { launchChromium, skipChromium } from './helpers/chromium.js';
+import { accessibilityViolations, recordPage } from './helpers/axe.js';
 
 const ROLE = 'arn:aws:iam::123456789012:role/OmicsImport';
 
@@ -96,7 +97,11 @@ describe('the web console in headless Chromium', { skip: skipChromium() }, () =>
       await tab.goto(`${s.url}/console/`);
       await tab.getByLabel('Access key ID').waitFor();
       const interactive = Date.now() - started;
-      await tab.screenshot({ path: join(shots, 'sign-in.png') });
+      await recordPage(tab, shots, 'sign-in');
+      // The accessibility check finds what it should: an input without a label, then gone again.
+      await tab.evaluate(() => document.querySelector('form')!.insertAdjacentHTML('beforeend', '<input id="unlabelled">'));
+      assert.match((await accessibilityViolations(tab)).join('\n'), /^label .*#unlabelled/m);
+      await tab.evaluate(() => document.getElementById('unlabelled')!.remove());
 
       // A wrong secret: a clear message, still on the sign-in page.
       await tab.getByLabel('Access key ID').fill(s.accessKeyId);
@@ -105,7 +110,7 @@ describe('the web console in headless Chromium', { skip: skipChromium() }, () =>
       await tab.getByRole('alert').filter({ hasText: 'is not right' }).waitFor();
 
       await tab.getByLabel('Secret access key').fill(s.secretAccessKey);
-      await tab.getByRole('button', { name: 'Sign in' }).click();
+      await tab.getByLabel('Secret access key').press('Enter'); // the keyboard signs in
       await tab.getByRole('heading', { name: 'Sequence stores' }).waitFor();
       await tab.getByRole('link', { name: 'lab' }).waitFor();
       assert.equal(await tab.evaluate(() => JSON.stringify(sessionStorage).includes('not-the-secret')), false);
@@ -116,12 +121,28 @@ describe('the web console in headless Chromium', { skip: skipChromium() }, () =>
       await tab.getByRole('link', { name: 'made-in-the-browser' }).waitFor();
       const names = (await omicsClient(s).send(new ListSequenceStoresCommand({}))).sequenceStores!.map((x) => x.name);
       assert.ok(names.includes('made-in-the-browser'), names.join(','));
-      await tab.screenshot({ path: join(shots, 'stores.png') });
+      await recordPage(tab, shots, 'stores');
 
-      // The store's read sets, filtered.
-      await tab.getByRole('link', { name: 'lab' }).click();
+      // The store's read sets, reached with the keyboard alone (Tab to the store's link, Enter), then filtered.
+      await tab.locator('body').focus();
+      for (let i = 0; ; i++) {
+        assert.ok(i < 40, 'the store link is reachable with Tab');
+        await tab.keyboard.press('Tab');
+        if (await tab.evaluate(() => document.activeElement?.textContent === 'lab' && document.activeElement.tagName === 'A')) break;
+      }
+      await tab.keyboard.press('Enter');
       await tab.getByRole('link', { name: 'run-42' }).waitFor();
-      await tab.screenshot({ path: join(shots, 'read-sets.png') });
+      await recordPage(tab, shots, 'read-sets');
+      // A narrow window (a phone, a half screen): nothing wider than the window.
+      await tab.setViewportSize({ width: 390, height: 844 });
+      const wide = await tab.evaluate(() =>
+        Array.from(document.querySelectorAll('body *'))
+          .filter((e) => e.getBoundingClientRect().right > window.innerWidth + 1 && !e.closest('details:not([open])'))
+          .map((e) => `${e.tagName.toLowerCase()}${e.className ? `.${String(e.className)}` : ''} (${Math.round(e.getBoundingClientRect().right)} px)`),
+      );
+      assert.deepEqual(wide, [], 'nothing wider than a 390 px window');
+      await recordPage(tab, shots, 'read-sets-narrow', true);
+      await tab.setViewportSize({ width: 1280, height: 900 });
 
       // The store's S3 access policy: an unsupported element is named; a template grants a partner account one
       // sample's read sets, and S3 then serves the partner that sample's file and not the other's.
@@ -142,7 +163,7 @@ describe('the web console in headless Chromium', { skip: skipChromium() }, () =>
       await tab.getByRole('button', { name: 'Add to the policy' }).click();
       await tab.getByRole('button', { name: 'Save policy' }).click();
       await tab.getByRole('status').filter({ hasText: 'Saved.' }).waitFor();
-      await tab.screenshot({ path: join(shots, 'access-policy.png'), fullPage: true });
+      await recordPage(tab, shots, 'access-policy', true);
       const partner = JSON.parse(execFileSync(process.execPath, [CLI, 'admin', 'account', 'create', '210987654321', '--name', 'partner'], { env: s.env, encoding: 'utf8' })) as {
         accessKeyId: string;
         secretAccessKey: string;
@@ -173,7 +194,7 @@ describe('the web console in headless Chromium', { skip: skipChromium() }, () =>
         await theirTab.getByRole('region', { name: `Read set ${readSetId}` }).getByRole('button', { name: /Presigned URL/ }).first().click();
         const shared = await theirTab.locator('td code', { hasText: 'X-Amz-Signature' }).first().textContent();
         assert.equal((await fetch(shared!)).status, 200, "the partner's presigned URL serves the file");
-        await theirTab.screenshot({ path: join(shots, 'shared.png'), fullPage: true });
+        await recordPage(theirTab, shots, 'shared', true);
       } finally {
         await partnerContext.close();
       }
@@ -191,7 +212,7 @@ describe('the web console in headless Chromium', { skip: skipChromium() }, () =>
       await jobRow.getByRole('button', { name: 'Details' }).click();
       await tab.getByLabel(`Details of job ${job.id}`).getByRole('link', { name: /run-44/ }).waitFor();
       assert.match((await tab.getByLabel(`Details of job ${job.id}`).textContent()) ?? '', /reads_R1\.fastq\.gz: FINISHED/);
-      await tab.screenshot({ path: join(shots, 'jobs.png') });
+      await recordPage(tab, shots, 'jobs');
       await tab.goBack();
 
       await tab.getByLabel('Sample', { exact: true }).fill('nobody');
@@ -209,7 +230,7 @@ describe('the web console in headless Chromium', { skip: skipChromium() }, () =>
       const url = await tab.locator('td code', { hasText: 'X-Amz-Signature' }).first().textContent();
       const got = Buffer.from(await (await fetch(url!)).arrayBuffer());
       assert.ok(got.equals(readFileSync(join(root, 'sample.bam'))), 'the presigned URL serves the file');
-      await tab.screenshot({ path: join(shots, 'read-set.png') });
+      await recordPage(tab, shots, 'read-set');
 
       // igv.js: the reads of the region asked for are drawn.
       await tab.getByRole('link', { name: 'View reads' }).click();
@@ -247,7 +268,7 @@ describe('the web console in headless Chromium', { skip: skipChromium() }, () =>
           return n;
         });
       }
-      await tab.screenshot({ path: join(shots, 'viewer.png') });
+      await recordPage(tab, shots, 'viewer');
       const canvases = await tab.evaluate(() => (window as unknown as { canvasCount: number }).canvasCount);
       assert.ok(drawn > 5000, `reads drawn: ${drawn} pixels in ${canvases} canvases; page errors: ${errors.join(' | ')}`);
 
@@ -269,7 +290,7 @@ describe('the web console in headless Chromium', { skip: skipChromium() }, () =>
       await failedJob.waitFor({ timeout: 30_000 });
       await failedJob.getByRole('button', { name: 'Details' }).click();
       await tab.locator('.job-detail').filter({ hasText: 'missing.fa' }).filter({ hasText: 'FAILED' }).waitFor();
-      await tab.screenshot({ path: join(shots, 'references.png'), fullPage: true });
+      await recordPage(tab, shots, 'references', true);
 
       await tab.getByRole('button', { name: 'Sign out' }).click();
       await tab.getByLabel('Access key ID').waitFor();

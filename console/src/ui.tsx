@@ -150,3 +150,38 @@ export function ConfirmButton({ label, question, confirm, onConfirm, disabled }:
     </>
   );
 }
+
+/** Height of one row of a `VirtualRows` table (CSS `.virtual td` fixes it to this). */
+const ROW_PX = 32;
+
+/**
+ * A table body of many rows that puts only those in view (and a screenful either side) in the page: what scrolls is
+ * a box `maxHeight` tall, and spacer rows stand for the rest. Rows have one fixed height (cells do not wrap).
+ */
+export function VirtualRows<T>({ rows, columns, render, label, maxHeight = 480 }: { rows: T[]; columns: string[]; render: (row: T) => ComponentChildren; label: string; maxHeight?: number }) {
+  const [top, setTop] = useState(0);
+  const first = Math.max(0, Math.floor(top / ROW_PX) - 15);
+  const last = Math.min(rows.length, Math.ceil((top + maxHeight) / ROW_PX) + 15);
+  return (
+    <div class="scroll virtual" style={{ maxHeight: `${maxHeight}px` }} onScroll={(e) => setTop((e.currentTarget as HTMLDivElement).scrollTop)} tabIndex={0} aria-label={`${label}: scrolls`}>
+      <table aria-label={label} aria-rowcount={rows.length + 1}>
+        <thead>
+          <tr>
+            {columns.map((c) => (
+              <th scope="col">{c}</th>
+            ))}
+          </tr>
+        </thead>
+        <tbody>
+          {first > 0 ? <tr aria-hidden="true" style={{ height: `${first * ROW_PX}px` }} /> : null}
+          {rows.slice(first, last).map((r, i) => (
+            <tr key={first + i} aria-rowindex={first + i + 2}>
+              {render(r)}
+            </tr>
+          ))}
+          {last < rows.length ? <tr aria-hidden="true" style={{ height: `${(rows.length - last) * ROW_PX}px` }} /> : null}
+        </tbody>
+      </table>
+    </div>
+  );
+}

@@ -7,7 +7,7 @@ import {
   StartVariantImportJobCommand,
 } from '@aws-sdk/client-omics';
 import { describeError, type Clients } from '../session.js';
-import { ErrorNote, Page, bytes, useLoad, usePolling, when } from '../ui.js';
+import { ErrorNote, Page, VirtualRows, bytes, useLoad, usePolling, when } from '../ui.js';
 import { allReferences } from '../references.js';
 
 const DONE = new Set(['COMPLETED', 'COMPLETED_WITH_FAILURES', 'FAILED', 'CANCELLED']);
@@ -118,26 +118,12 @@ function SqlBox({ clients, tables }: { clients: Clients; tables: string[] }) {
             {result.millis !== undefined ? ` · ${result.millis} ms` : ''}
             {result.scannedBytes !== undefined ? ` · ${bytes(result.scannedBytes)} scanned` : ''}
           </p>
-          <div class="scroll">
-            <table aria-label="Query results">
-              <thead>
-                <tr>
-                  {result.columns.map((c) => (
-                    <th scope="col">{c}</th>
-                  ))}
-                </tr>
-              </thead>
-              <tbody>
-                {result.rows.map((row) => (
-                  <tr>
-                    {row.map((v) => (
-                      <td>{v ?? <span class="null">NULL</span>}</td>
-                    ))}
-                  </tr>
-                ))}
-              </tbody>
-            </table>
-          </div>
+          <VirtualRows
+            label="Query results"
+            rows={result.rows}
+            columns={result.columns}
+            render={(row) => row.map((v) => <td title={v}>{v ?? <span class="null">NULL</span>}</td>)}
+          />
           {result.nextToken ? (
             <button type="button" onClick={() => void more()}>
               More rows
