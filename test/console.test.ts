@@ -41,6 +41,38 @@ function rawGet(base: string, path: string, method = 'GET'): Promise<{ status: n
   });
 }
 
+/**
+ * Non-white pixels igv.js has drawn in its alignment track (polled until more than 5,000, at most 20 s): the
+ * canvases of a track viewport at least 100 px tall — not the ruler (40 px) or the reference sequence (25 px).
+ */
+async function pixelsDrawn(tab: import('playwright-core').Page): Promise<number> {
+  let drawn = 0;
+  for (let i = 0; i < 80 && drawn < 5000; i++) {
+    await new Promise((r) => setTimeout(r, 250));
+    drawn = await tab.evaluate(() => {
+      // igv.js 3 draws inside a shadow root of its own: walk into every open one under the viewer.
+      const canvases: HTMLCanvasElement[] = [];
+      const walk = (node: Element | ShadowRoot) => {
+        if (node instanceof Element && node.shadowRoot) walk(node.shadowRoot);
+        for (const el of Array.from(node.querySelectorAll('*'))) {
+          if (el instanceof HTMLCanvasElement) canvases.push(el);
+          if (el.shadowRoot) walk(el.shadowRoot);
+        }
+      };
+      const root = document.querySelector('.igv');
+      if (root) walk(root);
+      let n = 0;
+      for (const c of canvases) {
+        if (!c.width || c.height < 100 || !c.parentElement?.classList.contains('igv-viewport')) continue;
+        const d = c.getContext('2d')!.getImageData(0, 0, c.width, c.height).data;
+        for (let p = 0; p < d.length; p += 4) if (d[p + 3]! > 0 && (d[p]! < 240 || d[p + 1]! < 240 || d[p + 2]! < 240)) n++;
+      }
+      return n;
+    });
+  }
+  return drawn;
+}
+
 describe('the web console in headless Chromium', { skip: skipChromium() }, () => {
   let s: SpawnedServer;
   let root: string;
@@ -48,22 +80,24 @@ describe('the web console in headless Chromium', { skip: skipChromium() }, () =>
   let storeId: string;
   let readSetId: string;
   let otherReadSetId: string;
+  let cramReadSetId: string;
 
   before(async () => {
     const corpus = tinyCorpus();
     root = mkdtempSync(join(tmpdir(), 'openomics-console-'));
     shots = process.env['OPENOMICS_CONSOLE_SCREENSHOTS'] ?? join(root, 'shots');
     mkdirSync(shots, { recursive: true });
-    for (const f of ['ref.fa', 'sample.bam', 'reads_R1.fastq.gz']) copyFileSync(join(corpus, f), join(root, f));
+    for (const f of ['ref.fa', 'sample.bam', 'sample.cram', 'reads_R1.fastq.gz']) copyFileSync(join(corpus, f), join(root, f));
     s = await spawnServer({ env: { OPENOMICS_IMPORT_ROOTS: root } });
     const omics = omicsClient(s);
     storeId = (await omics.send(new CreateSequenceStoreCommand({ name: 'lab', description: 'sequencing runs' }))).id!;
     const refStoreId = (await omics.send(new CreateReferenceStoreCommand({ name: 'refs' }))).id!;
     const referenceArn = await importReference(omics, refStoreId, `file://${root}/ref.fa`);
-    [readSetId, otherReadSetId] = (await importReadSets(omics, storeId, [
+    [readSetId, otherReadSetId, cramReadSetId] = (await importReadSets(omics, storeId, [
       { sourceFileType: 'BAM', subjectId: 'patient-7', sampleId: 'tumour', name: 'run-42', referenceArn, sourceFiles: { source1: `file://${root}/sample.bam` } },
       { sourceFileType: 'FASTQ', subjectId: 'patient-7', sampleId: 'normal', name: 'run-43', sourceFiles: { source1: `file://${root}/reads_R1.fastq.gz` } },
-    ])) as [string, string];
+      { sourceFileType: 'CRAM', subjectId: 'patient-9', sampleId: 'cram-sample', name: 'run-45', referenceArn, sourceFiles: { source1: `file://${root}/sample.cram` } },
+    ])) as [string, string, string];
   });
   after(async () => {
     await s?.stop();
@@ -189,7 +223,7 @@ describe('the web console in headless Chromium', { skip: skipChromium() }, () =>
         await theirTab.getByLabel('Store S3 URI').fill(storeUri);
         await theirTab.getByRole('button', { name: 'Open' }).click();
         await theirTab.getByRole('heading', { name: `Read set ${readSetId} · sample tumour · subject patient-7` }).waitFor();
-        await theirTab.getByText('1 read set shared with you; the store holds 1 more that you may not read.').waitFor();
+        await theirTab.getByText('1 read set shared with you; the store holds 2 more that you may not read.').waitFor();
         assert.equal(await theirTab.getByText(otherReadSetId).count(), 0, "the other sample's read set is not shown");
         await theirTab.getByRole('region', { name: `Read set ${readSetId}` }).getByRole('button', { name: /Presigned URL/ }).first().click();
         const shared = await theirTab.locator('td code', { hasText: 'X-Amz-Signature' }).first().textContent();
@@ -234,7 +268,9 @@ describe('the web console in headless Chromium', { skip: skipChromium() }, () =>
 
       // igv.js: the reads of the region asked for are drawn.
       await tab.getByRole('link', { name: 'View reads' }).click();
-      await tab.getByRole('button', { name: 'Go' }).and(tab.locator(':enabled')).waitFor(); // igv.js is up
+      await tab.getByRole('button', { name: 'Go' }).and(tab.locator(':enabled')).waitFor().catch(async (e: unknown) => {
+        throw new Error(`igv.js did not start: ${await tab.locator('main').textContent()}; page errors: ${errors.join(' | ')}; ${String(e)}`);
+      }); // igv.js is up
       await tab.getByLabel('Region or sequence name').fill('chr1:2000-2600');
       await tab.getByRole('button', { name: 'Go' }).click();
       // igv.js's own locus box (in its shadow root; Playwright's locators pierce it) shows the region asked for.
@@ -244,33 +280,22 @@ describe('the web console in headless Chromium', { skip: skipChromium() }, () =>
         assert.ok(i < 39, `igv.js shows ${shown.join(', ')}`);
         await new Promise((r) => setTimeout(r, 250));
       }
-      let drawn = 0;
-      for (let i = 0; i < 40 && drawn < 5000; i++) {
-        await new Promise((r) => setTimeout(r, 250));
-        drawn = await tab.evaluate(() => {
-          // igv.js 3 draws inside a shadow root of its own: walk into every open one under the viewer.
-          const canvases: HTMLCanvasElement[] = [];
-          const walk = (node: Element | ShadowRoot) => {
-            if (node instanceof Element && node.shadowRoot) walk(node.shadowRoot);
-            for (const el of Array.from(node.querySelectorAll('*'))) {
-              if (el instanceof HTMLCanvasElement) canvases.push(el);
-              if (el.shadowRoot) walk(el.shadowRoot);
-            }
-          };
-          walk(document.querySelector('.igv')!);
-          (window as unknown as { canvasCount: number }).canvasCount = canvases.length;
-          let n = 0;
-          for (const c of canvases) {
-            if (!c.width || !c.height) continue;
-            const d = c.getContext('2d')!.getImageData(0, 0, c.width, c.height).data;
-            for (let p = 0; p < d.length; p += 4) if (d[p + 3]! > 0 && (d[p]! < 240 || d[p + 1]! < 240 || d[p + 2]! < 240)) n++;
-          }
-          return n;
-        });
-      }
+      let drawn = await pixelsDrawn(tab);
       await recordPage(tab, shots, 'viewer');
-      const canvases = await tab.evaluate(() => (window as unknown as { canvasCount: number }).canvasCount);
-      assert.ok(drawn > 5000, `reads drawn: ${drawn} pixels in ${canvases} canvases; page errors: ${errors.join(' | ')}`);
+      assert.ok(drawn > 5000, `reads drawn: ${drawn} pixels; page errors: ${errors.join(' | ')}`);
+      // A CRAM decodes only with its reference's sequence: igv.js reads the FASTA by range from the reference store.
+      const requests: string[] = [];
+      tab.on('request', (r) => requests.push(`${r.url()} ${r.headers()['range'] ?? ''}`));
+      await tab.goto(`${s.url}/console/#/stores/${storeId}/readsets/${cramReadSetId}/view?locus=chr1:2000-2600`);
+      drawn = await pixelsDrawn(tab);
+      assert.ok(drawn > 5000, `CRAM reads drawn: ${drawn} pixels; page errors: ${errors.join(' | ')}`);
+      const referenceReads = requests.filter((r) => /\/referencestore\/\d+\/reference\/\d+\?.*file=SOURCE/.test(r));
+      assert.ok(referenceReads.length > 0, 'the FASTA was read');
+      assert.ok(
+        referenceReads.every((r) => /partNumber=1/.test(r)),
+        referenceReads.join('\n'),
+      );
+      await recordPage(tab, shots, 'viewer-cram');
 
       // Reference stores: the store and its reference; a FASTA imported through the form, and a failed import's reason.
       await tab.getByRole('link', { name: 'References' }).click();

@@ -4,9 +4,6 @@ import { describeError, type Clients } from '../session.js';
 import { presign } from '../s3-links.js';
 import { ErrorNote, Page } from '../ui.js';
 
-/** References up to this size are fetched whole for the viewer (their sequence drawn, CRAM decoded). */
-const WHOLE_REFERENCE = 64 * 1024 * 1024;
-
 interface IgvBrowser {
   search(locus: string): Promise<unknown>;
   loadTrack(t: object): Promise<unknown>;
@@ -16,39 +13,51 @@ interface Igv {
   removeAllBrowsers(): void;
 }
 
-/** A reference file from the reference store (GetReference, its parts in order), as a Blob URL for igv.js. */
-async function referenceFile(c: Clients, referenceStoreId: string, id: string, file: ReferenceFile, parts: number): Promise<string> {
-  const chunks: Uint8Array[] = [];
-  for (let partNumber = 1; partNumber <= parts; partNumber++) {
-    const out = await c.omics.send(new GetReferenceCommand({ referenceStoreId, id, file, partNumber }));
-    chunks.push(await out.payload!.transformToByteArray());
+/** A ranged read of a reference file: the GetReference parts it overlaps, each asked for just the bytes needed. */
+async function referenceBytes(c: Clients, referenceStoreId: string, id: string, file: ReferenceFile, partSize: number, start: number, end: number): Promise<ArrayBuffer> {
+  const out = new Uint8Array(Math.max(0, end - start));
+  let at = start;
+  while (at < end) {
+    const partNumber = Math.floor(at / partSize) + 1;
+    const partStart = (partNumber - 1) * partSize;
+    const last = Math.min(end, partStart + partSize) - 1;
+    const r = await c.omics.send(new GetReferenceCommand({ referenceStoreId, id, file, partNumber, range: `${at - partStart}-${last - partStart}` }));
+    const got = await r.payload!.transformToByteArray();
+    if (got.length !== last - at + 1) throw new Error(`the reference answered ${got.length} bytes for ${last - at + 1} asked`);
+    out.set(got, at - start);
+    at = last + 1;
   }
-  return URL.createObjectURL(new Blob(chunks as BlobPart[]));
+  return out.buffer;
 }
 
 /**
- * The reference for igv.js, from the read set's linked reference: the FASTA and its index when small enough to
- * fetch whole (sequence drawn, CRAM decodable), else only the sequence names and lengths (from the .fai).
+ * A reference file as igv.js takes a local file (an object with `name`, `slice` and `arrayBuffer`): each slice it
+ * reads is fetched by range from the reference store when it is read, so a 3 GB genome costs only the bytes of
+ * the regions on screen — sequence drawn and CRAM decoded at any size.
  */
-async function igvReference(c: Clients, referenceArn: string): Promise<{ reference: object; firstSequence: string; urls: string[] }> {
+function rangedReferenceFile(c: Clients, referenceStoreId: string, id: string, file: ReferenceFile, name: string, size: number, partSize: number): object {
+  const region = (start: number, end: number) => ({
+    name,
+    slice: (a = 0, b = end - start) => region(start + a, Math.min(end, start + b)),
+    arrayBuffer: () => referenceBytes(c, referenceStoreId, id, file, partSize, start, end),
+  });
+  return region(0, size);
+}
+
+/** The reference for igv.js, from the read set's linked reference: its FASTA read by range, its index (.fai) whole. */
+async function igvReference(c: Clients, referenceArn: string): Promise<{ reference: object; firstSequence: string }> {
   const m = /referenceStore\/([^/]+)\/reference\/([^/]+)$/.exec(referenceArn);
   if (!m) throw new Error(`not a reference ARN: ${referenceArn}`);
   const [, referenceStoreId, id] = m as unknown as [string, string, string];
   const meta = await c.omics.send(new GetReferenceMetadataCommand({ referenceStoreId, id }));
-  const indexUrl = await referenceFile(c, referenceStoreId, id, 'INDEX', meta.files?.index?.totalParts ?? 1);
-  const fai = await (await fetch(indexUrl)).text();
+  const source = meta.files?.source;
+  const index = meta.files?.index;
+  if (!source?.contentLength || !source.partSize || !index?.contentLength || !index.partSize) throw new Error('the reference has no FASTA or no index');
+  const fai = new TextDecoder().decode(await referenceBytes(c, referenceStoreId, id, 'INDEX', index.partSize, 0, index.contentLength));
   const firstSequence = fai.split('\n')[0]?.split('\t')[0] ?? '';
-  if ((meta.files?.source?.contentLength ?? Infinity) <= WHOLE_REFERENCE) {
-    const fastaUrl = await referenceFile(c, referenceStoreId, id, 'SOURCE', meta.files?.source?.totalParts ?? 1);
-    return { reference: { id, name: meta.name ?? id, fastaURL: fastaUrl, indexURL: indexUrl, format: 'fasta' }, firstSequence, urls: [fastaUrl, indexUrl] };
-  }
-  const sizes = fai
-    .split('\n')
-    .filter((l) => l)
-    .map((l) => l.split('\t').slice(0, 2).join('\t'))
-    .join('\n');
-  const sizesUrl = URL.createObjectURL(new Blob([sizes]));
-  return { reference: { id, name: meta.name ?? id, chromSizesURL: sizesUrl }, firstSequence, urls: [indexUrl, sizesUrl] };
+  const fasta = rangedReferenceFile(c, referenceStoreId, id, 'SOURCE', 'reference.fa', source.contentLength, source.partSize);
+  const faiFile = rangedReferenceFile(c, referenceStoreId, id, 'INDEX', 'reference.fa.fai', index.contentLength, index.partSize);
+  return { reference: { id, name: meta.name ?? id, fastaURL: fasta, indexURL: faiFile, format: 'fasta' }, firstSequence };
 }
 
 /** igv.js over the read set's presigned S3-view URLs (file and index), the reference from the reference store. */
@@ -62,12 +71,10 @@ export function Viewer({ clients, storeId, id }: { clients: Clients; storeId: st
   useEffect(() => {
     let live = true;
     let igv: Igv | undefined;
-    const blobUrls: string[] = [];
     (async () => {
       const r = await clients.omics.send(new GetReadSetMetadataCommand({ sequenceStoreId: storeId, id }));
       if (!r.referenceArn || !r.files?.source1?.s3Access?.s3Uri || !r.files.index?.s3Access?.s3Uri) throw new Error('this read set has no reference or no index to view');
       const ref = await igvReference(clients, r.referenceArn);
-      blobUrls.push(...ref.urls);
       const url = await presign(clients, r.files.source1.s3Access.s3Uri);
       const indexURL = await presign(clients, r.files.index.s3Access.s3Uri);
       igv = ((await import('igv/dist/igv.esm.js')) as unknown as { default: Igv }).default;
@@ -91,7 +98,6 @@ export function Viewer({ clients, storeId, id }: { clients: Clients; storeId: st
     return () => {
       live = false;
       igv?.removeAllBrowsers();
-      for (const u of blobUrls) URL.revokeObjectURL(u);
     };
   }, [clients, storeId, id]);
   const go = (e: Event) => {
