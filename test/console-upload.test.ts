@@ -20,7 +20,7 @@ import {
 } from '@aws-sdk/client-omics';
 import type { Page, Request, Route } from 'playwright-core';
 import { CLI, spawnServer, type SpawnedServer } from './helpers/server.js';
-import { omicsClient, importReference } from './helpers/omics.js';
+import { omicsClient, importReference, importReadSets } from './helpers/omics.js';
 import { tinyCorpus } from './helpers/corpus.js';
 import { launchChromium, skipChromium } from './helpers/chromium.js';
 import { recordPage } from './helpers/axe.js';
@@ -316,6 +316,43 @@ describe('uploads in the web console (headless Chromium)', { skip: skipChromium(
       await tab.getByRole('link', { name: 'Follow it on the jobs page' }).click();
       await tab.getByRole('row').filter({ hasText: 'Activation' }).filter({ hasText: 'COMPLETED' }).waitFor({ timeout: 30_000 });
       assert.equal((await omicsClient(s).send(new GetReadSetMetadataCommand({ sequenceStoreId: storeId, id: tumour }))).status, 'ACTIVE');
+    } finally {
+      await browser.close();
+    }
+  });
+
+  it('pages through a store of more read sets than one page holds (the API pages, 50 at a time)', async () => {
+    const omics = omicsClient(s);
+    const many = (await omics.send(new CreateSequenceStoreCommand({ name: 'many' }))).id!;
+    writeFileSync(join(root, 'four.fastq'), syntheticFastq(4, 3));
+    await importReadSets(
+      omics,
+      many,
+      Array.from({ length: 60 }, (_, i) => ({
+        sourceFileType: 'FASTQ' as const,
+        subjectId: 'cohort',
+        sampleId: `s${String(i).padStart(2, '0')}`,
+        name: `rs-${String(i).padStart(2, '0')}`,
+        sourceFiles: { source1: `file://${root}/four.fastq` },
+      })),
+    );
+    const browser = await launchChromium();
+    try {
+      const tab = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+      await signIn(tab);
+      await tab.goto(`${s.url}/console/#/stores/${many}`);
+      const rows = tab.locator('tbody tr');
+      await tab.getByRole('link', { name: /^rs-\d\d$/ }).first().waitFor();
+      assert.equal(await rows.count(), 50);
+      const firstPage = await tab.getByRole('link', { name: /^rs-\d\d$/ }).allTextContents();
+      await tab.getByRole('button', { name: 'Next' }).click();
+      await tab.waitForFunction(() => document.querySelectorAll('tbody tr').length === 10);
+      const secondPage = await tab.getByRole('link', { name: /^rs-\d\d$/ }).allTextContents();
+      assert.equal(new Set([...firstPage, ...secondPage]).size, 60, 'every read set once, over the two pages');
+      assert.equal(await tab.getByRole('button', { name: 'Next' }).isDisabled(), true);
+      await tab.getByRole('button', { name: 'Previous' }).click();
+      await tab.waitForFunction(() => document.querySelectorAll('tbody tr').length === 50);
+      assert.equal(await tab.getByRole('button', { name: 'Previous' }).isDisabled(), true);
     } finally {
       await browser.close();
     }
