@@ -185,3 +185,19 @@ export function VirtualRows<T>({ rows, columns, render, label, maxHeight = 480 }
     </div>
   );
 }
+
+/** A table with a header row of `columns`; its rows (`<tr>`s) are the children. `live` announces changes (a job list). */
+export function Table({ columns, label, live, children }: { columns: string[]; label?: string; live?: boolean; children: ComponentChildren }) {
+  return (
+    <table {...(label ? { 'aria-label': label } : {})} {...(live ? { 'aria-live': 'polite' as const } : {})}>
+      <thead>
+        <tr>
+          {columns.map((c) => (
+            <th scope="col">{c}</th>
+          ))}
+        </tr>
+      </thead>
+      <tbody>{children}</tbody>
+    </table>
+  );
+}

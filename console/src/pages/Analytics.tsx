@@ -7,7 +7,7 @@ import {
   StartVariantImportJobCommand,
 } from '@aws-sdk/client-omics';
 import { describeError, type Clients } from '../session.js';
-import { ErrorNote, Page, VirtualRows, bytes, useLoad, usePolling, when } from '../ui.js';
+import { ErrorNote, Page, VirtualRows, bytes, useLoad, usePolling, when, Table } from '../ui.js';
 import { allReferences } from '../references.js';
 
 const DONE = new Set(['COMPLETED', 'COMPLETED_WITH_FAILURES', 'FAILED', 'CANCELLED']);
@@ -200,32 +200,21 @@ export function Analytics({ clients }: { clients: Clients }) {
         <>
           <h2>Variant stores</h2>
           {v.variant.length ? (
-            <table>
-              <thead>
-                <tr>
-                  <th scope="col">Name</th>
-                  <th scope="col">Status</th>
-                  <th scope="col">Size</th>
-                  <th scope="col">Reference</th>
-                  <th scope="col">Created</th>
+            <Table columns={['Name', 'Status', 'Size', 'Reference', 'Created']}>
+              {v.variant.map((s) => (
+                <tr key={s.id}>
+                  <td>
+                    <code>{s.name}</code>
+                  </td>
+                  <td>{s.status}</td>
+                  <td>{bytes(s.storeSizeBytes)}</td>
+                  <td>
+                    <code>{s.reference?.referenceArn}</code>
+                  </td>
+                  <td>{when(s.creationTime)}</td>
                 </tr>
-              </thead>
-              <tbody>
-                {v.variant.map((s) => (
-                  <tr key={s.id}>
-                    <td>
-                      <code>{s.name}</code>
-                    </td>
-                    <td>{s.status}</td>
-                    <td>{bytes(s.storeSizeBytes)}</td>
-                    <td>
-                      <code>{s.reference?.referenceArn}</code>
-                    </td>
-                    <td>{when(s.creationTime)}</td>
-                  </tr>
-                ))}
-              </tbody>
-            </table>
+              ))}
+            </Table>
           ) : (
             <p>No variant stores yet.</p>
           )}
@@ -275,57 +264,35 @@ export function Analytics({ clients }: { clients: Clients }) {
             </>
           ) : null}
           {v.jobs.length ? (
-            <table aria-live="polite" aria-label="Variant import jobs">
-              <thead>
-                <tr>
-                  <th scope="col">Job</th>
-                  <th scope="col">Into</th>
-                  <th scope="col">Status</th>
-                  <th scope="col">Created</th>
-                  <th scope="col">Completed</th>
+            <Table columns={['Job', 'Into', 'Status', 'Created', 'Completed']} label="Variant import jobs" live>
+              {v.jobs.map((j) => (
+                <tr key={j.id}>
+                  <td>
+                    <code>{j.id}</code>
+                  </td>
+                  <td>{j.destinationName}</td>
+                  <td>{j.status}</td>
+                  <td>{when(j.creationTime)}</td>
+                  <td>{when(j.completionTime)}</td>
                 </tr>
-              </thead>
-              <tbody>
-                {v.jobs.map((j) => (
-                  <tr key={j.id}>
-                    <td>
-                      <code>{j.id}</code>
-                    </td>
-                    <td>{j.destinationName}</td>
-                    <td>{j.status}</td>
-                    <td>{when(j.creationTime)}</td>
-                    <td>{when(j.completionTime)}</td>
-                  </tr>
-                ))}
-              </tbody>
-            </table>
+              ))}
+            </Table>
           ) : null}
           <h2>Annotation stores</h2>
           {v.annotation.length ? (
-            <table>
-              <thead>
-                <tr>
-                  <th scope="col">Name</th>
-                  <th scope="col">Format</th>
-                  <th scope="col">Status</th>
-                  <th scope="col">Size</th>
-                  <th scope="col">Created</th>
+            <Table columns={['Name', 'Format', 'Status', 'Size', 'Created']}>
+              {v.annotation.map((s) => (
+                <tr key={s.id}>
+                  <td>
+                    <code>{s.name}</code>
+                  </td>
+                  <td>{s.storeFormat}</td>
+                  <td>{s.status}</td>
+                  <td>{bytes(s.storeSizeBytes)}</td>
+                  <td>{when(s.creationTime)}</td>
                 </tr>
-              </thead>
-              <tbody>
-                {v.annotation.map((s) => (
-                  <tr key={s.id}>
-                    <td>
-                      <code>{s.name}</code>
-                    </td>
-                    <td>{s.storeFormat}</td>
-                    <td>{s.status}</td>
-                    <td>{bytes(s.storeSizeBytes)}</td>
-                    <td>{when(s.creationTime)}</td>
-                  </tr>
-                ))}
-              </tbody>
-            </table>
+              ))}
+            </Table>
           ) : (
             <p>No annotation stores (create them with the API or the AWS CLI: <code>aws omics create-annotation-store</code>).</p>
           )}

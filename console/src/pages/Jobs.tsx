@@ -1,6 +1,6 @@
 import { ListReadSetActivationJobsCommand, ListReadSetExportJobsCommand, ListReadSetImportJobsCommand } from '@aws-sdk/client-omics';
 import type { Clients } from '../session.js';
-import { ErrorNote, Page, usePolling, when } from '../ui.js';
+import { ErrorNote, Page, usePolling, when, Table } from '../ui.js';
 import { JobDetails } from './JobDetails.js';
 
 interface JobRow {
@@ -40,30 +40,19 @@ export function Jobs({ clients, storeId }: { clients: Clients; storeId: string }
       <ErrorNote text={error} />
       {rows === undefined ? <p>Loading…</p> : rows.length === 0 ? <p>No jobs in this store.</p> : null}
       {rows && rows.length > 0 ? (
-        <table aria-live="polite">
-          <thead>
-            <tr>
-              <th scope="col">Kind</th>
-              <th scope="col">ID</th>
-              <th scope="col">Status</th>
-              <th scope="col">Created</th>
-              <th scope="col">Completed</th>
+        <Table columns={['Kind', 'ID', 'Status', 'Created', 'Completed']} live>
+          {rows.map((j) => (
+            <tr key={`${j.kind}-${j.id}`}>
+              <td>{j.kind}</td>
+              <td>
+                <code>{j.id}</code> <JobDetails clients={clients} kind={j.kind} storeId={storeId} id={j.id} />
+              </td>
+              <td>{j.status}</td>
+              <td>{when(j.creationTime)}</td>
+              <td>{when(j.completionTime)}</td>
             </tr>
-          </thead>
-          <tbody>
-            {rows.map((j) => (
-              <tr key={`${j.kind}-${j.id}`}>
-                <td>{j.kind}</td>
-                <td>
-                  <code>{j.id}</code> <JobDetails clients={clients} kind={j.kind} storeId={storeId} id={j.id} />
-                </td>
-                <td>{j.status}</td>
-                <td>{when(j.creationTime)}</td>
-                <td>{when(j.completionTime)}</td>
-              </tr>
-            ))}
-          </tbody>
-        </table>
+          ))}
+        </Table>
       ) : null}
     </Page>
   );

@@ -2,7 +2,7 @@ import { useState } from 'preact/hooks';
 import { BatchDeleteReadSetCommand, GetReadSetMetadataCommand, StartReadSetActivationJobCommand, type FileInformation } from '@aws-sdk/client-omics';
 import { describeError, type Clients } from '../session.js';
 import { presign } from '../s3-links.js';
-import { ConfirmButton, Copyable, ErrorNote, Page, bytes, useLoad, when } from '../ui.js';
+import { ConfirmButton, Copyable, ErrorNote, Page, bytes, useLoad, when, Table } from '../ui.js';
 
 function FileRow({ clients, name, f }: { clients: Clients; name: string; f: FileInformation }) {
   const [link, setLink] = useState<string>();
@@ -136,19 +136,9 @@ export function ReadSet({ clients, storeId, id }: { clients: Clients; storeId: s
             </p>
           ) : null}
           <h2>Files</h2>
-          <table>
-            <thead>
-              <tr>
-                <th scope="col">File</th>
-                <th scope="col">Size</th>
-                <th scope="col">S3 URI</th>
-                <th scope="col">Link</th>
-              </tr>
-            </thead>
-            <tbody>
-              {(['source1', 'source2', 'index'] as const).map((k) => (r.files?.[k] ? <FileRow key={k} clients={clients} name={k} f={r.files[k]} /> : null))}
-            </tbody>
-          </table>
+          <Table columns={['File', 'Size', 'S3 URI', 'Link']}>
+            {(['source1', 'source2', 'index'] as const).map((k) => (r.files?.[k] ? <FileRow key={k} clients={clients} name={k} f={r.files[k]} /> : null))}
+          </Table>
         </>
       ) : m.loading ? (
         <p>Loading…</p>

@@ -9,7 +9,7 @@ import {
   type ReferenceStoreDetail,
 } from '@aws-sdk/client-omics';
 import { describeError, type Clients } from '../session.js';
-import { Copyable, ErrorNote, Page, useLoad, usePolling, when } from '../ui.js';
+import { Copyable, ErrorNote, Page, useLoad, usePolling, when, Table } from '../ui.js';
 import { JobDetails } from './JobDetails.js';
 
 const DONE = new Set(['COMPLETED', 'COMPLETED_WITH_FAILURES', 'FAILED', 'CANCELLED']);
@@ -53,28 +53,19 @@ export function ReferenceStores({ clients }: { clients: Clients }) {
       <ErrorNote text={stores.error} />
       {stores.value ? (
         stores.value.length ? (
-          <table>
-            <thead>
-              <tr>
-                <th scope="col">Name</th>
-                <th scope="col">ID</th>
-                <th scope="col">Created</th>
+          <Table columns={['Name', 'ID', 'Created']}>
+            {stores.value.map((s) => (
+              <tr key={s.id}>
+                <td>
+                  <a href={`#/references/${s.id}`}>{s.name || s.id}</a>
+                </td>
+                <td>
+                  <code>{s.id}</code>
+                </td>
+                <td>{when(s.creationTime)}</td>
               </tr>
-            </thead>
-            <tbody>
-              {stores.value.map((s) => (
-                <tr key={s.id}>
-                  <td>
-                    <a href={`#/references/${s.id}`}>{s.name || s.id}</a>
-                  </td>
-                  <td>
-                    <code>{s.id}</code>
-                  </td>
-                  <td>{when(s.creationTime)}</td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
+            ))}
+          </Table>
         ) : (
           <p>No reference store yet. Create one, then import FASTA references into it.</p>
         )
@@ -141,32 +132,21 @@ export function ReferenceStore({ clients, storeId }: { clients: Clients; storeId
       {refs === undefined ? (
         <p>Loading…</p>
       ) : refs.length ? (
-        <table>
-          <thead>
-            <tr>
-              <th scope="col">Name</th>
-              <th scope="col">Status</th>
-              <th scope="col">ARN</th>
-              <th scope="col">MD5</th>
-              <th scope="col">Created</th>
+        <Table columns={['Name', 'Status', 'ARN', 'MD5', 'Created']}>
+          {refs.map((r) => (
+            <tr key={r.id}>
+              <td>{r.name}</td>
+              <td>{r.status}</td>
+              <td>
+                <Copyable value={r.arn!} label={`${r.name} ARN`} />
+              </td>
+              <td>
+                <code>{r.md5}</code>
+              </td>
+              <td>{when(r.creationTime)}</td>
             </tr>
-          </thead>
-          <tbody>
-            {refs.map((r) => (
-              <tr key={r.id}>
-                <td>{r.name}</td>
-                <td>{r.status}</td>
-                <td>
-                  <Copyable value={r.arn!} label={`${r.name} ARN`} />
-                </td>
-                <td>
-                  <code>{r.md5}</code>
-                </td>
-                <td>{when(r.creationTime)}</td>
-              </tr>
-            ))}
-          </tbody>
-        </table>
+          ))}
+        </Table>
       ) : (
         <p>No references in this store yet.</p>
       )}
@@ -190,28 +170,18 @@ export function ReferenceStore({ clients, storeId }: { clients: Clients; storeId
       {jobs?.length ? (
         <>
           <h2>Import jobs</h2>
-          <table aria-live="polite">
-            <thead>
-              <tr>
-                <th scope="col">ID</th>
-                <th scope="col">Status</th>
-                <th scope="col">Created</th>
-                <th scope="col">Completed</th>
+          <Table columns={['ID', 'Status', 'Created', 'Completed']} live>
+            {jobs.map((j) => (
+              <tr key={j.id}>
+                <td>
+                  <code>{j.id}</code> <JobDetails clients={clients} kind="Reference import" storeId={storeId} id={j.id!} />
+                </td>
+                <td>{j.status}</td>
+                <td>{when(j.creationTime)}</td>
+                <td>{when(j.completionTime)}</td>
               </tr>
-            </thead>
-            <tbody>
-              {jobs.map((j) => (
-                <tr key={j.id}>
-                  <td>
-                    <code>{j.id}</code> <JobDetails clients={clients} kind="Reference import" storeId={storeId} id={j.id!} />
-                  </td>
-                  <td>{j.status}</td>
-                  <td>{when(j.creationTime)}</td>
-                  <td>{when(j.completionTime)}</td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
+            ))}
+          </Table>
         </>
       ) : null}
     </Page>

@@ -1,7 +1,7 @@
 import { useState } from 'preact/hooks';
 import { CancelRunCommand, GetRunCommand, ListRunsCommand, ListRunTasksCommand, type RunListItem, type RunStatus, type TaskListItem } from '@aws-sdk/client-omics';
 import { describeError, type Clients } from '../session.js';
-import { ConfirmButton, Copyable, ErrorNote, Page, usePolling, when } from '../ui.js';
+import { ConfirmButton, Copyable, ErrorNote, Page, usePolling, when, Table } from '../ui.js';
 
 const ENDED = new Set(['COMPLETED', 'FAILED', 'CANCELLED', 'DELETED']);
 const STATUSES = ['', 'PENDING', 'STARTING', 'RUNNING', 'STOPPING', 'COMPLETED', 'FAILED', 'CANCELLED'];
@@ -43,34 +43,22 @@ export function Runs({ clients }: { clients: Clients }) {
       <ErrorNote text={runs.error} />
       {runs.value ? (
         runs.value.length ? (
-          <table aria-live="polite">
-            <thead>
-              <tr>
-                <th scope="col">Name</th>
-                <th scope="col">ID</th>
-                <th scope="col">Status</th>
-                <th scope="col">Workflow</th>
-                <th scope="col">Started</th>
-                <th scope="col">Stopped</th>
+          <Table columns={['Name', 'ID', 'Status', 'Workflow', 'Started', 'Stopped']} live>
+            {runs.value.map((r) => (
+              <tr key={r.id}>
+                <td>
+                  <a href={`#/runs/${r.id}`}>{r.name || r.id}</a>
+                </td>
+                <td>
+                  <code>{r.id}</code>
+                </td>
+                <td>{r.status}</td>
+                <td>{r.workflowId ? <a href={`#/workflows/${r.workflowId}`}>{r.workflowId}</a> : null}</td>
+                <td>{when(r.startTime)}</td>
+                <td>{when(r.stopTime)}</td>
               </tr>
-            </thead>
-            <tbody>
-              {runs.value.map((r) => (
-                <tr key={r.id}>
-                  <td>
-                    <a href={`#/runs/${r.id}`}>{r.name || r.id}</a>
-                  </td>
-                  <td>
-                    <code>{r.id}</code>
-                  </td>
-                  <td>{r.status}</td>
-                  <td>{r.workflowId ? <a href={`#/workflows/${r.workflowId}`}>{r.workflowId}</a> : null}</td>
-                  <td>{when(r.startTime)}</td>
-                  <td>{when(r.stopTime)}</td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
+            ))}
+          </Table>
         ) : (
           <p>No runs{status ? ` with status ${status}` : ''}.</p>
         )
@@ -202,37 +190,26 @@ export function Run({ clients, id }: { clients: Clients; id: string }) {
           </div>
           <h2>Tasks</h2>
           {state.value!.tasks.length ? (
-            <table>
-              <thead>
-                <tr>
-                  <th scope="col">Name</th>
-                  <th scope="col">Status</th>
-                  <th scope="col">CPUs / memory</th>
-                  <th scope="col">Started / stopped</th>
-                  <th scope="col">Log</th>
+            <Table columns={['Name', 'Status', 'CPUs / memory', 'Started / stopped', 'Log']}>
+              {state.value!.tasks.map((t) => (
+                <tr key={t.taskId}>
+                  <td>
+                    {t.name}
+                    {t.cacheHit ? ' (from the cache)' : ''}
+                  </td>
+                  <td>{t.status}</td>
+                  <td>
+                    {t.cpus} / {t.memory} GiB
+                  </td>
+                  <td>
+                    {when(t.startTime)} / {when(t.stopTime)}
+                  </td>
+                  <td>
+                    <LogView clients={clients} stream={`run/${id}/task/${t.taskId}`} label={`log of ${t.name}`} />
+                  </td>
                 </tr>
-              </thead>
-              <tbody>
-                {state.value!.tasks.map((t) => (
-                  <tr key={t.taskId}>
-                    <td>
-                      {t.name}
-                      {t.cacheHit ? ' (from the cache)' : ''}
-                    </td>
-                    <td>{t.status}</td>
-                    <td>
-                      {t.cpus} / {t.memory} GiB
-                    </td>
-                    <td>
-                      {when(t.startTime)} / {when(t.stopTime)}
-                    </td>
-                    <td>
-                      <LogView clients={clients} stream={`run/${id}/task/${t.taskId}`} label={`log of ${t.name}`} />
-                    </td>
-                  </tr>
-                ))}
-              </tbody>
-            </table>
+              ))}
+            </Table>
           ) : (
             <p>No tasks yet.</p>
           )}

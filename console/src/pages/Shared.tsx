@@ -2,7 +2,7 @@ import { useState } from 'preact/hooks';
 import { GetObjectTaggingCommand, ListObjectsV2Command, type _Object } from '@aws-sdk/client-s3';
 import { describeError, type Clients } from '../session.js';
 import { presign } from '../s3-links.js';
-import { Copyable, ErrorNote, Page, bytes } from '../ui.js';
+import { Copyable, ErrorNote, Page, bytes, Table } from '../ui.js';
 
 interface SharedReadSet {
   id: string;
@@ -141,21 +141,11 @@ export function Shared({ clients }: { clients: Clients }) {
                   {r.tags['omics:sampleId'] ? ` · sample ${r.tags['omics:sampleId']}` : ''}
                   {r.tags['omics:subjectId'] ? ` · subject ${r.tags['omics:subjectId']}` : ''}
                 </h2>
-                <table>
-                  <thead>
-                    <tr>
-                      <th scope="col">File</th>
-                      <th scope="col">Size</th>
-                      <th scope="col">S3 URI</th>
-                      <th scope="col">Link</th>
-                    </tr>
-                  </thead>
-                  <tbody>
-                    {r.files.map((o) => (
-                      <SharedFile key={o.Key} clients={clients} bucket={result.bucket} o={o} />
-                    ))}
-                  </tbody>
-                </table>
+                <Table columns={['File', 'Size', 'S3 URI', 'Link']}>
+                  {r.files.map((o) => (
+                    <SharedFile key={o.Key} clients={clients} bucket={result.bucket} o={o} />
+                  ))}
+                </Table>
               </section>
             ))}
             <p>

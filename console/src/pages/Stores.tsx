@@ -1,7 +1,7 @@
 import { useState } from 'preact/hooks';
 import { CreateSequenceStoreCommand, ListSequenceStoresCommand, type SequenceStoreDetail } from '@aws-sdk/client-omics';
 import { describeError, type Clients } from '../session.js';
-import { Copyable, ErrorNote, Page, useLoad, when } from '../ui.js';
+import { Copyable, ErrorNote, Page, useLoad, when, Table } from '../ui.js';
 
 async function allStores(c: Clients): Promise<SequenceStoreDetail[]> {
   const out: SequenceStoreDetail[] = [];
@@ -41,30 +41,20 @@ export function Stores({ clients }: { clients: Clients }) {
       {stores.loading && !stores.value ? <p>Loading…</p> : null}
       {stores.value && stores.value.length === 0 ? <p>No sequence stores yet: create one below.</p> : null}
       {stores.value && stores.value.length > 0 ? (
-        <table>
-          <thead>
-            <tr>
-              <th scope="col">Name</th>
-              <th scope="col">ID</th>
-              <th scope="col">Created</th>
-              <th scope="col">Status</th>
+        <Table columns={['Name', 'ID', 'Created', 'Status']}>
+          {stores.value.map((s) => (
+            <tr key={s.id}>
+              <td>
+                <a href={`#/stores/${s.id}`}>{s.name || s.id}</a>
+              </td>
+              <td>
+                <Copyable value={s.id!} label="store ID" />
+              </td>
+              <td>{when(s.creationTime)}</td>
+              <td>{s.status}</td>
             </tr>
-          </thead>
-          <tbody>
-            {stores.value.map((s) => (
-              <tr key={s.id}>
-                <td>
-                  <a href={`#/stores/${s.id}`}>{s.name || s.id}</a>
-                </td>
-                <td>
-                  <Copyable value={s.id!} label="store ID" />
-                </td>
-                <td>{when(s.creationTime)}</td>
-                <td>{s.status}</td>
-              </tr>
-            ))}
-          </tbody>
-        </table>
+          ))}
+        </Table>
       ) : null}
       <h2>Create a sequence store</h2>
       <form class="inline" onSubmit={(e) => void create(e)}>

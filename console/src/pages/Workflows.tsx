@@ -2,7 +2,7 @@ import { useState } from 'preact/hooks';
 import { CreateWorkflowCommand, GetWorkflowCommand, ListWorkflowsCommand, StartRunCommand, type WorkflowListItem } from '@aws-sdk/client-omics';
 import type { DocumentType } from '@smithy/types';
 import { describeError, type Clients } from '../session.js';
-import { Copyable, ErrorNote, Page, usePolling, when } from '../ui.js';
+import { Copyable, ErrorNote, Page, usePolling, when, Table } from '../ui.js';
 
 const SETTLED = new Set(['ACTIVE', 'FAILED', 'DELETED', 'INACTIVE']);
 
@@ -58,30 +58,20 @@ export function Workflows({ clients }: { clients: Clients }) {
       <ErrorNote text={list.error} />
       {list.value ? (
         list.value.length ? (
-          <table aria-live="polite">
-            <thead>
-              <tr>
-                <th scope="col">Name</th>
-                <th scope="col">ID</th>
-                <th scope="col">Status</th>
-                <th scope="col">Created</th>
+          <Table columns={['Name', 'ID', 'Status', 'Created']} live>
+            {list.value.map((w) => (
+              <tr key={w.id}>
+                <td>
+                  <a href={`#/workflows/${w.id}`}>{w.name || w.id}</a>
+                </td>
+                <td>
+                  <code>{w.id}</code>
+                </td>
+                <td>{w.status}</td>
+                <td>{when(w.creationTime)}</td>
               </tr>
-            </thead>
-            <tbody>
-              {list.value.map((w) => (
-                <tr key={w.id}>
-                  <td>
-                    <a href={`#/workflows/${w.id}`}>{w.name || w.id}</a>
-                  </td>
-                  <td>
-                    <code>{w.id}</code>
-                  </td>
-                  <td>{w.status}</td>
-                  <td>{when(w.creationTime)}</td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
+            ))}
+          </Table>
         ) : (
           <p>No workflows yet.</p>
         )
@@ -181,26 +171,17 @@ export function Workflow({ clients, id }: { clients: Clients; id: string }) {
           {Object.keys(template).length ? (
             <>
               <h2>Parameters</h2>
-              <table>
-                <thead>
-                  <tr>
-                    <th scope="col">Name</th>
-                    <th scope="col">Required</th>
-                    <th scope="col">Description</th>
+              <Table columns={['Name', 'Required', 'Description']}>
+                {Object.entries(template).map(([k, p]) => (
+                  <tr key={k}>
+                    <td>
+                      <code>{k}</code>
+                    </td>
+                    <td>{p.optional ? 'no' : 'yes'}</td>
+                    <td>{p.description}</td>
                   </tr>
-                </thead>
-                <tbody>
-                  {Object.entries(template).map(([k, p]) => (
-                    <tr key={k}>
-                      <td>
-                        <code>{k}</code>
-                      </td>
-                      <td>{p.optional ? 'no' : 'yes'}</td>
-                      <td>{p.description}</td>
-                    </tr>
-                  ))}
-                </tbody>
-              </table>
+                ))}
+              </Table>
             </>
           ) : null}
           {wf.status === 'ACTIVE' ? (
