@@ -11,7 +11,7 @@ import { CreateReferenceStoreCommand, ListVariantStoresCommand } from '@aws-sdk/
 import { spawnServer, type SpawnedServer } from './helpers/server.js';
 import { omicsClient, importReference } from './helpers/omics.js';
 import { tinyCorpus } from './helpers/corpus.js';
-import { launchChromium, skipChromium } from './helpers/chromium.js';
+import { launchChromium, signedInTab, skipChromium } from './helpers/chromium.js';
 import { recordPage } from './helpers/axe.js';
 
 describe('variant stores and SQL in the web console (headless Chromium)', { skip: skipChromium() }, () => {
@@ -38,13 +38,7 @@ describe('variant stores and SQL in the web console (headless Chromium)', { skip
   it('creates a variant store, imports a VCF, and answers SQL with the rows bcftools counts', async () => {
     const browser = await launchChromium();
     try {
-      const tab = await browser.newPage({ viewport: { width: 1280, height: 900 } });
-      const errors: string[] = [];
-      tab.on('pageerror', (e) => errors.push(String(e)));
-      await tab.goto(`${s.url}/console/#/analytics`);
-      await tab.getByLabel('Access key ID').fill(s.accessKeyId);
-      await tab.getByLabel('Secret access key').fill(s.secretAccessKey);
-      await tab.getByRole('button', { name: 'Sign in' }).click();
+      const { tab, errors } = await signedInTab(browser, s.url, s, '#/analytics');
       await tab.getByRole('heading', { name: 'Variant and annotation stores' }).waitFor();
 
       const create = tab.getByRole('form', { name: 'New variant store' });

@@ -18,11 +18,11 @@ import {
   ListReadSetsCommand,
   type ReadSetListItem,
 } from '@aws-sdk/client-omics';
-import type { Page, Request, Route } from 'playwright-core';
+import type { Browser, Page, Request, Route } from 'playwright-core';
 import { CLI, spawnServer, type SpawnedServer } from './helpers/server.js';
 import { omicsClient, importReference, importReadSets } from './helpers/omics.js';
 import { tinyCorpus } from './helpers/corpus.js';
-import { launchChromium, skipChromium } from './helpers/chromium.js';
+import { launchChromium, signedInTab, skipChromium } from './helpers/chromium.js';
 import { recordPage } from './helpers/axe.js';
 
 /** A FASTQ of `reads` 100-base reads (about 230 bytes each), the same bytes for the same seed. */
@@ -74,12 +74,25 @@ describe('uploads in the web console (headless Chromium)', { skip: skipChromium(
     rmSync(root, { recursive: true, force: true });
   });
 
-  const signIn = async (tab: Page) => {
-    await tab.goto(`${s.url}/console/#/stores/${storeId}/upload`);
-    await tab.getByLabel('Access key ID').fill(s.accessKeyId);
-    await tab.getByLabel('Secret access key').fill(s.secretAccessKey);
-    await tab.getByRole('button', { name: 'Sign in' }).click();
-    await tab.getByRole('heading', { name: 'Upload read sets' }).waitFor();
+  /** A signed-in tab on the store's upload page. */
+  const uploadPage = async (browser: Browser) => {
+    const opened = await signedInTab(browser, s.url, s, `#/stores/${storeId}/upload`);
+    await opened.tab.getByRole('heading', { name: 'Upload read sets' }).waitFor();
+    return opened;
+  };
+  /** Holds back the request of part `n` (it never reaches the server until `held()` is continued or aborted). */
+  const holdPart = async (tab: Page, n: number): Promise<() => Route> => {
+    let held: Route | undefined;
+    await tab.route(
+      (u) => isPart(u.href) && partNumberOf(u.href) === n,
+      (route) => {
+        held = route;
+      },
+    );
+    return () => {
+      assert.ok(held, `part ${n} was held`);
+      return held;
+    };
   };
   const readSetNamed = async (name: string): Promise<ReadSetListItem> => {
     const list = await omicsClient(s).send(new ListReadSetsCommand({ sequenceStoreId: storeId, filter: { name } }));
@@ -99,10 +112,7 @@ describe('uploads in the web console (headless Chromium)', { skip: skipChromium(
   it('uploads a FASTQ pair from the file picker and a dropped BAM, both to ACTIVE with their bytes', async () => {
     const browser = await launchChromium();
     try {
-      const tab = await browser.newPage({ viewport: { width: 1280, height: 900 } });
-      const errors: string[] = [];
-      tab.on('pageerror', (e) => errors.push(String(e)));
-      await signIn(tab);
+      const { tab, errors } = await uploadPage(browser);
 
       await tab.getByLabel('choose files').setInputFiles([join(root, 'reads_R2.fastq.gz'), join(root, 'reads_R1.fastq.gz')]);
       assert.equal(await tab.getByLabel('File type').inputValue(), 'FASTQ');
@@ -152,16 +162,9 @@ describe('uploads in the web console (headless Chromium)', { skip: skipChromium(
   it('resumes an upload interrupted by a reload, sending only the parts the server lacks', async () => {
     const browser = await launchChromium();
     try {
-      const tab = await browser.newPage({ viewport: { width: 1280, height: 900 } });
-      await signIn(tab);
+      const { tab } = await uploadPage(browser);
       // Part 3 is held back (never reaches the server) until the page is reloaded under it.
-      let held: Route | undefined;
-      await tab.route(
-        (u) => isPart(u.href) && partNumberOf(u.href) === 3,
-        (route) => {
-          held = route;
-        },
-      );
+      const held = await holdPart(tab, 3);
       const sent: number[] = [];
       const onRequest = (r: Request) => {
         if (isPart(r.url())) sent.push(partNumberOf(r.url()));
@@ -175,11 +178,13 @@ describe('uploads in the web console (headless Chromium)', { skip: skipChromium(
         const p = document.querySelector('progress');
         return p !== null && p.max > 0 && p.value >= p.max - 1024 * 1024;
       });
-      assert.ok(held, 'part 3 was held');
+      held();
       await recordPage(tab, shots, 'upload-progress');
 
       await tab.reload();
-      await held!.abort().catch(() => undefined); // the reload already cancelled it
+      await held()
+        .abort()
+        .catch(() => undefined); // the reload already cancelled it
       await tab.unrouteAll({ behavior: 'ignoreErrors' });
       sent.length = 0;
       const interrupted = tab.getByLabel('Interrupted upload big_run');
@@ -205,15 +210,8 @@ describe('uploads in the web console (headless Chromium)', { skip: skipChromium(
   it('pauses with a clear message when the server goes away mid-upload, and finishes once it is back', async () => {
     const browser = await launchChromium();
     try {
-      const tab = await browser.newPage({ viewport: { width: 1280, height: 900 } });
-      await signIn(tab);
-      let held: Route | undefined;
-      await tab.route(
-        (u) => isPart(u.href) && partNumberOf(u.href) === 2,
-        (route) => {
-          held = route;
-        },
-      );
+      const { tab } = await uploadPage(browser);
+      const held = await holdPart(tab, 2);
       await tab.getByLabel('choose files').setInputFiles(join(root, 'other_run.fastq'));
       await fill(tab, 'patient-3', 'skin', 1);
       await tab.getByRole('button', { name: 'Upload', exact: true }).click();
@@ -221,10 +219,12 @@ describe('uploads in the web console (headless Chromium)', { skip: skipChromium(
         const p = document.querySelector('progress');
         return p !== null && p.max > 0 && p.value >= p.max - 1024 * 1024; // all but part 2
       });
-      assert.ok(held);
+      held();
       const port = new URL(s.url).port;
       await s.kill(); // the server goes away (its data stays)
-      await held!.continue().catch(() => undefined); // part 2 now meets a closed port
+      await held()
+        .continue()
+        .catch(() => undefined); // part 2 now meets a closed port
       await tab.unrouteAll({ behavior: 'ignoreErrors' });
       const item = tab.getByRole('listitem', { name: 'Upload other_run' });
       await item.getByRole('status').filter({ hasText: 'cannot be reached' }).waitFor({ timeout: 30_000 });
@@ -264,8 +264,7 @@ describe('uploads in the web console (headless Chromium)', { skip: skipChromium(
   it("saves the store's settings, sorts its read sets, deletes one after asking, and activates archived ones", async () => {
     const browser = await launchChromium();
     try {
-      const tab = await browser.newPage({ viewport: { width: 1280, height: 900 } });
-      await signIn(tab);
+      const { tab } = await uploadPage(browser);
       await tab.goto(`${s.url}/console/#/stores/${storeId}`);
       await tab.getByRole('link', { name: 'tumour-run' }).waitFor();
 
@@ -338,8 +337,7 @@ describe('uploads in the web console (headless Chromium)', { skip: skipChromium(
     );
     const browser = await launchChromium();
     try {
-      const tab = await browser.newPage({ viewport: { width: 1280, height: 900 } });
-      await signIn(tab);
+      const { tab } = await uploadPage(browser);
       await tab.goto(`${s.url}/console/#/stores/${many}`);
       const rows = tab.locator('tbody tr');
       await tab.getByRole('link', { name: /^rs-\d\d$/ }).first().waitFor();

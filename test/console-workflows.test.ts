@@ -11,7 +11,7 @@ import { strToU8, zipSync } from 'fflate';
 import { GetRunCommand } from '@aws-sdk/client-omics';
 import { spawnServer, type SpawnedServer } from './helpers/server.js';
 import { omicsClient } from './helpers/omics.js';
-import { launchChromium, skipChromium } from './helpers/chromium.js';
+import { launchChromium, signedInTab, skipChromium } from './helpers/chromium.js';
 import { recordPage } from './helpers/axe.js';
 import { workflowImage } from './helpers/workflow-image.js';
 
@@ -56,13 +56,7 @@ outputs:
   it('registers a workflow from a zip, starts a run from its form and follows it to COMPLETED with its task log', async () => {
     const browser = await launchChromium();
     try {
-      const tab = await browser.newPage({ viewport: { width: 1280, height: 900 } });
-      const errors: string[] = [];
-      tab.on('pageerror', (e) => errors.push(String(e)));
-      await tab.goto(`${s.url}/console/#/workflows`);
-      await tab.getByLabel('Access key ID').fill(s.accessKeyId);
-      await tab.getByLabel('Secret access key').fill(s.secretAccessKey);
-      await tab.getByRole('button', { name: 'Sign in' }).click();
+      const { tab, errors } = await signedInTab(browser, s.url, s, '#/workflows');
       await tab.getByRole('heading', { name: 'Workflows' }).waitFor();
 
       const register = async (name: string, zip: string) => {

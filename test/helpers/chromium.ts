@@ -17,3 +17,24 @@ export async function launchChromium(): Promise<import('playwright-core').Browse
   const { chromium } = await import('playwright-core');
   return chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
 }
+
+/**
+ * A console tab signed in with `key` (the form filled and submitted as a user does), at `hash` of the console on
+ * `serverUrl`; `errors` collects the page's uncaught errors.
+ */
+export async function signedInTab(
+  browser: import('playwright-core').Browser,
+  serverUrl: string,
+  key: { accessKeyId: string; secretAccessKey: string },
+  hash = '',
+): Promise<{ tab: import('playwright-core').Page; errors: string[] }> {
+  const tab = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+  const errors: string[] = [];
+  tab.on('pageerror', (e) => errors.push(String(e)));
+  await tab.goto(`${serverUrl}/console/${hash}`);
+  await tab.getByLabel('Access key ID').fill(key.accessKeyId);
+  await tab.getByLabel('Secret access key').fill(key.secretAccessKey);
+  await tab.getByRole('button', { name: 'Sign in' }).click();
+  await tab.getByRole('button', { name: 'Sign out' }).waitFor();
+  return { tab, errors };
+}
