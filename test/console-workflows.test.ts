@@ -1,7 +1,8 @@
 // Workflows and runs in the web console (headless Debian Chromium, playwright-core) against a spawned server whose
 // runs go to cwltool with tasks in Podman: a workflow registered from a zip chosen in the page is checked and ACTIVE
 // (a broken one FAILED, with the reason shown), its parameter is listed, a run started from the form is followed to
-// COMPLETED with its task, and the task's log read back in the page holds what the task printed.
+// COMPLETED with its task, and the task's log read back in the page holds what the task printed. Also the account's
+// storage connections (moto buckets) listed and checked, read-only.
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -9,7 +10,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { strToU8, zipSync } from 'fflate';
 import { GetRunCommand } from '@aws-sdk/client-omics';
-import { spawnServer, type SpawnedServer } from './helpers/server.js';
+import { CreateBucketCommand, S3Client } from '@aws-sdk/client-s3';
+import { SignatureV4 } from '@smithy/signature-v4';
+import { Sha256 } from '@aws-crypto/sha256-js';
+import { execFileSync } from 'node:child_process';
+import { CLI, spawnServer, type SpawnedServer } from './helpers/server.js';
+import { MOTO_CREDENTIALS, startMoto } from './helpers/moto.js';
 import { omicsClient } from './helpers/omics.js';
 import { launchChromium, signedInTab, skipChromium } from './helpers/chromium.js';
 import { recordPage } from './helpers/axe.js';
@@ -114,4 +120,75 @@ outputs:
       await browser.close();
     }
   });
+
+  it("lists the account's storage connections and checks them; the API adds none and refuses a user without a grant", async () => {
+    const moto = await startMoto();
+    try {
+      const s3 = new S3Client({ endpoint: moto.endpoint, region: 'us-east-1', forcePathStyle: true, credentials: MOTO_CREDENTIALS });
+      await s3.send(new CreateBucketCommand({ Bucket: 'lab-results' }));
+      const SECRET = 'never-shown-secret-7'; // moto takes any secret
+      const add = (name: string, bucket: string) =>
+        execFileSync(
+          process.execPath,
+          [CLI, 'admin', 'connection', 'add', name, '--bucket', bucket, '--region', 'us-east-1', '--endpoint', moto.endpoint, '--prefix', 'runs/', '--access-key-id', 'testing'],
+          { env: { ...s.env, OPENOMICS_CONNECTION_SECRET_ACCESS_KEY: SECRET } },
+        );
+      add('lab', 'lab-results');
+      add('typo', 'lab-resluts');
+      const browser = await launchChromium();
+      try {
+        const { tab, errors } = await signedInTab(browser, s.url, s, '#/connections');
+        const lab = tab.getByRole('row', { name: /^lab / });
+        await lab.filter({ hasText: 's3://lab-results/runs/' }).waitFor();
+        assert.equal((await tab.locator('body').textContent())?.includes(SECRET), false, 'the secret is not on the page');
+        await lab.getByRole('button', { name: 'Check with a write' }).click();
+        const labCheck = tab.getByLabel('Check of lab');
+        await labCheck.getByText(/✓ write: can write and delete under s3:\/\/lab-results\/runs\//).waitFor();
+        const typo = tab.getByRole('row', { name: /^typo / });
+        await typo.getByRole('button', { name: 'Check', exact: true }).click();
+        await tab.getByLabel('Check of typo').getByText(/✗ bucket: /).waitFor();
+        await recordPage(tab, shots, 'connections', true);
+        assert.deepEqual(errors, []);
+
+        // A user with no identity policy is told so, and gets nothing.
+        execFileSync(process.execPath, [CLI, 'admin', 'user', 'create', 'viewer'], { env: s.env });
+        const viewer = JSON.parse(execFileSync(process.execPath, [CLI, 'admin', 'access-key', 'create', '--user', 'viewer'], { env: s.env, encoding: 'utf8' })) as {
+          accessKeyId: string;
+          secretAccessKey: string;
+        };
+        const other = await signedInTab(browser, s.url, viewer, '#/connections');
+        await other.tab.getByRole('alert').filter({ hasText: 'not allowed' }).waitFor();
+        assert.equal(await other.tab.getByRole('row', { name: /^lab / }).count(), 0);
+      } finally {
+        await browser.close();
+      }
+      // The API has no operation that adds or changes a connection (the operator does, with openomics admin).
+      const put = await signedJson(s, 'OpenOmicsConnections.PutConnection', { name: 'mine', bucket: 'x', region: 'us-east-1', endpoint: 'http://169.254.169.254' });
+      assert.equal(put.status, 400);
+      assert.equal(put.body['__type'], 'UnknownOperationException');
+      const listed = await signedJson(s, 'OpenOmicsConnections.ListConnections', {});
+      assert.deepEqual((listed.body['connections'] as { name: string }[]).map((c) => c.name).sort(), ['lab', 'typo']);
+      assert.ok(!JSON.stringify(listed.body).includes(SECRET), 'no secret in the answer');
+    } finally {
+      await moto.stop();
+    }
+  });
 });
+
+/** One signed call of the connections API, as any SigV4 client makes it (service `openomics`). */
+async function signedJson(s: SpawnedServer, target: string, body: object): Promise<{ status: number; body: Record<string, unknown> }> {
+  const url = new URL(s.url);
+  const payload = JSON.stringify(body);
+  const signed = await new SignatureV4({ service: 'openomics', region: 'us-east-1', credentials: s, sha256: Sha256 }).sign({
+    method: 'POST',
+    protocol: url.protocol,
+    hostname: url.hostname,
+    port: Number(url.port),
+    path: '/',
+    query: {},
+    headers: { host: url.host, 'content-type': 'application/x-amz-json-1.1', 'x-amz-target': target },
+    body: payload,
+  });
+  const res = await fetch(`${s.url}/`, { method: 'POST', headers: signed.headers, body: payload });
+  return { status: res.status, body: (await res.json()) as Record<string, unknown> };
+}

@@ -13,8 +13,9 @@ import { ReferenceStore, ReferenceStores } from './pages/References.js';
 import { Workflow, Workflows } from './pages/Workflows.js';
 import { Run, Runs } from './pages/Runs.js';
 import { Analytics } from './pages/Analytics.js';
+import { Connections } from './pages/Connections.js';
 
-/** The page a location hash names: `#/`, `#/shared`, `#/references[/<id>]`, `#/workflows[/<id>]`, `#/runs[/<id>]`, `#/analytics`, `#/stores/<id>[/jobs|/upload]`, `#/stores/<id>/readsets/<id>[/view]`. */
+/** The page a location hash names: `#/`, `#/shared`, `#/references[/<id>]`, `#/workflows[/<id>]`, `#/runs[/<id>]`, `#/analytics`, `#/connections`, `#/stores/<id>[/jobs|/upload]`, `#/stores/<id>/readsets/<id>[/view]`. */
 function route(hash: string): string[] {
   return hash.replace(/^#\/?/, '').split('?')[0]!.split('/').filter(Boolean);
 }
@@ -55,6 +56,7 @@ function App() {
   else if (r[0] === 'runs' && r[1]) page = <Run clients={clients} id={r[1]} />;
   else if (r[0] === 'runs') page = <Runs clients={clients} />;
   else if (r[0] === 'analytics') page = <Analytics clients={clients} />;
+  else if (r[0] === 'connections') page = <Connections clients={clients} />;
   else if (r[0] === 'stores' && r[1]) page = <ReadSets clients={clients} storeId={r[1]} />;
   else page = <Stores clients={clients} />;
   return (
@@ -69,6 +71,7 @@ function App() {
           <a href="#/workflows">Workflows</a>
           <a href="#/runs">Runs</a>
           <a href="#/analytics">Analytics</a>
+          <a href="#/connections">Connections</a>
           <a href="#/shared">Shared with me</a>
         </nav>
         <span class="who" title="Signed in with this access key">

@@ -41,6 +41,11 @@ export interface Clients {
   logs(): Promise<CloudWatchLogsClient>;
   /** The Athena subset (SQL over variant and annotation stores), loaded by the analytics page. */
   athena(): Promise<AthenaClient>;
+  /**
+   * One call of a JSON 1.1 API of this server that has no SDK client (OpenOmics' connections API): signed with the
+   * session's key for SigV4 `service`; a refusal rejects with an Error named by the answer's `__type`.
+   */
+  json(service: string, target: string, body: object): Promise<unknown>;
 }
 
 /** The public API of the server that served this page, signed with the session's key. */
@@ -54,6 +59,26 @@ export function clientsFor(s: Session): Clients {
     s3: new S3Client({ endpoint, region: s.region, credentials, forcePathStyle: true, maxAttempts: 2 }),
     logs: () => (logs ??= import('@aws-sdk/client-cloudwatch-logs').then((m) => new m.CloudWatchLogsClient({ endpoint, region: s.region, credentials, maxAttempts: 2 }))),
     athena: () => (athena ??= import('@aws-sdk/client-athena').then((m) => new m.AthenaClient({ endpoint, region: s.region, credentials, maxAttempts: 2 }))),
+    json: async (service, target, body) => {
+      const [{ SignatureV4 }, { Sha256 }] = await Promise.all([import('@smithy/signature-v4'), import('@aws-crypto/sha256-browser')]);
+      const url = new URL(endpoint);
+      const payload = JSON.stringify(body);
+      const signed = await new SignatureV4({ service, region: s.region, credentials, sha256: Sha256 }).sign({
+        method: 'POST',
+        protocol: url.protocol,
+        hostname: url.hostname,
+        ...(url.port ? { port: Number(url.port) } : {}),
+        path: '/',
+        query: {},
+        headers: { host: url.host, 'content-type': 'application/x-amz-json-1.1', 'x-amz-target': target },
+        body: payload,
+      });
+      const { host: _host, ...headers } = signed.headers; // the browser sends Host itself (the same value)
+      const res = await fetch(`${endpoint}/`, { method: 'POST', headers, body: payload });
+      const out = (await res.json()) as { __type?: string; message?: string };
+      if (!res.ok) throw Object.assign(new Error(out.message ?? res.statusText), { name: out.__type ?? `HTTP ${res.status}`, $metadata: { httpStatusCode: res.status } });
+      return out;
+    },
   };
 }
 

@@ -15,6 +15,7 @@ import { parseSignature } from '../iam/sigv4.js';
 import { OmicsEdge } from '../api/omics/edge.js';
 import { startServices } from '../services.js';
 import { LogsEdge } from '../api/logs/edge.js';
+import { CONNECTIONS_TARGET_PREFIX, ConnectionsEdge } from '../api/connections/edge.js';
 import { AthenaEdge } from '../api/athena/edge.js';
 import { serveWorkflowFile, WORKFLOW_FILES_PATH } from '../api/workflow-files.js';
 import { serveConsole } from './console-files.js';
@@ -137,6 +138,16 @@ export async function createRequestListener(core: Core, log: Logger): Promise<Re
     partition: core.partition.partition,
   });
 
+  const connectionsEdge = new ConnectionsEdge({
+    auth: config.auth,
+    authenticator: new Authenticator(core.identity, config.region),
+    identity: core.identity,
+    anonymousPrincipal,
+    connections: core.connections,
+    region: config.region,
+    partition: core.partition.partition,
+  });
+
   const handler = async (req: IncomingMessage, res: ServerResponse, requestId: string) => {
     const url = req.url ?? '/';
     const q = url.indexOf('?');
@@ -176,6 +187,11 @@ export async function createRequestListener(core: Core, log: Logger): Promise<Re
     // Athena's likewise.
     if (service === 'athena' || String(req.headers['x-amz-target'] ?? '').startsWith('AmazonAthena.')) {
       await athenaEdge.handle(req, res, info);
+      return;
+    }
+    // The account's storage connections (read-only; OpenOmics' own JSON API).
+    if (service === 'openomics' || String(req.headers['x-amz-target'] ?? '').startsWith(`${CONNECTIONS_TARGET_PREFIX}.`)) {
+      await connectionsEdge.handle(req, res, info);
       return;
     }
     if (service === 's3') {
