@@ -150,6 +150,11 @@ describe('uploads in the web console (headless Chromium)', { skip: skipChromium(
       const reads = Number(execFileSync('samtools', ['view', '-c', join(root, 'sample.bam')], { encoding: 'utf8' }).trim());
       assert.equal(tumour.sequenceInformation?.totalReadCount, reads, 'as many reads as samtools counts');
 
+      // The uploads of the tab outlive the page: away to the store and back, they are still listed.
+      await tab.getByRole('link', { name: /← Store/ }).click();
+      await tab.getByRole('link', { name: 'Upload read sets' }).click();
+      await active(tab, 'tumour-run').waitFor();
+      await active(tab, 'reads').waitFor();
       // The page links to the read set it made.
       await tab.getByRole('listitem', { name: 'Upload tumour-run' }).getByRole('link', { name: 'Open the read set' }).click();
       await tab.getByRole('heading', { name: 'Read set tumour-run' }).waitFor();
@@ -181,7 +186,14 @@ describe('uploads in the web console (headless Chromium)', { skip: skipChromium(
       held();
       await recordPage(tab, shots, 'upload-progress');
 
+      // Leaving the tab while an upload runs asks first (the browser's own "leave the page?"); the user leaves.
+      const asked: string[] = [];
+      tab.once('dialog', (d) => {
+        asked.push(d.type());
+        void d.accept();
+      });
       await tab.reload();
+      assert.deepEqual(asked, ['beforeunload']);
       await held()
         .abort()
         .catch(() => undefined); // the reload already cancelled it

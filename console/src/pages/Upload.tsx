@@ -27,6 +27,20 @@ interface Run {
   controller?: AbortController;
 }
 
+/**
+ * The uploads of this tab, kept outside the page: an upload goes on while the user looks at other pages, and the
+ * upload page shows it again when they come back. Closing or reloading the tab while one runs asks first.
+ */
+let tabRuns: Run[] = [];
+const listeners = new Set<(runs: Run[]) => void>();
+function setTabRuns(change: (runs: Run[]) => Run[]): void {
+  tabRuns = change(tabRuns);
+  for (const l of listeners) l(tabRuns);
+}
+window.addEventListener('beforeunload', (e) => {
+  if (tabRuns.some((r) => r.state === 'running')) e.preventDefault(); // the browser asks "leave the page?"
+});
+
 const seconds = (s: number) => (s < 90 ? `${Math.ceil(s)} s` : s < 5400 ? `${Math.round(s / 60)} min` : `${(s / 3600).toFixed(1)} h`);
 
 function ProgressLine({ run }: { run: Run }) {
@@ -63,14 +77,18 @@ export function Upload({ clients, accessKeyId, storeId }: { clients: Clients; ac
   const [fileType, setFileType] = useState<FileType | ''>('');
   const [name, setName] = useState('');
   const [formError, setFormError] = useState<string>();
-  const [runs, setRuns] = useState<Run[]>([]);
+  const [runs, setRuns] = useState<Run[]>(tabRuns);
+  useEffect(() => {
+    listeners.add(setRuns);
+    return () => void listeners.delete(setRuns);
+  }, []);
   const [saved, setSaved] = useState<UploadDescription[]>([]);
   const [dragging, setDragging] = useState(false);
   const fileInput = useRef<HTMLInputElement>(null);
 
   // Uploads started here before (a reload, a closed tab): those still in progress on the server can resume.
   const refreshSaved = async () => {
-    const mine = savedUploads(accessKeyId).filter((d) => d.storeId === storeId);
+    const mine = savedUploads(accessKeyId).filter((d) => d.storeId === storeId && !tabRuns.some((r) => r.d.uploadId === d.uploadId));
     const alive: UploadDescription[] = [];
     for (const d of mine) {
       try {
@@ -87,11 +105,11 @@ export function Upload({ clients, accessKeyId, storeId }: { clients: Clients; ac
     void refreshSaved();
   }, [clients, storeId]);
 
-  const update = (uploadId: string, change: Partial<Run>) => setRuns((rs) => rs.map((r) => (r.d.uploadId === uploadId ? { ...r, ...change } : r)));
+  const update = (uploadId: string, change: Partial<Run>) => setTabRuns((rs) => rs.map((r) => (r.d.uploadId === uploadId ? { ...r, ...change } : r)));
 
   const go = (d: UploadDescription, chosen: File[]) => {
     const controller = new AbortController();
-    setRuns((rs) => [...rs.filter((r) => r.d.uploadId !== d.uploadId), { d, files: chosen, state: 'running', controller }]);
+    setTabRuns((rs) => [...rs.filter((r) => r.d.uploadId !== d.uploadId), { d, files: chosen, state: 'running', controller }]);
     setSaved((s) => s.filter((x) => x.uploadId !== d.uploadId));
     runUpload(clients, accessKeyId, d, chosen, (progress) => update(d.uploadId, { progress }), controller.signal).then(
       (r) =>
@@ -182,50 +200,52 @@ export function Upload({ clients, accessKeyId, storeId }: { clients: Clients; ac
           ))}
         </section>
       ) : null}
-      {runs.length ? (
+      {runs.some((r) => r.d.storeId === storeId) ? (
         <section aria-labelledby="uploads">
           <h2 id="uploads">Uploads</h2>
           <ul class="uploads">
-            {runs.map((r) => (
-              <li key={r.d.uploadId} aria-label={`Upload ${r.d.name}`}>
-                <strong>{r.d.name}</strong> ({r.d.fileType}, {r.d.files.map((f) => f.name).join(' + ')})
-                <ProgressLine run={r} />
-                {r.message ? (
-                  <p class={r.state === 'done' ? 'ok' : r.state === 'failed' || r.state === 'paused' ? 'error' : ''} role="status">
-                    {r.message}
-                    {r.readSetId ? (
-                      <>
-                        {' '}
-                        <a href={`#/stores/${storeId}/readsets/${r.readSetId}`}>Open the read set</a>
-                      </>
-                    ) : null}
-                  </p>
-                ) : null}
-                {r.state === 'running' ? (
-                  <button type="button" class="small" onClick={() => r.controller?.abort()}>
-                    Pause
-                  </button>
-                ) : r.state === 'paused' ? (
-                  <>
-                    <button type="button" class="small" onClick={() => go(r.d, r.files)}>
-                      Resume
-                    </button>{' '}
-                    <button
-                      type="button"
-                      class="small"
-                      onClick={() =>
-                        abandonUpload(clients, accessKeyId, r.d).then(
-                          () => setRuns((rs) => rs.filter((x) => x.d.uploadId !== r.d.uploadId)),
-                          (e: unknown) => update(r.d.uploadId, { message: describeError(e).message }),
-                        )
-                      }
-                    >
-                      Give up
+            {runs
+              .filter((r) => r.d.storeId === storeId)
+              .map((r) => (
+                <li key={r.d.uploadId} aria-label={`Upload ${r.d.name}`}>
+                  <strong>{r.d.name}</strong> ({r.d.fileType}, {r.d.files.map((f) => f.name).join(' + ')})
+                  <ProgressLine run={r} />
+                  {r.message ? (
+                    <p class={r.state === 'done' ? 'ok' : r.state === 'failed' || r.state === 'paused' ? 'error' : ''} role="status">
+                      {r.message}
+                      {r.readSetId ? (
+                        <>
+                          {' '}
+                          <a href={`#/stores/${storeId}/readsets/${r.readSetId}`}>Open the read set</a>
+                        </>
+                      ) : null}
+                    </p>
+                  ) : null}
+                  {r.state === 'running' ? (
+                    <button type="button" class="small" onClick={() => r.controller?.abort()}>
+                      Pause
                     </button>
-                  </>
-                ) : null}
-              </li>
-            ))}
+                  ) : r.state === 'paused' ? (
+                    <>
+                      <button type="button" class="small" onClick={() => go(r.d, r.files)}>
+                        Resume
+                      </button>{' '}
+                      <button
+                        type="button"
+                        class="small"
+                        onClick={() =>
+                          abandonUpload(clients, accessKeyId, r.d).then(
+                            () => setTabRuns((rs) => rs.filter((x) => x.d.uploadId !== r.d.uploadId)),
+                            (e: unknown) => update(r.d.uploadId, { message: describeError(e).message }),
+                          )
+                        }
+                      >
+                        Give up
+                      </button>
+                    </>
+                  ) : null}
+                </li>
+              ))}
           </ul>
         </section>
       ) : null}
