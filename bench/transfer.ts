@@ -1,6 +1,7 @@
 // Transfer-manager benchmark, one run, the same large BAM:
-//   `openomics upload` (parallel parts, SigV4, through the Omics API, until ACTIVE and until the parts are in)
-//     against `aws s3 cp` of the file into moto_server;
+//   `openomics upload` (parallel parts, SigV4, through the Omics API, until ACTIVE and until the parts are in) and the
+//     web console's upload in headless Chromium (16 MiB parts, 4 in flight, SHA-256 in the page; until the parts are
+//     in and the upload completed) against `aws s3 cp` of the file into moto_server;
 //   `openomics download` (ranged GETs of the S3 view, and GetReadSet parts) against `curl` of the file from nginx,
 //   downloads timed REPS times (median, min–max), the check of the file included (CRC32 by the S3 view, ETag by parts).
 import { spawnSync } from 'node:child_process';
@@ -16,6 +17,7 @@ import { omicsClient, until } from '../test/helpers/omics.js';
 import { benchCorpus } from './corpus.js';
 import { startNginx } from './nginx.js';
 import { median, spread } from './stats.js';
+import { launchChromium, signedInTab, skipChromium } from '../test/helpers/chromium.js';
 
 const PART = process.env['BENCH_PART'] ?? '16MiB';
 const CONCURRENCY = process.env['BENCH_CONCURRENCY'] ?? '4';
@@ -59,6 +61,29 @@ try {
     await until('ingest', () => omicsClient(s).send(new GetReadSetMetadataCommand({ sequenceStoreId: storeId, id })), (m) => m.status !== 'PROCESSING_UPLOAD', 600_000);
   }
   const ups = reps((i) => upload(`bench-b${i}`, true));
+  // The console's upload: timed from the click to "processing on the server" (every part in, Complete answered).
+  const consoleUps: number[] = [];
+  if (!skipChromium()) {
+    const browser = await launchChromium();
+    try {
+      const { tab } = await signedInTab(browser, s.url, s, `#/stores/${storeId}/upload`);
+      for (let i = 0; i < REPS; i++) {
+        await tab.getByLabel('choose files').setInputFiles(file);
+        await tab.getByLabel('File type').selectOption('UBAM');
+        await tab.getByLabel('Read set name').fill(`bench-c${i}`);
+        await tab.getByLabel('Subject ID').fill('s');
+        await tab.getByLabel('Sample ID').fill('m');
+        const t0 = process.hrtime.bigint();
+        await tab.getByRole('button', { name: 'Upload', exact: true }).click();
+        const item = tab.getByRole('listitem', { name: `Upload bench-c${i}` });
+        await item.getByText(/processing on the server/).waitFor({ timeout: 600_000 });
+        consoleUps.push(Number(process.hrtime.bigint() - t0) / 1e9);
+        await item.getByRole('status').filter({ hasText: 'ACTIVE' }).waitFor({ timeout: 600_000 }); // ingest let finish, untimed
+      }
+    } finally {
+      await browser.close();
+    }
+  }
   const readSetId = JSON.parse(ups[0]!.stdout.trim()).readSetId as string;
   const s3 = new S3Client({ endpoint: moto.endpoint, region: 'us-east-1', forcePathStyle: true, credentials: MOTO_CREDENTIALS });
   await s3.send(new CreateBucketCommand({ Bucket: 'bench' }));
@@ -86,6 +111,8 @@ try {
   const awsCp = median(awsCps);
   console.log(row('openomics upload --no-wait (parts in, read set created)', median(upNoWait), awsCp, upNoWait));
   console.log(row('openomics upload (until ACTIVE: ingest included)', median(up), awsCp, up));
+  if (consoleUps.length) console.log(row('web console upload in Chromium (parts in, read set created)', median(consoleUps), awsCp, consoleUps));
+  else console.log(`| web console upload in Chromium | not run: ${String(skipChromium())} | | |`);
   console.log(row('aws s3 cp into moto_server (reference)', awsCp, awsCp, awsCps));
   console.log(`downloads: ${DOWNLOAD_CONCURRENCY} requests in flight, medians of ${REPS} (min–max), CLI start-up and the file's check included`);
   console.log(row("openomics download --via s3 (8 MiB ranges of the S3 view, the stored CRC32 checked)", median(downS3), curl.seconds, downS3));
