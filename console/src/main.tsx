@@ -7,7 +7,7 @@ import { ReadSets } from './pages/ReadSets.js';
 import { ReadSet } from './pages/ReadSet.js';
 import { Viewer } from './pages/Viewer.js';
 import { Jobs } from './pages/Jobs.js';
-import { Upload } from './pages/Upload.js';
+import { Upload, pauseTabUploads } from './pages/Upload.js';
 import { Shared } from './pages/Shared.js';
 import { ReferenceStore, ReferenceStores } from './pages/References.js';
 import { Workflow, Workflows } from './pages/Workflows.js';
@@ -31,6 +31,7 @@ function App() {
   }, []);
   const clients = useMemo(() => (session ? clientsFor(session) : undefined), [session]);
   const signOut = (why?: string) => {
+    pauseTabUploads();
     clearSession();
     setNotice(why);
     setSession(undefined);

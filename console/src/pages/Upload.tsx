@@ -37,6 +37,11 @@ function setTabRuns(change: (runs: Run[]) => Run[]): void {
   tabRuns = change(tabRuns);
   for (const l of listeners) l(tabRuns);
 }
+/** Signing out pauses this tab's uploads (their parts stay on the server; they resume after signing in again). */
+export function pauseTabUploads(): void {
+  for (const r of tabRuns) r.controller?.abort();
+  setTabRuns(() => []);
+}
 window.addEventListener('beforeunload', (e) => {
   if (tabRuns.some((r) => r.state === 'running')) e.preventDefault(); // the browser asks "leave the page?"
 });
