@@ -165,13 +165,7 @@ export function VirtualRows<T>({ rows, columns, render, label, maxHeight = 480 }
   return (
     <div class="scroll virtual" style={{ maxHeight: `${maxHeight}px` }} onScroll={(e) => setTop((e.currentTarget as HTMLDivElement).scrollTop)} tabIndex={0} aria-label={`${label}: scrolls`}>
       <table aria-label={label} aria-rowcount={rows.length + 1}>
-        <thead>
-          <tr>
-            {columns.map((c) => (
-              <th scope="col">{c}</th>
-            ))}
-          </tr>
-        </thead>
+        <HeaderRow columns={columns} />
         <tbody>
           {first > 0 ? <tr aria-hidden="true" style={{ height: `${first * ROW_PX}px` }} /> : null}
           {rows.slice(first, last).map((r, i) => (
@@ -190,14 +184,42 @@ export function VirtualRows<T>({ rows, columns, render, label, maxHeight = 480 }
 export function Table({ columns, label, live, children }: { columns: string[]; label?: string; live?: boolean; children: ComponentChildren }) {
   return (
     <table {...(label ? { 'aria-label': label } : {})} {...(live ? { 'aria-live': 'polite' as const } : {})}>
-      <thead>
-        <tr>
-          {columns.map((c) => (
-            <th scope="col">{c}</th>
-          ))}
-        </tr>
-      </thead>
+      <HeaderRow columns={columns} />
       <tbody>{children}</tbody>
     </table>
   );
+}
+
+function HeaderRow({ columns }: { columns: string[] }) {
+  return (
+    <thead>
+      <tr>
+        {columns.map((c) => (
+          <th scope="col">{c}</th>
+        ))}
+      </tr>
+    </thead>
+  );
+}
+
+/** The service role a job or run acts as (the forms that start one). */
+export function RoleArnField({ role }: { role: string }) {
+  return (
+    <label>
+      Service role ARN
+      <input name="roleArn" required placeholder={`arn:aws:iam::123456789012:role/${role}`} />
+    </label>
+  );
+}
+
+/** Every item of a paged list call, page after page, up to `limit` items. */
+export async function allPages<T>(fetchPage: (token?: string) => Promise<{ items?: T[]; nextToken?: string }>, limit = 10_000): Promise<T[]> {
+  const out: T[] = [];
+  let token: string | undefined;
+  do {
+    const p = await fetchPage(token);
+    out.push(...(p.items ?? []));
+    token = p.nextToken;
+  } while (token && out.length < limit);
+  return out;
 }

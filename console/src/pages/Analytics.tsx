@@ -7,7 +7,7 @@ import {
   StartVariantImportJobCommand,
 } from '@aws-sdk/client-omics';
 import { describeError, type Clients } from '../session.js';
-import { ErrorNote, Page, VirtualRows, bytes, useLoad, usePolling, when, Table } from '../ui.js';
+import { ErrorNote, Page, RoleArnField, Table, VirtualRows, bytes, useLoad, usePolling, when } from '../ui.js';
 import { allReferences } from '../references.js';
 
 const DONE = new Set(['COMPLETED', 'COMPLETED_WITH_FAILURES', 'FAILED', 'CANCELLED']);
@@ -254,10 +254,7 @@ export function Analytics({ clients }: { clients: Clients }) {
                 <label class="inline-label">
                   <input type="checkbox" name="normalize" /> Left-normalise indels against the reference
                 </label>
-                <label>
-                  Service role ARN
-                  <input name="roleArn" required placeholder="arn:aws:iam::123456789012:role/OmicsImport" />
-                </label>
+                <RoleArnField role="OmicsImport" />
                 <ErrorNote text={importError} />
                 <button type="submit">Start import</button>
               </form>

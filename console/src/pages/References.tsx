@@ -9,21 +9,10 @@ import {
   type ReferenceStoreDetail,
 } from '@aws-sdk/client-omics';
 import { describeError, type Clients } from '../session.js';
-import { Copyable, ErrorNote, Page, useLoad, usePolling, when, Table } from '../ui.js';
+import { Copyable, ErrorNote, Page, RoleArnField, Table, allPages, useLoad, usePolling, when } from '../ui.js';
 import { JobDetails } from './JobDetails.js';
 
 const DONE = new Set(['COMPLETED', 'COMPLETED_WITH_FAILURES', 'FAILED', 'CANCELLED']);
-
-async function allPages<T>(fetchPage: (token?: string) => Promise<{ items?: T[]; nextToken?: string }>, limit = 10_000): Promise<T[]> {
-  const out: T[] = [];
-  let token: string | undefined;
-  do {
-    const p = await fetchPage(token);
-    out.push(...(p.items ?? []));
-    token = p.nextToken;
-  } while (token && out.length < limit);
-  return out;
-}
 
 /** Reference stores: list and create (one per account is the service's quota; the server says so when it is reached). */
 export function ReferenceStores({ clients }: { clients: Clients }) {
@@ -160,10 +149,7 @@ export function ReferenceStore({ clients, storeId }: { clients: Clients; storeId
           Reference name
           <input name="name" required maxLength={127} />
         </label>
-        <label>
-          Service role ARN
-          <input name="roleArn" required placeholder="arn:aws:iam::123456789012:role/OmicsImport" />
-        </label>
+        <RoleArnField role="OmicsImport" />
         <ErrorNote text={importError} />
         <button type="submit">Start import</button>
       </form>

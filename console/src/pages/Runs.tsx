@@ -1,7 +1,7 @@
 import { useState } from 'preact/hooks';
 import { CancelRunCommand, GetRunCommand, ListRunsCommand, ListRunTasksCommand, type RunListItem, type RunStatus, type TaskListItem } from '@aws-sdk/client-omics';
 import { describeError, type Clients } from '../session.js';
-import { ConfirmButton, Copyable, ErrorNote, Page, usePolling, when, Table } from '../ui.js';
+import { ConfirmButton, Copyable, ErrorNote, Page, Table, allPages, usePolling, when } from '../ui.js';
 
 const ENDED = new Set(['COMPLETED', 'FAILED', 'CANCELLED', 'DELETED']);
 const STATUSES = ['', 'PENDING', 'STARTING', 'RUNNING', 'STOPPING', 'COMPLETED', 'FAILED', 'CANCELLED'];
@@ -13,15 +13,11 @@ export function Runs({ clients }: { clients: Clients }) {
   const [status, setStatus] = useState('');
   const runs = usePolling(
     async () => {
-      const out: RunListItem[] = [];
-      let startingToken: string | undefined;
-      do {
-        const p = await clients.omics.send(
-          new ListRunsCommand({ maxResults: 100, ...(status ? { status: status as RunStatus } : {}), ...(startingToken ? { startingToken } : {}) }),
-        );
-        out.push(...(p.items ?? []));
-        startingToken = p.nextToken;
-      } while (startingToken && out.length < 500);
+      const out = await allPages<RunListItem>(
+        (startingToken) =>
+          clients.omics.send(new ListRunsCommand({ maxResults: 100, ...(status ? { status: status as RunStatus } : {}), ...(startingToken ? { startingToken } : {}) })),
+        500,
+      );
       return out.sort((a, b) => (b.creationTime?.getTime() ?? 0) - (a.creationTime?.getTime() ?? 0));
     },
     (l) => l.some((r) => !ENDED.has(r.status!)),
@@ -122,13 +118,10 @@ export function Run({ clients, id }: { clients: Clients; id: string }) {
   const state = usePolling(
     async () => {
       const run = await clients.omics.send(new GetRunCommand({ id }));
-      const tasks: TaskListItem[] = [];
-      let startingToken: string | undefined;
-      do {
-        const p = await clients.omics.send(new ListRunTasksCommand({ id, maxResults: 100, ...(startingToken ? { startingToken } : {}) }));
-        tasks.push(...(p.items ?? []));
-        startingToken = p.nextToken;
-      } while (startingToken && tasks.length < 5000);
+      const tasks = await allPages<TaskListItem>(
+        (startingToken) => clients.omics.send(new ListRunTasksCommand({ id, maxResults: 100, ...(startingToken ? { startingToken } : {}) })),
+        5000,
+      );
       return { run, tasks };
     },
     (v) => !ENDED.has(v.run.status!),

@@ -2,7 +2,7 @@ import { useState } from 'preact/hooks';
 import { CreateWorkflowCommand, GetWorkflowCommand, ListWorkflowsCommand, StartRunCommand, type WorkflowListItem } from '@aws-sdk/client-omics';
 import type { DocumentType } from '@smithy/types';
 import { describeError, type Clients } from '../session.js';
-import { Copyable, ErrorNote, Page, usePolling, when, Table } from '../ui.js';
+import { Copyable, ErrorNote, Page, RoleArnField, Table, allPages, usePolling, when } from '../ui.js';
 
 const SETTLED = new Set(['ACTIVE', 'FAILED', 'DELETED', 'INACTIVE']);
 
@@ -10,13 +10,10 @@ const SETTLED = new Set(['ACTIVE', 'FAILED', 'DELETED', 'INACTIVE']);
 export function Workflows({ clients }: { clients: Clients }) {
   const list = usePolling(
     async () => {
-      const out: WorkflowListItem[] = [];
-      let startingToken: string | undefined;
-      do {
-        const p = await clients.omics.send(new ListWorkflowsCommand({ type: 'PRIVATE', maxResults: 100, ...(startingToken ? { startingToken } : {}) }));
-        out.push(...(p.items ?? []));
-        startingToken = p.nextToken;
-      } while (startingToken && out.length < 1000);
+      const out = await allPages<WorkflowListItem>(
+        (startingToken) => clients.omics.send(new ListWorkflowsCommand({ type: 'PRIVATE', maxResults: 100, ...(startingToken ? { startingToken } : {}) })),
+        1000,
+      );
       return out.sort((a, b) => (b.creationTime?.getTime() ?? 0) - (a.creationTime?.getTime() ?? 0));
     },
     (l) => l.some((w) => !SETTLED.has(w.status!)),
@@ -200,10 +197,7 @@ export function Workflow({ clients, id }: { clients: Clients; id: string }) {
                   Output URI (s3:// of a connected bucket, or file:/// under an export root)
                   <input name="outputUri" required />
                 </label>
-                <label>
-                  Service role ARN
-                  <input name="roleArn" required placeholder="arn:aws:iam::123456789012:role/OmicsWorkflow" />
-                </label>
+                <RoleArnField role="OmicsWorkflow" />
                 <ErrorNote text={error} />
                 <button type="submit">Start run</button>
               </form>
