@@ -115,7 +115,7 @@ try {
   else console.log(`| web console upload in Chromium | not run: ${String(skipChromium())} | | |`);
   console.log(row('aws s3 cp into moto_server (reference)', awsCp, awsCp, awsCps));
   console.log(`downloads: ${DOWNLOAD_CONCURRENCY} requests in flight, medians of ${REPS} (min–max), CLI start-up and the file's check included`);
-  console.log(row("openomics download --via s3 (8 MiB ranges of the S3 view, the stored CRC32 checked)", median(downS3), curl.seconds, downS3));
+  console.log(row("openomics download --via s3 (8 MiB ranges of the S3 view, the stored CRC32 checked as the bytes arrive)", median(downS3), curl.seconds, downS3));
   console.log(row("openomics download --via parts (100 MiB GetReadSet parts, the read set's ETag recomputed)", median(downParts), curl.seconds, downParts));
   console.log(row('openomics download --via s3 --no-verify (the transfer alone)', median(downS3Unverified), curl.seconds, downS3Unverified));
   console.log(row('curl from nginx (reference)', curl.seconds, curl.seconds, curls));

@@ -17,7 +17,7 @@ const walk = (dir) => {
 };
 walk(root);
 // Pure tests: no spawned server, database, moto or samtools.
-const UNIT = ['aws-chunked', 'bounded-cache', 'coverage-table', 'io-buffers', 'policy', 'router-serde', 'sigv4', 'wire-shapes', 'workflow-definitions'];
+const UNIT = ['aws-chunked', 'bounded-cache', 'coverage-table', 'io-buffers', 'policy', 'reused-buffer-get', 'router-serde', 'sigv4', 'wire-shapes', 'workflow-definitions'];
 const args = process.argv.slice(2);
 const unit = args.includes('--unit');
 const filters = unit ? UNIT.map((u) => `/${u}.test.js`) : args;

@@ -3,7 +3,7 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { SignatureV4 } from '@smithy/signature-v4';
 import { Sha256 } from '@aws-crypto/sha256-js';
-import { parseSignature, verifySignature, checkTime, canonicalQuery, EMPTY_SHA256 } from '../src/iam/sigv4.js';
+import { parseSignature, verifySignature, checkTime, canonicalQuery, signRequest, EMPTY_SHA256, UNSIGNED_PAYLOAD } from '../src/iam/sigv4.js';
 import { createHash } from 'node:crypto';
 
 const creds = { accessKeyId: 'AKIAEXAMPLEEXAMPLE00', secretAccessKey: 'secret/with+chars' };
@@ -117,5 +117,33 @@ describe('SigV4 verification', () => {
   it('sorts and encodes the canonical query string per the specification', () => {
     assert.equal(canonicalQuery('b=2&a=1&a=0&c=%20x&d', false), 'a=0&a=1&b=2&c=%20x&d=');
     assert.equal(canonicalQuery('X-Amz-Signature=abc&k=v', true), 'k=v');
+  });
+
+  it("signs as the AWS SDK's signer signs (the CLI's download signs with signRequest)", async () => {
+    const date = new Date('2026-03-04T05:06:07Z');
+    const session = { ...creds, sessionToken: 'token/with+chars==' };
+    const cases: { service: string; path: string; query: Record<string, string>; headers: Record<string, string> }[] = [
+      { service: 'omics', path: '/sequencestore/1234567890/readset/9876543210/metadata', query: {}, headers: { 'x-amz-content-sha256': EMPTY_SHA256 } },
+      { service: 'omics', path: '/sequencestore/1234567890/readset/9876543210', query: { file: 'SOURCE1', partNumber: '2' }, headers: { 'x-amz-content-sha256': EMPTY_SHA256 } },
+      { service: 's3', path: '/123456789012-1234567890-abcdefghij-s3alias/123456789012/sequenceStore/1234567890/readSet/9876543210/a%20b%2B.bam', query: {}, headers: { 'x-amz-content-sha256': UNSIGNED_PAYLOAD, range: 'bytes=0-8388607' } },
+      { service: 's3', path: '/bucket/key', query: { 'x~y': "*'()!", 'with space': 'ü' }, headers: { 'x-amz-content-sha256': UNSIGNED_PAYLOAD, 'x-amz-checksum-mode': 'ENABLED' } },
+    ];
+    for (const credentials of [creds, session]) {
+      for (const c of cases) {
+        const headers: Record<string, string> = { host: '127.0.0.1:8080', ...c.headers };
+        const sdk = await new SignatureV4({ credentials, region: 'eu-west-2', service: c.service, sha256: Sha256, uriEscapePath: c.service !== 's3' }).sign(
+          { method: 'GET', protocol: 'http:', hostname: '127.0.0.1', port: 8080, path: c.path, query: c.query, headers },
+          { signingDate: date },
+        );
+        const rawQuery = new URLSearchParams(c.query).toString().replace(/\+/g, '%20');
+        const ours = signRequest({ method: 'GET', rawPath: c.path, rawQuery, headers }, credentials, { region: 'eu-west-2', service: c.service }, c.service === 's3' ? UNSIGNED_PAYLOAD : EMPTY_SHA256, date.getTime());
+        assert.equal(ours['authorization'], sdk.headers['authorization'], `${c.service} ${c.path}`);
+        assert.equal(ours['x-amz-date'], sdk.headers['x-amz-date']);
+        assert.equal(ours['x-amz-security-token'], sdk.headers['x-amz-security-token']);
+        // And the server's verifier accepts it.
+        const wire = { method: 'GET', rawPath: c.path, rawQuery, headers: ours };
+        assert.equal(verifySignature(wire, parseSignature(wire)!, credentials.secretAccessKey, c.service === 's3' ? UNSIGNED_PAYLOAD : EMPTY_SHA256, c.service !== 's3'), true);
+      }
+    }
   });
 });

@@ -18,7 +18,7 @@ import {
   GetReadSetMetadataCommand,
   GetSequenceStoreCommand,
 } from '@aws-sdk/client-omics';
-import { spawnServer, type SpawnedServer } from './helpers/server.js';
+import { CLI, spawnServer, type SpawnedServer } from './helpers/server.js';
 import { until } from './helpers/omics.js';
 import { SAMTOOLS_ENV, tinyCorpus } from './helpers/corpus.js';
 
@@ -39,6 +39,8 @@ describe('HTTPS served by the server itself', () => {
   let omics: OmicsClient;
   let alias: string;
   let objectKey: string;
+  let storeId: string;
+  let readSetId: string;
   const TOKEN = 'metrics-token-for-the-test';
 
   before(async () => {
@@ -63,11 +65,11 @@ describe('HTTPS served by the server itself', () => {
 
   it('serves the Omics API over HTTPS to the AWS SDK, and refuses clients that do not trust the CA', async () => {
     assert.match(s.url, /^https:\/\/127\.0\.0\.1:\d+$/);
-    const storeId = (await omics.send(new CreateSequenceStoreCommand({ name: 'tls' }))).id!;
+    storeId = (await omics.send(new CreateSequenceStoreCommand({ name: 'tls' }))).id!;
     const { uploadId } = await omics.send(new CreateMultipartReadSetUploadCommand({ sequenceStoreId: storeId, sourceFileType: 'UBAM', subjectId: 's', sampleId: 'm', name: 'u' }));
     const ubam = readFileSync(join(tinyCorpus(), 'sample.unaligned.bam'));
     const { checksum } = await omics.send(new UploadReadSetPartCommand({ sequenceStoreId: storeId, uploadId, partSource: 'SOURCE1', partNumber: 1, payload: ubam }));
-    const { readSetId } = await omics.send(new CompleteMultipartReadSetUploadCommand({ sequenceStoreId: storeId, uploadId, parts: [{ partNumber: 1, partSource: 'SOURCE1', checksum: checksum! }] }));
+    readSetId = (await omics.send(new CompleteMultipartReadSetUploadCommand({ sequenceStoreId: storeId, uploadId, parts: [{ partNumber: 1, partSource: 'SOURCE1', checksum: checksum! }] }))).readSetId!;
     const m = await until('ACTIVE', () => omics.send(new GetReadSetMetadataCommand({ sequenceStoreId: storeId, id: readSetId })), (x) => x.status === 'ACTIVE');
     alias = /^s3:\/\/([^/]+)\//.exec((await omics.send(new GetSequenceStoreCommand({ id: storeId }))).s3Access!.s3Uri!)![1]!;
     objectKey = m.files!.source1!.s3Access!.s3Uri!.replace(`s3://${alias}/`, '');
@@ -88,6 +90,19 @@ describe('HTTPS served by the server itself', () => {
     const s3 = spawnSync('aws', ['s3', 'cp', `s3://${alias}/${objectKey}`, join(dir, 'copy.bam'), '--endpoint-url', s.url, '--ca-bundle', certs.ca], { env: cliEnv(), encoding: 'utf8' });
     assert.equal(s3.status, 0, s3.stderr);
     assert.ok(readFileSync(join(dir, 'copy.bam')).equals(readFileSync(join(tinyCorpus(), 'sample.unaligned.bam'))));
+  });
+
+  it('downloads with openomics download over HTTPS (ranged GETs into reused buffers, through node:tls) given the CA', () => {
+    const env = { ...cliEnv(), AWS_ENDPOINT_URL: s.url, AWS_REGION: 'us-east-1', AWS_CONFIG_FILE: '/dev/null', NODE_EXTRA_CA_CERTS: certs.ca };
+    for (const via of ['s3', 'parts']) {
+      const to = join(dir, `download-${via}.bam`);
+      const r = spawnSync(process.execPath, [CLI, 'download', '--sequence-store-id', storeId, '--id', readSetId, '--via', via, '--to', to], { env, encoding: 'utf8' });
+      assert.equal(r.status, 0, r.stderr);
+      assert.equal(JSON.parse(r.stdout.trim()).verified, via === 's3' ? 'CRC32' : 'BAM_MD5up');
+      assert.ok(readFileSync(to).equals(readFileSync(join(tinyCorpus(), 'sample.unaligned.bam'))), via);
+    }
+    const untrusted = spawnSync(process.execPath, [CLI, 'download', '--sequence-store-id', storeId, '--id', readSetId, '--to', join(dir, 'no.bam')], { env: { ...env, NODE_EXTRA_CA_CERTS: '' }, encoding: 'utf8' });
+    assert.equal(untrusted.status, 1, 'a server certificate nobody vouches for is refused');
   });
 
   it('works with samtools over s3+https given the CA bundle', () => {

@@ -1,42 +1,20 @@
-import { createHash, createHmac, type Hash, type Hmac } from 'node:crypto';
 import { Agent as HttpAgent, request as httpRequest, type IncomingMessage } from 'node:http';
 import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
-import { SignatureV4 } from '@smithy/signature-v4';
 import type { AwsCredentialIdentity, AwsCredentialIdentityProvider } from '@smithy/types';
+import { UNSIGNED_PAYLOAD, EMPTY_SHA256, signRequest } from '../iam/sigv4.js';
 import { sharedFileSection } from './transfer-common.js';
 
 /**
- * Signed GETs with the AWS SDK's own signer (@smithy/signature-v4) over node:http, for the commands that must
- * start quickly (`openomics download`): loading the SDK's Omics and S3 clients costs ~0.4 s, more than a 100 MB
- * download takes on a fast link. Only what those commands send is here: GET and HEAD, no bodies. Static
- * credentials are read from the environment and the shared credentials file directly; anything else (SSO,
- * assumed roles, credential_process, instance metadata) goes to the SDK's own provider chain, loaded then.
+ * Signed GETs over node:http, for the commands that must start quickly (`openomics download`): loading the SDK's
+ * Omics and S3 clients costs ~0.4 s, and even its signer alone (@smithy/signature-v4 and @smithy/core) ~70 ms, more
+ * than half of what a 100 MB download takes on a fast link; requests are signed by iam/sigv4.ts' `signRequest`,
+ * the mirror of the server's verifier, checked against the SDK's signer in test/sigv4-signer.test.ts. Only what
+ * those commands send is here: GET and HEAD, no bodies. Static credentials are read from the environment and the
+ * shared credentials file directly; anything else (SSO, assumed roles, credential_process, instance metadata) goes
+ * to the SDK's own provider chain, loaded then.
  */
-
-type Source = string | ArrayBuffer | ArrayBufferView;
-const bytes = (d: Source) => (typeof d === 'string' ? Buffer.from(d) : ArrayBuffer.isView(d) ? Buffer.from(d.buffer, d.byteOffset, d.byteLength) : Buffer.from(d));
-
-/** SHA-256 and HMAC-SHA256 from node:crypto, in the shape the signer asks for. */
-class NodeSha256 {
-  private h: Hash | Hmac;
-  constructor(private readonly secret?: Source) {
-    this.h = this.fresh();
-  }
-  private fresh(): Hash | Hmac {
-    return this.secret === undefined ? createHash('sha256') : createHmac('sha256', bytes(this.secret));
-  }
-  update(data: Source): void {
-    this.h.update(bytes(data));
-  }
-  digest(): Promise<Uint8Array> {
-    return Promise.resolve(new Uint8Array(this.h.digest()));
-  }
-  reset(): void {
-    this.h = this.fresh();
-  }
-}
 
 /** The keys of `profile` in a shared credentials file, if it holds static ones. */
 export function staticProfileKeys(file: string, profile: string): AwsCredentialIdentity | undefined {
@@ -88,12 +66,16 @@ export class ServiceError extends Error {
 async function errorOf(res: IncomingMessage): Promise<ServiceError> {
   const chunks: Buffer[] = [];
   for await (const c of res) chunks.push(c as Buffer);
-  const body = Buffer.concat(chunks).toString('utf8');
-  const status = res.statusCode ?? 0;
-  const requestId = String(res.headers['x-amzn-requestid'] ?? res.headers['x-amz-request-id'] ?? '') || undefined;
+  return errorFromAnswer(res.statusCode ?? 0, res.headers, Buffer.concat(chunks));
+}
+
+/** The service's error in an answer's status, headers (lower-case names) and body. */
+export function errorFromAnswer(status: number, headers: Record<string, string | string[] | undefined>, bodyBytes: Buffer): ServiceError {
+  const body = bodyBytes.toString('utf8');
+  const requestId = String(headers['x-amzn-requestid'] ?? headers['x-amz-request-id'] ?? '') || undefined;
   const xmlCode = /<Code>([^<]*)<\/Code>/.exec(body)?.[1];
   if (xmlCode) return new ServiceError(xmlCode, /<Message>([^<]*)<\/Message>/.exec(body)?.[1] ?? xmlCode, status, requestId);
-  const type = String(res.headers['x-amzn-errortype'] ?? '').split(':')[0];
+  const type = String(headers['x-amzn-errortype'] ?? '').split(':')[0];
   let message = body;
   try {
     const j = JSON.parse(body) as { message?: string; Message?: string; __type?: string };
@@ -108,7 +90,7 @@ async function errorOf(res: IncomingMessage): Promise<ServiceError> {
 }
 
 export class SignedHttp {
-  private readonly signers = new Map<string, SignatureV4>();
+  private identity: AwsCredentialIdentity | undefined;
   private readonly agent: HttpAgent;
   private readonly tlsAgent: HttpsAgent;
 
@@ -121,14 +103,11 @@ export class SignedHttp {
     this.tlsAgent = new HttpsAgent({ keepAlive: true, maxSockets: connections });
   }
 
-  private signer(service: string): SignatureV4 {
-    let s = this.signers.get(service);
-    if (!s) {
-      // S3 signs the path as sent; other services escape it once more (the SDKs' uriEscapePath).
-      s = new SignatureV4({ credentials: this.credentials, region: this.region, service, sha256: NodeSha256, uriEscapePath: service !== 's3' });
-      this.signers.set(service, s);
-    }
-    return s;
+  /** The credentials to sign with: static ones as given, a provider's until five minutes before they expire. */
+  private async keys(): Promise<AwsCredentialIdentity> {
+    if (typeof this.credentials !== 'function') return this.credentials;
+    if (!this.identity || (this.identity.expiration && this.identity.expiration.getTime() - Date.now() < 300_000)) this.identity = await this.credentials();
+    return this.identity;
   }
 
   /**
@@ -136,14 +115,11 @@ export class SignedHttp {
    * 2xx, else rejects with the service's error.
    */
   async send(service: string, method: 'GET' | 'HEAD', url: URL, headers: Record<string, string> = {}): Promise<IncomingMessage> {
-    const query: Record<string, string> = {};
-    for (const [k, v] of url.searchParams) query[k] = v;
-    const all = { host: url.host, ...(service === 's3' ? { 'x-amz-content-sha256': 'UNSIGNED-PAYLOAD' } : {}), ...headers };
-    const signed = await this.signer(service).sign({ method, protocol: url.protocol, hostname: url.hostname, path: url.pathname, query, headers: all });
+    const signed = await this.sign(service, method, url, headers);
     const tls = url.protocol === 'https:';
     return new Promise((resolve, reject) => {
       const req = (tls ? httpsRequest : httpRequest)(
-        { method, host: url.hostname, port: url.port, path: url.pathname + url.search, headers: signed.headers, agent: tls ? this.tlsAgent : this.agent },
+        { method, host: url.hostname, port: url.port, path: url.pathname + url.search, headers: signed, agent: tls ? this.tlsAgent : this.agent },
         (res) => {
           if ((res.statusCode ?? 0) >= 200 && (res.statusCode ?? 0) < 300) resolve(res);
           else errorOf(res).then(reject, reject);
@@ -152,6 +128,14 @@ export class SignedHttp {
       req.on('error', reject);
       req.end();
     });
+  }
+
+  /** The headers of a signed request of `url` (`host` among them), for a caller that sends it itself. */
+  async sign(service: string, method: 'GET' | 'HEAD', url: URL, headers: Record<string, string> = {}): Promise<Record<string, string>> {
+    // The payload's hash is sent as the SDK's signer sends it: S3's unsigned payload, else the empty body's hash.
+    const payload = service === 's3' ? UNSIGNED_PAYLOAD : EMPTY_SHA256;
+    const all = { host: url.host, 'x-amz-content-sha256': payload, ...headers };
+    return signRequest({ method, rawPath: url.pathname, rawQuery: url.search.slice(1), headers: all }, await this.keys(), { region: this.region, service }, payload, Date.now());
   }
 
   async json<T>(service: string, url: URL): Promise<T> {
