@@ -1,7 +1,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { addBounded, GenerationCache, getOrAdd } from '../src/core/bounded-cache.js';
-import { activity, oncePerRequest } from '../src/core/activity.js';
+import { TurnMemoGeneration } from '../src/db/change-generation.js';
 
 describe('bounded caches', () => {
   it('make once per key, and drop the oldest entry when full', () => {
@@ -38,16 +38,20 @@ describe('bounded caches', () => {
     assert.equal(await get('b'), 'b@3');
   });
 
-  it('once per request: a request reads the generation once; outside a request, every time', () => {
+  it('the generation is read once per event-loop turn, and again after a request arrives or this process writes', async () => {
     let reads = 0;
-    const read = oncePerRequest(() => ++reads);
-    assert.equal(read(), 1);
-    assert.equal(read(), 2, 'no request: read each time');
-    activity.run({ requestId: 'r1' }, () => {
-      assert.equal(read(), 3);
-      assert.equal(read(), 3, 'the same request: the first read');
-    });
-    activity.run({ requestId: 'r2' }, () => assert.equal(read(), 4, 'the next request reads anew'));
-    activity.run({ jobId: 'j1' }, () => assert.notEqual(read(), read(), 'jobs read each time'));
+    let bumps = 0;
+    const g = new TurnMemoGeneration({ current: () => ++reads, bump: () => bumps++, close: async () => {} });
+    assert.equal(g.current(), 1);
+    assert.equal(g.current(), 1, 'the same turn: the first read');
+    await Promise.resolve();
+    assert.equal(g.current(), 1, 'microtasks of the same turn too (cache hits resolve there)');
+    g.forget(); // a request arrived
+    assert.equal(g.current(), 2, 'a request that arrived reads anew: it sees what was committed before it');
+    g.bump(); // this process wrote
+    assert.equal(bumps, 1);
+    assert.equal(g.current(), 3, "after this process's own write, read anew");
+    await new Promise((r) => setImmediate(r));
+    assert.equal(g.current(), 4, 'the next turn reads anew');
   });
 });

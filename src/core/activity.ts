@@ -1,12 +1,10 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 
 /**
- * What this process is doing on the current asynchronous path: the request or
- * the job. The edges and the job runner set it; the last-resort error handler
- * reads it, so a crash names the request or job that caused it.
+ * What this process is doing on the current asynchronous path: the job. The job runner sets it; the last-resort
+ * error handler reads it, so a crash names the job that caused it.
  */
 export interface Activity {
-  requestId?: string;
   jobId?: string;
   jobKind?: string;
 }
@@ -14,16 +12,8 @@ export interface Activity {
 export const activity = new AsyncLocalStorage<Activity>();
 
 /**
- * `read` (e.g. the metadata's change generation), read once per request: a request sees what was committed
- * when it first looked, and pays for one read however many lookups it makes. Outside a request, read each time.
+ * The requests this process is serving, by id: named by the last-resort error handler (cli/process-guard.ts) when
+ * an error nothing handled ends the process. Requests are not run in `activity` (AsyncLocalStorage's promise hooks
+ * cost ~15% of a small S3 read's CPU, decision 84); jobs are.
  */
-export function oncePerRequest(read: () => number): () => number {
-  const seen = new WeakMap<Activity, number>();
-  return () => {
-    const a = activity.getStore();
-    if (!a?.requestId) return read();
-    let v = seen.get(a);
-    if (v === undefined) seen.set(a, (v = read()));
-    return v;
-  };
-}
+export const requestsInFlight = new Set<string>();

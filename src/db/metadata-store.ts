@@ -1,7 +1,6 @@
 import { Migrator, sql, type Kysely } from 'kysely';
 import type { Database } from './schema.js';
 import { migrationProvider } from './migrations.js';
-import { oncePerRequest } from '../core/activity.js';
 import { KyselyAccessLogRecords, type AccessLogRecords } from './access-log-records.js';
 import { KyselyConnectionRecords, type ConnectionRecords } from './connection-records.js';
 import { KyselyIdempotencyRecords, type IdempotencyRecords } from './idempotency-records.js';
@@ -25,7 +24,7 @@ import { KyselyQueryExecutionRecords, type QueryExecutionRecords } from './query
 import { KyselyAnnotationStoreRecords, type AnnotationStoreRecords } from './annotation-store-records.js';
 import { KyselyAnalyticsFileRecords, type AnalyticsFileRecords } from './analytics-file-records.js';
 import { KyselyShareRecords, type ShareRecords } from './share-records.js';
-import type { ChangeGeneration } from './change-generation.js';
+import type { TurnMemoGeneration } from './change-generation.js';
 
 /**
  * The metadata store: every durable fact except blob bytes, one set of records per aggregate (one file each,
@@ -76,10 +75,14 @@ export interface MetadataStore {
 
   /**
    * A number that changes once a change to a cached table (stores, read sets, tags, identities) is committed by
-   * any process: what a cache of those rows checks on every lookup. Read once per request (a SELECT of one row on
-   * SQLite, a counter on PostgreSQL), however many lookups the request makes.
+   * any process: what a cache of those rows checks on every lookup. Read (a SELECT of one row on SQLite, a counter
+   * on PostgreSQL) once per event-loop turn, again after this process writes or a request arrives
+   * (db/change-generation.ts, TurnMemoGeneration): however many lookups a request makes in a turn, one read.
    */
   generation(): number;
+
+  /** A request arrived: its first lookup reads the generation anew, so it sees every change committed before it. */
+  requestArrived(): void;
 }
 
 export interface DataTransaction {
@@ -125,7 +128,7 @@ export class KyselyMetadataStore implements MetadataStore {
   constructor(
     private readonly db: Kysely<Database>,
     readonly dialect: 'sqlite' | 'postgres',
-    private readonly changes: ChangeGeneration,
+    private readonly changes: TurnMemoGeneration,
     /** PostgreSQL schema holding the tables (the migrator must look only there). */
     private readonly schema?: string,
   ) {
@@ -155,11 +158,12 @@ export class KyselyMetadataStore implements MetadataStore {
     this.shares = new KyselyShareRecords(db);
   }
 
-  /** Read once per request (the S3 view's and the identities' caches both ask): a request sees one state. */
-  private readonly requestGeneration = oncePerRequest(() => this.changes.current());
-
   generation(): number {
-    return this.requestGeneration();
+    return this.changes.current();
+  }
+
+  requestArrived(): void {
+    this.changes.forget();
   }
 
   async atomically<T>(fn: (tx: DataTransaction) => Promise<T>): Promise<T> {

@@ -6,7 +6,7 @@ import pg from 'pg';
 import type { Database } from './schema.js';
 import { getOrAdd } from '../core/bounded-cache.js';
 import { KyselyMetadataStore, type MetadataStore } from './metadata-store.js';
-import { countWrites, PostgresChangeListener, sqliteChangeGeneration } from './change-generation.js';
+import { countWrites, PostgresChangeListener, sqliteChangeGeneration, TurnMemoGeneration } from './change-generation.js';
 
 // int8 (bigint) columns hold epoch milliseconds, well inside Number's range.
 pg.types.setTypeParser(20, (v) => Number.parseInt(v, 10));
@@ -32,7 +32,8 @@ export async function openMetadataStore(loc: MetadataLocation, opts: MetadataSto
     database.pragma('journal_mode = WAL');
     database.pragma('busy_timeout = 5000');
     database.pragma('foreign_keys = ON');
-    store = new KyselyMetadataStore(new Kysely<Database>({ dialect: new SqliteDialect({ database: withStatementCache(database) }) }), 'sqlite', sqliteChangeGeneration(database));
+    const changes = new TurnMemoGeneration(sqliteChangeGeneration(database));
+    store = new KyselyMetadataStore(new Kysely<Database>({ dialect: new SqliteDialect({ database: withStatementCache(database) }), plugins: [countWrites(changes)] }), 'sqlite', changes);
   } else {
     const searchPath = loc.schema ? { options: `-c search_path=${loc.schema}` } : {};
     const pool = new pg.Pool({
@@ -56,9 +57,10 @@ export async function openMetadataStore(loc: MetadataLocation, opts: MetadataSto
         client.release();
       }
     }
-    const changes = new PostgresChangeListener({ connectionString: loc.url, connectionTimeoutMillis: 5_000, ...searchPath }, lost);
+    const listener = new PostgresChangeListener({ connectionString: loc.url, connectionTimeoutMillis: 5_000, ...searchPath }, lost);
+    const changes = new TurnMemoGeneration(listener);
     store = new KyselyMetadataStore(new Kysely<Database>({ dialect: new PostgresDialect({ pool }), plugins: [countWrites(changes)] }), 'postgres', changes, loc.schema ?? 'public');
-    await changes.start();
+    await listener.start();
   }
   await store.migrate();
   return store;

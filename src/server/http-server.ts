@@ -1,5 +1,5 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import { activity } from '../core/activity.js';
+import { requestsInFlight } from '../core/activity.js';
 import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { createServer as createHttpsServer } from 'node:https';
@@ -203,8 +203,12 @@ export async function createRequestListener(core: Core, log: Logger): Promise<Re
 
   const listener = (req: IncomingMessage, res: ServerResponse) => {
     const requestId = randomUUID().replace(/-/g, ''); // 32 hex digits; randomUUID draws on a cached entropy pool
-    activity.run({ requestId }, handler, req, res, requestId).catch((err) => {
-      log.error({ err }, 'unhandled request error');
+    // The request's lookups read the metadata's change generation anew: it sees what was committed before it came.
+    core.db.requestArrived();
+    requestsInFlight.add(requestId);
+    res.once('close', () => requestsInFlight.delete(requestId));
+    handler(req, res, requestId).catch((err) => {
+      log.error({ err, requestId }, 'unhandled request error');
       if (!res.headersSent) res.writeHead(500).end();
       else res.destroy();
     });
