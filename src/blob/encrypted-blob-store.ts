@@ -17,15 +17,16 @@ import { addBounded } from '../core/bounded-cache.js';
  * reordering are detected. The nonce is prefix | chunk index (u32 BE).
  * A ranged read fetches and decrypts only the chunks it covers.
  */
-export const CHUNK_SIZE = 64 * 1024;
+export const CHUNK_SIZE = 16 * 1024;
 /** The largest chunk size a blob header may declare (blobs are written with CHUNK_SIZE). */
 const MAX_CHUNK_SIZE = 16 * 1024 * 1024;
 const HEADER = 16;
 const MAGIC = Buffer.from('OOE1');
-/** Sealed chunks opened together: one job off the main thread, or one inline call. */
-const RUN_CHUNKS = 16;
+/** Plaintext opened together: one job off the main thread, or one inline call (whole chunks, at least one). */
+const RUN_BYTES = 1024 * 1024;
+const runChunks = (chunkSize: number) => Math.max(1, Math.floor(RUN_BYTES / chunkSize));
 /** Reads longer than this decrypt off the main thread; shorter ones inline (the round trip costs more). */
-const POOL_THRESHOLD = 4 * RUN_CHUNKS * CHUNK_SIZE;
+const POOL_THRESHOLD = 4 * RUN_BYTES;
 /**
  * Runs in flight per read on the pool, and runs of plaintext buffered ahead of the consumer. Two keep the
  * thread pool busy at one connection (more measured no faster) and halve the memory per stream at sixteen,
@@ -98,7 +99,7 @@ interface Opening {
 
 /**
  * Ciphertext in, plaintext out: sealed bytes are gathered into runs of
- * RUN_CHUNKS chunks, each opened inline or, for a large read, off the main
+ * RUN_BYTES of chunks, each opened inline or, for a large read, off the main
  * thread (decrypt-pool.ts) with a few runs in flight (emitted in order).
  */
 class DecryptStream extends Transform {
@@ -119,10 +120,10 @@ class DecryptStream extends Transform {
     private readonly lend: boolean,
   ) {
     // Room for the runs in flight on the readable side, so delivering one never stalls the next.
-    super({ readableHighWaterMark: RUNS_IN_FLIGHT * RUN_CHUNKS * chunks.chunkSize });
+    super({ readableHighWaterMark: RUNS_IN_FLIGHT * runChunks(chunks.chunkSize) * chunks.chunkSize });
     this.nextIndex = chunks.firstIndex;
     this.skip = skip;
-    this.runBytes = RUN_CHUNKS * (chunks.chunkSize + TAG);
+    this.runBytes = runChunks(chunks.chunkSize) * (chunks.chunkSize + TAG);
   }
 
   private deliver(plain: Buffer): void {
@@ -271,7 +272,7 @@ export class EncryptedBlobStore implements BlobStore {
       skip: start - first * chunkSize,
       want,
       stored: { start: HEADER + first * sealed, end: Math.min(info.size - 1, HEADER + (last + 1) * sealed - 1) },
-      runBytes: RUN_CHUNKS * sealed,
+      runBytes: runChunks(chunkSize) * sealed,
     };
   }
 
