@@ -5,6 +5,7 @@ import { ownedName, writerState } from '../core/process-owned.js';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { ioBuffers } from '../core/buffer-recycler.js';
+import { addBounded } from '../core/bounded-cache.js';
 import { BlobNotFoundError, checkBlobKey, concatBlobs, type BlobInfo, type BlobStore, type ByteRange, type BlobReadOptions } from './blob-store.js';
 
 /**
@@ -175,9 +176,17 @@ export class LocalBlobStore implements BlobStore {
     private readonly smallReadsOnLoop = false,
   ) {}
 
+  /** Keys already checked and joined (a ranged reader asks for one key thousands of times a second). */
+  private readonly paths = new Map<string, string>();
+
   private path(key: string): string {
-    checkBlobKey(key);
-    return join(this.root, ...key.split('/'));
+    let p = this.paths.get(key);
+    if (p === undefined) {
+      checkBlobKey(key);
+      p = join(this.root, ...key.split('/'));
+      addBounded(this.paths, key, p, 4096);
+    }
+    return p;
   }
 
   /**

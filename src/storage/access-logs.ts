@@ -96,8 +96,10 @@ export class AccessLogService {
     private readonly batchLines = 10_000,
   ) {}
 
-  record(store: SequenceStoreRecord, e: AccessLogEntry): void {
+  /** Records a request to `store` if the store logs its access; `entry` is made only then. */
+  record(store: SequenceStoreRecord, entry: () => AccessLogEntry): void {
     if (!store.accessLogLocation) return;
+    const e = entry();
     const write = this.db
       .accessLogs.append({ id: `${e.time}-${randomBytes(8).toString('hex')}`, storeId: store.id, accountId: store.accountId, time: e.time, line: formatAccessLogLine(store, e) })
       .catch((err: unknown) => this.log.error({ err, storeId: store.id, requestId: e.requestId }, 'S3 access log line could not be recorded'))

@@ -33,8 +33,11 @@ export interface S3EdgeOptions {
   corsOrigins: string[];
   /** Virtual-hosted addressing under this domain (`<bucket>.<baseDomain>`). */
   baseDomain?: string;
-  /** Called once per request that named a store, when the response is done (S3 access logs). */
-  onAccess?: (store: SequenceStoreRecord, entry: AccessLogEntry) => void;
+  /**
+   * Called once per request that named a store, when the response is done (S3 access logs); the entry is made
+   * only if the store logs its access (most do not, and a range reader makes thousands of requests a second).
+   */
+  onAccess?: (store: SequenceStoreRecord, entry: () => AccessLogEntry) => void;
   /** Every finished S3 request, for metrics: its operation, status, duration and the body bytes it sent. */
   onOperation?: (operation: string, status: number, seconds: number, bytesSent: number) => void;
   /**
@@ -159,8 +162,7 @@ export class S3Edge {
     res.once('finish', () => {
       this.o.onOperation?.(op, res.statusCode, (Date.now() - started) / 1000, Number(res.getHeader('content-length') ?? 0));
       if (!store || !this.o.onAccess) return;
-      const auth = /X-Amz-Signature=|Signature=/.test(info.rawQuery) ? 'QueryString' : 'AuthHeader';
-      this.o.onAccess(store, {
+      this.o.onAccess(store, () => ({
         time: started,
         remoteIp: req.socket.remoteAddress ?? '-',
         requester: principal?.arn ?? '',
@@ -176,10 +178,10 @@ export class S3Edge {
         referrer: String(req.headers.referer ?? ''),
         userAgent: String(req.headers['user-agent'] ?? ''),
         signatureVersion: sigVersion === 'AWS' ? 'SigV2' : 'SigV4',
-        authType: auth,
+        authType: /X-Amz-Signature=|Signature=/.test(info.rawQuery) ? 'QueryString' : 'AuthHeader',
         hostHeader: String(req.headers.host ?? ''),
-        accessPointArn: this.o.view.accessPointArn(store),
-      });
+        accessPointArn: this.o.view.accessPointArn(store!),
+      }));
     });
     try {
       const method = req.method ?? 'GET';
@@ -348,7 +350,7 @@ export class S3Edge {
     const status = range ? 206 : 200;
     // setHeader (not writeHead's object) so the access log can read what was sent.
     const send = () => {
-      for (const [k, v] of Object.entries(headers)) res.setHeader(k, v);
+      for (const k in headers) res.setHeader(k, headers[k]!);
       res.writeHead(status);
     };
     if (head) {
