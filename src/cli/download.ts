@@ -106,16 +106,18 @@ class PieceWriter {
   constructor(
     private readonly file: FileHandle,
     private readonly start: number,
+    private readonly length: number,
     private readonly progress: (n: number) => void,
   ) {}
 
   /** Writes the buffers after everything handed over before; several writes may be in flight. */
   async write(...buffers: Buffer[]): Promise<void> {
     let bytes = 0;
-    for (const b of buffers) {
-      this.crc = crc32(b, this.crc);
-      bytes += b.length;
-    }
+    for (const b of buffers) bytes += b.length;
+    // Never past the piece: an answer longer than the range asked for (a server ignoring Range) must not write
+    // over other pieces, whose checksums were taken as they came.
+    if (this.written + bytes > this.length) throw new Error(`more than the ${this.length} bytes asked for came`);
+    for (const b of buffers) this.crc = crc32(b, this.crc);
     const at = this.start + this.written;
     this.written += bytes;
     for (let done = 0; done < bytes; ) {
@@ -247,7 +249,7 @@ export async function download(o: DownloadOptions): Promise<number> {
               continue;
             }
             await withRetries(`piece ${p.n}`, async () => {
-              const w = new PieceWriter(out, p.start, (n) => progress.add(n));
+              const w = new PieceWriter(out, p.start, p.length, (n) => progress.add(n));
               await fetchInto(p, w);
               if (w.written !== p.length) throw new Error(`${w.written} bytes came where ${p.length} were asked for`);
               crcs.set(p.n, w.crc);
