@@ -27,9 +27,16 @@ function nonce(prefix: Buffer, index: number): Buffer {
 
 /** Seals one plaintext chunk: ciphertext followed by its tag. */
 export function sealChunk(key: Buffer, prefix: Buffer, index: number, final: boolean, plain: Buffer): Buffer {
+  const parts: Buffer[] = [];
+  sealChunkInto(parts, key, prefix, index, final, plain);
+  return Buffer.concat(parts);
+}
+
+/** Seals one plaintext chunk, appending its ciphertext and tag to `out` (a run of chunks is joined once). */
+export function sealChunkInto(out: Buffer[], key: Buffer, prefix: Buffer, index: number, final: boolean, plain: Buffer): void {
   const c = createCipheriv('aes-256-gcm', key, nonce(prefix, index));
   c.setAAD(aad(index, final));
-  return Buffer.concat([c.update(plain), c.final(), c.getAuthTag()]);
+  out.push(c.update(plain), c.final(), c.getAuthTag());
 }
 
 export interface ChunkRun {
