@@ -62,7 +62,13 @@ class Connection {
   /** Reads while no request is out (nothing should come) land here and end the connection. */
   private readonly idle = Buffer.allocUnsafe(1024);
 
-  constructor(url: URL, bodyBytes: number, timeoutMs: number, onFree: (c: Connection) => void, onGone: (c: Connection) => void) {
+  constructor(
+    url: URL,
+    bodyBytes: number,
+    timeoutMs: number,
+    private readonly onFree: (c: Connection) => void,
+    onGone: (c: Connection) => void,
+  ) {
     this.bodies = [Buffer.allocUnsafe(bodyBytes), Buffer.allocUnsafe(bodyBytes)];
     if (bodyBytes < HEAD_LIMIT) throw new Error(`body buffers of at least ${HEAD_LIMIT} bytes`);
     const onread = { buffer: () => this.target(), callback: (n: number, buf: Uint8Array) => this.received(n, buf) };
@@ -79,10 +85,7 @@ class Connection {
       this.fail(new Error(`the connection to ${url.host} closed before the response was complete`));
       onGone(this);
     });
-    this.onFree = onFree;
   }
-
-  private readonly onFree: (c: Connection) => void;
 
   /** Sends a request; resolves once the whole body has been handed to `sink` and every sink write settled. */
   request(head: string, sink: BodySink): Promise<ReusedBufferResponse> {

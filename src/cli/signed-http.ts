@@ -10,7 +10,7 @@ import { sharedFileSection } from './transfer-common.js';
  * Signed GETs over node:http, for the commands that must start quickly (`openomics download`): loading the SDK's
  * Omics and S3 clients costs ~0.4 s, and even its signer alone (@smithy/signature-v4 and @smithy/core) ~70 ms, more
  * than half of what a 100 MB download takes on a fast link; requests are signed by iam/sigv4.ts' `signRequest`,
- * the mirror of the server's verifier, checked against the SDK's signer in test/sigv4-signer.test.ts. Only what
+ * the mirror of the server's verifier, checked against the SDK's signer in test/sigv4.test.ts. Only what
  * those commands send is here: GET and HEAD, no bodies. Static credentials are read from the environment and the
  * shared credentials file directly; anything else (SSO, assumed roles, credential_process, instance metadata) goes
  * to the SDK's own provider chain, loaded then.

@@ -308,7 +308,7 @@ export interface SigningCredentials {
  * Signs a request in the header form, as the AWS SDKs sign it: `headers` (lower-case names, `host` among them) are
  * all signed; `x-amz-date` (and `x-amz-security-token` for temporary credentials) are added with `authorization`.
  * The canonical request is the one `verifySignature` checks (S3 signs the path as sent, other services escape it
- * once more); test/sigv4-signer.test.ts compares it with the SDK's signer. Used by the CLI's commands that must
+ * once more); test/sigv4.test.ts compares it with the SDK's signer. Used by the CLI's commands that must
  * start quickly: loading the SDK's signer costs ~70 ms.
  */
 export function signRequest(
