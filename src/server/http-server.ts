@@ -12,7 +12,7 @@ import { bootstrapRootCredentials } from '../app.js';
 import { Authenticator } from '../iam/authenticator.js';
 import { userArn } from '../core/arn.js';
 import { parseSignature } from '../iam/sigv4.js';
-import { OmicsEdge } from '../api/omics/edge.js';
+import { OmicsEdge, type RequestInfo } from '../api/omics/edge.js';
 import { startServices } from '../services.js';
 import { LogsEdge } from '../api/logs/edge.js';
 import { CONNECTIONS_TARGET_PREFIX, ConnectionsEdge } from '../api/connections/edge.js';
@@ -24,6 +24,29 @@ import { S3Authorizer } from '../storage/s3-authorization.js';
 import { AuthenticationError } from '../core/errors.js';
 
 export { READY_PATH, METRICS_PATH } from './ops-endpoints.js';
+
+/**
+ * What the edges are told of a request. A class, not an object literal with a `log` getter closing over the
+ * handler's scope: V8 builds such a literal on its slow path (dictionary properties), and with it each request's
+ * objects survived young-generation collections — 79 KB promoted to the old generation per scavenge of a 64 KiB
+ * GET load against 22 KB with this class (--trace-gc-nvp; decision 85).
+ */
+class RequestContext implements RequestInfo {
+  private requestLog: Logger | undefined;
+
+  constructor(
+    readonly requestId: string,
+    readonly rawPath: string,
+    readonly rawQuery: string,
+    readonly secure: boolean,
+    private readonly parentLog: Logger,
+  ) {}
+
+  /** The request's own log, made when first written to (most S3 reads never write a line). */
+  get log(): Logger {
+    return (this.requestLog ??= this.parentLog.child({ requestId: this.requestId }));
+  }
+}
 
 export interface RunningServer {
   url: string;
@@ -159,17 +182,7 @@ export async function createRequestListener(core: Core, log: Logger): Promise<Re
       return;
     }
     if (await ops.handle(req, res, rawPath)) return;
-    // The request's own log, made when first written to (most S3 reads never write a line).
-    let requestLog: Logger | undefined;
-    const info = {
-      requestId,
-      rawPath,
-      rawQuery,
-      get log(): Logger {
-        return (requestLog ??= log.child({ requestId }));
-      },
-      secure: config.tls !== undefined,
-    };
+    const info = new RequestContext(requestId, rawPath, rawQuery, config.tls !== undefined, log);
     // The SigV4 scope names the service; otherwise (unsigned, SigV2, or a malformed signature, which the
     // owning edge reports) the path decides: Omics routes are never valid bucket names.
     let signedFor: string | undefined;
