@@ -82,6 +82,11 @@ describe('SigV4 verification', () => {
     assert.equal(check({ ...wire, rawPath: '/bucket/other-key' }), false, 'another object under the same signature');
     assert.equal(check({ ...wire, method: 'DELETE' }), false, 'another method');
     assert.equal(check({ ...wire, rawQuery: wire.rawQuery.replace(/X-Amz-Expires=\d+/, 'X-Amz-Expires=600') }), false, 'a longer expiry');
+    assert.equal(check({ ...wire, rawQuery: `${wire.rawQuery}&versionId=1` }), false, 'another query under the same X-Amz-Signature');
+    assert.equal(check({ ...wire, rawQuery: `versionId=1&${wire.rawQuery}` }), false, 'the same signature found at another place in the query');
+    const sig = parseSignature(wire)!;
+    assert.equal(verifySignature(wire, sig, creds.secretAccessKey, UNSIGNED_PAYLOAD, false), false, 'another payload hash');
+    assert.equal(check(wire), true, 'refused look-alikes leave the verified URL as it was');
   });
 
   it('enforces the 15-minute clock-skew window on header signatures', async () => {

@@ -88,16 +88,23 @@ let lastParsed: { headers: object; method: string; rawQuery: string; sig: Parsed
 export function parseSignature(req: SigningRequest): ParsedSignature | undefined {
   const hit = lastParsed;
   if (hit && hit.headers === req.headers && hit.method === req.method && hit.rawQuery === req.rawQuery) return hit.sig;
-  // A presigned URL's signature is all in its query string, which its readers send again and again.
-  const byQuery = req.headers['authorization'] === undefined && req.rawQuery.includes('X-Amz-Signature=');
-  const sig = (byQuery ? presignedQueries.get(req.rawQuery) : undefined) ?? readSignature(req);
-  if (byQuery && sig) addBounded(presignedQueries, req.rawQuery, sig, 10_000);
+  // A presigned URL's signature is all in its query string, which its readers send again and again: parsed once,
+  // found again by its X-Amz-Signature value (64 characters to hash, not the whole query) and the same query.
+  const at = req.headers['authorization'] === undefined ? req.rawQuery.indexOf('X-Amz-Signature=') : -1;
+  const signature = at < 0 ? undefined : req.rawQuery.slice(at + 16, at + 16 + 64);
+  const known = signature === undefined ? undefined : presignedQueries.get(signature);
+  if (known && known.rawQuery === req.rawQuery) {
+    lastParsed = { headers: req.headers, method: req.method, rawQuery: req.rawQuery, sig: known.sig };
+    return known.sig;
+  }
+  const sig = readSignature(req);
+  if (signature !== undefined && sig) addBounded(presignedQueries, signature, { rawQuery: req.rawQuery, sig }, 10_000);
   lastParsed = { headers: req.headers, method: req.method, rawQuery: req.rawQuery, sig };
   return sig;
 }
 
-/** Presigned query strings already parsed (their signatures are immutable values). */
-const presignedQueries = new Map<string, ParsedSignature>();
+/** Presigned query strings already parsed (their signatures are immutable values), by their signature's first 64 characters. */
+const presignedQueries = new Map<string, { rawQuery: string; sig: ParsedSignature }>();
 
 function readSignature(req: SigningRequest): ParsedSignature | undefined {
   const auth = headerValue(req.headers, 'authorization');
@@ -278,28 +285,48 @@ export function stringToSign(sig: ParsedSignature, canonical: string): string {
   ].join('\n');
 }
 
+/** What a verified presigned request's signature covered, with the secret it was checked with. */
+interface VerifiedPresigned {
+  method: string;
+  rawPath: string;
+  rawQuery: string;
+  headerValues: (string | undefined)[];
+  payloadHash: string;
+  doubleEncodePath: boolean;
+  secret: string;
+}
+
 /**
- * Presigned requests already verified, by everything their signature covers and the secret: a presigned URL is
- * replayed as-is (htslib, IGV and the S3 view's readers ask for many ranges of one URL, and the Range header is
- * not signed), so its canonical request and HMAC need computing once. Expiry is checked on every use (checkTime).
+ * Presigned requests already verified, by their signature: a presigned URL is replayed as-is (htslib, IGV and the
+ * S3 view's readers ask for many ranges of one URL, and the Range header is not signed), so its canonical request
+ * and HMAC need computing once. A hit must match everything the signature covers and the secret, field by field
+ * (string comparisons, no key built and hashed per request); anything else is verified in full. Expiry is checked
+ * on every use (checkTime).
  */
-const verifiedPresigned = new Map<string, true>();
+const verifiedPresigned = new Map<string, VerifiedPresigned>();
+
+function sameAsVerified(v: VerifiedPresigned, req: SigningRequest, sig: ParsedSignature, secret: string, payloadHash: string, doubleEncodePath: boolean): boolean {
+  if (v.method !== req.method || v.rawPath !== req.rawPath || v.rawQuery !== req.rawQuery || v.payloadHash !== payloadHash) return false;
+  if (v.doubleEncodePath !== doubleEncodePath || v.secret !== secret || v.headerValues.length !== sig.signedHeaders.length) return false;
+  for (let i = 0; i < sig.signedHeaders.length; i++) if (v.headerValues[i] !== headerValue(req.headers, sig.signedHeaders[i]!)) return false;
+  return true;
+}
 
 /** Checks the signature; `payloadHash` is what the client must have signed. */
 export function verifySignature(req: SigningRequest, sig: ParsedSignature, secret: string, payloadHash: string, doubleEncodePath: boolean): boolean {
   if (!sig.signedHeaders.includes('host')) {
     throw new AuthenticationError('SignatureDoesNotMatch', 'The host header must be signed.');
   }
-  const replay =
-    sig.via === 'query'
-      ? [req.method, req.rawPath, req.rawQuery, ...sig.signedHeaders.map((h) => headerValue(req.headers, h) ?? '\0'), payloadHash, doubleEncodePath, secret].join('\n')
-      : undefined;
-  if (replay !== undefined && verifiedPresigned.has(replay)) return true;
+  const known = sig.via === 'query' ? verifiedPresigned.get(sig.signature) : undefined;
+  if (known && sameAsVerified(known, req, sig, secret, payloadHash, doubleEncodePath)) return true;
   const canonical = canonicalRequest(req, sig, payloadHash, doubleEncodePath);
   const expected = createHmac('sha256', signingKey(secret, sig.scopeDate, sig.region, sig.service)).update(stringToSign(sig, canonical)).digest();
   const given = Buffer.from(sig.signature, 'hex');
   const ok = given.length === expected.length && timingSafeEqual(given, expected);
-  if (ok && replay !== undefined) addBounded(verifiedPresigned, replay, true, 10_000);
+  if (ok && sig.via === 'query') {
+    const headerValues = sig.signedHeaders.map((h) => headerValue(req.headers, h));
+    addBounded(verifiedPresigned, sig.signature, { method: req.method, rawPath: req.rawPath, rawQuery: req.rawQuery, headerValues, payloadHash, doubleEncodePath, secret }, 10_000);
+  }
   return ok;
 }
 
