@@ -3,6 +3,7 @@ import type { Logger } from 'pino';
 import type { Readable } from 'node:stream';
 import { closeIfBodyUnread, sendStream } from '../send-stream.js';
 import { ioBuffers } from '../../core/buffer-recycler.js';
+import { getOrAdd } from '../../core/bounded-cache.js';
 import { S3Error, toS3Error } from './errors.js';
 import { authenticateV2, type Authenticator } from '../../iam/authenticator.js';
 import type { IdentityService, Principal } from '../../iam/identity.js';
@@ -108,7 +109,9 @@ const xmlEscape = (s: string) =>
 const tag = (name: string, value: string | number | boolean) => `<${name}>${xmlEscape(String(value))}</${name}>`;
 const XML_HEAD = '<?xml version="1.0" encoding="UTF-8"?>\n';
 const NS = 'http://s3.amazonaws.com/doc/2006-03-01/';
-const httpDate = (ms: number) => new Date(ms).toUTCString();
+/** HTTP dates of the last few Last-Modified times (one object is read many times in a row). */
+const httpDates = new Map<number, string>();
+const httpDate = (ms: number) => getOrAdd(httpDates, ms, 1_000, () => new Date(ms).toUTCString());
 const isoDate = (ms: number) => new Date(ms).toISOString();
 
 export class S3Edge {
