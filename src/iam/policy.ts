@@ -102,6 +102,7 @@ function stripOperator(op: string): { set?: 'ForAnyValue' | 'ForAllValues'; op: 
 
 /** IAM wildcard match: `*` any run, `?` one character. */
 export function wildcardMatch(pattern: string, value: string, ignoreCase = false): boolean {
+  if (pattern === value || pattern === '*') return true;
   const p = ignoreCase ? pattern.toLowerCase() : pattern;
   const v = ignoreCase ? value.toLowerCase() : value;
   let pi = 0, vi = 0, star = -1, mark = 0;
@@ -122,6 +123,7 @@ export function wildcardMatch(pattern: string, value: string, ignoreCase = false
 }
 
 function interpolate(value: string, ctx: RequestContext): string {
+  if (!value.includes('${')) return value; // most patterns have no variables: no regular expression run per request
   return value.replace(/\$\{([^}]+)\}/g, (whole, name: string) => {
     if (name === '*' || name === '?' || name === '$') return name;
     const v = ctx[name];
@@ -233,11 +235,20 @@ export interface AuthzRequest {
   context: RequestContext;
 }
 
+/** Whether `test` holds for one of a policy element's values (a string or a list), without building a list. */
+function someValue(v: unknown, test: (value: string) => boolean): boolean {
+  if (!Array.isArray(v)) return test(String(v));
+  for (const x of v) if (test(String(x))) return true;
+  return false;
+}
+
 function statementApplies(s: Statement, req: AuthzRequest): boolean {
-  if (s.Action !== undefined && !asList(s.Action).some((a) => wildcardMatch(a, req.action, true))) return false;
-  if (s.NotAction !== undefined && asList(s.NotAction).some((a) => wildcardMatch(a, req.action, true))) return false;
-  if (s.Resource !== undefined && !asList(s.Resource).some((r) => wildcardMatch(interpolate(r, req.context), req.resource))) return false;
-  if (s.NotResource !== undefined && asList(s.NotResource).some((r) => wildcardMatch(interpolate(r, req.context), req.resource))) return false;
+  const action = (a: string) => wildcardMatch(a, req.action, true);
+  const resource = (r: string) => wildcardMatch(interpolate(r, req.context), req.resource);
+  if (s.Action !== undefined && !someValue(s.Action, action)) return false;
+  if (s.NotAction !== undefined && someValue(s.NotAction, action)) return false;
+  if (s.Resource !== undefined && !someValue(s.Resource, resource)) return false;
+  if (s.NotResource !== undefined && someValue(s.NotResource, resource)) return false;
   return conditionHolds(s.Condition, req.context);
 }
 

@@ -54,7 +54,7 @@ function headerValue(h: SigningRequest['headers'], name: string): string | undef
 }
 
 /** The last query string split (a request's is split by the signature parser, the edge and the verifier). */
-let lastQuery: { raw: string; pairs: readonly (readonly [string, string])[] } | undefined;
+let lastQuery: { raw: string; pairs: readonly (readonly [string, string])[]; map?: ReadonlyMap<string, string> } | undefined;
 
 /** Splits a raw query string into decoded [key, value] pairs (shared: never modified by callers). */
 export function queryPairs(rawQuery: string): readonly (readonly [string, string])[] {
@@ -63,6 +63,15 @@ export function queryPairs(rawQuery: string): readonly (readonly [string, string
   const pairs = splitQuery(rawQuery);
   lastQuery = { raw: rawQuery, pairs };
   return pairs;
+}
+
+const NO_QUERY: ReadonlyMap<string, string> = new Map();
+
+/** The query's decoded parameters by name (the last value of a repeated one), shared like queryPairs'. */
+export function queryMap(rawQuery: string): ReadonlyMap<string, string> {
+  if (!rawQuery) return NO_QUERY;
+  const pairs = queryPairs(rawQuery);
+  return (lastQuery!.map ??= new Map(pairs));
 }
 
 function splitQuery(rawQuery: string): [string, string][] {

@@ -7,7 +7,7 @@ import { getOrAdd } from '../../core/bounded-cache.js';
 import { S3Error, toS3Error } from './errors.js';
 import { authenticateV2, type Authenticator } from '../../iam/authenticator.js';
 import type { IdentityService, Principal } from '../../iam/identity.js';
-import { queryPairs } from '../../iam/sigv4.js';
+import { queryMap } from '../../iam/sigv4.js';
 import { parseRange, type S3Object, type S3ViewService } from '../../storage/s3-view.js';
 import type { S3Authorizer } from '../../storage/s3-authorization.js';
 import type { SequenceStoreRecord } from '../../storage/entities.js';
@@ -73,7 +73,7 @@ const REST_NAMES: Record<S3OperationName, string> = {
 };
 
 /** Names a request's operation from its method, bucket, key and query alone. */
-export function nameS3Operation(method: string, bucket: string, key: string, query: Map<string, string>): S3OperationName {
+export function nameS3Operation(method: string, bucket: string, key: string, query: ReadonlyMap<string, string>): S3OperationName {
   if (method !== 'GET' && method !== 'HEAD') return 'Write';
   if (bucket === '') return 'ListBuckets';
   if (key === '') {
@@ -94,7 +94,7 @@ interface S3Call {
   store: SequenceStoreRecord;
   bucket: string;
   key: string;
-  query: Map<string, string>;
+  query: ReadonlyMap<string, string>;
   signatureVersion: string;
 }
 
@@ -189,10 +189,11 @@ export class S3Edge {
     try {
       const method = req.method ?? 'GET';
       // Name the operation first (from the request line alone), then authenticate, then serve.
-      const path = info.rawPath.replace(/^\//, '');
+      const path = info.rawPath.startsWith('/') ? info.rawPath.slice(1) : info.rawPath;
       const slash = path.indexOf('/');
       const vhost = this.virtualBucket(req.headers.host);
       const decode = (v: string) => {
+        if (!v.includes('%')) return v;
         try {
           return decodeURIComponent(v);
         } catch {
@@ -201,7 +202,7 @@ export class S3Edge {
       };
       const bucket = vhost ?? decode(slash < 0 ? path : path.slice(0, slash));
       key = vhost !== undefined ? decode(path) : slash < 0 ? '' : decode(path.slice(slash + 1));
-      const query = new Map(queryPairs(info.rawQuery));
+      const query = queryMap(info.rawQuery);
       const name = nameS3Operation(method, bucket, key, query);
       op = name;
       if (this.o.auth) {
@@ -265,7 +266,7 @@ export class S3Edge {
     await this.object(c.req, c.res, c.info, c.query, c.store, target.object, head, (r) => this.o.view.open(target, r));
   }
 
-  private async list(res: ServerResponse, info: S3Info, store: SequenceStoreRecord, bucket: string, q: Map<string, string>, v2: boolean): Promise<void> {
+  private async list(res: ServerResponse, info: S3Info, store: SequenceStoreRecord, bucket: string, q: ReadonlyMap<string, string>, v2: boolean): Promise<void> {
     const maxKeys = Math.min(1000, q.has('max-keys') ? Number(q.get('max-keys')) : 1000);
     if (!Number.isInteger(maxKeys) || maxKeys < 0) throw new S3Error(400, 'InvalidArgument', 'Provided max-keys not an integer or within integer range');
     const prefix = q.get('prefix') ?? '';
@@ -301,7 +302,7 @@ export class S3Edge {
     req: IncomingMessage,
     res: ServerResponse,
     info: S3Info,
-    query: Map<string, string>,
+    query: ReadonlyMap<string, string>,
     store: SequenceStoreRecord,
     o: S3Object,
     head: boolean,
@@ -402,7 +403,7 @@ export class S3Edge {
 }
 
 /** `x-amz-checksum-mode: ENABLED`, as a header or (presigned URLs carry it there) in the query. */
-function checksumModeEnabled(req: IncomingMessage, query: Map<string, string>): boolean {
+function checksumModeEnabled(req: IncomingMessage, query: ReadonlyMap<string, string>): boolean {
   const v = req.headers['x-amz-checksum-mode'] ?? query.get('x-amz-checksum-mode');
   return typeof v === 'string' && v.toUpperCase() === 'ENABLED';
 }
