@@ -38,8 +38,8 @@ export function sqliteChangeGeneration(database: SQLite.Database, maxTrustMs = 2
   return {
     current: () => {
       probe ??= WalIndexProbe.open(database);
-      const now = Date.now();
       if (probe === null) return select();
+      const now = Date.now();
       if (probe.unchanged() && known !== undefined && now - selectedAt < maxTrustMs) return known;
       probe.remember();
       known = select();

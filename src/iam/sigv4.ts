@@ -102,12 +102,8 @@ export function parseSignature(req: SigningRequest): ParsedSignature | undefined
   const at = req.headers['authorization'] === undefined ? req.rawQuery.indexOf('X-Amz-Signature=') : -1;
   const signature = at < 0 ? undefined : req.rawQuery.slice(at + 16, at + 16 + 64);
   const known = signature === undefined ? undefined : presignedQueries.get(signature);
-  if (known && known.rawQuery === req.rawQuery) {
-    lastParsed = { headers: req.headers, method: req.method, rawQuery: req.rawQuery, sig: known.sig };
-    return known.sig;
-  }
-  const sig = readSignature(req);
-  if (signature !== undefined && sig) addBounded(presignedQueries, signature, { rawQuery: req.rawQuery, sig }, 10_000);
+  const sig = known && known.rawQuery === req.rawQuery ? known.sig : readSignature(req);
+  if (signature !== undefined && sig && sig !== known?.sig) addBounded(presignedQueries, signature, { rawQuery: req.rawQuery, sig }, 10_000);
   lastParsed = { headers: req.headers, method: req.method, rawQuery: req.rawQuery, sig };
   return sig;
 }

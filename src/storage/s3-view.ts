@@ -61,7 +61,8 @@ const KEY = /^(\d{12})\/sequenceStore\/(\d+)\/readSet\/(\d+)\/([^/]+)$/;
 /**
  * The S3 object of each stored file, by the file's record: a read set row is loaded once per change to it
  * (GenerationCache), and its file records with it, so the object (its key and its ETag, an MD5) is made once per
- * version of the row rather than on every request (~2% of a small read's CPU). Frozen: callers share it.
+ * version of the row rather than on every request (~2% of a small read's CPU). Frozen: callers share it. Only
+ * cached rows' files are keys: a listing's rows die with the page, and short-lived WeakMap keys cost collections.
  */
 const objectsOfFiles = new WeakMap<StoredFile, S3Object>();
 
@@ -106,14 +107,17 @@ export class S3ViewService {
   }
 
   private object(store: SequenceStoreRecord, rs: ReadSetRecord, f: StoredFile): S3Object {
-    const known = objectsOfFiles.get(f);
-    if (known) return known;
     const key = `${this.prefixOf(store)}readSet/${rs.id}/${f.name}`;
     // Multipart-style (`<hex>-1`), as the service's objects have: S3 tools must not take it for the
     // MD5 of the bytes (rclone verifies a plain 32-hex ETag as one). Stable while the stored bytes are.
     const etag = `${createHash('md5').update(`${f.blobKey}\n${f.contentLength}\n${rs.creationTime}`).digest('hex')}-1`;
-    const o: S3Object = Object.freeze({ key, size: f.contentLength, lastModified: rs.updateTime, etag, storageClass: 'STANDARD', ...(f.crc32 ? { crc32: f.crc32 } : {}) });
-    objectsOfFiles.set(f, o);
+    return Object.freeze({ key, size: f.contentLength, lastModified: rs.updateTime, etag, storageClass: 'STANDARD', ...(f.crc32 ? { crc32: f.crc32 } : {}) });
+  }
+
+  /** `object`, kept for a cached row's file (object reads); listings read rows of their own and do not keep them. */
+  private cachedObject(store: SequenceStoreRecord, rs: ReadSetRecord, f: StoredFile): S3Object {
+    let o = objectsOfFiles.get(f);
+    if (!o) objectsOfFiles.set(f, (o = this.object(store, rs, f)));
     return o;
   }
 
@@ -186,7 +190,7 @@ export class S3ViewService {
     if (!rs || rs.status !== 'ACTIVE') throw missing();
     const file = [rs.files.source1, rs.files.source2, rs.files.index].find((f) => f?.name === m[4]);
     if (!file) throw missing();
-    return { store, readSet: rs, file, object: this.object(store, rs, file) };
+    return { store, readSet: rs, file, object: this.cachedObject(store, rs, file) };
   }
 
   /** Object tags: the system tags and the read set's tags whose keys the store propagates (spec §2.9). */
